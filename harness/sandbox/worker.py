@@ -1,0 +1,210 @@
+"""The worker: the only process that ever runs a submission's code.
+
+It imports the submission's modules, evaluates the judge's programs against them and sends back
+raw values. It computes no verdict and holds no expected value. It is started by the launcher with
+the submission copied into a scratch directory, in isolation (see ``isolation.py``), and talks to
+the judge over two dedicated pipes so that whatever the submission prints cannot corrupt the
+protocol.
+
+Runs outside the harness package (copied as ``_harness_runtime``), so only relative imports.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.abc
+import importlib.util
+import os
+import sys
+import time
+import traceback
+
+BLOCKED_PACKAGES = ("harness", "reference_models")
+
+
+class AnswerKeyBlocker(importlib.abc.MetaPathFinder):
+    """Refuses imports of the judge and the answer key, and remembers who tried."""
+
+    def __init__(self):
+        self.attempts: list[str] = []
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.split(".")[0] in BLOCKED_PACKAGES:
+            self.attempts.append(fullname)
+            raise ImportError(f"{fullname!r} is the grader's code; a submission may not import it")
+        return None
+
+
+class Tripwire:
+    """Records calls of the torch built-ins that the contract says a student must not use."""
+
+    MODULE_CLASSES = ("RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "MultiheadAttention",
+                      "Transformer", "TransformerEncoder", "TransformerDecoder",
+                      "TransformerEncoderLayer", "TransformerDecoderLayer")
+    VF_FUNCTIONS = ("lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "lstm", "gru",
+                    "rnn_tanh", "rnn_relu")
+    FUNCTIONAL = ("scaled_dot_product_attention", "multi_head_attention_forward")
+
+    def __init__(self):
+        self.used: set[str] = set()
+        self.suspended = 0
+
+    def _record(self, name):
+        if not self.suspended:
+            self.used.add(name)
+
+    def _wrap_function(self, owner, attr, label):
+        original = getattr(owner, attr, None)
+        if original is None:
+            return
+
+        @functools.wraps(original)
+        def wrapper(*args, **kwargs):
+            self._record(label)
+            return original(*args, **kwargs)
+
+        setattr(owner, attr, wrapper)
+
+    def _wrap_module_forward(self, cls, label):
+        original = cls.forward
+
+        @functools.wraps(original)
+        def forward(module, *args, **kwargs):
+            if getattr(module, "_harness_probe", False):  # a cell the judge put there on purpose
+                self.suspended += 1
+                try:
+                    return original(module, *args, **kwargs)
+                finally:
+                    self.suspended -= 1
+            self._record(label)
+            return original(module, *args, **kwargs)
+
+        cls.forward = forward
+
+    def install(self):
+        import torch
+        import torch.nn.functional as F
+
+        for name in self.MODULE_CLASSES:
+            cls = getattr(torch.nn, name, None)
+            if cls is not None:
+                self._wrap_module_forward(cls, f"torch.nn.{name}")
+        for name in self.VF_FUNCTIONS:
+            self._wrap_function(torch._VF, name, f"torch._VF.{name}")
+            self._wrap_function(torch, name, f"torch.{name}")
+        for name in self.FUNCTIONAL:
+            self._wrap_function(F, name, f"torch.nn.functional.{name}")
+
+    def take(self) -> list[str]:
+        used, self.used = sorted(self.used), set()
+        return used
+
+
+def describe_exception(exc: BaseException, submission_dir: str) -> dict:
+    """Type, message and the innermost place in the submission's own files, for the student."""
+    info = {"type": type(exc).__name__, "message": str(exc)[:4000]}
+    if isinstance(exc, SystemExit):
+        info["message"] = f"the code called sys.exit({exc.code!r})"
+    where = None
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = (exc.filename, exc.lineno, (exc.text or "").rstrip())
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if os.path.abspath(frame.filename).startswith(submission_dir + os.sep):
+            where = (frame.filename, frame.lineno, frame.line)
+    if where is not None:
+        filename, line, text = where
+        info["file"] = os.path.relpath(os.path.abspath(filename), submission_dir)
+        info["line"] = line
+        info["code"] = text or ""
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    info["traceback"] = tb[-6000:]
+    return info
+
+
+class Worker:
+    def __init__(self, fd_in: int, fd_out: int, submission_dir: str):
+        from . import program, wire
+
+        self.wire, self.program = wire, program
+        self.fd_in, self.fd_out = fd_in, fd_out
+        self.submission_dir = os.path.abspath(submission_dir)
+        self.modules: dict[str, object] = {}
+        self.blocker = AnswerKeyBlocker()
+        self.tripwire = Tripwire()
+
+    def setup(self):
+        import torch
+
+        torch.set_num_threads(1)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        sys.meta_path.insert(0, self.blocker)
+        self.tripwire.install()
+        sys.path.insert(0, self.submission_dir)
+        os.chdir(self.submission_dir)
+
+    def load(self, module: str, filename: str) -> dict:
+        if module in self.modules:
+            return {"ok": True, "names": self._public_names(self.modules[module])}
+        path = os.path.join(self.submission_dir, filename)
+        spec = importlib.util.spec_from_file_location(module, path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[module] = mod
+        try:
+            spec.loader.exec_module(mod)
+        except BaseException as exc:  # noqa: BLE001 - everything a submission can raise is reported
+            sys.modules.pop(module, None)
+            return {"ok": False, "error": describe_exception(exc, self.submission_dir)}
+        self.modules[module] = mod
+        return {"ok": True, "names": self._public_names(mod)}
+
+    @staticmethod
+    def _public_names(mod) -> list[str]:
+        return sorted(n for n in vars(mod) if not n.startswith("_"))
+
+    def run(self, prog: dict, inputs: dict) -> tuple[dict, dict]:
+        self.tripwire.take()
+        start = time.perf_counter()
+        try:
+            value = self.program.run(prog, inputs, self.modules)
+        except self.program.ContractError as exc:
+            return {"ok": False, "contract": str(exc), "forbidden": self.tripwire.take()}, {}
+        except BaseException as exc:  # noqa: BLE001
+            return {"ok": False, "error": describe_exception(exc, self.submission_dir),
+                    "forbidden": self.tripwire.take()}, {}
+        seconds = time.perf_counter() - start
+        tree, tensors = self.wire.encode(value)
+        return {"ok": True, "value": tree, "seconds": seconds, "forbidden": self.tripwire.take()}, tensors
+
+    def serve(self):
+        wire = self.wire
+        wire.send(self.fd_out, {"hello": True, "pid": os.getpid()})
+        while True:
+            try:
+                header, tensors = wire.receive(self.fd_in)
+            except EOFError:
+                return
+            cmd = header.get("cmd")
+            if cmd == "exit":
+                return
+            if cmd == "load":
+                reply, out = self.load(header["module"], header["file"]), {}
+            elif cmd == "run":
+                reply, out = self.run(header["program"], tensors)
+            else:
+                reply, out = {"ok": False, "error": {"type": "ProtocolError", "message": f"unknown command {cmd!r}"}}, {}
+            reply["answer_key_imports"] = list(self.blocker.attempts)
+            try:
+                wire.send(self.fd_out, reply, out)
+            except ValueError as exc:  # e.g. a value JSON cannot hold
+                wire.send(self.fd_out, {"ok": False, "error": {"type": "EncodingError", "message": str(exc)}})
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    fd_in, fd_out, submission_dir = int(argv[0]), int(argv[1]), argv[2]
+    os.set_inheritable(fd_in, False)
+    os.set_inheritable(fd_out, False)
+    worker = Worker(fd_in, fd_out, submission_dir)
+    worker.setup()
+    worker.serve()
+    sys.stdout.flush()
+    os._exit(0)  # skip interpreter teardown: atexit handlers and __del__ of submission objects

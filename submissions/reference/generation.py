@@ -23,9 +23,9 @@ def sample_next(logits: Tensor, temperature: float, generator: torch.Generator) 
     All randomness comes from `generator`, so the same generator state gives the same draws.
     """
     probs = softmax_with_temperature(logits, temperature)
-    if probs.dim() == 1:
-        return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
-    return torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator).reshape(probs.shape[:-1])
+    rows = probs.reshape(-1, probs.shape[-1])  # (B, V); a single (V,) row also works
+    draws = torch.multinomial(rows, 1, generator=generator)  # (B, 1)
+    return draws.reshape(probs.shape[:-1])
 
 
 def _log_probs(step: StepFn, prefix: list[int]) -> Tensor:

@@ -249,8 +249,26 @@ def _select_time(x, t):
     return x[:, t]
 
 
-def _parameter_names(module):
-    return sorted(name for name, _ in module.named_parameters())
+def _parameter_shapes(module):
+    if not isinstance(module, torch.nn.Module):
+        raise ContractError(f"expected an nn.Module, got {type(module).__name__}")
+    return {name: list(p.shape) for name, p in module.named_parameters()}
+
+
+def _param_list(module, names):
+    """The named parameters in the judge's order (so gradients line up with the answer key's)."""
+    own = dict(module.named_parameters())
+    missing = [n for n in names if n not in own]
+    if missing:
+        raise ContractError(f"has no parameter named {missing[0]!r} (its parameters: {', '.join(sorted(own)) or 'none'})")
+    return [own[n] for n in names]
+
+
+def _time_norms(grad):
+    """Norm of a (B, T, D) gradient at each time step: how much of the signal reaches step t."""
+    if grad is None:
+        return None
+    return grad.detach().double().pow(2).sum(dim=(0, 2)).sqrt()
 
 
 OPS = {
@@ -272,7 +290,10 @@ OPS = {
     "shapes": _shapes,
     "index": _index,
     "select_time": _select_time,
-    "parameter_names": _parameter_names,
+    "parameter_shapes": _parameter_shapes,
+    "param_list": _param_list,
+    "time_norms": _time_norms,
+    "zeros_like": lambda x: torch.zeros_like(x),
     "calls": lambda step: step.calls,
 }
 

@@ -1,0 +1,112 @@
+"""Comparing a submission's values with expected ones, and saying how they differ.
+
+Pure functions over values decoded from the worker: tensors, tuples, lists, dicts, numbers. A
+difference is described in words a student can act on: which part, which shape, where the largest
+error is and how big it is.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..sandbox.wire import Opaque
+
+
+def _shape(t: torch.Tensor) -> str:
+    return "(" + ", ".join(str(s) for s in t.shape) + ")" if t.dim() else "a scalar"
+
+
+def describe(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a {str(value.dtype).removeprefix('torch.')} tensor of shape {_shape(value)}"
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)}"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if isinstance(value, Opaque):
+        return f"an object of type {value.type_name}"
+    if value is None:
+        return "None"
+    return f"{type(value).__name__} {value!r}"
+
+
+def tensor_mismatch(actual, expected: torch.Tensor, rtol: float, atol: float, what: str,
+                    check_dtype: bool = True) -> str | None:
+    """None if ``actual`` is close to ``expected``, else a sentence saying how it differs."""
+    if not isinstance(actual, torch.Tensor):
+        return f"{what}: expected a tensor of shape {_shape(expected)}, got {describe(actual)}"
+    if tuple(actual.shape) != tuple(expected.shape):
+        return f"{what}: expected shape {_shape(expected)}, got {_shape(actual)}"
+    if check_dtype and expected.is_floating_point() and actual.dtype != expected.dtype:
+        return (f"{what}: expected dtype {str(expected.dtype).removeprefix('torch.')}, got "
+                f"{str(actual.dtype).removeprefix('torch.')} (create new tensors with the input's dtype, "
+                "e.g. x.new_zeros(...))")
+    if not expected.is_floating_point():
+        if torch.equal(actual.to(expected.dtype), expected):
+            return None
+        idx = (actual.to(expected.dtype) != expected).nonzero()[0].tolist()
+        return (f"{what}: differs at index {idx}: got {actual[tuple(idx)].item()}, "
+                f"expected {expected[tuple(idx)].item()}")
+    a, e = actual.double(), expected.double()
+    if a.numel() == 0:
+        return None
+    bad_nan = torch.isnan(a) & ~torch.isnan(e)
+    if bad_nan.any():
+        idx = bad_nan.nonzero()[0].tolist()
+        return f"{what}: NaN at index {idx} where {e[tuple(idx)].item():.6g} was expected"
+    if torch.allclose(a, e, rtol=rtol, atol=atol, equal_nan=True):
+        return None
+    err = (a - e).abs().nan_to_num(nan=math.inf)
+    excess = err - (atol + rtol * e.abs())
+    idx = excess.flatten().argmax().item()
+    pos = list(torch.unravel_index(torch.tensor(idx), a.shape)) if a.dim() else []
+    pos = [int(p) for p in pos]
+    at = f" at index {pos}" if pos else ""
+    return (f"{what}: largest error {err.max().item():.3g}{at} (got {a.flatten()[idx].item():.6g}, "
+            f"expected {e.flatten()[idx].item():.6g}; tolerance rtol={rtol:g}, atol={atol:g})")
+
+
+def mismatch(actual, expected, rtol: float, atol: float, what: str = "output") -> str | None:
+    """Compare nested values (tensors, tuples, lists, dicts, numbers) and describe the first difference."""
+    if isinstance(expected, torch.Tensor):
+        return tensor_mismatch(actual, expected, rtol, atol, what)
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(actual, (tuple, list)):
+            return f"{what}: expected {describe(expected)}, got {describe(actual)}"
+        if len(actual) != len(expected):
+            return f"{what}: expected {len(expected)} items, got {len(actual)}"
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            found = mismatch(a, e, rtol, atol, f"{what}[{i}]")
+            if found:
+                return found
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return f"{what}: expected a mapping, got {describe(actual)}"
+        for key, e in expected.items():
+            if key not in actual:
+                return f"{what}: missing {key!r}"
+            found = mismatch(actual[key], e, rtol, atol, f"{what}[{key!r}]" if what else key)
+            if found:
+                return found
+        return None
+    if isinstance(expected, float) or (isinstance(expected, int) and isinstance(actual, float)):
+        if isinstance(actual, torch.Tensor) and actual.numel() == 1:
+            actual = actual.item()
+        if not isinstance(actual, (int, float)) or isinstance(actual, bool):
+            return f"{what}: expected a number, got {describe(actual)}"
+        if math.isclose(actual, expected, rel_tol=rtol, abs_tol=atol) or (math.isnan(actual) and math.isnan(expected)):
+            return None
+        return f"{what}: got {actual:.6g}, expected {expected:.6g}"
+    if actual != expected:
+        return f"{what}: got {actual!r}, expected {expected!r}"
+    return None
+
+
+def close(actual, expected, rtol: float, atol: float) -> bool:
+    """True when nested values match (used to find which catalogue variant a wrong output matches)."""
+    try:
+        return mismatch(actual, expected, rtol, atol) is None
+    except Exception:  # noqa: BLE001 - odd student values simply do not match
+        return False

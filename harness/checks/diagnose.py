@@ -1,0 +1,41 @@
+"""Naming the mistake: which known variant of the answer key a wrong output matches.
+
+When a submission's output differs from the answer key, the same program is evaluated on each
+catalogue variant of the name under test (``reference_models.variants``). A match turns "wrong
+output" into "you swapped z and 1−z", which is what a student needs.
+"""
+from __future__ import annotations
+
+from . import Context, Verdict
+from .compare import close
+
+
+def matching_variants(ctx: Context, program, actual, module: str, target: str, rtol: float, atol: float):
+    """The catalogue variants of ``module.target`` whose value for ``program`` matches ``actual``."""
+    from reference_models.variants import variants_for
+
+    found = []
+    for variant in variants_for(module, target):
+        try:
+            value = ctx.variant(program, variant)
+        except Exception:  # noqa: BLE001 - a variant that cannot run this program simply does not match
+            continue
+        if close(actual, value, rtol, atol):
+            found.append(variant)
+    return found
+
+
+def wrong_output(ctx: Context, message: str, program, actual, module: str, target: str, rtol: float, atol: float,
+                 fallback_hint: str = "", numbers: dict | None = None) -> Verdict:
+    """A failed verdict whose hint names the matching known mistake, if there is one."""
+    variants = matching_variants(ctx, program, actual, module, target, max(rtol, 1e-6), max(atol, 1e-8))
+    numbers = dict(numbers or {})
+    if variants:
+        numbers["diagnosis"] = [v.name for v in variants]
+        v = variants[0]
+        lead = "This matches a known variant from the literature" if v.kind == "variant" else \
+            "This matches a common mistake"
+        hint = f"{lead}: {v.description}"
+    else:
+        hint = fallback_hint
+    return Verdict(False, message, hint, numbers)

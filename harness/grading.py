@@ -1,0 +1,242 @@
+"""Grading one submission: specs in, one Results document out.
+
+The flow of DESIGN.md: locate the submission's modules, copy them to a scratch folder, start one
+sandboxed worker, run each spec's checks (each check's programs run in the worker; verdicts are
+computed here), collect figures, and record everything in a Results document. A module that
+cannot be imported costs its own checks; a check that crashes, hangs or exits costs itself.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from . import __version__
+from .checks import FIGURES, REGISTRY, Context, ContractBroken, StudentError, load_builtin_checks
+from .checks.implementation import scan_source
+from .results import CheckResult, Results, TaskResult
+from .sandbox.isolation import Limits
+from .sandbox.launcher import Sandbox, WorkerDied
+from .spec import TaskSpec
+from .submission import ModuleSource, Submission, locate, make_scratch_copy
+
+
+def reference_namespace() -> dict:
+    """The answer key as a namespace of modules, in the shape a submission has."""
+    import reference_models.attention
+    import reference_models.cells
+    import reference_models.generation
+    import reference_models.sequences
+
+    return {"cells": reference_models.cells, "attention": reference_models.attention,
+            "sequences": reference_models.sequences, "generation": reference_models.generation}
+
+
+class ModuleBroken(Exception):
+    """A module of the submission could not be imported; its checks cannot run."""
+
+
+class Runner:
+    """Runs programs on a submission's modules in one sandbox, (re)loading modules as needed."""
+
+    def __init__(self, sandbox: Sandbox, submission: Submission):
+        self.sandbox = sandbox
+        self.submission = submission
+        self.loaded: dict[str, int] = {}      # module -> sandbox start in which it was loaded
+        self.names: dict[str, list[str]] = {}
+        self.broken: dict[str, str] = {}
+        self.answer_key_imports: dict[str, set[str]] = {}  # module -> grader modules it tried to import
+        self._seen_imports: set[str] = set()
+
+    def source(self, stem: str) -> ModuleSource:
+        return self.submission.modules[stem]
+
+    def where(self, stem: str, info: dict) -> str:
+        if "line" not in info:
+            return ""
+        file = info.get("file", "")
+        owner = next((m for m in self.submission.modules.values() if f"{m.stem}.py" == file), None)
+        return owner.locate_line(info["line"]) if owner else f"{file}, line {info['line']}"
+
+    def ensure(self, stem: str) -> None:
+        if stem in self.broken:
+            raise ModuleBroken(self.broken[stem])
+        if self.loaded.get(stem) == self.sandbox.starts and self.sandbox.alive:
+            return
+        source = self.source(stem)
+        try:
+            reply = self.sandbox.load(stem, f"{stem}.py")
+        except WorkerDied as died:
+            self.broken[stem] = f"importing {source.display_name} failed: {died.detail}"
+            raise ModuleBroken(self.broken[stem]) from None
+        self._note_imports(stem, reply.header)
+        if not reply.header.get("ok"):
+            info = reply.header.get("error", {})
+            where = self.where(stem, info)
+            self.broken[stem] = (f"importing {source.display_name} raised {info.get('type', 'an error')}: "
+                                 f"{info.get('message', '')}" + (f" ({where})" if where else ""))
+            raise ModuleBroken(self.broken[stem])
+        self.loaded[stem] = self.sandbox.starts
+        self.names[stem] = reply.header.get("names", [])
+
+    def _note_imports(self, stem: str, header: dict) -> None:
+        new = set(header.get("answer_key_imports", [])) - self._seen_imports
+        if new:
+            self._seen_imports |= new
+            self.answer_key_imports.setdefault(stem, set()).update(new)
+
+    def run(self, stem: str, program, timeout: float | None = None):
+        self.ensure(stem)
+        reply = self.sandbox.run(program.to_json(), program.inputs, timeout=timeout)
+        self._note_imports(stem, reply.header)
+        if reply.header.get("ok"):
+            return reply
+        if "contract" in reply.header:
+            raise ContractBroken(reply.header["contract"])
+        info = reply.header.get("error", {})
+        raise StudentError(info, self.where(stem, info))
+
+
+def _result(spec: TaskSpec, check, status: str, message: str, hint: str = "", numbers=None,
+            seconds: float = 0.0) -> CheckResult:
+    return CheckResult(id=check.id, task=spec.name, status=status,
+                       points=check.points if status == "passed" else 0.0, max_points=check.points,
+                       message=message, hint=hint, numbers=numbers or {}, visibility=check.visibility,
+                       seconds=round(seconds, 4))
+
+
+def run_check(spec: TaskSpec, check, runner: Runner, namespace: dict) -> CheckResult:
+    """One check of one spec, with every way a submission can fail turned into a result."""
+    definition = REGISTRY[check.id]
+    stem = spec.module
+    source = runner.source(stem)
+    if source.problem:
+        status = "failed" if source.path is None else "error"
+        return _result(spec, check, status, source.problem)
+    try:
+        runner.ensure(stem)
+    except ModuleBroken as exc:
+        return _result(spec, check, "error", str(exc), "fix the import error first: every check of this module needs it")
+    missing = [n for n in definition.needs if n not in runner.names.get(stem, [])]
+    if missing:
+        return _result(spec, check, "failed", f"{source.display_name} does not define {', '.join(missing)}",
+                       "the contract's names are case-sensitive; see the starter files")
+    ctx = Context(check.id, check.options, spec.tolerances, spec.seed,
+                  lambda program: runner.run(stem, program), namespace)
+    ctx.source = source
+    ctx.static_findings = scan_source(source.python or "")
+    start = time.perf_counter()
+    try:
+        verdict = definition.func(ctx)
+    except StudentError as exc:
+        elapsed = time.perf_counter() - start
+        if exc.not_implemented:
+            return _result(spec, check, "failed", f"not implemented yet ({exc.describe()})", seconds=elapsed)
+        return _result(spec, check, "error", f"your code raised {exc.describe()}",
+                       numbers={"traceback": exc.info.get("traceback", "")[-3000:]}, seconds=elapsed)
+    except ContractBroken as exc:
+        return _result(spec, check, "failed", f"does not follow the contract: {exc}",
+                       "see the contract for names, parameter names and shapes", seconds=time.perf_counter() - start)
+    except WorkerDied as died:
+        return _result(spec, check, "error", died.detail,
+                       numbers={"output": died.output[-3000:]}, seconds=time.perf_counter() - start)
+    except ModuleBroken as exc:
+        return _result(spec, check, "error", str(exc), seconds=time.perf_counter() - start)
+    except Exception as exc:  # noqa: BLE001 - a bug of the harness must not cost other checks
+        return _result(spec, check, "error", f"internal error of the grader ({type(exc).__name__}: {exc}); "
+                       "please report it to the course staff",
+                       numbers={"traceback": traceback.format_exc()[-3000:]}, seconds=time.perf_counter() - start)
+    elapsed = time.perf_counter() - start
+    return _result(spec, check, "passed" if verdict.passed else "failed", verdict.message, verdict.hint,
+                   verdict.numbers, elapsed)
+
+
+def run_figure(spec: TaskSpec, figure_id: str, runner: Runner, namespace: dict) -> dict | None:
+    definition = FIGURES[figure_id]
+    stem = spec.module
+    ctx = Context(figure_id, {}, spec.tolerances, spec.seed, lambda program: runner.run(stem, program), namespace)
+    try:
+        if runner.source(stem).problem:
+            data = None
+        else:
+            runner.ensure(stem)
+            data = definition.func(ctx)
+    except (StudentError, ContractBroken, WorkerDied, ModuleBroken) as exc:
+        data = {"error": str(exc)}
+    except Exception as exc:  # noqa: BLE001
+        data = {"error": f"internal error of the grader: {exc}"}
+    if data is None:
+        return None
+    return {"id": figure_id, "title": definition.title, "task": spec.name, "data": data}
+
+
+def merged_limits(specs: list[TaskSpec]) -> Limits:
+    """One worker serves all tasks: take the most generous of each limit."""
+    limits = Limits()
+    for field_name in vars(limits):
+        setattr(limits, field_name, max(getattr(s.limits, field_name) for s in specs))
+    return limits
+
+
+def environment() -> dict:
+    return {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
+            "threads": 1, "deterministic_algorithms": True}
+
+
+def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = ("public", "hidden"),
+          progress: Callable[[str], None] | None = None) -> Results:
+    """Grade the submission at ``path`` against ``specs``."""
+    load_builtin_checks()
+    started = time.perf_counter()
+    sub = locate(Path(path), sorted({s.module for s in specs}))
+    namespace = reference_namespace()
+    checks: list[CheckResult] = []
+    figures: list[dict] = []
+    tasks: list[TaskResult] = []
+    notes = [f"{m.display_name}, cell {s.cell}, line {s.line}: skipped {s.why}: {s.text}"
+             for m in sub.modules.values() for s in m.skipped]
+    with tempfile.TemporaryDirectory(prefix="harness-") as scratch:
+        os.chmod(scratch, 0o711)
+        copy = make_scratch_copy(sub, Path(scratch) / "submission")
+        sandbox = Sandbox(copy, Path(scratch), merged_limits(specs))
+        runner = Runner(sandbox, sub)
+        try:
+            for spec in specs:
+                task_checks = []
+                for check in spec.checks:
+                    if check.visibility not in visibility:
+                        continue
+                    if progress:
+                        progress(check.id)
+                    task_checks.append(run_check(spec, check, runner, namespace))
+                for figure_id in spec.figures:
+                    fig = run_figure(spec, figure_id, runner, namespace)
+                    if fig:
+                        figures.append(fig)
+                if runner.answer_key_imports.get(spec.module):
+                    attempted = ", ".join(sorted(runner.answer_key_imports[spec.module]))
+                    task_checks = [replace(c, status="failed" if c.status == "passed" else c.status, points=0.0,
+                                           message=f"the submission tried to import the grader's code ({attempted}); "
+                                                   "it scores nothing for this") for c in task_checks]
+                checks.extend(task_checks)
+                source = sub.modules[spec.module]
+                tasks.append(TaskResult(spec.name, spec.title, spec.module,
+                                        source.display_name if source.path else "not submitted",
+                                        round(sum(c.points for c in task_checks), 6),
+                                        round(sum(c.max_points for c in task_checks), 6), spec.version, spec.digest))
+        finally:
+            sandbox.close()
+    return Results(submission=str(Path(path)), harness_version=__version__,
+                   created=datetime.now(timezone.utc).isoformat(timespec="seconds"), tasks=tasks, checks=checks,
+                   figures=figures, notes=notes, environment={**environment(), "seeds": {s.name: s.seed for s in specs}},
+                   sandbox={"protections": sandbox.protections, "worker_starts": sandbox.starts,
+                            "python": sys.executable}, seconds=round(time.perf_counter() - started, 3))

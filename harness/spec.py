@@ -1,0 +1,213 @@
+"""Task specs: ``tasks/<name>/task.toml`` loaded and validated.
+
+A spec is data: which contract module a task grades, the names it must provide, the checks that
+count with their points and options, tolerances, limits and the seed. Errors name the file, the
+key and what to write instead, because the person reading them is an instructor at midnight.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from .sandbox.isolation import Limits
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+VISIBILITIES = ("public", "hidden")
+TOP_LEVEL = {"task", "interface", "limits", "tolerances", "checks", "figures"}
+TASK_KEYS = {"name", "title", "module", "version", "description", "seed"}
+
+
+class SpecError(Exception):
+    """A task spec is wrong. The message names the file, the key and the fix."""
+
+    def __init__(self, path: Path | str, key: str, problem: str, fix: str = ""):
+        self.path, self.key, self.problem, self.fix = str(path), key, problem, fix
+        text = f"{path}: {key}: {problem}"
+        if fix:
+            text += f" — {fix}"
+        super().__init__(text)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float
+
+
+@dataclass
+class CheckSpec:
+    id: str
+    points: float
+    visibility: str = "public"
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class TaskSpec:
+    name: str
+    title: str
+    module: str
+    version: str
+    path: Path
+    names: list[str]
+    checks: list[CheckSpec]
+    limits: Limits
+    tolerances: dict[str, Tolerance]
+    seed: int = 0
+    description: str = ""
+    figures: list[str] = field(default_factory=list)
+    digest: str = ""
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+
+DEFAULT_TOLERANCES = {"float64": Tolerance(1e-7, 1e-9), "float32": Tolerance(1e-4, 1e-5)}
+
+
+def _suggest(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f"did you mean {close[0]!r}?" if close else "allowed: " + ", ".join(sorted(options))
+
+
+def _expect_type(path, key, value, kind, what):
+    ok = isinstance(value, kind) and not (kind in (int, float, (int, float)) and isinstance(value, bool))
+    if not ok:
+        raise SpecError(path, key, f"must be {what}, got {value!r}")
+    return value
+
+
+def _unknown_keys(path, where, table, allowed):
+    for key in table:
+        if key not in allowed:
+            raise SpecError(path, f"{where}{key}", "unknown key", _suggest(key, allowed))
+
+
+def load_spec(path: Path) -> TaskSpec:
+    """Read and validate one task spec."""
+    from .checks import REGISTRY, load_builtin_checks
+
+    load_builtin_checks()
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(path, "file", "does not exist", "check the path or the task name") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(path, "syntax", f"not valid TOML ({exc})", "fix the line it names") from None
+
+    _unknown_keys(path, "", data, TOP_LEVEL)
+    task = data.get("task")
+    if not isinstance(task, dict):
+        raise SpecError(path, "[task]", "missing", 'add a [task] table with name, title and module')
+    _unknown_keys(path, "[task].", task, TASK_KEYS)
+    for key in ("name", "title", "module"):
+        if key not in task:
+            raise SpecError(path, f"[task].{key}", "missing", f'add {key} = "..." to [task]')
+        _expect_type(path, f"[task].{key}", task[key], str, "a string")
+    version = str(task.get("version", "1"))
+    seed = _expect_type(path, "[task].seed", task.get("seed", 0), int, "an integer")
+
+    interface = data.get("interface", {})
+    _unknown_keys(path, "[interface].", interface, {"names"})
+    names = interface.get("names", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise SpecError(path, "[interface].names", "must be a list of names", 'e.g. names = ["LSTMCell"]')
+
+    limits = Limits()
+    limit_fields = {f.name: f for f in fields(Limits)}
+    for key, value in data.get("limits", {}).items():
+        if key not in limit_fields:
+            raise SpecError(path, f"[limits].{key}", "unknown limit", _suggest(key, limit_fields))
+        _expect_type(path, f"[limits].{key}", value, (int, float), "a number")
+        if value <= 0:
+            raise SpecError(path, f"[limits].{key}", f"must be positive, got {value}")
+        setattr(limits, key, type(getattr(limits, key))(value))
+
+    tolerances = dict(DEFAULT_TOLERANCES)
+    for dtype, tol in data.get("tolerances", {}).items():
+        if dtype not in DEFAULT_TOLERANCES:
+            raise SpecError(path, f"[tolerances].{dtype}", "unknown dtype", _suggest(dtype, DEFAULT_TOLERANCES))
+        if not isinstance(tol, dict) or set(tol) - {"rtol", "atol"}:
+            raise SpecError(path, f"[tolerances].{dtype}", "must be a table with rtol and atol",
+                            f"e.g. {dtype} = {{ rtol = 1e-7, atol = 1e-9 }}")
+        default = DEFAULT_TOLERANCES[dtype]
+        values = {k: _expect_type(path, f"[tolerances].{dtype}.{k}", tol.get(k, getattr(default, k)),
+                                  (int, float), "a number") for k in ("rtol", "atol")}
+        tolerances[dtype] = Tolerance(float(values["rtol"]), float(values["atol"]))
+
+    checks = []
+    table = data.get("checks", {})
+    if not isinstance(table, dict) or not table:
+        raise SpecError(path, "[checks]", "no checks", f'add a table like [checks."{task["module"]}.NAME.forward"]')
+    for check_id, body in table.items():
+        key = f'[checks."{check_id}"]'
+        if check_id not in REGISTRY:
+            raise SpecError(path, key, "unknown check id", _suggest(check_id, REGISTRY))
+        definition = REGISTRY[check_id]
+        if not isinstance(body, dict):
+            raise SpecError(path, key, "must be a table", "e.g. points = 1")
+        body = dict(body)
+        points = _expect_type(path, f"{key}.points", body.pop("points", None), (int, float), "a number ≥ 0")
+        if points < 0:
+            raise SpecError(path, f"{key}.points", f"must be ≥ 0, got {points}")
+        visibility = body.pop("visibility", "public")
+        if visibility not in VISIBILITIES:
+            raise SpecError(path, f"{key}.visibility", f"must be one of {VISIBILITIES}, got {visibility!r}")
+        options = dict(definition.options)
+        for name, value in body.items():
+            if name not in definition.options:
+                allowed = definition.options or {"(this check has no options)": None}
+                raise SpecError(path, f"{key}.{name}", "unknown option", _suggest(name, allowed))
+            default = definition.options[name]
+            kind = (int, float) if isinstance(default, (int, float)) and not isinstance(default, bool) else type(default)
+            options[name] = _expect_type(path, f"{key}.{name}", value, kind, f"like {default!r}")
+        checks.append(CheckSpec(check_id, float(points), visibility, options))
+
+    figures = data.get("figures", [])
+    if not isinstance(figures, list) or not all(isinstance(f, str) for f in figures):
+        raise SpecError(path, "figures", "must be a list of figure ids")
+    from .checks import FIGURES
+
+    for fig in figures:
+        if fig not in FIGURES:
+            raise SpecError(path, "figures", f"unknown figure {fig!r}", _suggest(fig, FIGURES))
+
+    return TaskSpec(name=task["name"], title=task["title"], module=task["module"], version=version,
+                    path=path, names=names, checks=checks, limits=limits, tolerances=tolerances,
+                    seed=seed, description=task.get("description", ""), figures=figures,
+                    digest=hashlib.sha256(raw).hexdigest()[:16])
+
+
+def default_tasks_dir() -> Path:
+    """``tasks/`` beside the package (a source checkout), else in the working directory."""
+    beside = Path(__file__).resolve().parents[1] / "tasks"
+    return beside if beside.is_dir() else Path.cwd() / "tasks"
+
+
+def load_tasks(tasks_dir: Path | None = None, names: list[str] | None = None) -> list[TaskSpec]:
+    """Every ``task.toml`` under ``tasks_dir`` (sorted by name), or only the named ones."""
+    tasks_dir = Path(tasks_dir) if tasks_dir else default_tasks_dir()
+    if not tasks_dir.is_dir():
+        raise SpecError(tasks_dir, "tasks folder", "does not exist", "pass --tasks DIR")
+    available = {p.parent.name: p for p in sorted(tasks_dir.glob("*/task.toml"))}
+    if names:
+        for name in names:
+            if name not in available:
+                raise SpecError(tasks_dir, f"task {name!r}", "not found", _suggest(name, available))
+        available = {n: available[n] for n in names}
+    specs = [load_spec(p) for p in available.values()]
+    for spec in specs:
+        if spec.name != spec.path.parent.name:
+            raise SpecError(spec.path, "[task].name", f"is {spec.name!r} but the folder is {spec.path.parent.name!r}",
+                            "make them the same")
+    return specs

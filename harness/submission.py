@@ -1,0 +1,188 @@
+"""Finding a submission's modules and preparing the scratch copy the worker runs on.
+
+Trusted side: this reads files (JSON notebooks, TOML) but never executes a submission's code. For
+each module stem the harness looks for ``<stem>.py``, else ``<stem>.ipynb``, unless the submission's
+``harness.toml`` maps the stem to another file. Notebooks become plain Python in the scratch copy:
+code cells in order, IPython magics and shell lines skipped (and reported), stored outputs ignored.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+#: Cell magics whose body is still Python: the magic line is dropped, the code kept.
+PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
+COPY_SIZE_LIMIT = 20 * 1024 * 1024
+SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".venv", "venv", "node_modules"}
+
+
+class SubmissionError(Exception):
+    """The submission as a whole cannot be graded (missing folder, an archive, a bad harness.toml)."""
+
+
+@dataclass
+class Skipped:
+    cell: int
+    line: int
+    text: str
+    why: str
+
+
+@dataclass
+class ModuleSource:
+    """Where a contract module of a submission comes from, or why it cannot be used."""
+
+    stem: str
+    path: Path | None = None
+    kind: str | None = None              # "py" | "ipynb"
+    problem: str | None = None           # set when the module cannot be graded
+    python: str | None = None            # the source the worker will import
+    skipped: list[Skipped] = field(default_factory=list)
+    line_map: list[tuple[int, int]] = field(default_factory=list)  # notebook: line -> (cell, line)
+
+    @property
+    def display_name(self) -> str:
+        return self.path.name if self.path else f"{self.stem}.py"
+
+    def locate_line(self, line: int) -> str:
+        """A place a student can find: ``cells.py, line 12`` or ``cells.ipynb, cell 3, line 4``."""
+        if self.kind == "ipynb" and 0 < line <= len(self.line_map):
+            cell, cell_line = self.line_map[line - 1]
+            return f"{self.display_name}, cell {cell}, line {cell_line}"
+        return f"{self.display_name}, line {line}"
+
+
+@dataclass
+class Submission:
+    root: Path
+    modules: dict[str, ModuleSource]
+    notes: list[str] = field(default_factory=list)
+
+    def module(self, stem: str) -> ModuleSource:
+        return self.modules[stem]
+
+
+def notebook_to_python(path: Path) -> ModuleSource:
+    """Read and validate a notebook with nbformat and turn its code cells into one Python file."""
+    import nbformat
+
+    source = ModuleSource(stem=path.stem, path=path, kind="ipynb")
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception as exc:  # nbformat raises NotJSONError, ValidationError, UnicodeDecodeError...
+        source.problem = (f"{path.name} is not a readable notebook ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:200] if str(exc) else 'no detail'}); "
+                          "save it again from Jupyter, or submit a .py file")
+        return source
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as exc:
+        source.problem = (f"{path.name} is not a valid notebook: {exc.message[:200]}; "
+                          "save it again from Jupyter, or submit a .py file")
+        return source
+    lines: list[str] = []
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    for number, cell in enumerate(code_cells, start=1):
+        cell_lines = cell.source.splitlines()
+        first = cell_lines[0].strip() if cell_lines else ""
+        if first.startswith("%%"):
+            magic = first[2:].split()[0] if len(first) > 2 else ""
+            if magic not in PYTHON_CELL_MAGICS:
+                source.skipped.append(Skipped(number, 1, first, f"cell magic %%{magic}: the whole cell is skipped"))
+                continue
+        lines.append(f"# --- notebook code cell {number}")
+        source.line_map.append((number, 0))
+        for i, text in enumerate(cell_lines, start=1):
+            stripped = text.lstrip()
+            indent = text[: len(text) - len(stripped)]
+            why = None
+            if i == 1 and stripped.startswith("%%"):
+                why = "cell magic line"
+            elif stripped.startswith("%"):
+                why = "line magic"
+            elif stripped.startswith("!"):
+                why = "shell command"
+            elif re.match(r"^[A-Za-z_]\w*\s*=\s*[!%]", stripped):
+                why = "shell or magic assignment"
+            if why:
+                source.skipped.append(Skipped(number, i, stripped, why))
+                lines.append(f"{indent}pass  # skipped by the grader ({why}): {stripped[:80]}")
+            else:
+                lines.append(text)
+            source.line_map.append((number, i))
+    source.python = "\n".join(lines) + "\n"
+    return source
+
+
+def _read_mapping(root: Path) -> dict[str, str]:
+    path = root / "harness.toml"
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SubmissionError(f"{path}: not valid TOML ({exc}); fix the file or remove it") from None
+    table = data.get("modules", {k: v for k, v in data.items() if isinstance(v, str)})
+    mapping = {}
+    for stem, target in table.items():
+        if not isinstance(target, str):
+            raise SubmissionError(f"{path}: [modules] {stem} must be a file name like \"{stem}.ipynb\"")
+        resolved = (root / target).resolve()
+        if root.resolve() not in resolved.parents:
+            raise SubmissionError(f"{path}: {stem} = {target!r} points outside the submission folder")
+        mapping[stem] = target
+    return mapping
+
+
+def locate(root: Path, stems: list[str]) -> Submission:
+    """Find each contract module of a submission; a missing one is recorded, not an error."""
+    root = Path(root)
+    if not root.exists():
+        raise SubmissionError(f"{root}: no such folder")
+    if root.is_file():
+        hint = " (unpack the archive first)" if root.suffix in {".zip", ".gz", ".tgz", ".tar"} else ""
+        raise SubmissionError(f"{root} is a file, not a submission folder{hint}")
+    mapping = _read_mapping(root)
+    modules = {}
+    for stem in stems:
+        candidates = [mapping[stem]] if stem in mapping else [f"{stem}.py", f"{stem}.ipynb"]
+        path = next((root / c for c in candidates if (root / c).is_file()), None)
+        if path is None:
+            where = f" ({mapping[stem]} named in harness.toml does not exist)" if stem in mapping else ""
+            modules[stem] = ModuleSource(stem, problem=f"{stem}.py not submitted{where}")
+        elif path.suffix == ".ipynb":
+            modules[stem] = notebook_to_python(path)
+            modules[stem].stem = stem
+        else:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                modules[stem] = ModuleSource(stem, path, "py", problem=f"{path.name} is not UTF-8 text")
+                continue
+            modules[stem] = ModuleSource(stem, path, "py", python=text)
+    return Submission(root, modules)
+
+
+def make_scratch_copy(sub: Submission, dest: Path) -> Path:
+    """Copy the submission's small files to ``dest`` and write each usable module as ``<stem>.py``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in sorted(sub.root.rglob("*")):
+        rel = path.relative_to(sub.root)
+        if any(part in SKIP_DIRS for part in rel.parts) or path.is_symlink():
+            continue
+        if path.is_dir():
+            (dest / rel).mkdir(parents=True, exist_ok=True)
+        elif path.is_file() and path.stat().st_size <= COPY_SIZE_LIMIT:
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest / rel)
+    for stem, source in sub.modules.items():
+        if source.python is not None:
+            (dest / f"{stem}.py").write_text(source.python, encoding="utf-8")
+    return dest

@@ -1,0 +1,253 @@
+"""Every catalogued variant is a drop-in for its reference and can be told apart from it."""
+
+import inspect
+import math
+
+import pytest
+import torch
+
+from reference_models import attention, cells, generation, sequences
+from reference_models.variants import CATALOGUE, Variant, variants_for
+
+MODULES = {"cells": cells, "attention": attention, "sequences": sequences, "generation": generation}
+REQUIRED = """
+rnn_sigmoid rnn_no_bias_hh lstm_rows_ifog lstm_g_sigmoid lstm_h_no_tanh lstm_forget_no_bias
+lstm_no_input_gate gru_z_swapped gru_reset_before_matmul gru_bias_outside_reset gru_rows_zrn
+peephole_output_prev_c peephole_no_output_peephole rnnlayer_detached_state bidirectional_not_realigned
+bidirectional_backward_reads_forwards stacked_input_to_every_layer clip_grad_norm_per_parameter
+clip_grad_norm_max_norm dot_attention_softmax_wrong_axis dot_attention_scaled dot_attention_mask_ignored
+sdpa_unscaled sdpa_scaled_by_dv sdpa_softmax_over_queries sdpa_mask_after_softmax sdpa_mask_inverted
+mhsa_scaled_by_sqrt_E mhsa_weights_summed positional_encoding_sin_cos_swapped
+positional_encoding_exponent_i_over_d softmax_with_temperature_multiplied perplexity_counts_pad
+perplexity_mean_per_sequence perplexity_base2 greedy_search_ignores_eos pad_sequences_padding_post
+pad_sequences_truncating_post make_windows_target_in_window
+""".split()
+B, T, D, H = 3, 4, 5, 5  # D == H: stacked_input_to_every_layer needs layer 2 to accept the input
+
+
+def reference(variant: Variant):
+    return getattr(MODULES[variant.module], variant.target)
+
+
+def test_catalogue_is_well_formed():
+    names = [v.name for v in CATALOGUE]
+    assert len(names) == len(set(names))
+    assert set(REQUIRED) <= set(names)
+    for v in CATALOGUE:
+        assert v.kind in ("variant", "mistake"), v.name
+        assert v.module in MODULES and hasattr(MODULES[v.module], v.target), v.name
+        assert v.description and "\n" not in v.description and not v.description.endswith("."), v.name
+
+
+def test_variants_for_filters_in_catalogue_order():
+    gru = variants_for("cells", "GRUCell")
+    assert [v.name for v in gru] == [v.name for v in CATALOGUE if v.target == "GRUCell"]
+    assert {"gru_z_swapped", "gru_reset_before_matmul"} <= {v.name for v in gru}
+    assert variants_for("cells", "NoSuchThing") == []
+    assert variants_for("attention", "GRUCell") == []
+
+
+@pytest.mark.parametrize("variant", CATALOGUE, ids=lambda v: v.name)
+def test_same_signature_as_the_reference(variant):
+    ref = reference(variant)
+    if inspect.isclass(ref):
+        assert issubclass(variant.impl, ref)
+    else:
+        ours, theirs = inspect.signature(variant.impl), inspect.signature(ref)
+        assert [(p.name, p.default) for p in ours.parameters.values()] == [
+            (p.name, p.default) for p in theirs.parameters.values()
+        ]
+
+
+# Probes: run the reference and the variant on the same inputs (and weights); return what the judge
+# would compare. Inputs are chosen so that every variant has something to get wrong: masks with
+# hidden positions, padding, dv != d, several heads, sequences longer and shorter than maxlen.
+
+
+def leaf(*shape):
+    return torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+
+
+def outputs_and_input_grad(module, x, *args):
+    """Forward outputs and d(Σ r∘y)/dx: a variant that is right forwards but wrong backwards shows."""
+    out = module(x, *args)
+    flat = [t for t in _flatten(out) if t is not None]
+    r = torch.Generator().manual_seed(9)
+    loss = sum((t * torch.randn(t.shape, generator=r, dtype=t.dtype)).sum() for t in flat)
+    (grad,) = torch.autograd.grad(loss, x)
+    return [t.detach() for t in flat] + [grad]
+
+
+def _flatten(out):
+    if isinstance(out, torch.Tensor):
+        return [out]
+    return [t for item in out for t in _flatten(item)] if isinstance(out, (tuple, list)) else [out]
+
+
+def probe_cell(ref_cls, var_cls):
+    ref = ref_cls(D, H).double()
+    var = var_cls(D, H).double()
+    var.load_state_dict(ref.state_dict())  # the reference's weights, names and shapes
+    lstm = issubclass(ref_cls, cells.LSTMCell)
+    xs = leaf(B, T, D)
+    state = (torch.randn(B, H, dtype=torch.float64), torch.randn(B, H, dtype=torch.float64)) if lstm else None
+    return outputs_and_input_grad(cells.RNNLayer(ref), xs, state), outputs_and_input_grad(
+        cells.RNNLayer(var), xs, state
+    )
+
+
+def probe_layer(ref_cls, var_cls):
+    x = leaf(B, T, D)
+    if ref_cls is cells.RNNLayer:
+        make = lambda cls: cls(cell)  # noqa: E731
+        cell = cells.LSTMCell(D, H).double()
+    elif ref_cls is cells.Bidirectional:
+        make = lambda cls: cls(fwd, bwd, "concat")  # noqa: E731
+        fwd, bwd = cells.GRUCell(D, H).double(), cells.GRUCell(D, H).double()
+    else:
+        make = lambda cls: cls(stack)  # noqa: E731
+        stack = [cells.RNNCell(D, H).double(), cells.RNNCell(H, H).double()]
+    return outputs_and_input_grad(make(ref_cls), x), outputs_and_input_grad(make(var_cls), x)
+
+
+def probe_clip(ref_fn, var_fn):
+    def run(fn):
+        gen = torch.Generator().manual_seed(3)
+        params = [torch.nn.Parameter(torch.zeros(s, dtype=torch.float64)) for s in [(4, 3), (6,), (2,)]]
+        for p, scale in zip(params, [5.0, 0.1, 1.0]):
+            p.grad = scale * torch.randn(p.shape, generator=gen, dtype=torch.float64)
+        total = fn(params, 1.0)
+        return [total] + [p.grad for p in params]
+
+    return run(ref_fn), run(var_fn)
+
+
+def probe_dot_attention(ref_fn, var_fn):
+    q, k, v = torch.randn(B, H, dtype=torch.float64), torch.randn(B, 6, H, dtype=torch.float64), torch.randn(
+        B, 6, H, dtype=torch.float64
+    )
+    mask = torch.arange(6) < torch.tensor([6, 4, 2]).unsqueeze(1)
+    return list(ref_fn(q, k, v, mask)), list(var_fn(q, k, v, mask))
+
+
+def probe_sdpa(ref_fn, var_fn):
+    q, k, v = (torch.randn(2, 2, n, d, dtype=torch.float64) for n, d in [(4, 8), (6, 8), (6, 3)])  # dv != d
+    mask = torch.rand(2, 1, 4, 6, generator=torch.Generator().manual_seed(1)) < 0.6
+    return list(ref_fn(q, k, v, mask)), list(var_fn(q, k, v, mask))
+
+
+def probe_mhsa(ref_cls, var_cls):
+    ref = ref_cls(8, 2).double()
+    var = var_cls(8, 2).double()
+    var.load_state_dict(ref.state_dict())
+    x = torch.randn(B, T, 8, dtype=torch.float64)
+    mask = torch.arange(T) < torch.tensor([T, 3, 2]).unsqueeze(1)
+    return list(ref(x, mask)), list(var(x, mask))
+
+
+def probe_call(*args):
+    return lambda ref_fn, var_fn: (ref_fn(*args), var_fn(*args))
+
+
+GREEDY_TREE = {(): 5, (5,): 2, (5, 2): 6}  # eos (2) comes second; after it, more tokens would follow
+
+
+def tree_step(prefix, vocab=8):
+    logits = torch.zeros(vocab, dtype=torch.float64)
+    logits[GREEDY_TREE.get(tuple(prefix[1:]), 2)] = 3.0
+    logits[4] = 1.0
+    return torch.log_softmax(logits, -1)
+
+
+def perplexity_probe_inputs():
+    gen = torch.Generator().manual_seed(2)
+    log_probs = torch.log_softmax(3 * torch.randn(3, 6, 7, generator=gen, dtype=torch.float64), -1)
+    targets = torch.randint(1, 7, (3, 6), generator=gen)
+    targets[0, 4:] = 0  # padding
+    targets[2, 2:] = 0
+    return log_probs, targets
+
+
+PROBES = {
+    "RNNCell": probe_cell,
+    "LSTMCell": probe_cell,
+    "GRUCell": probe_cell,
+    "PeepholeLSTMCell": probe_cell,
+    "RNNLayer": probe_layer,
+    "Bidirectional": probe_layer,
+    "StackedRNN": probe_layer,
+    "clip_grad_norm": probe_clip,
+    "dot_attention": probe_dot_attention,
+    "scaled_dot_product_attention": probe_sdpa,
+    "MultiHeadSelfAttention": probe_mhsa,
+    "positional_encoding": probe_call(10, 8),
+    "pad_sequences": probe_call([[1, 2, 3, 4, 5], [6, 7], []], 3),
+    "make_windows": probe_call(list(range(10, 20)), 3),
+    "softmax_with_temperature": probe_call(torch.tensor([2.0, 1.0, 0.5, 0.0, -1.0]), 0.5),
+    "greedy_search": probe_call(tree_step, 1, 2, 5),
+    "beam_search": probe_call(tree_step, 1, 2, 3, 5),
+    "perplexity": probe_call(*perplexity_probe_inputs()),
+}
+
+
+def as_numbers(out) -> torch.Tensor:
+    """Any probe output as one flat float64 vector (shapes that differ make it differ too)."""
+    if isinstance(out, torch.Tensor):
+        return torch.cat([torch.tensor([float(out.dim()), *out.shape], dtype=torch.float64), out.double().flatten()])
+    if isinstance(out, (tuple, list)):
+        parts = [as_numbers(item) for item in out]
+        return torch.cat([torch.tensor([float(len(parts))], dtype=torch.float64), *parts])
+    return torch.tensor([float(out)], dtype=torch.float64)
+
+
+def differ(a, b) -> bool:
+    a, b = as_numbers(a), as_numbers(b)
+    return a.shape != b.shape or not torch.allclose(a, b, rtol=1e-6, atol=1e-8)
+
+
+def test_every_target_has_a_probe():
+    assert {v.target for v in CATALOGUE} <= set(PROBES)
+
+
+@pytest.mark.parametrize("variant", CATALOGUE, ids=lambda v: v.name)
+def test_variant_differs_from_the_reference(variant):
+    torch.manual_seed(0)
+    ref_out, var_out = PROBES[variant.target](reference(variant), variant.impl)
+    assert differ(ref_out, var_out), f"{variant.name} cannot be told apart from the reference"
+
+
+@pytest.mark.parametrize("target", sorted({v.target for v in CATALOGUE}))
+def test_variants_of_a_target_differ_from_each_other(target):
+    """Otherwise a wrong answer matching one would match the other, and the diagnosis is ambiguous."""
+    found = [v for v in CATALOGUE if v.target == target]
+    outputs = []
+    for v in found:
+        torch.manual_seed(0)
+        outputs.append(PROBES[target](reference(v), v.impl)[1])
+    for i in range(len(found)):
+        for j in range(i):
+            assert differ(outputs[i], outputs[j]), (found[i].name, found[j].name)
+
+
+def test_the_probe_is_fair_the_reference_matches_itself():
+    torch.manual_seed(0)
+    for target, probe in PROBES.items():
+        module = next(m for m in MODULES.values() if hasattr(m, target))
+        ref = getattr(module, target)
+        a, b = probe(ref, ref)
+        assert not differ(a, b), target
+
+
+def test_perplexity_variants_reproduce_the_metrics_md_figures():
+    """Rows of (NLL sum, tokens) = (50, 20), (300, 100), (20, 5): 19.30 vs 28.96 vs 23.73."""
+    log_probs = torch.full((3, 100, 5), -50.0, dtype=torch.float64)
+    targets = torch.zeros(3, 100, dtype=torch.long)
+    for n, (nll, length) in enumerate([(2.5, 20), (3.0, 100), (4.0, 5)]):
+        targets[n, :length] = 3
+        log_probs[n, :, 3] = -nll
+    figures = {v.name: v.impl(log_probs, targets) for v in variants_for("generation", "perplexity")}
+    assert generation.perplexity(log_probs, targets) == pytest.approx(19.30, abs=5e-3)
+    assert figures["perplexity_mean_per_sequence"] == pytest.approx(28.96, abs=5e-3)
+    assert figures["perplexity_exp_mean_sequence_loss"] == pytest.approx(23.73, abs=5e-3)
+    assert figures["perplexity_base2"] == pytest.approx(2 ** (370 / 125), rel=1e-9)
+    assert figures["perplexity_counts_pad"] == pytest.approx(math.exp((370 + 50 * 175) / 300), rel=1e-9)

@@ -48,7 +48,7 @@ class RNNNoBiasHH(cells.RNNCell):
         return torch.tanh(x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T)  # <- no b_hh
 
 
-class LSTMRowsIFOG(cells.LSTMCell):
+class LSTMGateOrderIFOG(cells.LSTMCell):
     def preactivations(self, x, h):
         a_i, a_f, a_o, a_g = super().preactivations(x, h)  # <- rows read as i, f, o, g
         return a_i, a_f, a_g, a_o
@@ -118,7 +118,7 @@ class GRUBiasOutsideReset(cells.GRUCell):
         return (1 - z) * n + z * h
 
 
-class GRURowsZRN(cells.GRUCell):
+class GRUGateOrderZRN(cells.GRUCell):
     def projections(self, x, h):
         (x_z, x_r, x_n), (h_z, h_r, h_n) = super().projections(x, h)  # <- rows read as z, r, n
         return (x_r, x_z, x_n), (h_r, h_z, h_n)
@@ -208,10 +208,16 @@ def clip_grad_norm_max_norm(parameters, max_norm):
     return total_norm
 
 
+@torch.no_grad()
+def clip_value_one_sided(parameters, clip_value):
+    for g in grads_of(parameters):
+        g.clamp_(max=clip_value)  # <- no lower bound −clip_value
+
+
 # ------------------------------------------------------------------------------------ attention
 
 
-def dot_attention_softmax_wrong_axis(query, keys, values, mask=None):
+def dot_attention_wrong_axis(query, keys, values, mask=None):
     scores = torch.einsum("bh,bsh->bs", query, keys)
     weights = masked_softmax(scores.T, None if mask is None else mask.T).T  # <- over the batch
     return torch.einsum("bs,bsh->bh", weights, values), weights
@@ -227,13 +233,20 @@ def dot_attention_mask_ignored(query, keys, values, mask=None):
     return attention.dot_attention(query, keys, values, None)  # <- mask dropped
 
 
+class AdditiveNoTanh(attention.AdditiveAttention):
+    def forward(self, query, keys, values, mask=None):
+        scores = ((query @ self.W_q.T).unsqueeze(1) + keys @ self.W_k.T) @ self.v  # <- no tanh
+        weights = masked_softmax(scores, mask)
+        return torch.einsum("bs,bsh->bh", weights, values), weights
+
+
 def _sdpa_scaled_by(scale, q, k, v, mask, causal):
     scores = q @ k.transpose(-2, -1) * scale
     weights = masked_softmax(*apply_masks(scores, mask, causal))
     return weights @ v, weights
 
 
-def sdpa_unscaled(q, k, v, mask=None, causal=False):
+def sdpa_no_scale(q, k, v, mask=None, causal=False):
     return _sdpa_scaled_by(1.0, q, k, v, mask, causal)  # <- no 1/√d
 
 
@@ -312,15 +325,15 @@ def _other_side(side):
     return {"pre": "post", "post": "pre"}.get(side, side)
 
 
-def pad_sequences_padding_post(seqs, maxlen=None, padding="pre", truncating="pre", value=0):
+def pad_post(seqs, maxlen=None, padding="pre", truncating="pre", value=0):
     return sequences.pad_sequences(seqs, maxlen, _other_side(padding), truncating, value)  # <-
 
 
-def pad_sequences_truncating_post(seqs, maxlen=None, padding="pre", truncating="pre", value=0):
+def truncate_post(seqs, maxlen=None, padding="pre", truncating="pre", value=0):
     return sequences.pad_sequences(seqs, maxlen, padding, _other_side(truncating), value)  # <-
 
 
-def make_windows_target_in_window(ids, window):
+def make_windows_last_target(ids, window):
     inputs, _ = sequences.make_windows(ids, window)
     return inputs, inputs[:, -1].clone()  # <- the window's own last id
 
@@ -333,7 +346,7 @@ def make_windows_drops_last(ids, window):
 # ---------------------------------------------------------------------------------- generation
 
 
-def softmax_with_temperature_multiplied(logits, temperature):
+def temperature_multiplied(logits, temperature):
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, not {temperature}")
     return torch.softmax(logits * temperature, dim=-1)  # <- ×T, not /T
@@ -344,6 +357,15 @@ def greedy_search_ignores_eos(step, bos, eos, max_len):
     while len(tokens) < max_len:  # <- no stop at eos
         tokens.append(int(torch.argmax(torch.as_tensor(step([bos, *tokens])))))
     return tokens
+
+
+def greedy_drops_eos(step, bos, eos, max_len):
+    tokens = generation.greedy_search(step, bos, eos, max_len)
+    return tokens[:-1] if tokens and tokens[-1] == eos else tokens  # <- eos left out
+
+
+def beam_is_greedy(step, bos, eos, beam_width, max_len):
+    return generation.beam_search(step, bos, eos, 1, max_len)  # <- beam_width ignored
 
 
 def beam_search_length_normalised(step, bos, eos, beam_width, max_len):
@@ -360,7 +382,7 @@ def perplexity_counts_pad(log_probs, targets, pad_id=0):
     return generation.perplexity(log_probs, targets, pad_id=None)  # <- padding scored
 
 
-def perplexity_mean_per_sequence(log_probs, targets, pad_id=0):
+def perplexity_mean_of_sequences(log_probs, targets, pad_id=0):
     nll, scored = generation.token_nll(log_probs, targets), _scored(targets, pad_id)
     keep = scored.any(dim=1)
     per_seq = (nll * scored).sum(dim=1)[keep] / scored.sum(dim=1)[keep]
@@ -389,13 +411,13 @@ CATALOGUE: tuple[Variant, ...] = (
     V("rnn_no_bias_hh", "cells", "RNNCell", "variant",
       "the recurrent bias b_hh is left out (a single bias, as in Keras' SimpleRNN): h' = tanh(W_ih x + b_ih + W_hh h)",
       RNNNoBiasHH),
-    V("lstm_rows_ifog", "cells", "LSTMCell", "variant",
+    V("lstm_gate_order_ifog", "cells", "LSTMCell", "variant",
       "the weight rows are read as gates i, f, o, g (the layout of CS231n and char-rnn) "
       "instead of PyTorch's i, f, g, o",
-      LSTMRowsIFOG),
+      LSTMGateOrderIFOG),
     V("lstm_g_sigmoid", "cells", "LSTMCell", "mistake",
       "the candidate g uses the sigmoid instead of tanh, so the cell can only grow: g = σ(·)", LSTMSigmoidG),
-    V("lstm_h_no_tanh", "cells", "LSTMCell", "variant",
+    V("lstm_no_cell_tanh", "cells", "LSTMCell", "variant",
       "the output has no tanh on the cell (the NOAF variant of Greff et al. 2017): h' = o∘c' instead of o∘tanh(c')",
       LSTMNoCellTanh),
     V("lstm_forget_no_bias", "cells", "LSTMCell", "mistake",
@@ -413,13 +435,13 @@ CATALOGUE: tuple[Variant, ...] = (
     V("gru_bias_outside_reset", "cells", "GRUCell", "mistake",
       "the bias b_hn is added outside the reset gate: r∘(W_hn h) + b_hn instead of r∘(W_hn h + b_hn)",
       GRUBiasOutsideReset),
-    V("gru_rows_zrn", "cells", "GRUCell", "variant",
-      "the weight rows are read as gates z, r, n (Keras' layout) instead of PyTorch's r, z, n", GRURowsZRN),
+    V("gru_gate_order_zrn", "cells", "GRUCell", "variant",
+      "the weight rows are read as gates z, r, n (Keras' layout) instead of PyTorch's r, z, n", GRUGateOrderZRN),
     V("peephole_output_prev_c", "cells", "PeepholeLSTMCell", "mistake",
       "the output gate peeks at the previous cell c instead of the new c'", PeepholeOutputPrevC),
     V("peephole_no_output_peephole", "cells", "PeepholeLSTMCell", "mistake",
       "the output gate has no peephole: o = σ(W_io x + W_ho h + b) without w_co∘c'", PeepholeNoOutputPeephole),
-    V("rnnlayer_detached_state", "cells", "RNNLayer", "mistake",
+    V("rnnlayer_detached", "cells", "RNNLayer", "mistake",
       "the state is detached between time steps, so gradients do not flow back through time "
       "(the outputs are right, their gradients are not)",
       RNNLayerDetached),
@@ -437,17 +459,22 @@ CATALOGUE: tuple[Variant, ...] = (
     V("clip_grad_norm_max_norm", "cells", "clip_grad_norm", "mistake",
       "the norm used is the largest absolute gradient element (max-norm) instead of the L2 norm of all gradients",
       clip_grad_norm_max_norm),
+    V("clip_value_one_sided", "cells", "clip_grad_value", "mistake",
+      "gradients are only clamped from above: values below −clip_value are left as they are",
+      clip_value_one_sided),
     # attention
-    V("dot_attention_softmax_wrong_axis", "attention", "dot_attention", "mistake",
-      "the softmax runs over the batch axis instead of over the source positions s", dot_attention_softmax_wrong_axis),
+    V("dot_attention_wrong_axis", "attention", "dot_attention", "mistake",
+      "the softmax runs over the batch axis instead of over the source positions s", dot_attention_wrong_axis),
     V("dot_attention_scaled", "attention", "dot_attention", "variant",
       "the scores are divided by √H (the transformer's scaled dot product) "
       "instead of the plain Luong dot score q·k_s",
       dot_attention_scaled),
     V("dot_attention_mask_ignored", "attention", "dot_attention", "mistake",
       "the mask is ignored, so padded positions get attention weight", dot_attention_mask_ignored),
-    V("sdpa_unscaled", "attention", "scaled_dot_product_attention", "variant",
-      "the scores are not divided by √d (plain dot-product attention)", sdpa_unscaled),
+    V("additive_no_tanh", "attention", "AdditiveAttention", "mistake",
+      "the tanh is left out of the score: v·(W_q q + W_k k_s) instead of v·tanh(W_q q + W_k k_s)", AdditiveNoTanh),
+    V("sdpa_no_scale", "attention", "scaled_dot_product_attention", "variant",
+      "the scores are not divided by √d (plain dot-product attention)", sdpa_no_scale),
     V("sdpa_scaled_by_dv", "attention", "scaled_dot_product_attention", "mistake",
       "the scores are divided by √dv, the size of the values, instead of √d, the size of the queries and keys",
       sdpa_scaled_by_dv),
@@ -474,30 +501,35 @@ CATALOGUE: tuple[Variant, ...] = (
       "the sines fill the first half of the columns and the cosines the second (as in tensor2tensor and fairseq) "
       "instead of alternating", positional_encoding_halves),
     # sequences
-    V("pad_sequences_padding_post", "sequences", "pad_sequences", "mistake",
+    V("pad_post", "sequences", "pad_sequences", "mistake",
       "the padding goes at the end of the sequences when it should go at the front (padding='pre' is the default)",
-      pad_sequences_padding_post),
-    V("pad_sequences_truncating_post", "sequences", "pad_sequences", "mistake",
+      pad_post),
+    V("truncate_post", "sequences", "pad_sequences", "mistake",
       "long sequences are cut at the end when they should lose their first ids (truncating='pre' is the default)",
-      pad_sequences_truncating_post),
-    V("make_windows_target_in_window", "sequences", "make_windows", "mistake",
-      "the target is the last id of the window instead of the id that follows it", make_windows_target_in_window),
+      truncate_post),
+    V("make_windows_last_target", "sequences", "make_windows", "mistake",
+      "the target is the last id of the window instead of the id that follows it", make_windows_last_target),
     V("make_windows_drops_last", "sequences", "make_windows", "mistake",
       "the last window is missing: N = len(ids) − window − 1 instead of len(ids) − window",
       make_windows_drops_last),
     # generation
-    V("softmax_with_temperature_multiplied", "generation", "softmax_with_temperature", "mistake",
-      "the logits are multiplied by the temperature instead of divided by it", softmax_with_temperature_multiplied),
+    V("temperature_multiplied", "generation", "softmax_with_temperature", "mistake",
+      "the logits are multiplied by the temperature instead of divided by it", temperature_multiplied),
     V("greedy_search_ignores_eos", "generation", "greedy_search", "mistake",
       "the search does not stop when it emits eos and always produces max_len tokens", greedy_search_ignores_eos),
+    V("greedy_drops_eos", "generation", "greedy_search", "mistake",
+      "the eos token is left out of the result; it should end the list when it is emitted", greedy_drops_eos),
+    V("beam_is_greedy", "generation", "beam_search", "mistake",
+      "only the single best prefix is kept at each step whatever beam_width is, so the result is the greedy one",
+      beam_is_greedy),
     V("beam_search_length_normalised", "generation", "beam_search", "variant",
       "finished hypotheses are scored and ranked by log-probability per token (Hugging Face's length_penalty=1) "
       "instead of the summed log-probability", beam_search_length_normalised),
     V("perplexity_counts_pad", "generation", "perplexity", "mistake",
       "padding targets are scored as tokens instead of being left out", perplexity_counts_pad),
-    V("perplexity_mean_per_sequence", "generation", "perplexity", "mistake",
+    V("perplexity_mean_of_sequences", "generation", "perplexity", "mistake",
       "it is the mean of per-sequence perplexities (as Hugging Face evaluate reports) instead of "
-      "exp(total NLL / total tokens) over the whole set", perplexity_mean_per_sequence),
+      "exp(total NLL / total tokens) over the whole set", perplexity_mean_of_sequences),
     V("perplexity_exp_mean_sequence_loss", "generation", "perplexity", "mistake",
       "it is exp of the mean of per-sequence mean losses instead of exp(total NLL / total tokens) over the whole set",
       perplexity_exp_mean_sequence_loss),

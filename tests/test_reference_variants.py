@@ -11,16 +11,16 @@ from reference_models.variants import CATALOGUE, Variant, variants_for
 
 MODULES = {"cells": cells, "attention": attention, "sequences": sequences, "generation": generation}
 REQUIRED = """
-rnn_sigmoid rnn_no_bias_hh lstm_rows_ifog lstm_g_sigmoid lstm_h_no_tanh lstm_forget_no_bias
-lstm_no_input_gate gru_z_swapped gru_reset_before_matmul gru_bias_outside_reset gru_rows_zrn
-peephole_output_prev_c peephole_no_output_peephole rnnlayer_detached_state bidirectional_not_realigned
+rnn_sigmoid rnn_no_bias_hh lstm_gate_order_ifog lstm_g_sigmoid lstm_no_cell_tanh lstm_forget_no_bias
+lstm_no_input_gate gru_z_swapped gru_reset_before_matmul gru_bias_outside_reset gru_gate_order_zrn
+peephole_output_prev_c peephole_no_output_peephole rnnlayer_detached bidirectional_not_realigned
 bidirectional_backward_reads_forwards stacked_input_to_every_layer clip_grad_norm_per_parameter
-clip_grad_norm_max_norm dot_attention_softmax_wrong_axis dot_attention_scaled dot_attention_mask_ignored
-sdpa_unscaled sdpa_scaled_by_dv sdpa_softmax_over_queries sdpa_mask_after_softmax sdpa_mask_inverted
+clip_grad_norm_max_norm dot_attention_wrong_axis dot_attention_scaled dot_attention_mask_ignored
+sdpa_no_scale sdpa_scaled_by_dv sdpa_softmax_over_queries sdpa_mask_after_softmax sdpa_mask_inverted
 mhsa_scaled_by_sqrt_E mhsa_weights_summed positional_encoding_sin_cos_swapped
-positional_encoding_exponent_i_over_d softmax_with_temperature_multiplied perplexity_counts_pad
-perplexity_mean_per_sequence perplexity_base2 greedy_search_ignores_eos pad_sequences_padding_post
-pad_sequences_truncating_post make_windows_target_in_window
+positional_encoding_exponent_i_over_d temperature_multiplied perplexity_counts_pad
+perplexity_mean_of_sequences perplexity_base2 greedy_search_ignores_eos pad_post
+truncate_post make_windows_last_target
 """.split()
 B, T, D, H = 3, 4, 5, 5  # D == H: stacked_input_to_every_layer needs layer 2 to accept the input
 
@@ -116,10 +116,26 @@ def probe_clip(ref_fn, var_fn):
         params = [torch.nn.Parameter(torch.zeros(s, dtype=torch.float64)) for s in [(4, 3), (6,), (2,)]]
         for p, scale in zip(params, [5.0, 0.1, 1.0]):
             p.grad = scale * torch.randn(p.shape, generator=gen, dtype=torch.float64)
-        total = fn(params, 1.0)
+        total = fn(params, 1.0)  # None for clip_grad_value
         return [total] + [p.grad for p in params]
 
     return run(ref_fn), run(var_fn)
+
+
+def probe_clip_value(ref_fn, var_fn):
+    (_, *ref_grads), (_, *var_grads) = probe_clip(ref_fn, var_fn)
+    return ref_grads, var_grads
+
+
+def probe_additive(ref_cls, var_cls):
+    ref = ref_cls(4, H, 6).double()
+    var = var_cls(4, H, 6).double()
+    var.load_state_dict(ref.state_dict())
+    q, k, v = torch.randn(B, 4, dtype=torch.float64), torch.randn(B, 6, H, dtype=torch.float64), torch.randn(
+        B, 6, H, dtype=torch.float64
+    )
+    mask = torch.arange(6) < torch.tensor([6, 4, 2]).unsqueeze(1)
+    return list(ref(q, k, v, mask)), list(var(q, k, v, mask))
 
 
 def probe_dot_attention(ref_fn, var_fn):
@@ -177,7 +193,9 @@ PROBES = {
     "Bidirectional": probe_layer,
     "StackedRNN": probe_layer,
     "clip_grad_norm": probe_clip,
+    "clip_grad_value": probe_clip_value,
     "dot_attention": probe_dot_attention,
+    "AdditiveAttention": probe_additive,
     "scaled_dot_product_attention": probe_sdpa,
     "MultiHeadSelfAttention": probe_mhsa,
     "positional_encoding": probe_call(10, 8),
@@ -247,7 +265,7 @@ def test_perplexity_variants_reproduce_the_metrics_md_figures():
         log_probs[n, :, 3] = -nll
     figures = {v.name: v.impl(log_probs, targets) for v in variants_for("generation", "perplexity")}
     assert generation.perplexity(log_probs, targets) == pytest.approx(19.30, abs=5e-3)
-    assert figures["perplexity_mean_per_sequence"] == pytest.approx(28.96, abs=5e-3)
+    assert figures["perplexity_mean_of_sequences"] == pytest.approx(28.96, abs=5e-3)
     assert figures["perplexity_exp_mean_sequence_loss"] == pytest.approx(23.73, abs=5e-3)
     assert figures["perplexity_base2"] == pytest.approx(2 ** (370 / 125), rel=1e-9)
     assert figures["perplexity_counts_pad"] == pytest.approx(math.exp((370 + 50 * 175) / 300), rel=1e-9)

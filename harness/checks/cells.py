@@ -88,12 +88,12 @@ def gradient_labels(cls: str, weights: dict, with_state: bool = True) -> list[st
     return list(weights) + ["x"] + (state_labels(cls) if with_state else [])
 
 
-def gate_rows(cls: str, name: str, diff: torch.Tensor, hidden: int) -> str:
-    """For a gate-stacked parameter, which gates' rows hold the wrong gradient."""
+def gate_rows(cls: str, wrong: torch.Tensor, hidden: int) -> str:
+    """For a gate-stacked parameter, which gates' rows hold the wrong entries (``wrong`` is a mask)."""
     gates = GATES.get(cls)
-    if not gates or diff.dim() == 0 or diff.shape[0] != len(gates) * hidden:
+    if not gates or wrong.dim() == 0 or wrong.shape[0] != len(gates) * hidden:
         return ""
-    bad = [GATE_NAMES[g] for k, g in enumerate(gates) if diff[k * hidden:(k + 1) * hidden].abs().max() > 0]
+    bad = [GATE_NAMES[g] for k, g in enumerate(gates) if wrong[k * hidden:(k + 1) * hidden].any()]
     return f" (rows of the {', '.join(bad)})" if bad else ""
 
 
@@ -180,7 +180,7 @@ def check_gradients(ctx: Context, cls: str) -> Verdict:
         if g is None:
             missing.append(label)
         elif tensor_mismatch(g, w, rtol, atol, label) is not None:
-            detail = gate_rows(cls, label, (g.double() - w.double()).abs() > atol + rtol * w.double().abs(),
+            detail = gate_rows(cls, (g.double() - w.double()).abs() > atol + rtol * w.double().abs(),
                                s["hidden_size"]) if isinstance(g, torch.Tensor) and g.shape == w.shape else ""
             wrong.append(label + detail)
     if not missing and not wrong:
@@ -349,11 +349,13 @@ def check_layer_bptt(ctx: Context) -> Verdict:
     rtol, atol = ctx.tol(FLOAT64)
     steps_reached = int((reach > 1e-12).sum())
     if steps_reached < t:
-        return Verdict(False, f"the gradient of the loss at the last step reaches only the last {steps_reached} of "
-                       f"{t} inputs (‖∂L/∂x_0‖ = {float(reach[0]):.3g}, the answer key's is {float(want['reach'][0]):.3g})",
-                       "the state is cut from the graph between steps (.detach(), .data, or a state re-created with "
-                       "torch.tensor(...)): backpropagation through time needs the state to stay connected",
-                       {"gradient_norm_per_step": reach.tolist()})
+        return wrong_output(
+            ctx, f"the gradient of the loss at the last step reaches only the last {steps_reached} of {t} inputs "
+            f"(‖∂L/∂x_0‖ = {float(reach[0]):.3g}, the answer key's is {float(want['reach'][0]):.3g})",
+            p, got, "cells", "RNNLayer", rtol, atol,
+            "the state is cut from the graph between steps (.detach(), .data, or a state re-created with "
+            "torch.tensor(...)): backpropagation through time needs the state to stay connected",
+            {"gradient_norm_per_step": reach.tolist()})
     labels = ["x", "h0", "c0"]
     problem = mismatch(got["grads"], want["grads"], rtol, atol, "")
     if problem:

@@ -1,0 +1,102 @@
+"""Every example submission with a known bug gets exactly its known verdict.
+
+A folder under ``submissions/buggy`` or ``submissions/broken`` holds the one module with the bug
+and an ``EXPECTED.toml``; it is overlaid on ``submissions/reference`` and graded. The checks named
+in ``failed`` must fail (and ``errored`` ones error), with the named ``diagnosis`` when one is
+given; every other check must pass.
+"""
+from __future__ import annotations
+
+import fnmatch
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from harness.grading import grade
+from harness.spec import load_tasks
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBMISSIONS = ROOT / "submissions"
+
+
+def examples(kind: str) -> list[Path]:
+    return sorted(p.parent for p in (SUBMISSIONS / kind).glob("*/EXPECTED.toml"))
+
+
+def overlay(example: Path, dest: Path) -> Path:
+    shutil.copytree(SUBMISSIONS / "reference", dest)
+    for path in example.iterdir():
+        if path.name != "EXPECTED.toml":
+            shutil.copy(path, dest / path.name)
+    return dest
+
+
+def fast_specs(names=None):
+    specs = load_tasks(names=names)
+    for spec in specs:  # hangs and floods should cost seconds in tests, not minutes
+        spec.limits.timeout_s = 8
+        spec.limits.load_timeout_s = 15
+    return specs
+
+
+def expected_status(check_id: str, expected: dict) -> str:
+    module = expected["module"]
+    if not check_id.startswith(module + "."):
+        return "passed"
+    if check_id in expected.get("failed", []):
+        return "failed"
+    for pattern in expected.get("errored", []):
+        if pattern == "all" or fnmatch.fnmatch(check_id, pattern):
+            return "error"
+    return "passed"
+
+
+def assert_verdict(example: Path, results, expected: dict) -> None:
+    wrong = []
+    for c in results.checks:
+        want = expected_status(c.id, expected)
+        if c.status != want:
+            wrong.append(f"{c.id}: {c.status} (want {want}): {c.message} | {c.hint}")
+    assert not wrong, f"{example.name}:\n" + "\n".join(wrong)
+    graded = {c.id for c in results.checks}
+    for check_id in expected.get("failed", []):
+        assert check_id in graded, f"{example.name}: {check_id} was not graded"
+    if "diagnosis" in expected:
+        named = [c for c in results.checks if expected["diagnosis"] in c.numbers.get("diagnosis", [])]
+        assert named, f"{example.name}: no failing check names {expected['diagnosis']}"
+        assert all(c.hint for c in named)
+
+
+@pytest.mark.parametrize("example", examples("buggy"), ids=lambda p: p.name)
+def test_buggy_submission_gets_its_verdict(example: Path, tmp_path: Path):
+    expected = tomllib.loads((example / "EXPECTED.toml").read_text())
+    specs = fast_specs([expected["module"]])
+    results = grade(overlay(example, tmp_path / example.name), specs)
+    assert_verdict(example, results, expected)
+
+
+@pytest.mark.parametrize("example", examples("broken"), ids=lambda p: p.name)
+def test_broken_submission_costs_only_its_own_checks(example: Path, tmp_path: Path):
+    expected = tomllib.loads((example / "EXPECTED.toml").read_text())
+    results = grade(overlay(example, tmp_path / example.name), fast_specs())
+    assert_verdict(example, results, expected)
+    failing = [c for c in results.checks if c.status == "error"]
+    assert all(c.message for c in failing)
+    if "line" in expected:
+        assert all(f"line {expected['line']}" in c.message for c in failing), failing[0].message
+
+
+def test_reference_scores_full_marks():
+    results = grade(SUBMISSIONS / "reference", load_tasks())
+    assert [c.id for c in results.checks if c.status != "passed"] == []
+    assert results.score == results.max_score > 0
+
+
+def test_starter_fails_every_check_as_not_implemented():
+    results = grade(SUBMISSIONS / "starter", load_tasks())
+    assert all(c.status == "failed" for c in results.checks), [
+        (c.id, c.status, c.message) for c in results.checks if c.status != "failed"]
+    assert results.score == 0
+    assert sum("not implemented" in c.message for c in results.checks) >= len(results.checks) * 0.8

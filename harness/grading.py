@@ -56,6 +56,7 @@ class Runner:
         self.broken: dict[str, str] = {}
         self.answer_key_imports: dict[str, set[str]] = {}  # module -> grader modules it tried to import
         self._seen_imports: set[str] = set()
+        self.hung: dict[str, str] = {}  # contract name -> the check in which it timed out
 
     def source(self, stem: str) -> ModuleSource:
         return self.submission.modules[stem]
@@ -126,6 +127,10 @@ def run_check(spec: TaskSpec, check, runner: Runner, namespace: dict) -> CheckRe
         runner.ensure(stem)
     except ModuleBroken as exc:
         return _result(spec, check, "error", str(exc), "fix the import error first: every check of this module needs it")
+    hung = [n for n in definition.needs if n in runner.hung]
+    if hung:
+        return _result(spec, check, "error", f"not run: {hung[0]} timed out earlier, in {runner.hung[hung[0]]}",
+                       "make it finish: look for a loop that never ends, or input() / sleep calls")
     missing = [n for n in definition.needs if n not in runner.names.get(stem, [])]
     if missing:
         return _result(spec, check, "failed", f"{source.display_name} does not define {', '.join(missing)}",
@@ -147,6 +152,9 @@ def run_check(spec: TaskSpec, check, runner: Runner, namespace: dict) -> CheckRe
         return _result(spec, check, "failed", f"does not follow the contract: {exc}",
                        "see the contract for names, parameter names and shapes", seconds=time.perf_counter() - start)
     except WorkerDied as died:
+        if died.reason == "timeout":
+            for name in definition.needs:
+                runner.hung.setdefault(name, check.id)
         return _result(spec, check, "error", died.detail,
                        numbers={"output": died.output[-3000:]}, seconds=time.perf_counter() - start)
     except ModuleBroken as exc:
@@ -165,6 +173,7 @@ def run_figure(spec: TaskSpec, figure_id: str, runner: Runner, namespace: dict) 
     stem = spec.module
     ctx = Context(figure_id, {}, spec.tolerances, spec.seed, lambda program: runner.run(stem, program), namespace)
     try:
+        ctx.hung = dict(runner.hung)
         if runner.source(stem).problem:
             data = None
         else:

@@ -1,0 +1,160 @@
+"""HTML report of one graded submission, rendered from its Results document and nothing else.
+
+The page is self-contained (inline CSS and SVG, no scripts, fonts or links to fetch) so that it can be
+mailed, archived and opened offline; everything the submission controls (messages, printed output,
+tracebacks) is escaped by the template engine. The same Results give the same bytes.
+"""
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from .figures import draw
+from .results import STATUSES, CheckResult, Results
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+STATUS_LOOK = {"passed": "✓", "failed": "✗", "error": "!", "skipped": "–"}
+NEEDS_WORK = ("failed", "error")
+PRE_NUMBERS = {"traceback": "Traceback", "output": "Output"}  # text kept as printed, not as JSON
+ENVIRONMENT_LABELS = {"python": "Python", "torch": "PyTorch", "platform": "Platform", "threads": "Threads",
+                      "deterministic_algorithms": "Deterministic algorithms"}
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    env.filters["points"] = points
+    return env
+
+
+def render_report(results: Results) -> str:
+    """The report page of one submission, as HTML."""
+    return environment().get_template("report.html.j2").render(page=page(results))
+
+
+def write_report(results: Results, path: Path) -> Path:
+    """Render and write the report to ``path`` (parents created); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_report(results), encoding="utf-8")
+    return path
+
+
+def page(results: Results) -> dict:
+    """What the template shows, computed once here so that the template only lays it out."""
+    anchors = Anchors()
+    rows = {id(c): check_row(c, anchors.make("check-" + c.id)) for c in results.checks}
+    task_names = [t.name for t in results.tasks]
+    tasks = [{"name": t.name, "title": t.title, "module": t.module, "source": t.source, "score": t.score,
+              "max_score": t.max_score, "percent": percent(t.score, t.max_score),
+              "anchor": anchors.make("task-" + t.name),
+              "rows": [rows[id(c)] for c in results.checks if c.task == t.name]} for t in results.tasks]
+    strays = [rows[id(c)] for c in results.checks if c.task not in task_names]
+    if strays:  # checks of a task the document does not describe: shown, not dropped
+        tasks.append({"name": "", "title": "Other checks", "module": "", "source": "",
+                      "score": sum(r["points"] for r in strays), "max_score": sum(r["max_points"] for r in strays),
+                      "percent": percent(sum(r["points"] for r in strays), sum(r["max_points"] for r in strays)),
+                      "anchor": anchors.make("task-other"), "rows": strays})
+    counts = results.counts()
+    return {
+        "name": Path(results.submission).name or results.submission,
+        "submission": results.submission,
+        "score": results.score,
+        "max_score": results.max_score,
+        "percent": percent(results.score, results.max_score),
+        "counts": [{"status": s, "icon": STATUS_LOOK[s], "n": counts[s]} for s in STATUSES],
+        "n_checks": len(results.checks),
+        "fix_first": [rows[id(c)] for c in results.checks if c.status in NEEDS_WORK],
+        "tasks": tasks,
+        "figures": [figure_view(f, anchors) for f in results.figures],
+        "notes": [str(n) for n in results.notes],
+        "environment": environment_rows(results.environment),
+        "seeds": results.environment.get("seeds", {}),
+        "protections": protection_rows(results.sandbox.get("protections", {})),
+        "worker_starts": results.sandbox.get("worker_starts"),
+        "harness_version": results.harness_version,
+        "schema_version": results.schema_version,
+        "created": results.created,
+        "seconds": results.seconds,
+    }
+
+
+def check_row(check: CheckResult, anchor: str) -> dict:
+    numbers = dict(check.numbers) if isinstance(check.numbers, dict) else {"numbers": check.numbers}
+    details = [{"label": label, "text": str(numbers.pop(key))}
+               for key, label in PRE_NUMBERS.items() if isinstance(numbers.get(key), str) and numbers[key]]
+    for key in PRE_NUMBERS:
+        if numbers.get(key) == "":
+            numbers.pop(key)
+    if numbers:
+        details.insert(0, {"label": "Numbers", "text": json.dumps(numbers, indent=2, ensure_ascii=False, default=str)})
+    return {"anchor": anchor, "id": check.id, "task": check.task, "status": check.status,
+            "icon": STATUS_LOOK.get(check.status, "?"), "points": check.points, "max_points": check.max_points,
+            "message": check.message, "hint": check.hint, "hidden": check.visibility != "public",
+            "visibility": check.visibility, "details": details}
+
+
+def figure_view(figure: dict, anchors: "Anchors") -> dict:
+    key = str(figure.get("id", "figure"))
+    drawing = draw(figure.get("data", {}), str(figure.get("title", "")), key, show_title=False)
+    return {"anchor": anchors.make("figure-" + key), "title": figure.get("title", key), "task": figure.get("task", ""),
+            "svg": drawing.svg, "notes": drawing.notes}
+
+
+def environment_rows(env: dict) -> list[dict]:
+    rows = []
+    for key, value in env.items():
+        if key == "seeds":
+            continue
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        rows.append({"label": ENVIRONMENT_LABELS.get(key, key.replace("_", " ").capitalize()), "value": str(value)})
+    return rows
+
+
+def protection_rows(protections: dict) -> list[dict]:
+    """Each sandbox protection as held / not held / skipped with the reason the sandbox gave."""
+    rows = []
+    for name, state in protections.items():
+        if state is True:
+            rows.append({"name": name.replace("_", " "), "state": "held", "icon": "✓", "why": ""})
+        elif state is False or state is None:
+            rows.append({"name": name.replace("_", " "), "state": "not held", "icon": "✗", "why": ""})
+        else:
+            rows.append({"name": name.replace("_", " "), "state": "not held", "icon": "–", "why": str(state)})
+    return rows
+
+
+def percent(score: float, max_score: float) -> float | None:
+    return round(100.0 * score / max_score, 1) if max_score else None
+
+
+def points(value) -> str:
+    """Points as people write them: 3, 2.5, 0.33."""
+    if value is None:
+        return "–"
+    text = f"{float(value):.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+class Anchors:
+    """Unique, URL-safe element ids made from check, task and figure ids."""
+
+    def __init__(self):
+        self.used: set[str] = set()
+
+    def make(self, text: str) -> str:
+        base = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "item"
+        anchor, n = base, 1
+        while anchor in self.used:
+            n += 1
+            anchor = f"{base}-{n}"
+        self.used.add(anchor)
+        return anchor

@@ -93,16 +93,16 @@ class ContractBroken(Exception):
     """The submission's objects do not have the contract's shape (names, parameters, shapes)."""
 
 
-def _detached(value):
+def detached(value):
     """The answer key's values without their autograd graphs, like values decoded from the worker."""
     if isinstance(value, torch.Tensor):
         return value.detach()
     if isinstance(value, tuple):
-        return tuple(_detached(v) for v in value)
+        return tuple(detached(v) for v in value)
     if isinstance(value, list):
-        return [_detached(v) for v in value]
+        return [detached(v) for v in value]
     if isinstance(value, dict):
-        return {k: _detached(v) for k, v in value.items()}
+        return {k: detached(v) for k, v in value.items()}
     return value
 
 
@@ -147,7 +147,7 @@ class Context:
         from ..sandbox import program as interpreter
 
         value = interpreter.run(program.to_json(), program.inputs, namespace or self.reference_namespace)
-        return _detached(value)
+        return detached(value)
 
     def variant(self, program: Program, variant):
         """The value of a catalogue variant (the answer key with one known mistake) for ``program``."""

@@ -105,7 +105,7 @@ def figure_view(figure: dict, anchors: "Anchors") -> dict:
     key = str(figure.get("id", "figure"))
     drawing = draw(figure.get("data", {}), str(figure.get("title", "")), key, show_title=False)
     return {"anchor": anchors.make("figure-" + key), "title": figure.get("title", key), "task": figure.get("task", ""),
-            "svg": drawing.svg, "notes": drawing.notes}
+            "svg": drawing.svg, "notes": drawing.notes, "caption": str(figure.get("data", {}).get("caption", ""))}
 
 
 def environment_rows(env: dict) -> list[dict]:

@@ -443,6 +443,19 @@ def check_clip_value(ctx: Context) -> Verdict:
 # --------------------------------------------------------------------------- figure
 
 
+REMEMBER_BIAS = 2.0
+
+
+def remembering_weights(ctx: Context, cls: str, d: int, h: int) -> dict:
+    """PyTorch's default initialisation, with the gate that keeps the old state (LSTM forget gate f,
+    GRU update gate z) biased towards remembering, as is common practice."""
+    weights = cell_weights(ctx, cls, d, h, scale=h ** -0.5)
+    keep = {"LSTMCell": 1, "GRUCell": 1}.get(cls)  # row block of f in (i, f, g, o) and of z in (r, z, n)
+    if keep is not None:
+        weights["bias_ih"][keep * h:(keep + 1) * h] += REMEMBER_BIAS
+    return weights
+
+
 @register_figure("cells.gradient_flow", ["RNNCell", "LSTMCell", "GRUCell"],
                  "Gradient norm through time: how much of the loss at the last step reaches each input")
 def gradient_flow(ctx: Context) -> dict:
@@ -450,7 +463,7 @@ def gradient_flow(ctx: Context) -> dict:
     steps, d, h, b = 40, 8, 16, 4
     series, errors = [], {}
     for cls in ("RNNCell", "LSTMCell", "GRUCell"):
-        weights = cell_weights(ctx, cls, d, h, scale=h ** -0.5)
+        weights = remembering_weights(ctx, cls, d, h)
         p = Program()
         cell = new_cell(p, cls, d, h, weights, FLOAT64)
         x = p.op("leaf", ctx.randn(b, steps, d))
@@ -472,4 +485,8 @@ def gradient_flow(ctx: Context) -> dict:
         except Exception as exc:  # noqa: BLE001 - a broken cell leaves its line out, with the reason
             errors[cls] = f"your {cls} could not be run: {exc}"
     return {"kind": "lines", "x_label": "input step t (the loss is at the last step)",
+            "caption": (f"Same weights for yours and the answer key's: PyTorch's default initialisation, with the "
+                        f"LSTM's forget gate and the GRU's update gate biased by +{REMEMBER_BIAS:g} towards keeping "
+                        "the old state. The Elman cell's gradient vanishes geometrically; the gated cells carry it "
+                        "back much further."),
             "y_label": "‖∂L/∂x_t‖ (log scale)", "log_y": True, "series": series, "errors": errors}

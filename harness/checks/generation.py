@@ -1,1 +1,499 @@
-"""Checks of generation.py."""
+"""Checks of ``generation.py``: temperature softmax, sampling, greedy and beam search, perplexity.
+
+Sampling is tested statistically: many draws with a fixed generator, a chi-square goodness-of-fit
+test against softmax(logits/T) at a small significance level per temperature (the family-wise false
+alarm rate is bounded by Bonferroni and printed), and exactly: the same generator seed gives the same
+draws whatever the global RNG does. Decoders are run on small next-token tables (the ``table_step``
+op) whose best sequences are known; beam search is judged only on what every standard beam variant
+shares, with scores recomputed here from the table. Perplexity is compared with the answer key on
+batches where counting padding, or averaging per-sequence perplexities, gives a different figure.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from scipy import stats
+
+from ..sandbox.program import Program
+from . import Context, StudentError, Verdict, register
+from .compare import describe, mismatch
+from .diagnose import wrong_output
+
+FLOAT64, FLOAT32 = torch.float64, torch.float32
+BOS, EOS = 1, 2
+VOCAB = 8
+NAMES = {2: "eos", 4: "A", 5: "B", 6: "C", 7: "D"}
+
+
+def student_case(ctx: Context, label: str, program: Program):
+    """The submission's value for one case; an exception names the case it happened in."""
+    try:
+        return ctx.student(program)
+    except StudentError as exc:
+        exc.where = f"{exc.where}; case: {label}" if exc.where else f"case: {label}"
+        raise
+
+
+def as_float(value) -> float | None:
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point():
+        return float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+# --------------------------------------------------------------------------- softmax with temperature
+
+
+@register("generation.softmax_with_temperature", ["softmax_with_temperature"],
+          "softmax(logits / T) over the last axis, several T, batch axes", temperatures=[1.0, 0.5, 2.0, 0.1])
+def check_softmax_temperature(ctx: Context) -> Verdict:
+    logits = ctx.randn(2, 3, 7, scale=2.0)
+    cases = [(f"logits {tuple(logits.shape)}, T={t:g}", logits, float(t), FLOAT64) for t in ctx.options["temperatures"]]
+    cases.append(("logits (7,) without batch axes, T=0.7", logits[0, 0], 0.7, FLOAT64))
+    cases.append(("float32 logits (2, 3, 7), T=1.5", logits.to(FLOAT32), 1.5, FLOAT32))
+    passed_at = []
+    for label, x, t, dtype in cases:
+        p = Program()
+        p.result(p.call("generation.softmax_with_temperature", x, t))
+        got = student_case(ctx, label, p)
+        want = ctx.reference(p)
+        rtol, atol = ctx.tol(dtype)
+        problem = mismatch(got, want, rtol, atol, "probabilities")
+        if problem:
+            hint = "probs = softmax(logits / T) over the last axis: T < 1 sharpens the distribution, T > 1 flattens it"
+            if isinstance(got, torch.Tensor) and got.shape == want.shape and not torch.allclose(
+                    got.double().sum(-1), torch.ones((), dtype=FLOAT64), atol=1e-6):
+                hint = "each row of probabilities should sum to 1 over the last axis (the vocabulary)"
+            elif passed_at == [1.0]:
+                hint = "right at T=1 only: the temperature is used the wrong way; divide the logits by T"
+            return wrong_output(ctx, f"softmax_with_temperature ({label}): {problem}", p, got, "generation",
+                                "softmax_with_temperature", rtol, atol, hint, {"case": label})
+        passed_at.append(t)
+    temps = ", ".join(f"{t:g}" for t in ctx.options["temperatures"])
+    return Verdict(True, f"softmax(logits / T) matches at T = {temps}, with and without batch axes, float64 and float32")
+
+
+# --------------------------------------------------------------------------- sampling: distribution
+
+
+def chi_square_gof(counts, probs, min_expected: float = 5.0) -> dict:
+    """Pearson's chi-square goodness of fit of observed ``counts`` to category ``probs``.
+
+    Categories whose expected count is below ``min_expected`` are merged into one tail bin (merged in
+    turn into the smallest kept bin if still too small), so that every bin's expected count is at
+    least ``min_expected``. Draws of a category of probability 0 make the fit impossible (p = 0).
+    Returns chi2, dof, p and the number of bins. A pure function: no submission value is trusted."""
+    counts = np.asarray(counts, dtype=np.float64)
+    probs = np.asarray(probs, dtype=np.float64)
+    n = counts.sum()
+    probs = probs / probs.sum()
+    if n == 0:
+        return {"chi2": 0.0, "dof": 0, "p": 1.0, "bins": 0}
+    if counts[probs == 0].sum() > 0:
+        return {"chi2": math.inf, "dof": int((probs > 0).sum()) - 1, "p": 0.0, "bins": int((probs > 0).sum())}
+    expected = probs * n
+    order = np.argsort(-expected, kind="stable")
+    observed_bins, expected_bins = [], []
+    tail_o = tail_e = 0.0
+    for i in order:
+        if expected[i] >= min_expected:
+            observed_bins.append(counts[i])
+            expected_bins.append(expected[i])
+        else:
+            tail_o += counts[i]
+            tail_e += expected[i]
+    if tail_e > 0:
+        if tail_e >= min_expected or not expected_bins:
+            observed_bins.append(tail_o)
+            expected_bins.append(tail_e)
+        else:
+            observed_bins[-1] += tail_o
+            expected_bins[-1] += tail_e
+    o, e = np.array(observed_bins), np.array(expected_bins)
+    chi2 = float(((o - e) ** 2 / e).sum())
+    dof = len(o) - 1
+    p = float(stats.chi2.sf(chi2, dof)) if dof > 0 else 1.0
+    return {"chi2": chi2, "dof": dof, "p": p, "bins": len(o)}
+
+
+def draws_fit(draws: torch.Tensor, probs: torch.Tensor, min_expected: float = 5.0) -> dict:
+    """chi_square_gof of integer draws (N,) against probabilities (V,)."""
+    counts = torch.bincount(draws.long().flatten(), minlength=probs.numel()).double()
+    return chi_square_gof(counts.numpy(), probs.double().numpy(), min_expected)
+
+
+def target_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """softmax(logits / T), the distribution a sampler must draw from (computed here, trusted)."""
+    return torch.softmax(logits.double() / temperature, dim=-1)
+
+
+SAMPLING_LOGITS = [2.0, 1.0, 0.5, 0.0, -1.0, 0.3, -2.0, -3.5]
+
+
+def draws_problem(got, n: int, v: int, what: str) -> str | None:
+    if not isinstance(got, torch.Tensor):
+        return f"{what}: expected a LongTensor of shape ({n},), got {describe(got)}"
+    if tuple(got.shape) != (n,):
+        return f"{what}: expected one draw per row, shape ({n},), got shape {tuple(got.shape)}"
+    if got.is_floating_point() or got.dtype == torch.bool:
+        return f"{what}: expected integer token ids (a LongTensor), got dtype {str(got.dtype).removeprefix('torch.')}"
+    if n and (got.min() < 0 or got.max() >= v):
+        return f"{what}: token ids must lie in [0, {v}), got values from {int(got.min())} to {int(got.max())}"
+    return None
+
+
+@register("generation.sample_next.distribution", ["sample_next"],
+          "chi-square goodness of fit of many draws against softmax(logits/T) at several temperatures",
+          draws=20000, temperatures=[0.5, 1.0, 2.0], alpha=1e-3, min_expected=5.0)
+def check_sampling_distribution(ctx: Context) -> Verdict:
+    s = ctx.options
+    n, temps, alpha = int(s["draws"]), [float(t) for t in s["temperatures"]], float(s["alpha"])
+    logits = torch.tensor(SAMPLING_LOGITS, dtype=FLOAT64)
+    v = logits.numel()
+    p = Program()
+    rows = p.op("to", logits.expand(n, v).contiguous(), "float64")
+    seeds = [ctx.seed + k for k in range(len(temps))]
+    p.result([p.call("generation.sample_next", rows, t, p.op("generator", seed)) for t, seed in zip(temps, seeds)])
+    got = student_case(ctx, f"{n} rows of logits {SAMPLING_LOGITS}", p)
+    if not isinstance(got, (list, tuple)) or len(got) != len(temps):
+        return Verdict(False, f"sample_next returned {describe(got)}")
+    for t, draws in zip(temps, got):
+        problem = draws_problem(draws, n, v, f"sample_next(logits ({n}, {v}), T={t:g})")
+        if problem:
+            return Verdict(False, problem, "return torch.multinomial(probs, 1, generator=generator).squeeze(-1): "
+                                           "one token id per row")
+    fits = {f"{t:g}": draws_fit(d, target_probs(logits, t), s["min_expected"]) for t, d in zip(temps, got)}
+    bound = min(1.0, alpha * len(temps))
+    numbers = {"per_temperature": fits, "draws": n, "logits": SAMPLING_LOGITS, "alpha_per_temperature": alpha,
+               "family_wise_false_alarm_bound": bound, "generator_seeds": seeds}
+    level = (f"each temperature tested at level {alpha:g}, so a correct sampler fails this check with probability "
+             f"at most {bound:g} (Bonferroni)")
+    rejected = [t for t in temps if fits[f"{t:g}"]["p"] < alpha]
+    if not rejected:
+        summary = ", ".join(f"T={k}: χ²={f['chi2']:.1f}, dof={f['dof']}, p={f['p']:.3g}" for k, f in fits.items())
+        return Verdict(True, f"{n} draws at each temperature fit softmax(logits/T) ({summary}); {level}",
+                       numbers=numbers)
+    worst = ", ".join(f"T={t:g}: χ²={fits[f'{t:g}']['chi2']:.4g}, dof={fits[f'{t:g}']['dof']}, "
+                      f"p={fits[f'{t:g}']['p']:.3g}" for t in rejected)
+    message = (f"the draws do not follow softmax(logits/T) at {', '.join(f'T={t:g}' for t in rejected)} ({worst}); "
+               f"{level}")
+    alternatives = sampling_alternatives(ctx, logits, temps, got, rejected, alpha, s["min_expected"])
+    numbers["alternatives"] = {name: fit for name, (fit, _) in alternatives.items()}
+    matched = [name for name, (fit, _) in alternatives.items() if fit]
+    hint = ("draw with torch.multinomial(softmax(logits / T), 1, generator=generator): the draws' frequencies "
+            "should approach softmax(logits / T)")
+    if matched:
+        name = matched[0]
+        hint = alternatives[name][1]
+        if name != "ignores_temperature":
+            numbers["diagnosis"] = [name]
+    return Verdict(False, message, hint, numbers)
+
+
+def sampling_alternatives(ctx: Context, logits, temps, draws, rejected, alpha, min_expected) -> dict:
+    """For known wrong samplers, whether the draws fit them at every rejected temperature:
+    {name: (fits, hint)} — the catalogue's variants of softmax_with_temperature, and ignoring T."""
+    from reference_models.variants import variants_for
+
+    by_t = dict(zip(temps, draws))
+    found = {}
+    for variant in variants_for("generation", "softmax_with_temperature"):
+        ok = True
+        for t in rejected:
+            p = Program()
+            p.result(p.call("generation.softmax_with_temperature", logits, t))
+            try:
+                probs = ctx.variant(p, variant)
+            except Exception:  # noqa: BLE001 - a variant that cannot run does not match
+                ok = False
+                break
+            ok = ok and draws_fit(by_t[t], probs, min_expected)["p"] >= alpha
+        found[variant.name] = (ok, f"the draws' frequencies fit this instead: {variant.description} "
+                                   "(check the probabilities you sample from, e.g. softmax(logits·T) vs "
+                                   "softmax(logits/T))")
+    ignores = all(draws_fit(by_t[t], target_probs(logits, 1.0), min_expected)["p"] >= alpha for t in rejected)
+    found["ignores_temperature"] = (ignores, "the draws' frequencies fit softmax(logits) at every temperature: the "
+                                             "temperature is ignored; sample from softmax(logits / T)")
+    return found
+
+
+# --------------------------------------------------------------------------- sampling: determinism
+
+
+@register("generation.sample_next.determinism", ["sample_next"],
+          "the same generator seed gives the same draws, whatever the global RNG does", rows=64, vocab=10)
+def check_sampling_determinism(ctx: Context) -> Verdict:
+    rows, v = ctx.options["rows"], ctx.options["vocab"]
+    logits = ctx.randn(rows, v, scale=0.5)
+    p = Program()
+    x = p.op("to", logits, "float64")
+    p.op("manual_seed", 11)
+    first = p.call("generation.sample_next", x, 1.0, p.op("generator", ctx.seed))
+    p.op("manual_seed", 12345)
+    second = p.call("generation.sample_next", x, 1.0, p.op("generator", ctx.seed))
+    p.result([first, second])
+    got = student_case(ctx, f"logits ({rows}, {v}), T=1", p)
+    for label, draws in zip(("first", "second"), got):
+        problem = draws_problem(draws, rows, v, f"sample_next (the {label} call)")
+        if problem:
+            return Verdict(False, problem, "return one token id per row, a LongTensor of shape (B,)")
+    if torch.equal(got[0], got[1]):
+        return Verdict(True, f"two calls with generators seeded alike give the same {rows} draws, although torch's "
+                             "global seed was changed in between")
+    differ = int((got[0] != got[1]).sum())
+    return Verdict(False, f"two calls with generators seeded alike ({ctx.seed}) gave different draws in {differ} of "
+                          f"{rows} rows; torch's global seed was changed between the calls",
+                   "the draws depend on torch's global random state: pass the generator to every random call, e.g. "
+                   "torch.multinomial(probs, 1, generator=generator) (torch.distributions and torch.rand without "
+                   "generator= use the global RNG)", {"rows_differing": differ})
+
+
+# --------------------------------------------------------------------------- decoding on tables
+
+
+def log_dist(probs: dict, vocab: int = VOCAB, floor: float = 1e-6) -> torch.Tensor:
+    """Log-probabilities (V,) with the given probabilities and ``floor`` on the other tokens."""
+    p = torch.full((vocab,), floor, dtype=FLOAT64)
+    for token, q in probs.items():
+        p[token] = q
+    return (p / p.sum()).log()
+
+
+class Tree:
+    """A next-token table: ``step(prefix)`` looks up the prefix after bos (ids joined by spaces)."""
+
+    def __init__(self, name: str, table: dict, default: dict, about: str):
+        self.name, self.about = name, about
+        self.table = {k: log_dist(v) for k, v in table.items()}
+        self.default = log_dist(default)
+
+    def step(self, p: Program):
+        return p.op("table_step", self.table, self.default)
+
+    def log_prob(self, tokens: list[int]) -> float:
+        """The true summed log-probability of ``tokens`` (after bos) under the table."""
+        total = 0.0
+        for i, token in enumerate(tokens):
+            key = " ".join(str(t) for t in tokens[:i])
+            lp = self.table.get(key, self.default)
+            if not 0 <= token < lp.numel():
+                return -math.inf
+            total += float(lp[token])
+        return total
+
+
+LECTURE = Tree("the lecture's tree", {"": {4: 0.5, 5: 0.4, 2: 0.1}, "4": {2: 0.3, 6: 0.28, 7: 0.22, 4: 0.2},
+                                      "5": {2: 0.9, 6: 0.1}}, {2: 0.6, 6: 0.4},
+               "step 1: A(4) 0.5, B(5) 0.4, eos(2) 0.1; after A every option ≤ 0.3; after B: eos 0.9")
+SHORT = Tree("a tree cut by max_len", {"": {6: 0.55, 7: 0.45}, "6": {6: 0.35, 7: 0.33, 2: 0.32},
+                                       "7": {6: 0.9, 7: 0.05, 2: 0.05}}, {2: 0.5, 6: 0.3, 7: 0.2},
+             "step 1: C(6) 0.55, D(7) 0.45; after C: C 0.35, D 0.33, eos 0.32; after D: C 0.9")
+LOOP = Tree("a tree that rarely ends", {"": {4: 0.6, 2: 0.4}}, {4: 0.7, 2: 0.3},
+            "A(4) 0.6 then 0.7 at every step, eos(2) 0.4 then 0.3")
+EOS_FIRST = Tree("a tree that ends at once", {"": {2: 0.6, 4: 0.4}}, {4: 0.7, 2: 0.3},
+                 "step 1: eos(2) 0.6, A(4) 0.4")
+
+
+def spell(tokens) -> str:
+    return "[" + ", ".join(f"{t} ({NAMES[t]})" if t in NAMES else str(t) for t in tokens) + "]"
+
+
+def as_tokens(value) -> list[int] | None:
+    """A token list from a list/tuple of ints or a 1-D integer tensor; None if it is neither."""
+    if isinstance(value, torch.Tensor) and value.dim() == 1 and not value.is_floating_point():
+        return [int(t) for t in value]
+    if isinstance(value, (list, tuple)) and all(isinstance(t, int) and not isinstance(t, bool) for t in value):
+        return list(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(t, torch.Tensor) and t.numel() == 1 for t in value):
+        return [int(t) for t in value]
+    return None
+
+
+def greedy_program(tree: Tree, max_len: int) -> Program:
+    p = Program()
+    return p.result(p.call("generation.greedy_search", tree.step(p), BOS, EOS, max_len))
+
+
+GREEDY_CASES = [(LECTURE, 4, "eos comes early"), (LOOP, 3, "max_len stops it"), (SHORT, 2, "max_len stops it"),
+                (EOS_FIRST, 5, "the first token is eos")]
+
+
+@register("generation.greedy_search", ["greedy_search"],
+          "exact on small tables: eos early, stopped by max_len, eos first", accept_missing_eos=False)
+def check_greedy(ctx: Context) -> Verdict:
+    for tree, max_len, why in GREEDY_CASES:
+        label = f"{tree.name} ({tree.about}), max_len={max_len}: {why}"
+        program = greedy_program(tree, max_len)
+        got = student_case(ctx, label, program)
+        want = ctx.reference(program)
+        tokens = as_tokens(got)
+        if tokens is None:
+            return Verdict(False, f"greedy_search ({label}) should return a list of token ids, got {describe(got)}",
+                           "return the tokens after bos as a list of ints")
+        if tokens == want:
+            continue
+        if tokens == want[:-1] and want[-1] == EOS:
+            if ctx.options["accept_missing_eos"]:
+                continue
+            return wrong_output(ctx, f"greedy_search ({label}): expected {spell(want)}, got {spell(tokens)}: the same "
+                                     "tokens without the final eos, which the contract's result includes", program, got,
+                                "generation", "greedy_search",
+                                0.0, 0.0, "the contract's convention: the result holds the tokens after bos, eos "
+                                          "included when it is emitted (as in beam search's hypotheses)",
+                                {"case": label})
+        hint = ("at each step take the arg-max of step([bos, *tokens so far]); stop after appending eos or once "
+                "max_len tokens follow bos; return the tokens without bos")
+        if tokens[:1] == [BOS]:
+            hint = "the result holds the tokens after bos, without bos itself"
+        return wrong_output(ctx, f"greedy_search ({label}): expected {spell(want)}, got {spell(tokens)}", program, got,
+                            "generation", "greedy_search", 0.0, 0.0, hint, {"case": label})
+    return Verdict(True, f"greedy search matches on {len(GREEDY_CASES)} tables (eos early, eos first, stopped by "
+                         "max_len); the result holds the tokens after bos, eos included")
+
+
+def beam_program(tree: Tree, width: int, max_len: int, best_only: bool = False) -> Program:
+    p = Program()
+    found = p.call("generation.beam_search", tree.step(p), BOS, EOS, width, max_len)
+    return p.result(p.op("index", found, 0) if best_only else found)
+
+
+BEAM_CASES = [(LECTURE, 2, 4, "greedy and beam disagree"), (LECTURE, 3, 4, "a wider beam"),
+              (SHORT, 2, 2, "greedy and beam disagree, every hypothesis cut by max_len"),
+              (LECTURE, 1, 4, "beam_width=1 is greedy search"), (SHORT, 1, 2, "beam_width=1 is greedy search")]
+
+
+def parse_hypotheses(got) -> tuple[list | None, str]:
+    """[(tokens, score)] from the submission's value, or None and what is wrong with it."""
+    if not isinstance(got, (list, tuple)) or not got:
+        return None, f"expected a non-empty list of (tokens, score) pairs, got {describe(got)}"
+    out = []
+    for i, item in enumerate(got):
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            return None, f"hypothesis {i} should be a pair (tokens, score), got {describe(item)}"
+        tokens, score = as_tokens(item[0]), as_float(item[1])
+        if tokens is None:
+            return None, f"hypothesis {i}: tokens should be a list of ints, got {describe(item[0])}"
+        if score is None:
+            return None, f"hypothesis {i}: the score should be a number, got {describe(item[1])}"
+        out.append((tokens, score))
+    return out, ""
+
+
+def hypothesis_problem(tree: Tree, tokens: list[int], score: float, max_len: int, tol: float) -> tuple[str, str] | None:
+    """(what is wrong, hint) with one returned hypothesis, judged against the table alone."""
+    if tokens[:1] == [BOS]:
+        return f"{spell(tokens)} starts with bos", "hypotheses hold the tokens after bos, without bos itself"
+    if len(tokens) > max_len:
+        return (f"{spell(tokens)} has {len(tokens)} tokens, more than max_len={max_len}",
+                "a hypothesis is finished once it has max_len tokens after bos")
+    if EOS in tokens[:-1]:
+        return (f"{spell(tokens)} goes on after eos", "a hypothesis that emits eos is finished: do not extend it")
+    if not tokens or (tokens[-1] != EOS and len(tokens) != max_len):
+        return (f"{spell(tokens)} neither ends with eos nor has max_len={max_len} tokens",
+                "return only finished hypotheses: those that emitted eos or reached max_len tokens")
+    true = tree.log_prob(tokens)
+    if not abs(score - true) <= tol * (1 + abs(true)):
+        return (f"{spell(tokens)} has score {score:.6g}, but its summed log-probability under the table is {true:.6g}",
+                "the score of a hypothesis is the sum of log p(token | prefix) over its tokens (eos included), "
+                "without length normalisation")
+    return None
+
+
+@register("generation.beam_search", ["beam_search"],
+          "best hypothesis and its score on tables where greedy and beam disagree; every score, order and "
+          "ending checked; beam_width=1 equals greedy", score_tol=1e-6)
+def check_beam(ctx: Context) -> Verdict:
+    tol = ctx.options["score_tol"]
+    for tree, width, max_len, why in BEAM_CASES:
+        label = f"{tree.name} ({tree.about}), beam_width={width}, max_len={max_len}: {why}"
+        program = beam_program(tree, width, max_len)
+        got = student_case(ctx, label, program)
+        want = ctx.reference(program)
+        found, problem = parse_hypotheses(got)
+        if found is None:
+            return Verdict(False, f"beam_search ({label}): {problem}",
+                           "return [(tokens without bos, summed log-probability), ...], best first", {"case": label})
+        for tokens, score in found:
+            bad = hypothesis_problem(tree, tokens, score, max_len, tol)
+            if bad:
+                return Verdict(False, f"beam_search ({label}): {bad[0]}", bad[1], {"case": label})
+        scores = [score for _, score in found]
+        for i in range(len(scores) - 1):
+            if scores[i + 1] > scores[i] + tol * (1 + abs(scores[i])):
+                return Verdict(False, f"beam_search ({label}): not sorted best first: hypothesis {i + 1} "
+                                      f"{spell(found[i + 1][0])} scores {scores[i + 1]:.6g} > hypothesis {i}'s "
+                                      f"{scores[i]:.6g}", "sort the finished hypotheses by score, best first",
+                               {"case": label})
+        best_tokens, best_score = want[0]
+        tokens, score = found[0]
+        if tokens != best_tokens and not abs(tree.log_prob(tokens) - best_score) <= tol * (1 + abs(best_score)):
+            what = ("with beam_width=1 beam search should equal greedy search" if width == 1 else
+                    "the best hypothesis")
+            message = (f"beam_search ({label}): {what}: expected {spell(best_tokens)} with log-probability "
+                       f"{best_score:.6g}, got {spell(tokens)} with {score:.6g}")
+            best_program = beam_program(tree, width, max_len, best_only=True)
+            hint = ("keep the beam_width best prefixes by summed log-probability at every step (not only the best "
+                    "one), extending each by its best tokens; a hypothesis finishes at eos or at max_len tokens")
+            return wrong_output(ctx, message, best_program, got[0], "generation", "beam_search", tol, tol, hint,
+                                {"case": label, "expected_best": [best_tokens, best_score], "got_best": [tokens, score]})
+    return Verdict(True, f"beam search finds the best hypothesis on {len(BEAM_CASES)} tables (where greedy search "
+                         "misses it, and with beam_width=1 equals greedy); every returned score is the summed "
+                         "log-probability of its tokens, sorted best first, each ending at eos or max_len")
+
+
+# --------------------------------------------------------------------------- perplexity
+
+
+def perplexity_cases(ctx: Context) -> list[tuple[str, torch.Tensor, torch.Tensor, int | None]]:
+    n, t, v = 3, 6, 7
+    log_probs = torch.log_softmax(ctx.randn(n, t, v, scale=1.5), dim=-1)
+    real = (ctx.uniform(n, t, low=1, high=v).floor().long()).clamp(1, v - 1)  # no 0: nothing is padding
+    post = real.clone()
+    post[1, 3:] = 0
+    post[2, 1:] = 0  # lengths 6, 3, 1
+    pre = real.clone()
+    pre[0, :4] = 0
+    pre[1, :1] = 0  # lengths 2, 5, 6
+    custom = (ctx.uniform(n, t, low=0, high=v).floor().long()).clamp(0, v - 1)
+    custom[custom == 5] = 0
+    custom[0, 4:] = 5
+    custom[2, 2:] = 5
+    custom[1, 0] = 0  # token 0 is an ordinary token here
+    return [
+        ("no padding, equal lengths", log_probs, real, None),
+        ("a batch padded at the end with pad_id 0, lengths 6, 3, 1", log_probs, post, None),
+        ("a batch padded at the front with pad_id 0, lengths 2, 5, 6", log_probs, pre, None),
+        ("pad_id=5: token 0 is an ordinary token here, lengths 4, 6, 2", log_probs, custom, 5),
+    ]
+
+
+@register("generation.perplexity", ["perplexity"],
+          "corpus perplexity over non-pad targets: padding, different lengths, a custom pad_id", rtol=1e-6)
+def check_perplexity(ctx: Context) -> Verdict:
+    rtol = ctx.options["rtol"]
+    figures = {}
+    for label, log_probs, targets, pad_id in perplexity_cases(ctx):
+        p = Program()
+        args = (log_probs, targets) if pad_id is None else (log_probs, targets, pad_id)
+        p.result(p.call("generation.perplexity", *args))
+        got = student_case(ctx, label, p)
+        want = ctx.reference(p)
+        value = as_float(got)
+        shapes = f"log_probs {tuple(log_probs.shape)}, targets {tuple(targets.shape)}"
+        if value is None:
+            return Verdict(False, f"perplexity ({label}) should return a number, got {describe(got)}",
+                           "return a Python float: math.exp(total NLL / number of scored tokens)", {"case": label})
+        figures[label] = {"expected": want, "got": value}
+        if math.isclose(value, want, rel_tol=rtol, abs_tol=0.0):
+            continue
+        hint = ("perplexity = exp(Σ NLL over the targets that are not pad_id / their number): one exponential for "
+                "the whole set, not a mean of per-sequence perplexities, and pad targets neither summed nor counted")
+        if pad_id is not None:
+            hint = "use the pad_id argument, not a hard-coded 0: with pad_id=5 the id 0 is an ordinary token"
+        return wrong_output(ctx, f"perplexity ({label}; {shapes}): got {value:.6g}, expected {want:.6g}", p, got,
+                            "generation", "perplexity", rtol, 0.0, hint, {"case": label, "figures": figures})
+    return Verdict(True, "corpus perplexity matches: pad targets are left out (pad_id 0 at the end or the front, and "
+                         "a custom pad_id), one exponential over the whole set", numbers={"figures": figures})

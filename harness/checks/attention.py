@@ -19,8 +19,6 @@ from .diagnose import wrong_output
 FLOAT64, FLOAT32 = torch.float64, torch.float32
 SIZES = dict(batch=3, source=6, hidden=4)
 ATTENTION_NAMES = ("dot_attention", "AdditiveAttention", "scaled_dot_product_attention", "MultiHeadSelfAttention")
-AXIS_NAMES = {"dot": ["the batch axis B", "the source positions s"],
-              "sdpa": ["the batch axis B", "the head axis", "the query axis t", "the key axis s"]}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -63,7 +61,15 @@ def random_mask(ctx: Context, *shape_, keep: float = 0.6) -> torch.Tensor:
     return mask | (~mask.any(dim=-1, keepdim=True) & first)
 
 
-def sums_to_one_along(weights, names: list[str]) -> str:
+def axis_name(dim: int, ndim: int) -> str:
+    if dim == 0:
+        return "the batch axis B"
+    if ndim >= 3 and dim == ndim - 2:
+        return "the query axis t"
+    return "an extra batch axis (heads, say)"
+
+
+def sums_to_one_along(weights) -> str:
     """When weights are not normalised over the last axis, say over which axis they are."""
     if not isinstance(weights, torch.Tensor) or not weights.is_floating_point() or weights.dim() < 2:
         return ""
@@ -74,13 +80,11 @@ def sums_to_one_along(weights, names: list[str]) -> str:
 
     if normalised(w.sum(dim=-1)):
         return ""
-    offset = len(names) - w.dim()
     for dim in range(w.dim() - 1):
         if normalised(w.sum(dim=dim)):
-            name = names[dim + offset] if 0 <= dim + offset < len(names) else f"axis {dim}"
-            return (f"your weights sum to 1 over {name} (axis {dim}) instead of over the last axis: "
-                    "take the softmax with dim=-1")
-    return "each row of weights should sum to 1 over the last axis (where it may attend at all)"
+            return (f"your weights sum to 1 over {axis_name(dim, w.dim())} (axis {dim}) instead of over the last "
+                    "axis (the keys s): take the softmax with dim=-1")
+    return "each row of weights should sum to 1 over the last axis (the keys s), where it may attend at all"
 
 
 def compare_cases(ctx: Context, cases, target: str, dtype_of=None, hint_for=None) -> Verdict | None:
@@ -118,7 +122,7 @@ def check_dot_attention(ctx: Context) -> Verdict:
         cases.append((label, pair_program(p, p.call("attention.dot_attention", q, k, v, mask)), FLOAT64))
 
     def hint(got, want):
-        axis = sums_to_one_along(got.get("weights") if isinstance(got, dict) else None, AXIS_NAMES["dot"])
+        axis = sums_to_one_along(got.get("weights") if isinstance(got, dict) else None)
         return axis or ("score_s = q·k_s for each source position s, weights = softmax over s of the scores "
                         "(masked positions get weight 0), context = Σ_s weights_s · values_s")
 
@@ -152,7 +156,7 @@ def check_additive(ctx: Context) -> Verdict:
         want = ctx.reference(p)
         problem = mismatch(got, want, rtol, atol, "")
         if problem:
-            hint = sums_to_one_along(got.get("weights") if isinstance(got, dict) else None, AXIS_NAMES["dot"]) or (
+            hint = sums_to_one_along(got.get("weights") if isinstance(got, dict) else None) or (
                 "score_s = v · tanh(W_q q + W_k k_s) with W_q (A, Hq), W_k (A, Hk) applied as x @ W.T; "
                 "weights = softmax over s; context = Σ_s weights_s · values_s")
             return wrong_output(ctx, f"AdditiveAttention ({label}): {problem.lstrip(': ')}", p, got, "attention",
@@ -172,7 +176,7 @@ def sdpa_program(q, k, v, mask=None, causal=None) -> Program:
 
 def sdpa_hint(got, want) -> str:
     weights = got.get("weights") if isinstance(got, dict) else None
-    axis = sums_to_one_along(weights, AXIS_NAMES["sdpa"])
+    axis = sums_to_one_along(weights)
     return axis or ("weights = softmax(q kᵀ / √d) over the last axis, with d = q.shape[-1] (the size of queries "
                     "and keys, not of the values); out = weights @ v. Use the last two axes (k.transpose(-2, -1)) "
                     "so that any leading batch axes work")

@@ -86,7 +86,7 @@ def check(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, json_path:
         with console.status("grading…") as status:
             results = grade(path, specs, progress=lambda check_id: status.update(f"grading: {check_id}"))
     except (SpecError, SubmissionError) as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         sys.exit(2)
     json_path = json_path or out / "results.json"
     report_path = report_path or out / "report.html"

@@ -105,10 +105,10 @@ def _load_state(module, weights):
     for name, value in weights.items():
         if name not in own:
             have = ", ".join(sorted(own)) or "none"
-            raise ContractError(f"has no parameter named {name!r} (its parameters: {have})")
+            raise ContractError(f"{type(module).__name__} has no parameter named {name!r} (its parameters: {have})")
         if tuple(own[name].shape) != tuple(value.shape):
             raise ContractError(
-                f"parameter {name!r} has shape {tuple(own[name].shape)}, the contract says {tuple(value.shape)}")
+                f"{type(module).__name__}.{name} has shape {tuple(own[name].shape)}, the contract says {tuple(value.shape)}")
         with torch.no_grad():
             own[name].data = value.detach().clone().to(own[name].dtype)
     return module

@@ -1,0 +1,152 @@
+"""The harness's own training recipe and decoding loops, as program ops.
+
+The student provides a model; the harness owns the loop: optimiser, loss (padding ignored),
+gradient clipping, seed, time budget. The same code trains a student's model in the worker and the
+reference models in the judge, so their figures compare. Everything returned is raw (losses,
+logits, token ids); metrics and verdicts are computed by the judge.
+
+Copied into the worker with program.py, so it imports nothing from the harness.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+
+PAD = 0
+LOSSES = ("classes", "tokens", "seq2seq", "regression")
+
+
+def batch_loss(model, batch: dict, loss: str) -> torch.Tensor:
+    """The training loss of one batch. ``batch`` holds ``x`` (and ``tgt_in`` for seq2seq) and ``y``."""
+    if loss == "classes":
+        return F.cross_entropy(model(batch["x"]), batch["y"])
+    if loss == "tokens":
+        logits = model(batch["x"])  # (B, T, V)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["y"].reshape(-1), ignore_index=PAD)
+    if loss == "seq2seq":
+        logits = model(batch["x"], batch["tgt_in"])  # (B, T, V)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["y"].reshape(-1), ignore_index=PAD)
+    if loss == "regression":
+        return F.mse_loss(model(batch["x"]), batch["y"])
+    raise ValueError(f"unknown loss {loss!r}; one of {LOSSES}")
+
+
+def train(model, data: dict, recipe: dict) -> dict:
+    """Adam on ``data`` (tensors with the same first dimension) for ``recipe['epochs']`` epochs, or
+    until ``recipe['time_budget_s']`` has passed. Returns the loss curve and why it stopped."""
+    gen = torch.Generator().manual_seed(int(recipe["seed"]))
+    optimiser = torch.optim.Adam(model.parameters(), lr=float(recipe["lr"]))
+    n = next(iter(data.values())).shape[0]
+    batch_size = int(recipe["batch_size"])
+    start = time.perf_counter()
+    epoch_losses, batch_losses, stopped = [], [], "completed"
+    model.train()
+    for _ in range(int(recipe["epochs"])):
+        total, count = 0.0, 0
+        order = torch.randperm(n, generator=gen)
+        for i in range(0, n, batch_size):
+            idx = order[i:i + batch_size]
+            loss = batch_loss(model, {k: v[idx] for k, v in data.items()}, recipe["loss"])
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                return {"epoch_losses": epoch_losses, "batch_losses": batch_losses, "stopped": "non-finite loss",
+                        "seconds": time.perf_counter() - start, "epochs_done": len(epoch_losses)}
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), float(recipe["clip"]))
+            optimiser.step()
+            batch_losses.append(value)
+            total, count = total + value * len(idx), count + len(idx)
+            if time.perf_counter() - start > float(recipe["time_budget_s"]):
+                stopped = "time budget"
+                break
+        epoch_losses.append(total / max(count, 1))
+        if stopped != "completed":
+            break
+    model.eval()
+    return {"epoch_losses": epoch_losses, "batch_losses": batch_losses, "stopped": stopped,
+            "seconds": time.perf_counter() - start, "epochs_done": len(epoch_losses)}
+
+
+@torch.no_grad()
+def predict(model, inputs: list, batch_size: int = 256) -> torch.Tensor:
+    """``model(*inputs)`` in batches, concatenated: logits or forecasts for a whole split."""
+    model.eval()
+    n = inputs[0].shape[0]
+    outs = [model(*(t[i:i + batch_size] for t in inputs)) for i in range(0, n, batch_size)]
+    return torch.cat([o.detach().float() for o in outs])
+
+
+@torch.no_grad()
+def greedy_decode(model, src: torch.Tensor, bos: int, eos: int, max_len: int, batch_size: int = 256) -> dict:
+    """Greedy translation by re-running the teacher-forced forward on the growing prefix.
+
+    Returns token ids (N, max_len) padded with 0 after eos, and the model's ``attention`` (B, T, S)
+    from the last forward when it sets one."""
+    model.eval()
+    tokens, attention = [], []
+    for i in range(0, src.shape[0], batch_size):
+        s = src[i:i + batch_size]
+        prefix = torch.full((s.shape[0], 1), bos, dtype=torch.long)
+        done = torch.zeros(s.shape[0], dtype=torch.bool)
+        for _ in range(max_len):
+            next_id = model(s, prefix)[:, -1].argmax(-1)  # (B,)
+            next_id = torch.where(done, torch.zeros_like(next_id), next_id)
+            prefix = torch.cat([prefix, next_id[:, None]], dim=1)
+            done |= next_id == eos
+            if done.all():
+                break
+        out = prefix[:, 1:]
+        tokens.append(F.pad(out, (0, max_len - out.shape[1])))
+        att = getattr(model, "attention", None)
+        if isinstance(att, torch.Tensor) and att.dim() == 3 and att.shape[0] == s.shape[0]:
+            attention.append(F.pad(att.detach().float(), (0, 0, 0, max_len - att.shape[1])))
+    return {"tokens": torch.cat(tokens), "attention": torch.cat(attention) if len(attention) == len(tokens) else None}
+
+
+@torch.no_grad()
+def sample_text(model, n: int, bos: int, eos: int, max_len: int, temperature: float, seed: int) -> torch.Tensor:
+    """``n`` sequences drawn token by token from softmax(logits / T) of a language model."""
+    model.eval()
+    gen = torch.Generator().manual_seed(int(seed))
+    seq = torch.full((n, 1), bos, dtype=torch.long)
+    done = torch.zeros(n, dtype=torch.bool)
+    for _ in range(max_len):
+        probs = torch.softmax(model(seq)[:, -1].double() / temperature, dim=-1)
+        next_id = torch.multinomial(probs, 1, generator=gen)[:, 0]
+        next_id = torch.where(done, torch.zeros_like(next_id), next_id)
+        seq = torch.cat([seq, next_id[:, None]], dim=1)
+        done |= next_id == eos
+        if done.all():
+            break
+    return seq[:, 1:]
+
+
+@torch.no_grad()
+def beam_text(model, bos: int, eos: int, beam_width: int, max_len: int) -> list:
+    """The canonical beam search (summed log-probabilities, no length penalty) over a language model."""
+    model.eval()
+    beams, finished = [([bos], 0.0)], []
+    while beams and len(finished) < beam_width:
+        seqs = torch.tensor([b[0] for b in beams])
+        log_probs = torch.log_softmax(model(seqs)[:, -1].double(), dim=-1)
+        candidates = [(tokens + [v], score + float(log_probs[k, v]))
+                      for k, (tokens, score) in enumerate(beams) for v in range(log_probs.shape[1])]
+        candidates.sort(key=lambda c: -c[1])
+        beams = []
+        for tokens, score in candidates[:beam_width - len(finished)]:
+            (finished if tokens[-1] == eos or len(tokens) - 1 >= max_len else beams).append((tokens, score))
+    finished.sort(key=lambda c: -c[1])
+    return [(tokens[1:], score) for tokens, score in finished]
+
+
+OPS = {
+    "train": train,
+    "predict": predict,
+    "greedy_decode": greedy_decode,
+    "sample_text": sample_text,
+    "beam_text": beam_text,
+}

@@ -1,0 +1,388 @@
+"""``build_dataset``: a task's ``[dataset]`` table in, a ready dataset out (trusted side).
+
+Example tables (keys are per kind; unknown or misplaced keys are errors naming the key)::
+
+    [dataset]
+    kind = "synthetic-sentiment"          # or "csv-classification", "synthetic-grammar", …
+    seed = 7
+    train_size = 4000
+    [dataset.preprocessing]
+    vocab_size = 5000                     # specials included
+    maxlen = 40
+
+    [dataset]
+    kind = "series-csv"
+    path = "airline_passengers.csv"       # relative to the folder of task.toml
+    sha256 = "29a8…"
+    columns = { month = "Month", value = "Passengers" }
+    [dataset.preprocessing]
+    holdout = 24
+    window = 12
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..spec import SpecError, _suggest
+from . import loaders, series
+from .datasets import (ClassificationData, ClassificationSplit, LanguageModelData, LanguageModelSplit, SeriesData,
+                       TranslationData, TranslationSplit)
+from .synthetic import grammar as grammar_gen
+from .synthetic import sentiment as sentiment_gen
+from .synthetic import translation as translation_gen
+from .text import TOKENIZERS, get_tokenizer, lm_sequences, pad
+from .vocab import EOS, UNK, Vocabulary
+
+DATA_VERSION = "1"  # bump when the same table would build different data
+
+SIZES = {"train_size": 4000, "valid_size": 500, "test_size": 1000}
+FRACTIONS = {"valid_fraction": 0.1, "test_fraction": 0.2}
+FILE = {"path": None, "sha256": None}
+TEXT_PRE = {"tokenizer": "word", "lowercase": True, "vocab_size": None, "min_count": 1, "maxlen": None}
+CLASSIFICATION_PRE = dict(TEXT_PRE, padding="pre", truncating="pre")
+SERIES_PRE = {"holdout": 24, "window": 12, "horizon": None, "scaling": "minmax"}
+
+# kind -> (family, keys with defaults, column roles with defaults, preprocessing keys with defaults)
+KINDS: dict[str, tuple[str, dict, dict, dict]] = {
+    "synthetic-sentiment": ("classification", {"seed": 0, **SIZES, "noise": 0.05}, {}, CLASSIFICATION_PRE),
+    "csv-classification": ("classification", {"seed": 0, **FILE, **FRACTIONS},
+                           {"text": "text", "label": "label", "split": None}, CLASSIFICATION_PRE),
+    "synthetic-grammar": ("language_model", {"seed": 0, **SIZES}, {}, TEXT_PRE),
+    "text-corpus": ("language_model", {"seed": 0, **FILE, **FRACTIONS, "sentences": "lines"}, {}, TEXT_PRE),
+    "synthetic-translation": ("translation", {"seed": 0, **SIZES}, {}, TEXT_PRE),
+    "tsv-pairs": ("translation", {"seed": 0, **FILE, **FRACTIONS}, {"source": 0, "target": 1}, TEXT_PRE),
+    "airline": ("series", {}, {}, SERIES_PRE),
+    "synthetic-series": ("series", {"seed": 0, "length": 144, "sigma": 10.0, "seasonality": "multiplicative",
+                                    "level": 120.0, "slope": 2.0, "amplitude": 0.2}, {}, SERIES_PRE),
+    "series-csv": ("series", {**FILE}, {"month": "Month", "value": "Passengers"}, SERIES_PRE),
+}
+CHOICES = {"tokenizer": TOKENIZERS, "padding": ("pre", "post"), "truncating": ("pre", "post"),
+           "scaling": series.SCALINGS, "seasonality": series.SEASONALITIES, "sentences": ("lines", "punctuation")}
+# keys that may be left out; every other None default means "required"
+OPTIONAL_NONE = {"sha256", "vocab_size", "maxlen", "horizon", "split"}
+
+
+def _canonical(table: dict) -> str:
+    return json.dumps(table, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def fingerprint(table: dict, file_sha256: str | None = None) -> str:
+    """sha256 of the canonical table, the data file's checksum and DATA_VERSION."""
+    text = _canonical({"dataset": table, "file_sha256": file_sha256, "version": DATA_VERSION})
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class _Checker:
+    def __init__(self, spec_path: Path):
+        self.path = spec_path
+
+    def error(self, key: str, problem: str, fix: str = ""):
+        raise SpecError(self.path, key, problem, fix)
+
+    def value(self, key: str, value, default):
+        """``value`` checked against the type of ``default`` (and the key's choices)."""
+        name = key.rsplit(".", 1)[-1]
+        if name in CHOICES:
+            if value not in CHOICES[name]:
+                self.error(key, f"must be one of {', '.join(map(repr, CHOICES[name]))}, got {value!r}",
+                           _suggest(str(value), CHOICES[name]))
+            return value
+        if name in ("sha256",):
+            return loaders.check_sha256_format(self.path, value)
+        if name in ("path",):
+            if not isinstance(value, str) or not value:
+                self.error(key, f"must be a file path string, got {value!r}", 'e.g. path = "data/reviews.csv"')
+            return value
+        if name in ("text", "label", "split", "month", "value"):
+            if not isinstance(value, str) or not value:
+                self.error(key, f"must be a column name, got {value!r}", 'e.g. text = "review"')
+            return value
+        if name in ("source", "target"):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                self.error(key, f"must be a field index ≥ 0 (0 is the first field), got {value!r}",
+                           "e.g. source = 0, target = 1")
+            return value
+        if isinstance(default, bool) or name == "lowercase":
+            if not isinstance(value, bool):
+                self.error(key, f"must be true or false, got {value!r}")
+            return value
+        if isinstance(default, float) or name in ("noise", "sigma", "valid_fraction", "test_fraction"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                self.error(key, f"must be a number, got {value!r}")
+            value = float(value)
+            if name == "noise" and not 0 <= value < 0.5:
+                self.error(key, f"must be in [0, 0.5), got {value}", "a label-noise rate such as 0.05")
+            if name.endswith("_fraction") and not 0 <= value < 1:
+                self.error(key, f"must be in [0, 1), got {value}", "e.g. 0.1")
+            if name == "sigma" and value < 0:
+                self.error(key, f"must be ≥ 0, got {value}")
+            return value
+        # integers: seed, sizes, vocab_size, min_count, maxlen, holdout, window, horizon, length
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.error(key, f"must be an integer, got {value!r}")
+        minimum = {"seed": 0, "train_size": 1, "valid_size": 0, "test_size": 1, "vocab_size": 5,
+                   "min_count": 1, "maxlen": 1, "holdout": 1, "window": 1, "horizon": 1, "length": 3}.get(name, 0)
+        if value < minimum:
+            self.error(key, f"must be ≥ {minimum}, got {value}")
+        return value
+
+    def table(self, where: str, given, defaults: dict) -> dict:
+        if not isinstance(given, dict):
+            self.error(where, f"must be a table, got {given!r}", f"write it as [{where.strip('[]')}] or {{ key = value }}")
+        for key in given:
+            if key not in defaults:
+                allowed = defaults or {"(none for this kind)": None}
+                self.error(f"{where}.{key}", "unknown key" if defaults else "not used by this kind",
+                           _suggest(key, allowed))
+        out = {}
+        for key, default in defaults.items():
+            if key in given:
+                out[key] = self.value(f"{where}.{key}", given[key], default)
+            elif default is None and key not in OPTIONAL_NONE:
+                self.error(f"{where}.{key}", "missing", f"add {key} = … to {where}")
+            else:
+                out[key] = default
+        return out
+
+
+def resolve(table: dict, spec_path: Path) -> tuple[str, dict, dict, dict]:
+    """(kind, options, columns, preprocessing) with defaults filled in; SpecError on a bad table."""
+    check = _Checker(Path(spec_path))
+    if not isinstance(table, dict):
+        check.error("[dataset]", "missing or not a table", 'add [dataset] with kind = "…"')
+    if "kind" not in table:
+        check.error("[dataset].kind", "missing", "add kind = one of " + ", ".join(map(repr, KINDS)))
+    kind = table["kind"]
+    if kind not in KINDS:
+        check.error("[dataset].kind", f"unknown kind {kind!r}", _suggest(str(kind), KINDS))
+    _, keys, column_roles, pre = KINDS[kind]
+    allowed = {"kind", "preprocessing", *keys} | ({"columns"} if column_roles else set())
+    for key in table:
+        if key not in allowed:
+            other = [k for k, spec in KINDS.items() if key in spec[1] or (key == "columns" and spec[2])]
+            fix = f"it is used by kind {' / '.join(map(repr, other))}" if other else _suggest(key, allowed)
+            check.error(f"[dataset].{key}", f"not used by kind {kind!r}", fix)
+    options = check.table("[dataset]", {k: v for k, v in table.items() if k in keys}, keys)
+    columns = check.table("[dataset].columns", table.get("columns", {}), column_roles) if column_roles else {}
+    preprocessing = check.table("[dataset.preprocessing]", table.get("preprocessing", {}), pre)
+    if kind == "synthetic-grammar" and preprocessing["tokenizer"] != "word":
+        check.error("[dataset.preprocessing].tokenizer", "must be \"word\" for kind 'synthetic-grammar'",
+                    "its optimal perplexity is defined over words")
+    if "valid_fraction" in options and options["valid_fraction"] + options["test_fraction"] >= 1:
+        check.error("[dataset].test_fraction", "valid_fraction + test_fraction must be < 1",
+                    "leave some rows for training")
+    return kind, options, columns, preprocessing
+
+
+def build_dataset(table: dict, spec_path: Path):
+    """The dataset a task's ``[dataset]`` table describes (see ``KINDS`` for each kind's keys).
+
+    Paths are relative to the folder of ``spec_path`` (the task.toml). Returns a
+    ClassificationData, LanguageModelData, TranslationData or SeriesData.
+    """
+    spec_path = Path(spec_path)
+    kind, options, columns, pre = resolve(table, spec_path)
+    family = KINDS[kind][0]
+    file_path = (spec_path.parent / options["path"]) if options.get("path") else None
+    file_sha = loaders.file_sha256(file_path) if file_path is not None and file_path.is_file() else None
+    fp = fingerprint(table, file_sha)
+    builder = {"classification": _classification, "language_model": _language_model,
+               "translation": _translation, "series": _series}[family]
+    return builder(kind, options, columns, pre, file_path, fp, spec_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# splitting real data
+
+
+def _split_indices(n: int, options: dict, fixed: Sequence[str] | None = None) -> dict[str, list[int]]:
+    """Row indices per split: from a split column when given, else a seeded shuffle by fractions.
+
+    Rows keep their file order within a split.
+    """
+    if fixed is not None:
+        return {name: [i for i, s in enumerate(fixed) if s == name] for name in ("train", "valid", "test")}
+    perm = np.random.default_rng(options["seed"]).permutation(n)
+    n_test = int(round(options["test_fraction"] * n))
+    n_valid = int(round(options["valid_fraction"] * n))
+    return {"test": sorted(perm[:n_test].tolist()), "valid": sorted(perm[n_test:n_test + n_valid].tolist()),
+            "train": sorted(perm[n_test + n_valid:].tolist())}
+
+
+def _need_rows(spec_path, file_path, name, rows):
+    if not rows:
+        raise SpecError(spec_path, "[dataset]", f"the {name} split of {file_path} is empty",
+                        "use a larger file, other fractions, or give the split column some rows of it")
+
+
+def _vocab(seqs, pre) -> Vocabulary:
+    return Vocabulary.build(seqs, max_size=pre["vocab_size"], min_count=pre["min_count"])
+
+
+# ---------------------------------------------------------------------------------------------
+# families
+
+
+def _classification(kind, options, columns, pre, file_path, fp, spec_path) -> ClassificationData:
+    if kind == "synthetic-sentiment":
+        corpus = sentiment_gen.generate(options["seed"], options["train_size"], options["valid_size"],
+                                        options["test_size"], options["noise"])
+        raw = {name: (s.texts, s.labels.tolist()) for name, s in corpus.splits().items()}
+        class_names, optimum = corpus.class_names, corpus.optimum
+    else:
+        texts, labels, fixed = loaders.load_classification_csv(file_path, columns["text"], columns["label"],
+                                                               columns["split"], options["sha256"])
+        class_names = _class_names(labels)
+        ids = [class_names.index(lab) for lab in labels]
+        idx = _split_indices(len(texts), options, fixed)
+        raw = {}
+        for name, rows in idx.items():
+            if name != "valid":
+                _need_rows(spec_path, file_path, name, rows)
+            raw[name] = ([texts[i] for i in rows], [ids[i] for i in rows])
+        optimum = {}
+    tok = get_tokenizer(pre["tokenizer"], pre["lowercase"])
+    tokens = {name: [tok(t) for t in texts] for name, (texts, _) in raw.items()}
+    vocab = _vocab(tokens["train"], pre)
+    splits = {}
+    for name, (texts, labels) in raw.items():
+        ids = pad([vocab.encode(t) for t in tokens[name]], pre["maxlen"], pre["padding"], pre["truncating"])
+        splits[name] = ClassificationSplit(ids, _long(labels), list(texts))
+    return ClassificationData(kind, vocab, class_names, splits["train"], splits["valid"], splits["test"],
+                              optimum, fp, pre)
+
+
+def _class_names(labels: list[str]) -> list[str]:
+    names = sorted(set(labels))
+    try:
+        return sorted(names, key=float)
+    except ValueError:
+        return names
+
+
+def _long(values):
+    import torch
+
+    return torch.tensor(list(values), dtype=torch.long)
+
+
+def _language_model(kind, options, columns, pre, file_path, fp, spec_path) -> LanguageModelData:
+    if kind == "synthetic-grammar":
+        corpus = grammar_gen.generate(options["seed"], options["train_size"], options["valid_size"],
+                                      options["test_size"])
+        tokens = {"train": corpus.train, "valid": corpus.valid, "test": corpus.test}
+    else:
+        sentences = loaders.load_text_corpus(file_path, options["sentences"], options["sha256"])
+        idx = _split_indices(len(sentences), options)
+        tok = get_tokenizer(pre["tokenizer"], pre["lowercase"])
+        tokens = {}
+        for name, rows in idx.items():
+            if name != "valid":
+                _need_rows(spec_path, file_path, name, rows)
+            tokens[name] = [t for t in (tok(sentences[i]) for i in rows) if t]
+    vocab = _vocab(tokens["train"], pre)
+    splits = {}
+    for name, sents in tokens.items():
+        inputs, targets = lm_sequences([vocab.encode(s) for s in sents], pre["maxlen"])
+        splits[name] = LanguageModelSplit(inputs, targets, [list(s) for s in sents])
+    optimum = {}
+    if kind == "synthetic-grammar":
+        optimum = _grammar_optimum(corpus.pfsa, vocab, splits["test"], pre["maxlen"])
+    return LanguageModelData(kind, vocab, splits["train"], splits["valid"], splits["test"], optimum, fp, pre)
+
+
+def _grammar_optimum(pfsa, vocab: Vocabulary, split: LanguageModelSplit, maxlen: int | None) -> dict:
+    """Exact optimal perplexity of the test split as the model is scored on it.
+
+    Words outside the vocabulary are ``<unk>`` (the true probabilities of the merged words add up)
+    and a truncated row scores the probability of its prefix.
+    """
+    unk = vocab.tokens[UNK]
+
+    def word_map(w: str) -> str:
+        return w if (w in vocab or w == vocab.tokens[EOS]) else unk
+
+    rows = []
+    for sent in split.sentences:
+        row = [word_map(w) for w in sent] + [vocab.tokens[EOS]]
+        rows.append(row[:maxlen] if maxlen else row)
+    ppl, n = grammar_gen.optimal_perplexity(pfsa, rows, word_map)
+    assert n == split.n_tokens, (n, split.n_tokens)
+    figures = pfsa.population_figures()
+    return {"perplexity": ppl, "tokens": n, "entropy_rate_perplexity": figures["entropy_rate_perplexity"],
+            "unigram_perplexity": figures["unigram_perplexity"]}
+
+
+def _translation(kind, options, columns, pre, file_path, fp, spec_path) -> TranslationData:
+    if kind == "synthetic-translation":
+        corpus = translation_gen.generate(options["seed"], options["train_size"], options["valid_size"],
+                                          options["test_size"])
+        raw = {"train": corpus.train, "valid": corpus.valid, "test": corpus.test}
+        optimum = dict(corpus.optimum)
+    else:
+        pairs = loaders.load_tsv_pairs(file_path, columns["source"], columns["target"], options["sha256"])
+        idx = _split_indices(len(pairs), options)
+        raw = {}
+        for name, rows in idx.items():
+            if name != "valid":
+                _need_rows(spec_path, file_path, name, rows)
+            raw[name] = [pairs[i] for i in rows]
+        optimum = {}
+    tok = get_tokenizer(pre["tokenizer"], pre["lowercase"])
+    src_tok = {name: [tok(s) for s, _ in pairs] for name, pairs in raw.items()}
+    tgt_tok = {name: [tok(t) for _, t in pairs] for name, pairs in raw.items()}
+    src_vocab, tgt_vocab = _vocab(src_tok["train"], pre), _vocab(tgt_tok["train"], pre)
+    splits = {}
+    for name, pairs in raw.items():
+        src = pad([src_vocab.encode(s, eos=True) for s in src_tok[name]], pre["maxlen"], "post", "post")
+        tgt_in, tgt_out = lm_sequences([tgt_vocab.encode(t) for t in tgt_tok[name]], pre["maxlen"])
+        splits[name] = TranslationSplit(src, tgt_in, tgt_out, list(pairs))
+    return TranslationData(kind, src_vocab, tgt_vocab, splits["train"], splits["valid"], splits["test"],
+                           optimum, fp, pre)
+
+
+def _series(kind, options, columns, pre, file_path, fp, spec_path) -> SeriesData:
+    signal = None
+    if kind == "airline":
+        s = series.airline_passengers()
+        months, values = s.months, s.values
+    elif kind == "synthetic-series":
+        syn = series.synthetic_seasonal(options["seed"], options["length"], level=options["level"],
+                                        slope=options["slope"], amplitude=options["amplitude"],
+                                        sigma=options["sigma"], seasonality=options["seasonality"])
+        months, values, signal = syn.series.months, syn.series.values, syn.signal
+    else:
+        months, values = loaders.load_series_csv(file_path, columns["month"], columns["value"], options["sha256"])
+        values = np.asarray(values, dtype=np.float64)
+    holdout, window = pre["holdout"], pre["window"]
+    horizon = pre["horizon"] if pre["horizon"] is not None else holdout
+    pre = dict(pre, horizon=horizon)
+    where = "[dataset.preprocessing]"
+    if holdout >= len(values):
+        raise SpecError(spec_path, f"{where}.holdout", f"is {holdout} but the series has {len(values)} values",
+                        "hold out fewer months")
+    if horizon > holdout:
+        raise SpecError(spec_path, f"{where}.horizon", f"is {horizon}, longer than the holdout ({holdout})",
+                        "use a horizon ≤ holdout (shorter horizons are rolled forward)")
+    train, test = series.split_holdout(values, holdout)
+    if len(train) - window - horizon + 1 < 1:
+        raise SpecError(spec_path, f"{where}.window", f"window {window} + horizon {horizon} leave no training "
+                        f"window in {len(train)} training months", "use a shorter window or horizon")
+    scaler = series.Scaler.fit(train, pre["scaling"])
+    scaled = scaler.transform(train)
+    X, Y = series.series_windows(scaled, window, horizon)
+    import torch
+
+    forecast_input = torch.tensor(scaled[-window:], dtype=torch.float32).reshape(1, window, 1)
+    optimum = {}
+    if signal is not None:
+        optimum = series.forecast_errors(test, signal[-holdout:], train)
+        optimum["sigma"] = options["sigma"]
+    return SeriesData(kind, list(months), values, train, test, scaler, window, horizon, X, Y, forecast_input,
+                      optimum, fp, pre, 12, signal)

@@ -67,6 +67,11 @@ def assert_verdict(example: Path, results, expected: dict) -> None:
         named = [c for c in results.checks if expected["diagnosis"] in c.numbers.get("diagnosis", [])]
         assert named, f"{example.name}: no failing check names {expected['diagnosis']}"
         assert all(c.hint for c in named)
+    if "words" in expected:
+        words = expected["words"]
+        check = next(c for c in results.checks if c.id == words["check"])
+        assert all(w in check.message for w in words.get("message", [])), check.message
+        assert all(w in check.hint for w in words.get("hint", [])), check.hint
 
 
 @pytest.mark.parametrize("example", examples("buggy"), ids=lambda p: p.name)

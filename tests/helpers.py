@@ -1,0 +1,28 @@
+"""Shared by the tests: running one check in-process, with the answer key standing in for a submission."""
+from __future__ import annotations
+
+import types
+
+from harness.checks import REGISTRY, Context, load_builtin_checks
+from harness.grading import reference_namespace
+from harness.sandbox import program as interpreter
+from harness.spec import DEFAULT_TOLERANCES
+
+
+def run_in_process(check_id: str, options: dict | None = None, **replacements):
+    """Run one check with no worker: the submission is the answer key with ``replacements`` swapped in
+    (for example ``beam_search=my_variant``), so a check's verdict on a hand-written variant is quick to test."""
+    load_builtin_checks()
+    definition = REGISTRY[check_id]
+    namespace = reference_namespace()
+    module = types.SimpleNamespace(**vars(namespace[definition.module]))
+    for name, value in replacements.items():
+        setattr(module, name, value)
+    student = {**namespace, definition.module: module}
+
+    def runner(program):
+        return types.SimpleNamespace(header={}, value=interpreter.run(program.to_json(), program.inputs, student))
+
+    ctx = Context(check_id, {**definition.options, **(options or {})}, DEFAULT_TOLERANCES, 2024, runner, namespace)
+    ctx.static_findings, ctx.source = [], None
+    return definition.func(ctx)

@@ -155,16 +155,3 @@ def recursive_forecast(predict: Callable[[np.ndarray], np.ndarray], history: np.
         out.extend(y.tolist())
         values.extend(y.tolist())
     return np.asarray(out[:steps])
-
-
-def forecast_errors(actual: np.ndarray, forecast: np.ndarray, train: np.ndarray, m: int = 12) -> dict:
-    """RMSE, MAE, MAPE %, sMAPE % and MASE (scale: mean |y_t − y_{t−m}| over ``train``), as METRICS.md."""
-    y, f, train = (np.asarray(a, dtype=np.float64) for a in (actual, forecast, train))
-    e = y - f
-    return {
-        "rmse": float(np.sqrt(np.mean(e ** 2))),
-        "mae": float(np.mean(np.abs(e))),
-        "mape": float(100 * np.mean(np.abs(e) / np.abs(y))),
-        "smape": float(200 * np.mean(np.abs(e) / (np.abs(y) + np.abs(f)))),
-        "mase": float(np.mean(np.abs(e)) / np.mean(np.abs(train[m:] - train[:-m]))),
-    }

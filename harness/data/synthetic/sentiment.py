@@ -30,7 +30,6 @@ CLASS_NAMES = ["negative", "positive"]
 
 POSITIVE = ("good", "great", "excellent", "wonderful", "brilliant", "superb", "charming", "enjoyable")
 NEGATIVE = ("bad", "awful", "terrible", "boring", "dull", "weak", "poor", "dreadful")
-ADJECTIVES = POSITIVE + NEGATIVE
 INTENSIFIERS = ("very", "extremely", "really")
 NOUNS = ("plot", "acting", "music", "ending", "story", "dialogue", "cast", "script", "pacing",
          "soundtrack", "direction", "camera work")
@@ -47,9 +46,6 @@ P_NOT = 0.3  # "not" in a clause (never together with the negative frame)
 P_INTENSIFIER = 0.3
 P_PP = 0.5
 
-# Words whose counts carry information about the label; every other word is chosen independently
-# of the label given the number of clauses (which "but"/"and" reveal).
-RELEVANT = ("i", "think", "do", "not") + INTENSIFIERS + ADJECTIVES + ("but", "and")
 
 
 @dataclass
@@ -87,18 +83,18 @@ def combine(p1: int, s1: bool, p2: int | None = None, s2: bool = False) -> int:
 def clean_label(text: str) -> int:
     """The clean label (1 positive, 0 negative) read from the text alone."""
     body = re.split(r"\s*\.\s*", text.strip())[0].split()
-    clauses, cur, joiner = [], [], None
+    clauses, cur, _joiner = [], [], None
     for w in body:
         if w in ("but", "and"):
             clauses.append(cur)
-            cur, joiner = [], w
+            cur, _joiner = [], w
         else:
             cur.append(w)
     clauses.append(cur)
     parsed = []
     for words in clauses:
         negated = "not" in words
-        adjective = next(w for w in words if w in ADJECTIVES)
+        adjective = next(w for w in words if w in POSITIVE or w in NEGATIVE)
         polarity = (1 if adjective in POSITIVE else -1) * (-1 if negated else 1)
         parsed.append((polarity, negated is False and any(w in INTENSIFIERS for w in words)))
     if len(parsed) == 1:
@@ -118,21 +114,24 @@ def _pick(u: float, probs) -> int:
     return len(probs) - 1
 
 
+def _choose(u: float, items):
+    """Item ⌊u·n⌋ of n: a uniform choice from one uniform in [0, 1)."""
+    return items[min(int(u * len(items)), len(items) - 1)]
+
+
 def _clause(u, first: bool, polarity: int | None, noun_exclude: str = "", copula: str = "") -> Clause:
     """One clause from 9 uniforms; ``polarity`` forces the clause's polarity (second clauses)."""
     frame = _pick(u[0], P_FRAME) if first else 0
     negated = frame != 2 and u[1] < P_NOT
-    intensifier = INTENSIFIERS[min(int(u[3] * 3), 2)] if u[2] < P_INTENSIFIER else ""
+    intensifier = _choose(u[3], INTENSIFIERS) if u[2] < P_INTENSIFIER else ""
     if polarity is None:
-        adjective = ADJECTIVES[min(int(u[4] * 16), 15)]
+        adjective = _choose(u[4], POSITIVE + NEGATIVE)
     else:
         flipped = negated or frame == 2
-        pool = POSITIVE if (polarity > 0) != flipped else NEGATIVE
-        adjective = pool[min(int(u[4] * 8), 7)]
-    nouns = [n for n in NOUNS if n != noun_exclude]
-    noun = nouns[min(int(u[5] * len(nouns)), len(nouns) - 1)]
-    pp = PPS[min(int(u[7] * len(PPS)), len(PPS) - 1)] if first and u[6] < P_PP else ""
-    copula = copula or COPULAS[min(int(u[8] * 2), 1)]
+        adjective = _choose(u[4], POSITIVE if (polarity > 0) != flipped else NEGATIVE)
+    noun = _choose(u[5], [n for n in NOUNS if n != noun_exclude])
+    pp = _choose(u[7], PPS) if first and u[6] < P_PP else ""
+    copula = copula or _choose(u[8], COPULAS)
     return Clause(frame, negated, intensifier, adjective, noun, pp, copula)
 
 
@@ -141,7 +140,7 @@ def sample_review(u) -> tuple[str, int]:
     structure = list(P_STRUCTURE)[_pick(u[0], list(P_STRUCTURE.values()))]
     c1 = _clause(u[1:10], True, None)
     if structure == "single":
-        closer = CLOSERS[min(int(u[19] * len(CLOSERS)), len(CLOSERS) - 1)]
+        closer = _choose(u[19], CLOSERS)
         return f"{c1.text()}. {closer}.", int(c1.polarity > 0)
     want = c1.polarity if structure == "and" else -c1.polarity
     c2 = _clause(u[10:19], False, want, noun_exclude=c1.noun, copula=c1.copula)
@@ -149,53 +148,69 @@ def sample_review(u) -> tuple[str, int]:
     return f"{c1.text()} {structure} {c2.text()}.", int(label > 0)
 
 
-def _relevant_counts(words) -> np.ndarray:
-    v = np.zeros(len(RELEVANT), dtype=np.int64)
+def _relevant_words() -> tuple[str, ...]:
+    """Words whose counts carry information about the label (read from the word lists now)."""
+    return ("i", "think", "do", "not") + INTENSIFIERS + POSITIVE + NEGATIVE + ("but", "and")
+
+
+def _relevant_counts(words, relevant: tuple[str, ...]) -> np.ndarray:
+    column = {w: i for i, w in enumerate(relevant)}
+    v = np.zeros(len(relevant), dtype=np.int64)
     for w in words:
-        if w in _RELEVANT_COLUMN:
-            v[_RELEVANT_COLUMN[w]] += 1
+        if w in column:
+            v[column[w]] += 1
     return v
 
 
-_RELEVANT_COLUMN = {w: i for i, w in enumerate(RELEVANT)}
-_BASE = 5 ** np.arange(len(RELEVANT), dtype=np.int64)  # 5**26 < 2**63
+def _base(relevant: tuple[str, ...]) -> np.ndarray:
+    """Place values that turn a count vector into one integer (counts are ≤ 4 < 5)."""
+    if 5 ** len(relevant) >= 2 ** 63:
+        raise ValueError("too many label-relevant words for one int64 key")
+    return 5 ** np.arange(len(relevant), dtype=np.int64)
 
 
-def _clause_table(first: bool):
+def _clause_table(first: bool, relevant: tuple[str, ...]):
     """Every label-relevant clause: count vectors (K, R), probabilities (K,), polarity, strength.
 
     First clauses: probability of the clause; second clauses: probability given its polarity.
     """
+    adjectives = POSITIVE + NEGATIVE
     vecs, probs, pols, strong = [], [], [], []
     for frame, p_frame in (enumerate(P_FRAME) if first else [(0, 1.0)]):
         for negated in ((False,) if frame == 2 else (False, True)):
             p_neg = 1.0 if frame == 2 else (P_NOT if negated else 1 - P_NOT)
             for inten in ("",) + INTENSIFIERS:
                 p_int = (1 - P_INTENSIFIER) if not inten else P_INTENSIFIER / len(INTENSIFIERS)
-                for adj in ADJECTIVES:
+                for adj in adjectives:
                     c = Clause(frame, negated, inten, adj, "", "", "")
-                    vecs.append(_relevant_counts(c.text().split()))
-                    probs.append(p_frame * p_neg * p_int / (16 if first else 8))
+                    vecs.append(_relevant_counts(c.text().split(), relevant))
+                    p_adj = 1 / len(adjectives) if first else 1 / len(POSITIVE if adj in POSITIVE else NEGATIVE)
+                    probs.append(p_frame * p_neg * p_int * p_adj)
                     pols.append(c.polarity)
                     strong.append(c.strong)
     return np.array(vecs), np.array(probs), np.array(pols), np.array(strong)
 
 
-@functools.lru_cache(maxsize=1)
 def relevant_bag_table() -> dict[int, tuple[float, float]]:
     """Exact P(relevant bag, clean label) for every bag: {relevant_key: (P(bag, neg), P(bag, pos))}.
 
     Enumerates the label-relevant choices (frame, negation, intensifier, adjective per clause,
     the joiner) with their probabilities. The other words (nouns, PPs, copulas, closers, "the")
-    are disjoint from ``RELEVANT`` and drawn independently of the label given the number of
+    are disjoint from the relevant ones and drawn independently of the label given the number of
     clauses (which the joiner reveals), so P(label | whole bag) = P(label | relevant bag): grouping
-    by the relevant counts gives the same ceiling as grouping by the whole bag of words.
+    by the relevant counts gives the same ceiling as grouping by the whole bag of words (a test
+    checks this against a brute-force enumeration of every text of a small word list).
     """
-    v1, p1, pol1, s1 = _clause_table(first=True)
-    v2, p2, pol2, s2 = _clause_table(first=False)
+    return _relevant_bag_table(_relevant_words(), P_FRAME, P_NOT, P_INTENSIFIER, tuple(P_STRUCTURE.items()))
+
+
+@functools.lru_cache(maxsize=4)
+def _relevant_bag_table(relevant, *probabilities) -> dict[int, tuple[float, float]]:
+    v1, p1, pol1, s1 = _clause_table(True, relevant)
+    v2, p2, pol2, s2 = _clause_table(False, relevant)
     rows, probs, labels = [v1], [P_STRUCTURE["single"] * p1], [pol1]
     for joiner in ("and", "but"):
-        join = _relevant_counts([joiner])
+        join = _relevant_counts([joiner], relevant)
         for sign in (+1, -1):  # first clauses of this polarity, with second clauses of the wanted one
             a = pol1 == sign
             b = pol2 == (sign if joiner == "and" else -sign)
@@ -204,19 +219,20 @@ def relevant_bag_table() -> dict[int, tuple[float, float]]:
             same = pol2[b][None, :] == pol1[a][:, None]
             keep_first = s1[a][:, None] & ~s2[b][None, :]
             label = np.where(same | keep_first, pol1[a][:, None], pol2[b][None, :])
-            rows.append(v.reshape(-1, len(RELEVANT)))
+            rows.append(v.reshape(-1, len(relevant)))
             probs.append((P_STRUCTURE[joiner] * pa * pb).reshape(-1))
             labels.append(label.reshape(-1))
     rows, probs, labels = np.concatenate(rows), np.concatenate(probs), np.concatenate(labels)
-    keys, group = np.unique(rows @ _BASE, return_inverse=True)
+    keys, group = np.unique(rows @ _base(relevant), return_inverse=True)
     mass = np.zeros((len(keys), 2))
     np.add.at(mass, (group.reshape(-1), (labels > 0).astype(int)), probs)
     return dict(zip(keys.tolist(), map(tuple, mass.tolist())))
 
 
 def relevant_key(text: str) -> int:
-    """The counts over ``RELEVANT`` of a review's words, as one integer (base 5: counts are ≤ 2)."""
-    return int(_relevant_counts(re.findall(r"\w+", text)) @ _BASE)
+    """The counts of the label-relevant words of a review, as one integer key of ``relevant_bag_table``."""
+    relevant = _relevant_words()
+    return int(_relevant_counts(re.findall(r"\w+", text), relevant) @ _base(relevant))
 
 
 def bow_rule(text: str) -> float:

@@ -135,9 +135,15 @@ class Context:
         return (torch.rand(*shape, generator=self.gen, dtype=torch.float64) * (high - low) + low).to(dtype)
 
     # running ----------------------------------------------------------------------------------
-    def student(self, program: Program):
-        """The submission's value for ``program`` (raises StudentError / ContractBroken / WorkerDied)."""
-        reply = self._student_runner(program)
+    def student(self, program: Program, case: str = ""):
+        """The submission's value for ``program`` (raises StudentError / ContractBroken / WorkerDied).
+        ``case`` names the case in the message when the submission's code raises."""
+        try:
+            reply = self._student_runner(program)
+        except StudentError as exc:
+            if case:
+                exc.where = f"{exc.where}; case: {case}" if exc.where else f"case: {case}"
+            raise
         self.forbidden.extend(reply.header.get("forbidden", []))
         self.seconds += reply.header.get("seconds", 0.0)
         return reply.value

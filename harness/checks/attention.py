@@ -28,23 +28,14 @@ def shape(t: torch.Tensor) -> str:
     return "(" + ", ".join(str(s) for s in t.shape) + ")"
 
 
-def student_case(ctx: Context, label: str, program: Program):
-    """The submission's value for one case; an exception names the case it happened in."""
-    try:
-        return ctx.student(program)
-    except StudentError as exc:
-        exc.where = f"{exc.where}; case: {label}" if exc.where else f"case: {label}"
-        raise
-
-
 def loaded_module(ctx: Context, label: str, program: Program, probe: Program):
     """Run a program that loads weights into a module. When the module does not have the contract's
     parameters, first see whether it is a stub (its forward raises NotImplementedError): that is
     "not implemented yet", not a broken contract."""
     try:
-        return student_case(ctx, label, program)
+        return ctx.student(program, case=label)
     except ContractBroken:
-        student_case(ctx, label, probe)
+        ctx.student(probe, case=label)
         raise
 
 
@@ -91,7 +82,7 @@ def compare_cases(ctx: Context, cases, target: str, dtype_of=None, hint_for=None
     """Run each (label, program) case on the submission and the answer key; on the first difference,
     a failed verdict naming the case, diagnosed against the catalogue variants of ``target``."""
     for label, program, dtype in cases:
-        got = student_case(ctx, label, program)
+        got = ctx.student(program, case=label)
         want = ctx.reference(program)
         rtol, atol = ctx.tol(dtype)
         problem = mismatch(got, want, rtol, atol, "")
@@ -250,7 +241,7 @@ def check_sdpa_mask(ctx: Context) -> Verdict:
     ]
     rtol, atol = ctx.tol(FLOAT64)
     for index, (label, program, _) in enumerate(cases):
-        got = student_case(ctx, label, program)
+        got = ctx.student(program, case=label)
         want = ctx.reference(program)
         problem = mismatch(got, want, rtol, atol, "")
         if not problem:
@@ -331,7 +322,7 @@ def check_positional_encoding(ctx: Context) -> Verdict:
         label = f"max_len={max_len}, d_model={d}" + (" (odd)" if d % 2 else "")
         p = Program()
         p.result(p.call("attention.positional_encoding", max_len, d))
-        got = student_case(ctx, label, p)
+        got = ctx.student(p, case=label)
         want = ctx.reference(p)
         problem = tensor_mismatch(got, want, rtol, atol, "PE", check_dtype=False)
         if problem:

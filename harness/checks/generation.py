@@ -17,7 +17,7 @@ import torch
 from scipy import stats
 
 from ..sandbox.program import Program
-from . import Context, StudentError, Verdict, register
+from . import Context, Verdict, register
 from .compare import describe, mismatch
 from .diagnose import wrong_output
 
@@ -25,15 +25,6 @@ FLOAT64, FLOAT32 = torch.float64, torch.float32
 BOS, EOS = 1, 2
 VOCAB = 8
 NAMES = {2: "eos", 4: "A", 5: "B", 6: "C", 7: "D"}
-
-
-def student_case(ctx: Context, label: str, program: Program):
-    """The submission's value for one case; an exception names the case it happened in."""
-    try:
-        return ctx.student(program)
-    except StudentError as exc:
-        exc.where = f"{exc.where}; case: {label}" if exc.where else f"case: {label}"
-        raise
 
 
 def as_float(value) -> float | None:
@@ -58,7 +49,7 @@ def check_softmax_temperature(ctx: Context) -> Verdict:
     for label, x, t, dtype in cases:
         p = Program()
         p.result(p.call("generation.softmax_with_temperature", x, t))
-        got = student_case(ctx, label, p)
+        got = ctx.student(p, case=label)
         want = ctx.reference(p)
         rtol, atol = ctx.tol(dtype)
         problem = mismatch(got, want, rtol, atol, "probabilities")
@@ -157,7 +148,7 @@ def check_sampling_distribution(ctx: Context) -> Verdict:
     rows = p.op("to", logits.expand(n, v).contiguous(), "float64")
     seeds = [ctx.seed + k for k in range(len(temps))]
     p.result([p.call("generation.sample_next", rows, t, p.op("generator", seed)) for t, seed in zip(temps, seeds)])
-    got = student_case(ctx, f"{n} rows of logits {SAMPLING_LOGITS}", p)
+    got = ctx.student(p, case=f"{n} rows of logits {SAMPLING_LOGITS}")
     if not isinstance(got, (list, tuple)) or len(got) != len(temps):
         return Verdict(False, f"sample_next returned {describe(got)}")
     for t, draws in zip(temps, got):
@@ -235,7 +226,7 @@ def check_sampling_determinism(ctx: Context) -> Verdict:
     p.op("manual_seed", 12345)
     second = p.call("generation.sample_next", x, 1.0, p.op("generator", ctx.seed))
     p.result([first, second])
-    got = student_case(ctx, f"logits ({rows}, {v}), T=1", p)
+    got = ctx.student(p, case=f"logits ({rows}, {v}), T=1")
     for label, draws in zip(("first", "second"), got):
         problem = draws_problem(draws, rows, v, f"sample_next (the {label} call)")
         if problem:
@@ -327,7 +318,7 @@ def check_greedy(ctx: Context) -> Verdict:
     for tree, max_len, why in GREEDY_CASES:
         label = f"{tree.name} ({tree.about}), max_len={max_len}: {why}"
         program = greedy_program(tree, max_len)
-        got = student_case(ctx, label, program)
+        got = ctx.student(program, case=label)
         want = ctx.reference(program)
         tokens = as_tokens(got)
         if tokens is None:
@@ -410,7 +401,7 @@ def check_beam(ctx: Context) -> Verdict:
     for tree, width, max_len, why in BEAM_CASES:
         label = f"{tree.name} ({tree.about}), beam_width={width}, max_len={max_len}: {why}"
         program = beam_program(tree, width, max_len)
-        got = student_case(ctx, label, program)
+        got = ctx.student(program, case=label)
         want = ctx.reference(program)
         found, problem = parse_hypotheses(got)
         if found is None:
@@ -479,7 +470,7 @@ def check_perplexity(ctx: Context) -> Verdict:
         p = Program()
         args = (log_probs, targets) if pad_id is None else (log_probs, targets, pad_id)
         p.result(p.call("generation.perplexity", *args))
-        got = student_case(ctx, label, p)
+        got = ctx.student(p, case=label)
         want = ctx.reference(p)
         value = as_float(got)
         shapes = f"log_probs {tuple(log_probs.shape)}, targets {tuple(targets.shape)}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..sandbox.program import Program
-from . import Context, StudentError, Verdict, register
+from . import Context, Verdict, register
 from .compare import describe
 from .diagnose import wrong_output
 
@@ -35,15 +35,6 @@ def call_text(seqs, maxlen, kwargs: dict) -> str:
     return f"pad_sequences({', '.join(args)})"
 
 
-def student_case(ctx: Context, label: str, program: Program):
-    """The submission's value for one case; an exception names the case it happened in."""
-    try:
-        return ctx.student(program)
-    except StudentError as exc:
-        exc.where = f"{exc.where}; case: {label}" if exc.where else f"case: {label}"
-        raise
-
-
 def long_tensor_problem(got, want: torch.Tensor, what: str) -> str | None:
     """None when ``got`` is a LongTensor of ``want``'s shape, else what is wrong with it."""
     if not isinstance(got, torch.Tensor):
@@ -66,7 +57,7 @@ def check_pad_sequences(ctx: Context) -> Verdict:
     for label, seqs, maxlen, kwargs in PAD_CASES:
         p = Program()
         p.result(p.call("sequences.pad_sequences", seqs, maxlen, **kwargs))
-        got = student_case(ctx, label, p)
+        got = ctx.student(p, case=label)
         want = ctx.reference(p)
         call = call_text(seqs, maxlen, kwargs)
         problem = long_tensor_problem(got, want, call)
@@ -103,7 +94,7 @@ def check_make_windows(ctx: Context) -> Verdict:
     for label, ids, window in WINDOW_CASES:
         p = Program()
         p.result(p.call("sequences.make_windows", ids, window))
-        got = student_case(ctx, label, p)
+        got = ctx.student(p, case=label)
         want = ctx.reference(p)
         call = f"make_windows({ids}, {window})"
         n = len(want[0])

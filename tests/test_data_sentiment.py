@@ -164,3 +164,19 @@ def test_bag_of_words_logistic_regression_falls_short(corpus):
     # while the rule that reads order reaches the Bayes figure on the same split
     rule = np.array([S.clean_label(t) for t in corpus.test.texts])
     assert float((rule == corpus.test.labels).mean()) == corpus.optimum["bayes_accuracy_test"]
+
+
+def test_classification_dataset_is_pre_padded_with_a_train_only_vocabulary():
+    from pathlib import Path
+
+    from harness.data import build_dataset
+
+    data = build_dataset({"kind": "synthetic-sentiment", "preprocessing": {"vocab_size": 40}},
+                         Path("tasks/sentiment/task.toml"))
+    assert len(data.vocab) == 40 and data.class_names == ["negative", "positive"]
+    ids = data.train.ids
+    assert ids.shape[0] == 4000 and (ids[:, -1] != 0).all() and (ids[:, 0] == 0).any()  # padding in front
+    assert data.train.labels.dtype.is_floating_point is False and set(data.train.labels.tolist()) == {0, 1}
+    train_words = {w for t in data.train.texts for w in re.findall(r"\w+|[^\w\s]", t)}
+    assert set(data.vocab.tokens[4:]) <= train_words
+    assert data.optimum["bayes_accuracy"] == 0.95

@@ -141,7 +141,7 @@ def test_series_csv_good_is_the_airline_series(tmp_path):
     from_csv = build_dataset({"kind": "series-csv", "path": "airline_passengers.csv", "sha256": sha(AIRLINE)}, spec)
     builtin = build_dataset({"kind": "airline"}, spec)
     assert np.array_equal(from_csv.values, builtin.values) and np.array_equal(from_csv.X, builtin.X)
-    other = write(tmp_path, "sales.csv", "date,units\n" + "".join(f"2020-{m:02d}-01,{m * 10}\n" for m in range(1, 13)))
+    write(tmp_path, "sales.csv", "date,units\n" + "".join(f"2020-{m:02d}-01,{m * 10}\n" for m in range(1, 13)))
     data = build_dataset({"kind": "series-csv", "path": "sales.csv", "columns": {"month": "date", "value": "units"},
                           "preprocessing": {"holdout": 3, "window": 4, "horizon": 1}}, tmp_path / "task.toml")
     assert data.months[-1] == "2020-12" and data.X.shape == (5, 4, 1)
@@ -192,7 +192,7 @@ def test_spec_errors_name_the_key(table, key, words):
 
 
 def test_resolve_fills_defaults():
-    kind, options, columns, pre = resolve({"kind": "synthetic-sentiment"}, Path("t/task.toml"))
+    _, options, _, pre = resolve({"kind": "synthetic-sentiment"}, Path("t/task.toml"))
     assert options == {"seed": 0, "train_size": 4000, "valid_size": 500, "test_size": 1000, "noise": 0.05}
     assert pre["padding"] == pre["truncating"] == "pre" and pre["tokenizer"] == "word" and pre["lowercase"]
 

@@ -152,7 +152,7 @@ def test_bow_ceiling_equals_brute_force_over_every_text(monkeypatch):
 
 
 def test_bag_of_words_logistic_regression_falls_short(corpus):
-    sklearn = pytest.importorskip("sklearn")  # noqa: F841
+    pytest.importorskip("sklearn")
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
 

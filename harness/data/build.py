@@ -1,20 +1,34 @@
 """``build_dataset``: a task's ``[dataset]`` table in, a ready dataset out (trusted side).
 
-Example tables (keys are per kind; unknown or misplaced keys are errors naming the key)::
+Kinds, the family of dataset each builds, and their keys (defaults in ``KINDS``):
 
-    [dataset]
-    kind = "synthetic-sentiment"          # or "csv-classification", "synthetic-grammar", …
-    seed = 7
-    train_size = 4000
-    [dataset.preprocessing]
-    vocab_size = 5000                     # specials included
-    maxlen = 40
+    kind                   returns             [dataset] keys
+    synthetic-sentiment    ClassificationData  seed, train_size, valid_size, test_size, noise (0.05)
+    csv-classification     ClassificationData  path, sha256, columns {text, label, split}, seed,
+                                               valid_fraction (0.1), test_fraction (0.2)
+    synthetic-grammar      LanguageModelData   seed, train_size, valid_size, test_size
+    text-corpus            LanguageModelData   path, sha256, sentences ("lines"|"punctuation"), seed,
+                                               valid_fraction, test_fraction
+    synthetic-translation  TranslationData     seed, train_size, valid_size, test_size
+    tsv-pairs              TranslationData     path, sha256, columns {source = 0, target = 1}, seed,
+                                               valid_fraction, test_fraction
+    airline                SeriesData          (none: the built-in Box & Jenkins series)
+    synthetic-series       SeriesData          seed, length (144), sigma (10), seasonality, level, slope,
+                                               amplitude
+    series-csv             SeriesData          path, sha256, columns {month = "Month", value = "Passengers"}
+
+``[dataset.preprocessing]``: text kinds take tokenizer ("word"|"char"), lowercase (true),
+vocab_size (specials included; unset = every training token), min_count (1) and maxlen (unset =
+no truncation, each split padded to its own longest row); classification also padding and
+truncating ("pre", as Keras). Series kinds take holdout (24), window (12), horizon (= holdout)
+and scaling ("minmax" | "standard" | "none"). Sizes default to 4000/500/1000. Real data without a
+``columns.split`` is split by a seeded shuffle (rows keep their file order within a split).
+Paths are relative to the folder of task.toml. Example::
 
     [dataset]
     kind = "series-csv"
-    path = "airline_passengers.csv"       # relative to the folder of task.toml
-    sha256 = "29a8…"
-    columns = { month = "Month", value = "Passengers" }
+    path = "airline_passengers.csv"
+    sha256 = "29a86cac504338c7c5607e721396e4bda240ca61785ffcac9ed1af4088199d42"
     [dataset.preprocessing]
     holdout = 24
     window = 12
@@ -135,7 +149,8 @@ class _Checker:
 
     def table(self, where: str, given, defaults: dict) -> dict:
         if not isinstance(given, dict):
-            self.error(where, f"must be a table, got {given!r}", f"write it as [{where.strip('[]')}] or {{ key = value }}")
+            self.error(where, f"must be a table, got {given!r}",
+                       f"write it as [{where.strip('[]')}] or {{ key = value }}")
         for key in given:
             if key not in defaults:
                 allowed = defaults or {"(none for this kind)": None}

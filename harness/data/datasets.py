@@ -28,7 +28,8 @@ class _Splits:
 
 @dataclass
 class ClassificationSplit:
-    ids: Tensor  # (N, T) long, padded with 0 as preprocessing.padding says ("pre" by default)
+    ids: Tensor  # (N, T) long, padded with 0 as preprocessing.padding says ("pre" by default);
+    # T = preprocessing.maxlen, or this split's longest text when maxlen is unset
     labels: Tensor  # (N,) long, index into class_names
     texts: list[str]  # the raw texts, for reports
 

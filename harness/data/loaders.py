@@ -95,7 +95,8 @@ def load_classification_csv(path: Path, text_column: str = "text", label_column:
     texts, labels, splits = [], [], []
     for line, row in _csv_rows(path, read_text(path, sha256), columns):
         if not row["text"].strip():
-            raise DataError(path, f"line {line}, column {text_column!r}", "is empty", "remove the row or give it a text")
+            raise DataError(path, f"line {line}, column {text_column!r}", "is empty",
+                            "remove the row or give it a text")
         label = row["label"].strip()
         if not label:
             raise DataError(path, f"line {line}, column {label_column!r}", "is empty", "give every row a label")

@@ -65,6 +65,9 @@ def synthetic_seasonal(seed: int = 0, length: int = 144, start: str = "2000-01",
 
     multiplicative: s_t = (level + slope·t)·(1 + amplitude·sin(2π(t−3)/12)), peak in July;
     additive: s_t = level + slope·t + amplitude·level·sin(2π(t−3)/12).
+    Since e_t is independent of the past, the best forecast of y_t at any horizon is s_t: its
+    expected RMSE is sigma (one-step or multi-step alike). For a holdout the optimum reported is
+    the RMSE (MAE, MAPE, …) of the noise-free s_t against the noisy observations, ≈ sigma.
     """
     if seasonality not in SEASONALITIES:
         raise ValueError(f"seasonality must be one of {SEASONALITIES}, not {seasonality!r}")

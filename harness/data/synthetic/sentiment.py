@@ -83,11 +83,11 @@ def combine(p1: int, s1: bool, p2: int | None = None, s2: bool = False) -> int:
 def clean_label(text: str) -> int:
     """The clean label (1 positive, 0 negative) read from the text alone."""
     body = re.split(r"\s*\.\s*", text.strip())[0].split()
-    clauses, cur, _joiner = [], [], None
+    clauses, cur = [], []
     for w in body:
-        if w in ("but", "and"):
+        if w in ("but", "and"):  # "and" joins clauses of one polarity, so only "but" needs the rule
             clauses.append(cur)
-            cur, _joiner = [], w
+            cur = []
         else:
             cur.append(w)
     clauses.append(cur)

@@ -54,12 +54,15 @@ ADJECTIVES = (
     ("green", "verde", "verde", "verdes", "verdes", (THING, FOOD)),
 )
 # English base, English 3sg, Spanish 1sg 2sg 3sg 1pl 3pl, subject classes, object classes
+ANY = (HUMAN, ANIMAL, THING, FOOD, TEXT)
 VERBS = (
-    ("see", "sees", ("veo", "ves", "ve", "vemos", "ven"), (HUMAN, ANIMAL), (HUMAN, ANIMAL, THING, FOOD, TEXT)),
-    ("want", "wants", ("quiero", "quieres", "quiere", "queremos", "quieren"), (HUMAN, ANIMAL), (ANIMAL, THING, FOOD, TEXT)),
+    ("see", "sees", ("veo", "ves", "ve", "vemos", "ven"), (HUMAN, ANIMAL), ANY),
+    ("want", "wants", ("quiero", "quieres", "quiere", "queremos", "quieren"), (HUMAN, ANIMAL),
+     (ANIMAL, THING, FOOD, TEXT)),
     ("have", "has", ("tengo", "tienes", "tiene", "tenemos", "tienen"), (HUMAN, ANIMAL), (ANIMAL, THING, FOOD, TEXT)),
-    ("find", "finds", ("encuentro", "encuentras", "encuentra", "encontramos", "encuentran"), (HUMAN, ANIMAL), (HUMAN, ANIMAL, THING, FOOD, TEXT)),
-    ("need", "needs", ("necesito", "necesitas", "necesita", "necesitamos", "necesitan"), (HUMAN, ANIMAL), (HUMAN, ANIMAL, THING, FOOD)),
+    ("find", "finds", ("encuentro", "encuentras", "encuentra", "encontramos", "encuentran"), (HUMAN, ANIMAL), ANY),
+    ("need", "needs", ("necesito", "necesitas", "necesita", "necesitamos", "necesitan"), (HUMAN, ANIMAL),
+     (HUMAN, ANIMAL, THING, FOOD)),
     ("buy", "buys", ("compro", "compras", "compra", "compramos", "compran"), (HUMAN,), (ANIMAL, THING, FOOD, TEXT)),
     ("eat", "eats", ("como", "comes", "come", "comemos", "comen"), (HUMAN, ANIMAL), (FOOD,)),
     ("read", "reads", ("leo", "lees", "lee", "leemos", "leen"), (HUMAN,), (TEXT,)),
@@ -139,12 +142,12 @@ def _choose(u: float, items):
     return items[min(int(u * len(items)), len(items) - 1)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _nouns_of(classes: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(i for i, n in enumerate(NOUNS) if n[5] in classes)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _adjectives_of(cls: str) -> tuple[int, ...]:
     return tuple(i for i, a in enumerate(ADJECTIVES) if cls in a[5])
 

@@ -12,13 +12,17 @@ from __future__ import annotations
 import json
 import math
 import os
+import select
 import struct
+import time
 
 import torch
 from safetensors.torch import load as _load_tensors
 from safetensors.torch import save as _save_tensors
 
 MAGIC = b"HRN1"
+WIRE_DTYPES = {torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
+               torch.float16, torch.bfloat16, torch.float32, torch.float64}
 MAX_HEADER = 16 * 1024 * 1024
 MAX_PAYLOAD = 1024 * 1024 * 1024
 
@@ -38,10 +42,29 @@ def _read_exact(fd: int, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def wait_fd(fd: int, timeout: float | None, write: bool = False) -> bool:
+    """Wait until ``fd`` is readable (or writable); poll() where there is one, as select() fails on
+    descriptors above 1023, which a judge running many sandboxes may well hold."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT if write else select.POLLIN)
+        return bool(poller.poll(None if timeout is None else max(0, int(timeout * 1000))))
+    ready = select.select([], [fd], [], timeout) if write else select.select([fd], [], [], timeout)
+    return any(ready)
+
+
+def _write_all(fd: int, data: bytes, deadline: float | None = None) -> None:
+    """Write everything; on a non-blocking ``fd``, wait for room until ``deadline`` (monotonic)."""
     view = memoryview(data)
     while view:
-        written = os.write(fd, view)
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError("the other side did not read in time") from None
+            wait_fd(fd, remaining, write=True)
+            continue
         view = view[written:]
 
 
@@ -54,9 +77,11 @@ def encode(value, tensors: dict[str, torch.Tensor] | None = None):
         if isinstance(v, torch.Tensor):
             name = f"t{len(tensors)}"
             t = v.detach()
-            if t.is_complex() or t.layout != torch.strided:
-                return {"$opaque": f"tensor({t.dtype}, {t.layout})"}
-            tensors[name] = t.contiguous().clone() if t.numel() else t.contiguous()
+            if t.dtype not in WIRE_DTYPES or t.layout != torch.strided or t.device.type == "meta":
+                return {"$opaque": f"tensor({t.dtype}, {t.layout}, {t.device.type})"}
+            t = t.cpu().as_subclass(torch.Tensor)
+            # a fresh copy: safetensors refuses tensors that share memory
+            tensors[name] = t.contiguous().clone()
             return {"$tensor": name}
         if v is None or isinstance(v, (bool, str)):
             return v
@@ -87,7 +112,17 @@ def encode(value, tensors: dict[str, torch.Tensor] | None = None):
 
 
 def decode(tree, tensors: dict[str, torch.Tensor]):
-    """Inverse of :func:`encode`."""
+    """Inverse of :func:`encode`. A malformed tree is a :class:`ProtocolError`."""
+    try:
+        return _decode(tree, tensors)
+    except ProtocolError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as e:
+        raise ProtocolError(f"malformed value tree: {type(e).__name__}: {e}") from None
+
+
+def _decode(tree, tensors):
+    decode = _decode
     if isinstance(tree, list):
         return [decode(x, tensors) for x in tree]
     if isinstance(tree, dict):
@@ -101,9 +136,11 @@ def decode(tree, tensors: dict[str, torch.Tensor]):
         if "$dict" in tree:
             return {k: decode(x, tensors) for k, x in tree["$dict"].items()}
         if "$float" in tree:
+            if tree["$float"] not in ("nan", "inf", "-inf"):
+                raise ValueError(f"bad $float {tree['$float']!r}")
             return float(tree["$float"])
         if "$opaque" in tree:
-            return Opaque(tree["$opaque"])
+            return Opaque(str(tree["$opaque"]))
         return {k: decode(x, tensors) for k, x in tree.items()}
     return tree
 
@@ -121,32 +158,42 @@ class Opaque:
         return isinstance(other, Opaque) and other.type_name == self.type_name
 
 
-def send(fd: int, header: dict, tensors: dict[str, torch.Tensor] | None = None) -> None:
+def send(fd: int, header: dict, tensors: dict[str, torch.Tensor] | None = None,
+         timeout: float | None = None) -> None:
+    """Write one frame. With ``timeout`` (seconds) and a non-blocking ``fd``, raise TimeoutError
+    rather than wait forever for a reader that does not read."""
     head = json.dumps(header, allow_nan=False).encode()
     payload = _save_tensors(tensors) if tensors else b""
-    _write_all(fd, MAGIC + struct.pack(">Q", len(head)) + head + struct.pack(">Q", len(payload)) + payload)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    _write_all(fd, MAGIC + struct.pack(">Q", len(head)) + head + struct.pack(">Q", len(payload)) + payload,
+               deadline)
 
 
-def receive(fd: int) -> tuple[dict, dict[str, torch.Tensor]]:
+def receive(fd: int, max_header: int = MAX_HEADER, max_payload: int = MAX_PAYLOAD
+            ) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Read one frame. Raises EOFError at the end of the pipe (also in the middle of a frame) and
+    ProtocolError for anything that is not a valid frame; never unpickles."""
     magic = _read_exact(fd, 4)
     if magic != MAGIC:
         raise ProtocolError(f"bad frame start {magic!r}")
     (n,) = struct.unpack(">Q", _read_exact(fd, 8))
-    if n > MAX_HEADER:
-        raise ProtocolError(f"header of {n} bytes is over the limit")
+    if n > max_header:
+        raise ProtocolError(f"header of {n} bytes is over the limit of {max_header}")
     try:
         header = json.loads(_read_exact(fd, n))
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise ProtocolError(f"header is not JSON: {e}") from None
     if not isinstance(header, dict):
         raise ProtocolError("header is not a JSON object")
     (m,) = struct.unpack(">Q", _read_exact(fd, 8))
-    if m > MAX_PAYLOAD:
-        raise ProtocolError(f"payload of {m} bytes is over the limit")
+    if m > max_payload:
+        raise ProtocolError(f"payload of {m} bytes is over the limit of {max_payload}")
     tensors = {}
     if m:
         try:
             tensors = dict(_load_tensors(_read_exact(fd, m)))
+        except EOFError:
+            raise
         except Exception as e:  # safetensors raises its own error types
             raise ProtocolError(f"payload is not a safetensors blob: {e}") from None
     return header, tensors

@@ -1,31 +1,49 @@
 """The judge's handle on a worker: start it confined, send requests, enforce time, kill it.
 
-The launcher never imports submission code. It copies the worker runtime and the submission into
-a scratch directory, starts ``python -I`` there with a scrubbed environment, and speaks the framed
-protocol of ``wire.py`` over two dedicated pipes. stdout and stderr are drained by threads that
-keep the first ``output_bytes`` and count the rest, so a flood of output can neither block the
-worker nor fill the judge's memory.
+The launcher never imports submission code. It copies the worker runtime into the scratch
+directory, starts ``python -I`` there in a new session with a scrubbed environment, and speaks the
+framed protocol of ``wire.py`` over two dedicated pipes. The worker confines itself first thing
+(``isolation.confine``) and reports in its hello message which protections held.
+
+Failure handling — a misbehaving submission costs the request it was running, never the judge:
+- every wait is bounded: the reply (``timeout``), and also the sending of a request, so a worker
+  that stops reading its input cannot block the judge;
+- a death is noticed within ~50 ms even when a child of the worker keeps the reply pipe open;
+- the kill takes the PID namespace's init (through a pidfd, so a recycled pid is never hit), the
+  whole process group and the process the judge started, and waits until the namespace is empty;
+- stdout and stderr are drained by threads that keep the first ``output_bytes`` and count the
+  rest; replies are read by a thread into a queue of at most two frames of at most ``reply_mb``, so
+  neither a flood of output nor a flood of frames grows the judge's memory;
+- a reply must carry the id of the request it answers; anything else is a protocol error;
+- a third pipe, the lifeline, is held only by the judge: if the judge dies, the worker follows.
+After a death the next request starts a fresh worker, and the modules loaded before are loaded again.
 """
 from __future__ import annotations
 
-import json
+import fcntl
+import itertools
 import os
 import queue
 import shutil
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import isolation, wire
-from .isolation import Confinement, Limits
+from . import wire
+from .isolation import TMP_DIRS, Confinement, Limits
 
-RUNTIME_FILES = ("worker.py", "wire.py", "program.py")
+# The sandbox modules that run in the worker (each imports only the standard library, torch,
+# safetensors and its siblings); copied next to the submission, never imported from the checkout.
+RUNTIME_FILES = ("worker.py", "wire.py", "program.py", "isolation.py", "training.py")
 BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
         "from _harness_runtime.worker import main; main(sys.argv[2:])")
+POLL_S = 0.05
 
 
 class WorkerDied(Exception):
@@ -48,30 +66,89 @@ class _Drain(threading.Thread):
     """Reads a pipe to its end, keeping at most ``cap`` bytes."""
 
     def __init__(self, fd: int, cap: int):
-        super().__init__(daemon=True)
+        super().__init__(daemon=True, name="harness-sandbox-output")
         self.fd, self.cap = fd, cap
         self.kept = bytearray()
         self.total = 0
+        self.idle = False    # True while waiting in read() with everything read so far counted
+        self.closed = False
 
     def run(self):
         while True:
+            self.idle = True
             try:
                 chunk = os.read(self.fd, 1 << 16)
             except OSError:
                 break
+            self.idle = False
             if not chunk:
                 break
             self.total += len(chunk)
             room = self.cap - len(self.kept)
             if room > 0:
                 self.kept += chunk[:room]
+        self.closed = True
         os.close(self.fd)
+
+    def settle(self, timeout: float = 1.0) -> None:
+        """Wait (briefly) until what is already in the pipe has been counted: output written
+        before a reply then shows in ``output()`` right after it."""
+        deadline = time.monotonic() + timeout
+        while not self.closed and time.monotonic() < deadline:
+            try:
+                pending = struct.unpack("i", fcntl.ioctl(self.fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+            except OSError:
+                return
+            if pending == 0 and self.idle:
+                return
+            time.sleep(0.002)
+
+    @property
+    def dropped(self) -> int:
+        return self.total - len(self.kept)
 
     def text(self) -> str:
         s = self.kept.decode("utf-8", "replace")
-        if self.total > len(self.kept):
-            s += f"\n[... {self.total - len(self.kept)} more bytes of output not kept]"
+        if self.dropped > 0:
+            s += f"\n[... {self.dropped} more bytes of output not kept]"
         return s
+
+
+class _Replies(threading.Thread):
+    """Reads frames from the worker into a small queue; owns (and finally closes) the pipe."""
+
+    def __init__(self, fd: int, max_payload: int):
+        super().__init__(daemon=True, name="harness-sandbox-replies")
+        self.fd, self.max_payload = fd, max_payload
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.stopped = threading.Event()
+
+    def _put(self, item) -> None:
+        while not self.stopped.is_set():
+            try:
+                self.queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def run(self):
+        try:
+            while not self.stopped.is_set():
+                try:
+                    header, tensors = wire.receive(self.fd, max_payload=self.max_payload)
+                    item = Reply(header, wire.decode(header.get("value"), tensors))
+                except EOFError:
+                    self._put(None)
+                    return
+                except wire.ProtocolError as exc:
+                    self._put(exc)
+                    return
+                except Exception as exc:  # noqa: BLE001 - anything odd the worker sent
+                    self._put(wire.ProtocolError(f"{type(exc).__name__}: {exc}"))
+                    return
+                self._put(item)
+        finally:
+            os.close(self.fd)
 
 
 def _package_root() -> Path:
@@ -80,9 +157,8 @@ def _package_root() -> Path:
 
 def answer_key_paths() -> list[str]:
     """Directories the worker must not be able to read: the judge, the answer key, the tasks."""
-    import reference_models
-
     import harness
+    import reference_models
 
     paths = {Path(harness.__file__).parent, Path(reference_models.__file__).parent}
     tasks = _package_root() / "tasks"
@@ -91,151 +167,334 @@ def answer_key_paths() -> list[str]:
     return sorted(str(p) for p in paths)
 
 
-class Sandbox:
-    """One worker process over one scratch copy of a submission. Restartable after a death."""
+def _python_paths() -> tuple[list[str], list[str], list[str]]:
+    """(directories of the Python installation, files to probe, extra sys.path entries).
 
-    def __init__(self, submission_copy: Path, scratch: Path, limits: Limits | None = None):
+    The worker needs to read the interpreter, the standard library and the installed packages, and
+    nothing of the judge's checkout."""
+    import site
+
+    import torch
+
+    root = str(_package_root())
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix)}
+    dirs = set(prefixes) | {os.path.dirname(os.path.realpath(sys.executable))}
+    extra = []
+    site_dirs = set(site.getsitepackages()) | {site.getusersitepackages()}
+    for entry in sys.path:
+        # installed packages only: never the judge's script directory or its checkout
+        real = os.path.realpath(entry) if entry else ""
+        installed = (entry in site_dirs or os.path.basename(real) in ("site-packages", "dist-packages")
+                     or any(real.startswith(p + os.sep) for p in prefixes))
+        if installed and os.path.isdir(real) and not real.startswith(root + os.sep):
+            dirs.add(real)
+            extra.append(real)
+    probes = [os.path.realpath(sys.executable), os.__file__, torch.__file__]
+    for name in ("safetensors", "numpy", "torch._C"):
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "__file__", None):
+            probes.append(module.__file__)
+    probes = [p for p in probes if not os.path.realpath(p).startswith(root + os.sep)]
+    return sorted(os.path.realpath(d) for d in dirs), probes, extra
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` is still running (zombies, waiting for whatever reaps
+    orphans here, do not count)."""
+    if not os.path.isdir("/proc/self"):
+        try:
+            os.killpg(pgid, 0)
+            return True
+        except (ProcessLookupError, PermissionError):
+            return False
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+                return True
+    return False
+
+
+class Sandbox:
+    """One worker process over one scratch copy of a submission. Restartable after a death.
+
+    ``hide`` adds directories the worker must not see (e.g. the folder of all submissions, the
+    gradebook); the answer key, the judge's code and its checkout are always hidden. ``disable``
+    names protections not to attempt (e.g. ``"pid_namespace"``), to test the fallbacks."""
+
+    def __init__(self, submission_copy: Path, scratch: Path, limits: Limits | None = None, *,
+                 hide: list[Path] | tuple = (), disable: list[str] | tuple = ()):
         self.submission = Path(submission_copy)
         self.scratch = Path(scratch)
         self.limits = limits or Limits()
+        self.extra_hidden = [str(p) for p in hide]
+        self.disable = list(disable)  # protections not to attempt: for tests of the fallbacks only
         self.proc: subprocess.Popen | None = None
         self.protections: dict = {}
+        self.protection_notes: dict = {}
         self.starts = 0
-        self._replies: queue.Queue = queue.Queue()
+        self.start_seconds: float | None = None
+        self.worker_pid: int | None = None
+        self.worker_uid: int | None = None
+        self._init_pidfd: int | None = None
+        self._loaded: dict[str, str] = {}
+        self._ids = itertools.count(1)
+        self._to = self._lifeline = None
+        self._replies: _Replies | None = None
+        self._output: _Drain | None = None
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # life cycle -------------------------------------------------------------------------------
     def _install_runtime(self) -> Path:
         runtime = self.scratch / "runtime" / "_harness_runtime"
-        if not runtime.exists():
-            runtime.mkdir(parents=True)
-            (runtime / "__init__.py").write_text("")
-            for name in RUNTIME_FILES:
-                shutil.copy(Path(__file__).parent / name, runtime / name)
+        runtime.mkdir(parents=True, exist_ok=True)
+        (runtime / "__init__.py").write_text("")
+        for name in RUNTIME_FILES:  # always fresh: the worker runs exactly the judge's version
+            if (Path(__file__).parent / name).exists():
+                shutil.copyfile(Path(__file__).parent / name, runtime / name)
+        for path in (runtime.parent, runtime, *runtime.iterdir()):  # readable by the worker's uid
+            path.chmod(0o755 if path.is_dir() else 0o644)
         return runtime.parent
 
+    def _confinement(self, runtime: Path, home: Path) -> Confinement:
+        python_dirs, probes, python_paths = _python_paths()
+        covers = [str(_package_root()), *TMP_DIRS, *self.extra_hidden]
+        judge_home = os.path.expanduser("~")
+        if judge_home not in ("", "/"):
+            covers.append(judge_home)
+        probes += [str(p) for p in (runtime / "_harness_runtime").glob("*.py")]
+        return Confinement(self.limits, hide_paths=answer_key_paths() + self.extra_hidden,
+                           cover_paths=covers, writable_paths=[str(self.submission), str(home)],
+                           readable_paths=[str(runtime), *python_dirs], probe_files=probes,
+                           python_paths=python_paths, disable=self.disable)
+
     def start(self) -> None:
+        if self.proc is not None:
+            self.kill()
+        begun = time.perf_counter()
         runtime = self._install_runtime()
         home = self.scratch / "home"
         home.mkdir(exist_ok=True)
-        status = self.scratch / "home" / "confinement.json"
-        status.unlink(missing_ok=True)
+        conf = self._confinement(runtime, home)
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
         out_r, out_w = os.pipe()
-        conf = Confinement(self.limits, hide_paths=answer_key_paths(),
-                           writable_paths=[str(self.submission), str(home)], status_path=str(status))
+        life_r, life_w = os.pipe()
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
                "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-               "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "MPLBACKEND": "Agg"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-u", "-c", BOOT, str(runtime), str(to_worker_r), str(from_worker_w),
-             str(self.submission)],
-            stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, env=env, cwd=str(self.submission),
-            pass_fds=(to_worker_r, from_worker_w), start_new_session=True,
-            preexec_fn=lambda: isolation.confine(conf))
-        for fd in (to_worker_r, from_worker_w, out_w):
-            os.close(fd)
-        self._to, self._from = to_worker_w, from_worker_r
+               "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "MPLBACKEND": "Agg", "TORCHINDUCTOR_DETERMINISTIC": "1"}
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-u", "-c", BOOT, str(runtime), str(to_worker_r), str(from_worker_w),
+                 str(self.submission), str(life_r), conf.to_json()],
+                stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, env=env, cwd=str(self.submission),
+                pass_fds=(to_worker_r, from_worker_w, life_r), start_new_session=True)
+        except BaseException:
+            for fd in (to_worker_w, from_worker_r, out_r, life_w):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (to_worker_r, from_worker_w, out_w, life_r):
+                os.close(fd)
+        os.set_blocking(to_worker_w, False)  # sends are bounded by the request's deadline
+        self._to, self._lifeline = to_worker_w, life_w
+        self._init_pidfd = None
         self._output = _Drain(out_r, self.limits.output_bytes)
         self._output.start()
-        self._replies = queue.Queue()
-        threading.Thread(target=self._read_replies, args=(from_worker_r, self._replies), daemon=True).start()
+        self._replies = _Replies(from_worker_r, self.limits.reply_mb << 20)
+        self._replies.start()
         self.starts += 1
         hello = self._wait(self.limits.load_timeout_s, "starting the worker")
         self.worker_pid = hello.header.get("pid")
-        try:
-            self.protections = json.loads(status.read_text())
-        except (OSError, ValueError):
-            self.protections = {"unknown": True}
+        self.worker_uid = hello.header.get("uid")
+        self.protections = dict(hello.header.get("protections") or {"unknown": True})
+        self.protection_notes = dict(hello.header.get("notes") or {})
+        self._watch_init(hello.header.get("init_pid"))
+        self.start_seconds = time.perf_counter() - begun
+        for module, filename in list(self._loaded.items()):  # a restart is invisible to the checks
+            self.load(module, filename)
 
-    def _read_replies(self, fd: int, replies: queue.Queue) -> None:
-        while True:
-            try:
-                header, tensors = wire.receive(fd)
-                replies.put(Reply(header, wire.decode(header.get("value"), tensors)))
-            except EOFError:
-                replies.put(None)
-                return
-            except wire.ProtocolError as exc:
-                replies.put(exc)
-                return
-            except Exception as exc:  # noqa: BLE001 - anything odd the worker sent
-                replies.put(wire.ProtocolError(str(exc)))
-                return
+    def _watch_init(self, init_pid) -> None:
+        """A pidfd on the PID namespace's init, once we know the pid is still that process."""
+        if not isinstance(init_pid, int) or init_pid <= 1 or not hasattr(os, "pidfd_open"):
+            return
+        try:
+            fd = os.pidfd_open(init_pid)
+        except OSError:
+            return
+        # The pid names the init only if its parent is still the process we started (which forks
+        # once); checked after opening, so the pidfd cannot refer to a recycled pid.
+        if _parent_of(init_pid) == self.proc.pid:
+            self._init_pidfd = fd
+        else:
+            os.close(fd)
 
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def output(self) -> str:
-        return self._output.text() if self.proc is not None else ""
+        """What the worker printed (stdout and stderr, at most ``output_bytes``), up to now."""
+        if self._output is None:
+            return ""
+        self._output.settle()
+        return self._output.text()
+
+    @property
+    def output_dropped(self) -> int:
+        """Bytes of stdout/stderr that were counted but not kept."""
+        if self._output is None:
+            return 0
+        self._output.settle()
+        return self._output.dropped
 
     def kill(self) -> None:
-        """Kill the worker's whole process group, whatever signals it ignores."""
+        """Kill everything the worker started, whatever signals it ignores; wait until it is gone."""
         if self.proc is None:
             return
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not ignorable
-            pass
-        for fd in (self._to, self._from):
+        pidfd, self._init_pidfd = self._init_pidfd, None
+        if pidfd is not None:
+            # The namespace's init first: the kernel kills every process of the namespace, and the
+            # pidfd turns readable only once they are all gone. The process we started then reaps
+            # the init and exits by itself (killing it first would leave the init a zombie for
+            # whatever reaps orphans on this machine, which need not be quick about it).
             try:
-                os.close(fd)
-            except OSError:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                wire.wait_fd(pidfd, 5)
+                self.proc.wait(timeout=1)
+            except (OSError, subprocess.TimeoutExpired):
                 pass
-        self._output.join(timeout=2)
+            os.close(pidfd)
+        if self.proc.returncode is None:
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(self.proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not ignorable
+                pass
+        if pidfd is None:  # no namespace: the rest of the process group, until none is left alive
+            deadline = time.monotonic() + 2
+            while _group_alive(self.proc.pid) and time.monotonic() < deadline:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    break
+                time.sleep(0.01)
+        for attr in ("_to", "_lifeline"):
+            fd = getattr(self, attr)
+            setattr(self, attr, None)
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        if self._replies is not None:
+            self._replies.stopped.set()
+        if self._output is not None:
+            self._output.join(timeout=2)
 
     def close(self) -> None:
         if self.alive:
             try:
-                wire.send(self._to, {"cmd": "exit"})
+                wire.send(self._to, {"cmd": "exit"}, timeout=1)
                 self.proc.wait(timeout=2)
-            except (OSError, subprocess.TimeoutExpired):
+            except (OSError, TimeoutError, subprocess.TimeoutExpired):
                 pass
         self.kill()
         self.proc = None
 
     # requests ---------------------------------------------------------------------------------
-    def _wait(self, timeout: float, doing: str) -> Reply:
-        deadline = time.monotonic() + timeout
+    def _died(self, doing: str) -> WorkerDied:
+        """Diagnose a worker that ended (or closed its channel) while ``doing``; kills what is left."""
         try:
-            reply = self._replies.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
+            code = self.proc.wait(timeout=1)
+        except subprocess.TimeoutExpired:
             self.kill()
-            raise WorkerDied("timeout", f"{doing} took longer than {timeout:g} s and was stopped",
-                             self.output()) from None
-        if isinstance(reply, Reply):
-            return reply
-        if isinstance(reply, wire.ProtocolError):
-            self.kill()
-            raise WorkerDied("protocol", f"the worker broke the protocol while {doing}: {reply}", self.output())
-        code = self.proc.wait(timeout=10) if self.proc else None
+            return WorkerDied("protocol", f"the worker closed its reply channel while {doing}", self.output())
         self.kill()
-        if code is not None and code < 0:
+        if code < 0:
             name = signal.Signals(-code).name
             why = {"SIGKILL": " (likely the memory or CPU limit)", "SIGXCPU": " (CPU time limit)",
-                   "SIGSEGV": " (a segmentation fault)", "SIGXFSZ": " (file size limit)"}.get(name, "")
-            raise WorkerDied("signal", f"the worker was killed by {name}{why} while {doing}", self.output())
-        raise WorkerDied("exit", f"the worker exited with status {code} while {doing}", self.output())
+                   "SIGSEGV": " (a segmentation fault)", "SIGXFSZ": " (file size limit)",
+                   "SIGBUS": " (a bus error)", "SIGABRT": " (it aborted)"}.get(name, "")
+            return WorkerDied("signal", f"the worker was killed by {name}{why} while {doing}", self.output())
+        return WorkerDied("exit", f"the worker exited with status {code} while {doing}", self.output())
+
+    def _wait(self, timeout: float, doing: str, request_id: int | None = None,
+              deadline: float | None = None) -> Reply:
+        deadline = time.monotonic() + timeout if deadline is None else deadline
+        replies = self._replies
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise WorkerDied("timeout", f"{doing} took longer than {timeout:g} s and was stopped",
+                                 self.output())
+            try:
+                reply = replies.queue.get(timeout=min(remaining, POLL_S))
+            except queue.Empty:
+                if self.proc.poll() is None:
+                    continue
+                try:  # it ended: a last frame or the end of the pipe may still be on its way
+                    reply = replies.queue.get(timeout=0.2)
+                except queue.Empty:
+                    raise self._died(doing) from None
+            if isinstance(reply, Reply):
+                if request_id is not None and reply.header.get("id") != request_id:
+                    self.kill()
+                    raise WorkerDied("protocol", f"the worker answered out of turn while {doing}",
+                                     self.output())
+                return reply
+            if isinstance(reply, wire.ProtocolError):
+                self.kill()
+                raise WorkerDied("protocol", f"the worker broke the protocol while {doing}: {reply}",
+                                 self.output())
+            raise self._died(doing)  # the end of the pipe
 
     def request(self, header: dict, tensors: dict | None = None, timeout: float | None = None,
                 doing: str = "running a check") -> Reply:
         if not self.alive:
             self.start()
+        timeout = self.limits.timeout_s if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        request_id = next(self._ids)
         try:
-            wire.send(self._to, header, tensors)
+            wire.send(self._to, {**header, "id": request_id}, tensors, timeout=timeout)
+        except TimeoutError:
+            self.kill()
+            raise WorkerDied("timeout", f"the worker did not read its request while {doing}",
+                             self.output()) from None
         except OSError:
             pass  # the worker died; _wait says how
-        return self._wait(self.limits.timeout_s if timeout is None else timeout, doing)
+        return self._wait(timeout, doing, request_id, deadline)
 
     def load(self, module: str, filename: str) -> Reply:
-        return self.request({"cmd": "load", "module": module, "file": filename},
-                            timeout=self.limits.load_timeout_s, doing=f"importing {filename}")
+        reply = self.request({"cmd": "load", "module": module, "file": filename},
+                             timeout=self.limits.load_timeout_s, doing=f"importing {filename}")
+        if reply.header.get("ok"):
+            self._loaded[module] = filename
+        return reply
 
     def run(self, program: dict, inputs: dict, timeout: float | None = None, doing: str = "running a check") -> Reply:
         return self.request({"cmd": "run", "program": program}, inputs, timeout=timeout, doing=doing)

@@ -99,11 +99,32 @@ class Tripwire:
         return used
 
 
+def _safe_str(value, limit: int = 4000, convert=str) -> str:
+    """str() of something the submission made, which may raise, lie about its type or be huge."""
+    try:
+        text = convert(value)
+        if not isinstance(text, str):
+            raise TypeError
+    except BaseException:  # noqa: BLE001
+        try:
+            text = object.__repr__(value)
+        except BaseException:  # noqa: BLE001
+            text = "<unprintable>"
+    return text[:limit]
+
+
 def describe_exception(exc: BaseException, submission_dir: str) -> dict:
     """Type, message and the innermost place in the submission's own files, for the student."""
-    info = {"type": type(exc).__name__, "message": str(exc)[:4000]}
+    try:
+        return _describe(exc, submission_dir)
+    except BaseException:  # noqa: BLE001 - a hostile exception must not take the worker down
+        return {"type": _safe_str(type(exc).__name__, 200), "message": _safe_str(exc)}
+
+
+def _describe(exc: BaseException, submission_dir: str) -> dict:
+    info = {"type": type(exc).__name__, "message": _safe_str(exc)}
     if isinstance(exc, SystemExit):
-        info["message"] = f"the code called sys.exit({exc.code!r})"
+        info["message"] = f"the code called sys.exit({_safe_str(exc.code, 200, repr)})"
     where = None
     if isinstance(exc, SyntaxError) and exc.filename:
         where = (exc.filename, exc.lineno, (exc.text or "").rstrip())
@@ -135,7 +156,14 @@ class Worker:
         import torch
 
         torch.set_num_threads(1)
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        # What torch.use_deterministic_algorithms(True, warn_only=True) does, without the import
+        # of torch._inductor it makes just to set one flag (0.9 s, half the worker's start); the
+        # launcher sets that flag for a later torch.compile through TORCHINDUCTOR_DETERMINISTIC=1.
+        set_deterministic = getattr(torch._C, "_set_deterministic_algorithms", None)
+        if set_deterministic is not None and "torch._inductor" not in sys.modules:
+            set_deterministic(True, warn_only=True)
+        else:  # pragma: no cover - another torch version
+            torch.use_deterministic_algorithms(True, warn_only=True)
         sys.meta_path.insert(0, self.blocker)
         self.tripwire.install()
         sys.path.insert(0, self.submission_dir)
@@ -166,45 +194,76 @@ class Worker:
         try:
             value = self.program.run(prog, inputs, self.modules)
         except self.program.ContractError as exc:
-            return {"ok": False, "contract": str(exc), "forbidden": self.tripwire.take()}, {}
-        except BaseException as exc:  # noqa: BLE001
+            return {"ok": False, "contract": _safe_str(exc), "forbidden": self.tripwire.take()}, {}
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
             return {"ok": False, "error": describe_exception(exc, self.submission_dir),
                     "forbidden": self.tripwire.take()}, {}
         seconds = time.perf_counter() - start
-        tree, tensors = self.wire.encode(value)
+        try:
+            tree, tensors = self.wire.encode(value)
+        except BaseException as exc:  # noqa: BLE001 - e.g. a self-referential value
+            return {"ok": False, "error": {"type": "EncodingError",
+                                           "message": f"the value cannot be sent back: {_safe_str(exc)}"},
+                    "forbidden": self.tripwire.take()}, {}
         return {"ok": True, "value": tree, "seconds": seconds, "forbidden": self.tripwire.take()}, tensors
 
-    def serve(self):
+    def handle(self, header: dict, tensors: dict) -> tuple[dict, dict]:
+        cmd = header.get("cmd")
+        if cmd == "load":
+            return self.load(header["module"], header["file"]), {}
+        if cmd == "run":
+            return self.run(header["program"], tensors)
+        return {"ok": False, "error": {"type": "ProtocolError", "message": f"unknown command {cmd!r}"}}, {}
+
+    def serve(self, hello: dict | None = None):
         wire = self.wire
-        wire.send(self.fd_out, {"hello": True, "pid": os.getpid()})
+        wire.send(self.fd_out, {"hello": True, "pid": os.getpid(), **(hello or {})})
         while True:
             try:
                 header, tensors = wire.receive(self.fd_in)
-            except EOFError:
+            except (EOFError, OSError):
                 return
-            cmd = header.get("cmd")
-            if cmd == "exit":
+            if header.get("cmd") == "exit":
                 return
-            if cmd == "load":
-                reply, out = self.load(header["module"], header["file"]), {}
-            elif cmd == "run":
-                reply, out = self.run(header["program"], tensors)
-            else:
-                reply, out = {"ok": False, "error": {"type": "ProtocolError", "message": f"unknown command {cmd!r}"}}, {}
+            try:
+                reply, out = self.handle(header, tensors)
+            except BaseException as exc:  # noqa: BLE001 - the worker answers whatever happened
+                reply, out = {"ok": False, "error": describe_exception(exc, self.submission_dir)}, {}
+            reply["id"] = header.get("id")
             reply["answer_key_imports"] = list(self.blocker.attempts)
             try:
                 wire.send(self.fd_out, reply, out)
-            except ValueError as exc:  # e.g. a value JSON cannot hold
-                wire.send(self.fd_out, {"ok": False, "error": {"type": "EncodingError", "message": str(exc)}})
+            except OSError:
+                return  # the judge is gone or the submission closed the channel
+            except BaseException as exc:  # noqa: BLE001 - e.g. a value JSON or safetensors cannot hold
+                wire.send(self.fd_out, {"ok": False, "id": header.get("id"),
+                                        "answer_key_imports": list(self.blocker.attempts),
+                                        "error": {"type": "EncodingError", "message": _safe_str(exc)}})
 
 
 def main(argv: list[str] | None = None) -> None:
+    """``fd_in fd_out submission_dir [lifeline_fd confinement_json]``"""
     argv = sys.argv[1:] if argv is None else argv
     fd_in, fd_out, submission_dir = int(argv[0]), int(argv[1]), argv[2]
+    lifeline = int(argv[3]) if len(argv) > 3 else -1
+    hello = {}
+    if len(argv) > 4:
+        from . import isolation
+
+        conf = isolation.Confinement.from_json(argv[4])
+        # Confine before anything heavy is imported; on Linux this forks, and only the worker returns.
+        boot = isolation.confine(conf, keep_fds=(fd_in, fd_out), lifeline=lifeline)
+        hello = {"init_pid": boot.init_pid, "uid": boot.uid, "protections": boot.held, "notes": boot.notes}
+        for path in conf.python_paths:
+            if path not in sys.path:
+                sys.path.append(path)
     os.set_inheritable(fd_in, False)
     os.set_inheritable(fd_out, False)
     worker = Worker(fd_in, fd_out, submission_dir)
     worker.setup()
-    worker.serve()
-    sys.stdout.flush()
+    worker.serve(hello)
+    try:
+        sys.stdout.flush()
+    except BaseException:  # noqa: BLE001
+        pass
     os._exit(0)  # skip interpreter teardown: atexit handlers and __del__ of submission objects

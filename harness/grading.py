@@ -108,14 +108,16 @@ class Runner:
 
 
 def _result(spec: TaskSpec, check, status: str, message: str, hint: str = "", numbers=None,
-            seconds: float = 0.0) -> CheckResult:
+            seconds: float = 0.0, fraction: float | None = None) -> CheckResult:
+    if fraction is None:
+        fraction = 1.0 if status == "passed" else 0.0
     return CheckResult(id=check.id, task=spec.name, status=status,
-                       points=check.points if status == "passed" else 0.0, max_points=check.points,
+                       points=round(check.points * min(max(fraction, 0.0), 1.0), 4), max_points=check.points,
                        message=message, hint=hint, numbers=numbers or {}, visibility=check.visibility,
                        seconds=round(seconds, 4))
 
 
-def run_check(spec: TaskSpec, check, runner: Runner, namespace: dict) -> CheckResult:
+def run_check(spec: TaskSpec, check, runner: Runner, namespace: dict, state: dict) -> CheckResult:
     """One check of one spec, with every way a submission can fail turned into a result."""
     definition = REGISTRY[check.id]
     stem = spec.module
@@ -136,7 +138,7 @@ def run_check(spec: TaskSpec, check, runner: Runner, namespace: dict) -> CheckRe
         return _result(spec, check, "failed", f"{source.display_name} does not define {', '.join(missing)}",
                        "the contract's names are case-sensitive; see the starter files")
     ctx = Context(check.id, check.options, spec.tolerances, spec.seed,
-                  lambda program: runner.run(stem, program), namespace)
+                  lambda program, timeout=None: runner.run(stem, program, timeout), namespace, spec, state)
     ctx.source = source
     ctx.static_findings = scan_source(source.python or "")
     start = time.perf_counter()
@@ -165,13 +167,14 @@ def run_check(spec: TaskSpec, check, runner: Runner, namespace: dict) -> CheckRe
                        numbers={"traceback": traceback.format_exc()[-3000:]}, seconds=time.perf_counter() - start)
     elapsed = time.perf_counter() - start
     return _result(spec, check, "passed" if verdict.passed else "failed", verdict.message, verdict.hint,
-                   verdict.numbers, elapsed)
+                   verdict.numbers, elapsed, verdict.fraction)
 
 
-def run_figure(spec: TaskSpec, figure_id: str, runner: Runner, namespace: dict) -> dict | None:
+def run_figure(spec: TaskSpec, figure_id: str, runner: Runner, namespace: dict, state: dict) -> dict | None:
     definition = FIGURES[figure_id]
     stem = spec.module
-    ctx = Context(figure_id, {}, spec.tolerances, spec.seed, lambda program: runner.run(stem, program), namespace)
+    ctx = Context(figure_id, {}, spec.tolerances, spec.seed,
+                  lambda program, timeout=None: runner.run(stem, program, timeout), namespace, spec, state)
     try:
         ctx.hung = dict(runner.hung)
         if runner.source(stem).problem:
@@ -220,15 +223,16 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = ("pub
         runner = Runner(sandbox, sub)
         try:
             for spec in specs:
+                state: dict = {}  # what the checks and figures of this task share (a trained model's outputs)
                 task_checks = []
                 for check in spec.checks:
                     if check.visibility not in visibility:
                         continue
                     if progress:
                         progress(check.id)
-                    task_checks.append(run_check(spec, check, runner, namespace))
+                    task_checks.append(run_check(spec, check, runner, namespace, state))
                 for figure_id in spec.figures:
-                    fig = run_figure(spec, figure_id, runner, namespace)
+                    fig = run_figure(spec, figure_id, runner, namespace, state)
                     if fig:
                         figures.append(fig)
                 if runner.answer_key_imports.get(spec.module):
@@ -247,5 +251,6 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = ("pub
     return Results(submission=str(Path(path)), harness_version=__version__,
                    created=datetime.now(timezone.utc).isoformat(timespec="seconds"), tasks=tasks, checks=checks,
                    figures=figures, notes=notes, environment={**environment(), "seeds": {s.name: s.seed for s in specs}},
-                   sandbox={"protections": sandbox.protections, "worker_starts": sandbox.starts,
+                   sandbox={"protections": sandbox.protections, "notes": getattr(sandbox, "protection_notes", {}),
+                     "worker_starts": sandbox.starts,
                             "python": sys.executable}, seconds=round(time.perf_counter() - started, 3))

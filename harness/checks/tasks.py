@@ -398,9 +398,9 @@ def graded_figure(ctx: Context, name: str, higher_is_better: bool, label: str, b
     value = figures[name]
     base = baselines(ctx)
     baseline = base["classical"][baseline_name][name] if baseline_name in base["classical"] else base["reference"][name]
-    target_kind = ctx.options["target"]
     optimum = optimum_of(ctx.task.data, name)
-    target = optimum if target_kind == "optimum" and optimum is not None else base["reference"][name]
+    target_kind = "optimum" if ctx.options["target"] == "optimum" and optimum is not None else "reference model"
+    target = optimum if target_kind == "optimum" else base["reference"][name]
     rel = metrics.relative_score(value, baseline, target, higher_is_better, log_scale=log_scale)
     fraction = min(1.0, rel / ctx.options["full_at"]) if ctx.options["full_at"] > 0 else 1.0
     numbers = {name: value, "baseline": {baseline_name: baseline}, "target": {target_kind: target},

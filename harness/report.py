@@ -101,11 +101,17 @@ def check_row(check: CheckResult, anchor: str) -> dict:
             "visibility": check.visibility, "details": details}
 
 
-def figure_view(figure: dict, anchors: "Anchors") -> dict:
+def figure_view(figure: dict, anchors: Anchors) -> dict:
+    """A figure as the page shows it: its SVG, or for a "text" figure its rows (escaped by the template)."""
+    if not isinstance(figure, dict):
+        figure = {"data": figure}
     key = str(figure.get("id", "figure"))
-    drawing = draw(figure.get("data", {}), str(figure.get("title", "")), key, show_title=False)
-    return {"anchor": anchors.make("figure-" + key), "title": figure.get("title", key), "task": figure.get("task", ""),
-            "svg": drawing.svg, "notes": drawing.notes, "caption": str(figure.get("data", {}).get("caption", ""))}
+    data = figure.get("data", {})
+    drawing = draw(data, str(figure.get("title", "")), key, show_title=False)
+    caption = data.get("caption") if isinstance(data, dict) else None
+    return {"anchor": anchors.make("figure-" + key), "title": str(figure.get("title", key)),
+            "task": str(figure.get("task", "")), "svg": drawing.svg, "table": drawing.table, "notes": drawing.notes,
+            "caption": "" if caption is None else str(caption)}
 
 
 def environment_rows(env: dict) -> list[dict]:

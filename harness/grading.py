@@ -151,8 +151,7 @@ def run_check(spec: TaskSpec, check, runner: Runner, namespace: dict, state: dic
         return _result(spec, check, "error", f"your code raised {exc.describe()}",
                        numbers={"traceback": exc.info.get("traceback", "")[-3000:]}, seconds=elapsed)
     except ContractBroken as exc:
-        return _result(spec, check, "failed", f"does not follow the contract: {exc}",
-                       "see the contract for names, parameter names and shapes", seconds=time.perf_counter() - start)
+        return _result(spec, check, "failed", f"{exc.lead}: {exc}", exc.hint, seconds=time.perf_counter() - start)
     except WorkerDied as died:
         if died.reason == "timeout":
             for name in definition.needs:

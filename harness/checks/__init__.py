@@ -93,6 +93,9 @@ class StudentError(Exception):
 class ContractBroken(Exception):
     """The submission's objects do not have the contract's shape (names, parameters, shapes)."""
 
+    lead = "does not follow the contract"
+    hint = "see the contract for names, parameter names and shapes"
+
 
 def detached(value):
     """The answer key's values without their autograd graphs, like values decoded from the worker."""

@@ -136,6 +136,9 @@ def run_program(module: str, data, recipe: dict, seed: int) -> Program:
 class BadOutput(ContractBroken):
     """The model's outputs cannot be scored (wrong shape, not finite)."""
 
+    lead = "the trained model's outputs cannot be scored"
+    hint = "see the task's training check first: a model that diverged gives NaN outputs"
+
 
 def once(ctx: Context, key: str, compute: Callable):
     """``compute()`` once per task and submission; a failure is remembered and raised again, so a
@@ -376,8 +379,8 @@ def check_training(ctx: Context) -> Verdict:
     numbers = {"recipe": run["recipe"], **_curve(tr)}
     numbers.pop("batch_losses", None)
     if tr.get("stopped") == "non-finite loss":
-        return Verdict(False, f"the training loss became NaN or infinite after {len(tr.get('batch_losses', []))} "
-                       "batches", "look for log(0), division by zero, or an exploding recurrence; the harness already "
+        return Verdict(False, f"the training loss became NaN or infinite at batch {len(tr.get('batch_losses', [])) + 1} "
+                       f"of epoch {len(losses) + 1}", "look for log(0), division by zero, or an exploding recurrence; the harness already "
                        "clips gradients at norm " + f"{run['recipe']['clip']:g}", numbers)
     if tr.get("stopped") == "time budget":
         return Verdict(False, f"training stopped at the time budget of {run['recipe']['time_budget_s']:g} s after "

@@ -1,0 +1,229 @@
+"""Reports in a real browser: headless Chromium opens the HTML written from real grades.
+
+Two submissions are graded once per test session (the reference, and the reference with the GRU's
+update gate swapped, so the page has a "Fix first" list and failed rows), their reports are opened at
+a desktop and a phone width, and the test asserts what a reader sees, not what the HTML holds:
+
+* every row of the check tables and every figure has a size, lies inside the page (no sideways
+  scrolling), is not hidden by CSS, and is what the browser finds at its own centre once scrolled
+  there (nothing covers it); the figures' pixels in the screenshot are not blank;
+* the page asks for nothing but itself (and data: URLs): every request Chromium records is listed;
+* the full-page screenshot is a real PNG of the page's size, not one colour.
+
+Needs Debian's ``chromium`` (``.ci/run`` installs it); skipped with the reason when it is missing.
+Screenshots are kept under pytest's temporary folder (``screenshots/``), or in ``$HARNESS_SCREENSHOTS``.
+"""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from browser import Browser, BrowserError, find_chromium
+from PIL import Image  # matplotlib's own dependency, so present wherever the harness is
+
+from harness.grading import grade
+from harness.report import write_report
+from harness.spec import load_tasks
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBMISSIONS = ROOT / "submissions"
+CHROMIUM = find_chromium()
+VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
+MIN_PNG_BYTES = 20_000
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium not found: install Debian's chromium to run the browser tests")
+
+# What the reader sees of each element matching a selector, measured in the page. An element is seen
+# when it has a size, no ancestor hides it (display, visibility, opacity), it lies inside the page's
+# width, and after scrolling it into view the browser's hit test at its centre lands on it.
+PROBE = r"""
+(selector) => {
+  const root = document.documentElement;
+  const out = [];
+  for (const el of document.querySelectorAll(selector)) {
+    el.scrollIntoView({block: "center", inline: "center"});
+    const r = el.getBoundingClientRect();
+    let hiddenBy = null;
+    for (let n = el; n && n.nodeType === 1; n = n.parentElement) {
+      const s = getComputedStyle(n);
+      if (s.display === "none" || s.visibility !== "visible" || parseFloat(s.opacity) === 0) {
+        const cls = typeof n.className === "string" ? n.className : (n.className || {}).baseVal || "";
+        hiddenBy = `${n.tagName.toLowerCase()}${cls ? "." + cls.trim().split(/\s+/).join(".") : ""}: ` +
+          `display ${s.display}, visibility ${s.visibility}, opacity ${s.opacity}`;
+        break;
+      }
+    }
+    const x = r.left + r.width / 2, y = r.top + r.height / 2;
+    const hit = document.elementFromPoint(x, y);
+    out.push({
+      id: el.id || (el.closest("[id]") || {}).id || "",
+      width: r.width, height: r.height,
+      left: r.left + window.scrollX, right: r.right + window.scrollX,
+      top: r.top + window.scrollY, bottom: r.bottom + window.scrollY,
+      hiddenBy,
+      onTop: !!hit && (hit === el || el.contains(hit)),
+      hit: hit ? hit.tagName.toLowerCase() + (hit.id ? "#" + hit.id : "") : null,
+      drawn: el.tagName.toLowerCase() === "svg" ? el.querySelectorAll("path, line, polyline, text, use").length : null,
+      text: (el.innerText || el.textContent || "").trim().slice(0, 80),
+    });
+  }
+  window.scrollTo(0, 0);
+  return {elements: out, pageWidth: root.scrollWidth, pageHeight: root.scrollHeight,
+          viewportWidth: window.innerWidth};
+}
+"""
+
+
+def probe(page, selector: str) -> dict:
+    return page.evaluate(f"({PROBE})({selector!r})")
+
+
+def assert_seen(measured: dict, what: str) -> None:
+    """Every measured element is visible to a reader, as described in PROBE."""
+    elements = measured["elements"]
+    assert elements, f"no {what} on the page"
+    assert measured["pageWidth"] <= measured["viewportWidth"], (
+        f"the page is {measured['pageWidth']} px wide in a {measured['viewportWidth']} px window: it scrolls sideways")
+    for e in elements:
+        name = f"{what} {e['id'] or e['text']!r}"
+        assert e["hiddenBy"] is None, f"{name} is hidden by {e['hiddenBy']}"
+        assert e["width"] >= 1 and e["height"] >= 1, f"{name} has no size: {e['width']} x {e['height']}"
+        assert 0 <= e["left"] and e["right"] <= measured["pageWidth"] + 0.5, f"{name} sticks out of the page: {e}"
+        assert 0 <= e["top"] and e["bottom"] <= measured["pageHeight"] + 0.5, f"{name} lies outside the page: {e}"
+        assert e["onTop"], f"{name} is covered: the browser finds {e['hit']} at its centre"
+
+
+def image_of(png: bytes):
+    assert png[:8] == b"\x89PNG\r\n\x1a\n", "the screenshot is not a PNG"
+    image = Image.open(io.BytesIO(png))
+    image.load()
+    return image.convert("RGB")
+
+
+def colours(image, box=None) -> int:
+    part = image.crop(tuple(round(v) for v in box)) if box else image
+    found = part.getcolors(maxcolors=1 << 16)
+    return 1 << 16 if found is None else len(found)
+
+
+# --- what is opened ---------------------------------------------------------------------------------
+def overlay(bug: str, dest: Path) -> Path:
+    shutil.copytree(SUBMISSIONS / "reference", dest)
+    for path in (SUBMISSIONS / "buggy" / bug).iterdir():
+        if path.name != "EXPECTED.toml":
+            shutil.copy(path, dest / path.name)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def reports(tmp_path_factory) -> dict:
+    """name -> (Results, report path): the reference and one failing submission, graded for real once."""
+    if CHROMIUM is None:
+        pytest.skip("chromium not found: install Debian's chromium to run the browser tests")
+    base = tmp_path_factory.mktemp("browser")
+    specs = load_tasks(names=["cells"])  # seconds to grade, and it has a figure
+    submissions = {"reference": SUBMISSIONS / "reference",
+                   "gru_z_swapped": overlay("gru_z_swapped", base / "submissions" / "gru_z_swapped")}
+    out = {}
+    for name, path in submissions.items():
+        results = grade(path, specs)
+        out[name] = (results, write_report(results, base / "reports" / name / "report.html"))
+    assert [c.status for c in out["reference"][0].checks] == ["passed"] * len(out["reference"][0].checks)
+    assert {c.id for c in out["gru_z_swapped"][0].checks if c.status == "failed"} == {
+        "cells.GRUCell.forward", "cells.GRUCell.gradients"}
+    return out
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory) -> Path:
+    if os.environ.get("HARNESS_SCREENSHOTS"):
+        folder = Path(os.environ["HARNESS_SCREENSHOTS"])
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("chromium not found: install Debian's chromium to run the browser tests")
+    try:
+        chromium = Browser(CHROMIUM)
+    except BrowserError as exc:  # installed but cannot start here: say so, do not pass silently
+        pytest.fail(f"{CHROMIUM} is installed but does not start headless: {exc}")
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+# --- the tests --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+@pytest.mark.parametrize("name", ["reference", "gru_z_swapped"])
+def test_report_in_chromium(browser, reports, screenshots, name, viewport):
+    results, path = reports[name]
+    width, height = VIEWPORTS[viewport]
+    with browser.open(path, width, height) as page:
+        # (a) the check table and the figures are there for a reader to see
+        rows = probe(page, "table.checks tbody tr")
+        assert len(rows["elements"]) == len(results.checks)
+        assert_seen(rows, "check row")
+        assert {e["id"] for e in rows["elements"]} == {"check-" + c.id for c in results.checks}
+        assert_seen(probe(page, "table.checks td.status .badge"), "status badge")
+        figures = probe(page, "figure svg")
+        assert len(figures["elements"]) == len(results.figures) >= 1
+        assert_seen(figures, "figure")
+        for e in figures["elements"]:
+            assert e["width"] >= 0.6 * min(width, 640) and e["height"] >= 150, f"figure {e['id']} is tiny: {e}"
+            assert e["drawn"] >= 20, f"figure {e['id']} has almost nothing drawn: {e['drawn']} marks"
+        failing = [c for c in results.checks if c.status in ("failed", "error")]
+        if failing:
+            fix_first = probe(page, ".fix-first li")
+            assert len(fix_first["elements"]) == len(failing)
+            assert_seen(fix_first, "'Fix first' item")
+            assert_seen(probe(page, "tr.failed .hint"), "hint")
+        else:
+            assert_seen(probe(page, ".all-passed"), "'Every check passed'")
+
+        # (c) the screenshot is of the page, and the figures are in its pixels
+        png = page.screenshot()
+        shot = screenshots / f"{name}-{viewport}.png"
+        shot.write_bytes(png)
+        assert len(png) > MIN_PNG_BYTES, f"{shot}: {len(png)} bytes"
+        image = image_of(png)
+        assert image.size == (rows["pageWidth"], rows["pageHeight"]), f"{shot}: {image.size}"
+        assert colours(image) > 16, f"{shot} is (nearly) one colour"
+        for e in figures["elements"]:
+            box = (e["left"], e["top"], e["right"], e["bottom"])
+            assert colours(image, box) > 16, f"{shot}: figure {e['id']} is blank in the screenshot ({box})"
+        for e in rows["elements"]:
+            box = (e["left"], e["top"], e["right"], e["bottom"])
+            assert colours(image, box) > 4, f"{shot}: row {e['id']} is blank in the screenshot ({box})"
+
+        # (b) nothing was fetched but the page itself, after scrolling everything into view and the screenshot
+        requests = page.requests
+        assert page.url in requests, f"the page's own load was not recorded: {requests}"
+        external = [u for u in requests if u != page.url and not u.startswith("data:")]
+        assert not external, f"the report loads external resources: {external}"
+
+
+def test_the_probes_see_what_is_wrong(browser, tmp_path):
+    """The checks above can fail: a hidden figure, a covered row and a fetched image are all caught."""
+    bad = tmp_path / "bad.html"
+    bad.write_text(
+        "<!doctype html><html><body style='margin:0'>"
+        "<table class='checks'><tbody><tr id='check-a'><td>a</td></tr></tbody></table>"
+        "<div style='position:fixed;inset:0;background:#fff'></div>"
+        "<figure style='visibility:hidden'><svg width='300' height='200'><path d='M0 0L300 200'/></svg></figure>"
+        "<img src='http://example.invalid/pixel.png'><img src='data:image/gif;base64,R0lGODlhAQABAAAAACw='>"
+        "</body></html>", encoding="utf-8")
+    with browser.open(bad, 800, 600) as page:
+        with pytest.raises(AssertionError, match="is covered"):
+            assert_seen(probe(page, "table.checks tbody tr"), "check row")
+        with pytest.raises(AssertionError, match="is hidden by svg: display inline, visibility hidden"):
+            assert_seen(probe(page, "figure svg"), "figure")
+        assert "http://example.invalid/pixel.png" in page.requests

@@ -10,14 +10,18 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from .ci import fix_first
 from .results import Results
 from .spec import SpecError, load_tasks
 from .submission import SubmissionError
 
 STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "skipped": "yellow"}
 STATUS_MARK = {"passed": "✓", "failed": "✗", "error": "!", "skipped": "-"}
+FIX_FIRST = 5  # causes listed under "Fix first"
+VISIBLE = {False: ("public",), True: ("public", "hidden")}  # which checks run, without and with --all
 
 
 def print_summary(results: Results, console: Console, verbose: bool = False) -> None:
@@ -38,14 +42,15 @@ def print_summary(results: Results, console: Console, verbose: bool = False) -> 
             table.add_row(f"[{style}]{STATUS_MARK[c.status]}[/]", c.id, f"{c.points:g}/{c.max_points:g}", message)
         console.print(table)
         console.print()
-    failing = [c for c in results.checks if c.status in ("failed", "error")]
+    failing = fix_first(results)  # one line per cause, most points lost first
     if failing:
         console.print("[bold]Fix first[/]")
-        for c in failing[:8]:
-            tip = f"\n    [dim]how to fix:[/] {c.hint}" if c.hint else ""
-            console.print(f"  [{STATUS_STYLE[c.status]}]{c.id}[/]: {c.message}{tip}")
-        if len(failing) > 8:
-            console.print(f"  … and {len(failing) - 8} more (see the report)")
+        for item in failing[:FIX_FIRST]:
+            tip = f"\n    [dim]how to fix:[/] {escape(item.hint)}" if item.hint else ""
+            console.print(f"  [{STATUS_STYLE[item.first.status]}]{escape(item.title)}[/] "
+                          f"[dim]({item.points_lost:g} points)[/]: {escape(item.message)}{tip}")
+        if len(failing) > FIX_FIRST:
+            console.print(f"  … and {len(failing) - FIX_FIRST} more (see the report)")
         console.print()
     for note in results.notes:
         console.print(f"[dim]note: {note}[/]")
@@ -72,9 +77,12 @@ def main() -> None:
 @click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
               help="Write the HTML report here (default: reports/<name>/report.html).")
 @click.option("--verbose", "-v", is_flag=True, help="Show the message of passed checks too.")
+@click.option("--all", "all_checks", is_flag=True, help="Run the hidden checks too (for instructors). Default: public only.")
+@click.option("--gradescope", "gradescope_path", type=click.Path(path_type=Path), default=None,
+              help="Also write the results in Gradescope's results.json format here.")
 def check(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, json_path: Path | None,
-          report_path: Path | None, verbose: bool) -> None:
-    """Run the checks on the submission at PATH and report."""
+          report_path: Path | None, verbose: bool, all_checks: bool = False, gradescope_path: Path | None = None) -> None:
+    """Run the public checks on the submission at PATH and report what to fix first."""
     from .grading import grade
     from .report import write_report
 
@@ -84,7 +92,8 @@ def check(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, json_path:
         name = path.resolve().name
         out = Path("reports") / name
         with console.status("grading…") as status:
-            results = grade(path, specs, progress=lambda check_id: status.update(f"grading: {check_id}"))
+            results = grade(path, specs, visibility=VISIBLE[all_checks],
+                            progress=lambda check_id: status.update(f"grading: {check_id}"))
     except (SpecError, SubmissionError) as exc:
         console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         sys.exit(2)
@@ -92,8 +101,186 @@ def check(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, json_path:
     report_path = report_path or out / "report.html"
     results.write(json_path)
     write_report(results, report_path)
+    if gradescope_path:
+        from .gradescope import write_gradescope
+
+        write_gradescope(results, gradescope_path)
     print_summary(results, console, verbose)
     console.print(f"results: {json_path}\nreport:  {report_path}")
+
+
+@main.command("ci")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--task", "tasks", multiple=True, envvar="HARNESS_TASKS",
+              help="Grade only this task (repeatable; or $HARNESS_TASKS, space-separated). Default: all tasks.")
+@click.option("--tasks-dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of task specs (default: the tasks/ folder that ships with the harness).")
+@click.option("--all", "all_checks", is_flag=True,
+              help="Grade the hidden checks too (an instructor's CI, Gradescope). Default: public checks only.")
+@click.option("--min-score", type=float, default=None, help="Pass when the score is at least this many points.")
+@click.option("--min-percent", type=click.FloatRange(0, 100), default=None,
+              help="Pass when the score is at least this percentage of the points graded.")
+@click.option("--require-all", is_flag=True,
+              help="Pass only when no check fails (with a threshold: as well). The rule when no threshold is given.")
+@click.option("--junit", "junit_path", type=click.Path(path_type=Path), default=None,
+              help="Write JUnit XML here (one test case per check).")
+@click.option("--summary", "summary_path", type=click.Path(path_type=Path), default=None,
+              help="Write the Markdown summary here (it also goes to $GITHUB_STEP_SUMMARY when set).")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the results JSON here.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
+              help="Write the HTML report here.")
+@click.option("--gradescope", "gradescope_path", type=click.Path(path_type=Path), default=None,
+              help="Write Gradescope's results.json here.")
+def ci_command(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, all_checks: bool, min_score: float | None,
+               min_percent: float | None, require_all: bool, junit_path: Path | None, summary_path: Path | None,
+               json_path: Path | None, report_path: Path | None, gradescope_path: Path | None) -> None:
+    """Grade PATH in CI: the public checks, a pass/fail rule, JUnit XML, a Markdown summary, annotations.
+
+    Exit status: 0 when the rule holds, 1 when it does not, 2 when the harness itself cannot run (a bad
+    spec, a missing folder, no check to grade). In GitHub Actions (GITHUB_ACTIONS=true) the problems are
+    printed as annotations at their file and line, and the summary is appended to $GITHUB_STEP_SUMMARY."""
+    import traceback
+
+    from . import ci
+
+    try:
+        gate = ci.Gate(min_score, min_percent, require_all)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    console = Console(highlight=False)
+    try:
+        from .grading import grade
+
+        specs = load_tasks(tasks_dir, list(tasks) or None)
+        results = grade(path, specs, visibility=VISIBLE[all_checks])
+        outcome = ci.evaluate(results, gate)
+    except (SpecError, SubmissionError, ci.CIError) as exc:
+        _ci_cannot_run(console, str(exc), summary_path, gradescope_path)
+    except Exception as exc:  # noqa: BLE001 - a bug of the harness: say so, exit 2, not 1
+        traceback.print_exc()
+        _ci_cannot_run(console, f"internal error of the harness ({type(exc).__name__}: {exc})", summary_path,
+                       gradescope_path)
+    if json_path:
+        results.write(json_path)
+    if report_path:
+        from .report import write_report
+
+        write_report(results, report_path)
+    if junit_path:
+        from .junit import write_junit
+
+        write_junit(results, junit_path)
+    if gradescope_path:
+        from .gradescope import write_gradescope
+
+        write_gradescope(results, gradescope_path)
+    markdown = ci.markdown_summary(results, outcome)
+    if summary_path:
+        Path(summary_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(summary_path).write_text(markdown, encoding="utf-8")
+    ci.write_step_summary(markdown)
+    print_summary(results, console)
+    if ci.in_github_actions():
+        for line in ci.annotations(results, outcome):
+            click.echo(line)
+    verdict = "[green]PASSED[/]" if outcome.passed else "[red]FAILED[/]"
+    console.print(f"harness ci: {verdict} — required {outcome.rule}: {outcome.reason}")
+    sys.exit(outcome.exit_code)
+
+
+def _ci_cannot_run(console: Console, message: str, summary_path: Path | None, gradescope_path: Path | None) -> None:
+    """Exit 2, saying why on the terminal, in the job summary, as an annotation and to Gradescope."""
+    from rich.markup import escape
+
+    from . import ci
+
+    console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
+    markdown = ci.error_summary(message)
+    if summary_path:
+        Path(summary_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(summary_path).write_text(markdown, encoding="utf-8")
+    ci.write_step_summary(markdown)
+    if gradescope_path:
+        import json
+
+        from .gradescope import failure_document
+
+        Path(gradescope_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(gradescope_path).write_text(json.dumps(failure_document(message), indent=2) + "\n", encoding="utf-8")
+    if ci.in_github_actions():
+        click.echo(ci.workflow_command("error", message, title="harness could not run"))
+    sys.exit(2)
+
+
+@main.command("export")
+@click.argument("results_json", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--gradescope", "fmt", flag_value="gradescope", help="Gradescope's autograder results.json.")
+@click.option("--junit", "fmt", flag_value="junit", help="JUnit XML, one test case per check.")
+@click.option("--markdown", "fmt", flag_value="markdown", help="The Markdown summary `harness ci` writes.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write here (default: standard output).")
+@click.option("--hidden-as", type=click.Choice(["after_published", "after_due_date", "hidden", "visible"]),
+              default="after_published", show_default=True, help="Gradescope visibility of hidden checks.")
+def export_command(results_json: Path, fmt: str | None, output: Path | None, hidden_as: str) -> None:
+    """Convert a results JSON (from check, ci or grade) to another format."""
+    import json
+
+    if fmt is None:
+        raise click.UsageError("choose a format: --gradescope, --junit or --markdown")
+    if output is not None and output.resolve() == results_json.resolve():
+        raise click.UsageError(f"{output} is the input; write the export elsewhere")
+    try:
+        results = Results.read(results_json)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        click.echo(f"error: {results_json}: not a results document the harness wrote ({type(exc).__name__}: {exc})",
+                   err=True)
+        sys.exit(2)
+    if fmt == "gradescope":
+        from .gradescope import to_gradescope
+
+        text = json.dumps(to_gradescope(results, hidden_as), indent=2, allow_nan=False) + "\n"
+    elif fmt == "junit":
+        from .junit import to_junit
+
+        text = to_junit(results)
+    else:
+        from .ci import markdown_summary
+
+        text = markdown_summary(results)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+
+
+@main.command("init")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--task", "tasks", multiple=True, help="Write this task's module (repeatable). Default: all tasks.")
+@click.option("--tasks-dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of task specs (default: the tasks/ folder that ships with the harness).")
+@click.option("--notebook", is_flag=True, help="Write notebooks (<module>.ipynb) instead of .py files.")
+@click.option("--force", is_flag=True, help="Overwrite files that exist.")
+@click.option("--no-workflow", is_flag=True, help="Do not write .github/workflows/harness.yml.")
+def init_command(directory: Path, tasks: tuple[str, ...], tasks_dir: Path | None, notebook: bool, force: bool,
+                 no_workflow: bool) -> None:
+    """Write an assignment's starter files into DIRECTORY, from the task specs.
+
+    One module (or notebook) per task with every name the spec grades, the answer key's signatures and
+    docstrings, and NotImplementedError bodies; and a GitHub workflow that runs `harness ci`."""
+    from .starter import StarterError, write_starter
+
+    try:
+        specs = load_tasks(tasks_dir, list(tasks) or None)
+        written, warnings = write_starter(directory, specs, notebook=notebook, force=force, workflow=not no_workflow)
+    except (SpecError, StarterError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    for path in written:
+        click.echo(f"wrote {path}")
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

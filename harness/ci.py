@@ -1,0 +1,349 @@
+"""CI around the checks: the pass/fail rule, what to fix first, GitHub annotations, the Markdown summary.
+
+``harness ci`` grades the **public** checks by default. On a student's pull request the job page and
+its annotations are the student's to read, so CI shows what ``harness check`` shows and nothing the
+course keeps for grading; an instructor's CI (or Gradescope) passes ``--all`` for the hidden ones.
+
+The rule (:class:`Gate`): with ``--min-score X`` the score must be at least X points, with
+``--min-percent P`` at least P % of the points graded; with ``--require-all`` no check may fail or
+error; with no threshold at all, ``--require-all`` is the rule. Skipped checks never fail the rule
+(skipping is the harness's decision, not the student's mistake). Everything here takes a Results
+document and returns data or text; the CLI decides where it goes.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .results import CheckResult, Results, TaskResult
+
+NEEDS_WORK = ("failed", "error")
+#: GitHub shows at most 10 error annotations per step; the rest are dropped silently.
+GITHUB_ERROR_LIMIT = 10
+
+
+class CIError(Exception):
+    """CI cannot give a verdict (no check was graded): the harness's problem, exit status 2."""
+
+
+# --------------------------------------------------------------------------- the rule
+
+
+@dataclass(frozen=True)
+class Gate:
+    """When a CI run passes. No threshold means every check must pass."""
+
+    min_score: float | None = None
+    min_percent: float | None = None
+    require_all: bool = False
+
+    def __post_init__(self):
+        if self.min_score is not None and self.min_percent is not None:
+            raise ValueError("give either a minimum score or a minimum percentage, not both")
+        if self.min_percent is not None and not 0 <= self.min_percent <= 100:
+            raise ValueError(f"a minimum percentage must lie in [0, 100], not {self.min_percent:g}")
+
+    @property
+    def all_required(self) -> bool:
+        return self.require_all or (self.min_score is None and self.min_percent is None)
+
+    def describe(self) -> str:
+        parts = []
+        if self.min_score is not None:
+            parts.append(f"a score of at least {self.min_score:g} points")
+        if self.min_percent is not None:
+            parts.append(f"a score of at least {self.min_percent:g}%")
+        if self.all_required:
+            parts.append("every check passing")
+        return " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    passed: bool
+    rule: str       # what was required, in words
+    reason: str     # why it passed or failed, in words
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+
+def percent(score: float, max_score: float) -> float:
+    return 100.0 * score / max_score if max_score else 0.0
+
+
+def evaluate(results: Results, gate: Gate) -> Outcome:
+    """Apply the rule to graded results."""
+    if not results.checks:
+        raise CIError("no check was graded (are the tasks' checks all hidden? pass --all to grade them)")
+    score, max_score = results.score, results.max_score
+    pct = percent(score, max_score)
+    problems, fine = [], []
+    if gate.min_score is not None:
+        (fine if score >= gate.min_score else problems).append(
+            f"score {score:g}/{max_score:g} {'≥' if score >= gate.min_score else '<'} {gate.min_score:g}")
+    if gate.min_percent is not None:
+        # a small tolerance: 2/3 of the points must pass --min-percent 66.66666666666667
+        ok = pct + 1e-9 >= gate.min_percent
+        (fine if ok else problems).append(f"score {pct:.1f}% {'≥' if ok else '<'} {gate.min_percent:g}%")
+    if gate.all_required:
+        bad = [c for c in results.checks if c.status in NEEDS_WORK]
+        if bad:
+            problems.append(f"{len(bad)} of {len(results.checks)} checks did not pass")
+        else:
+            fine.append(f"all {len(results.checks)} checks passed")
+    return Outcome(not problems, gate.describe(), "; ".join(problems or fine))
+
+
+# --------------------------------------------------------------------------- what to fix first
+
+
+@dataclass(frozen=True)
+class FixItem:
+    """Checks that failed with the same message (one cause), and the points that cause costs."""
+
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def first(self) -> CheckResult:
+        return self.checks[0]
+
+    @property
+    def points_lost(self) -> float:
+        return round(sum(c.max_points - c.points for c in self.checks), 6)
+
+    @property
+    def title(self) -> str:
+        more = len(self.checks) - 1
+        return self.first.id + (f" and {more} more" if more else "")
+
+    @property
+    def message(self) -> str:
+        return self.first.message
+
+    @property
+    def hint(self) -> str:
+        return self.first.hint
+
+
+def fix_first(results: Results, limit: int | None = None) -> list[FixItem]:
+    """Failed and errored checks grouped by cause (same task, message and hint), most points lost first.
+
+    Five checks of a cell that all fail for "has no parameter named 'weight_ih'" are one thing to fix,
+    listed once. Ties keep the spec's order, which puts the simpler checks of a part first.
+    """
+    groups: dict[tuple, list[CheckResult]] = {}
+    for c in results.checks:
+        if c.status in NEEDS_WORK:
+            groups.setdefault((c.task, c.status, c.message, c.hint), []).append(c)
+    items = [FixItem(tuple(cs)) for cs in groups.values()]
+    items.sort(key=lambda item: -item.points_lost)  # stable: ties stay in the spec's order
+    return items if limit is None else items[:limit]
+
+
+# --------------------------------------------------------------------------- where a check points
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a check's problem is: a path relative to the workspace (None: the module is missing),
+    a line in it when one is known (never for a notebook: the student's cell and line are in the
+    message), and the place as the student reads it (``cells.ipynb, cell 3, line 4``)."""
+
+    file: str | None
+    line: int | None = None
+    where: str = ""
+
+
+#: "(cells.py, line 42)", "(cells.ipynb, cell 3, line 4)", "(attention.py, line 70; case: ...)":
+#: how grading names a place in a message (Runner.where and ModuleSource.locate_line).
+PLACE = re.compile(r"\(([^(),;]+?\.(?:py|ipynb))(?:, cell (\d+))?, line (\d+)[;)]")
+TRACEBACK_PLACE = re.compile(r'File "([^"]+)", line (\d+)')
+
+
+def _task(results: Results, name: str) -> TaskResult | None:
+    return next((t for t in results.tasks if t.name == name), None)
+
+
+def _relative(path: Path, workspace: Path) -> str:
+    try:
+        return os.path.relpath(path.resolve(), workspace.resolve()).replace(os.sep, "/")
+    except ValueError:  # another drive on Windows
+        return path.resolve().as_posix()
+
+
+def locate(check: CheckResult, results: Results, workspace: Path | None = None) -> Location:
+    """The file (and line) a check's problem is in, from what grading recorded.
+
+    Looked for, in order: ``numbers["file"]``/``numbers["line"]`` when grading stores them; a place
+    named in the message; the last frame of the traceback in the module's file; else the module's
+    file without a line.
+    """
+    task = _task(results, check.task)
+    if task is None or task.source == "not submitted" or not task.source:
+        return Location(None)
+    workspace = Path(workspace or os.environ.get("GITHUB_WORKSPACE") or Path.cwd())
+    module_file = task.source
+    rel = _relative(Path(results.submission) / module_file, workspace)
+    numbers = check.numbers if isinstance(check.numbers, dict) else {}
+    candidates: list[tuple[str, int | None, int]] = []  # (file name, cell, line)
+    if isinstance(numbers.get("line"), int) and Path(str(numbers.get("file", module_file))).name == module_file:
+        cell = numbers.get("cell")
+        candidates.append((module_file, cell if isinstance(cell, int) else None, numbers["line"]))
+    candidates += [(m.group(1).strip(), int(m.group(2)) if m.group(2) else None, int(m.group(3)))
+                   for m in PLACE.finditer(check.message)]
+    frames = [(Path(m.group(1)).name, None, int(m.group(2)))
+              for m in TRACEBACK_PLACE.finditer(str(numbers.get("traceback", "")))]
+    candidates += list(reversed(frames))
+    for name, cell, line in candidates:
+        if name != module_file and Path(name).stem != Path(module_file).stem:
+            continue
+        if module_file.endswith(".ipynb"):
+            where = f"{module_file}, cell {cell}, line {line}" if cell else module_file
+            return Location(rel, None, where)
+        return Location(rel, line, f"{module_file}, line {line}")
+    line = definition_line(Path(results.submission) / module_file, check.id)
+    if line:
+        return Location(rel, line, f"{module_file}, line {line}")
+    return Location(rel, None, module_file)
+
+
+def definition_line(path: Path, check_id: str) -> int | None:
+    """The line of ``class NAME`` or ``def NAME`` for a check id ``module.NAME[.part]`` in a .py file.
+
+    Read as text, never imported: where a check about GRUCell should point when nothing raised."""
+    parts = check_id.split(".")
+    if len(parts) < 2 or path.suffix != ".py":
+        return None
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    pattern = re.compile(rf"^\s*(?:class|def|async\s+def)\s+{re.escape(parts[1])}\b", re.MULTILINE)
+    match = pattern.search(text)
+    return text.count("\n", 0, match.start()) + 1 + (match.group(0).count("\n")) if match else None
+
+
+# --------------------------------------------------------------------------- GitHub annotations
+
+
+def escape_data(text: str) -> str:
+    """A workflow command's message: %, CR and LF escaped as GitHub's toolkit does."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """A workflow command's property value: the message escapes plus ':' and ','."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_command(kind: str, message: str, **properties) -> str:
+    props = ",".join(f"{k}={escape_property(str(v))}" for k, v in properties.items() if v not in (None, ""))
+    return f"::{kind}{' ' + props if props else ''}::{escape_data(message)}"
+
+
+def annotations(results: Results, outcome: Outcome | None = None, workspace: Path | None = None,
+                limit: int = GITHUB_ERROR_LIMIT) -> list[str]:
+    """GitHub Actions workflow commands: one ``::error`` per cause (checks with the same message share
+    one), pointing at the file and line where known, most points lost first; then one ``::notice``
+    with the score (and how many causes did not fit under GitHub's limit of 10 errors per step)."""
+    items = fix_first(results)
+    lines = []
+    for item in items[:limit]:
+        loc = locate(item.first, results, workspace)
+        lost = f"{item.points_lost:g} point{'s' if item.points_lost != 1 else ''} lost"
+        text = f"{item.message}" + (f"\nHow to fix: {item.hint}" if item.hint else "") + f"\n({lost})"
+        if len(item.checks) > 1:
+            text += "\nChecks: " + ", ".join(c.id for c in item.checks)
+        lines.append(workflow_command("error", text, file=loc.file, line=loc.line, title=item.title))
+    summary = f"Score {results.score:g}/{results.max_score:g} ({percent(results.score, results.max_score):.0f}%)"
+    if outcome is not None:
+        summary += f" — {'passed' if outcome.passed else 'failed'}: {outcome.reason}"
+    if len(items) > limit:
+        summary += f"; {len(items) - limit} more problems are listed in the job summary"
+    lines.append(workflow_command("notice", summary, title="harness"))
+    return lines
+
+
+# --------------------------------------------------------------------------- Markdown summary
+
+
+MARK = {"passed": "✅", "failed": "❌", "error": "💥", "skipped": "⏭️"}
+
+
+def _cell(text: str, limit: int = 300) -> str:
+    """Text safe inside a Markdown table cell (and inside <details>)."""
+    text = " ".join(str(text).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def markdown_summary(results: Results, outcome: Outcome | None = None, title: str = "harness",
+                     fix_limit: int = 10) -> str:
+    """The job summary: score and verdict, a table of tasks, what to fix first with hints, and every
+    check in a collapsed section. Everything the submission controls is escaped."""
+    pct = percent(results.score, results.max_score)
+    head = MARK["passed" if (outcome.passed if outcome else not fix_first(results)) else "failed"]
+    out = [f"## {head} {_cell(title)}: {results.score:g}/{results.max_score:g} points ({pct:.0f}%)", ""]
+    if outcome is not None:
+        out += [f"**{'Passed' if outcome.passed else 'Failed'}** — required {outcome.rule}: {_cell(outcome.reason)}.", ""]
+    counts = results.counts()
+    out += [", ".join(f"{n} {s}" for s, n in counts.items() if n) + f" in {results.seconds:.1f} s", ""]
+    out += ["| task | file | score | ✅ | ❌ | 💥 |", "|---|---|---:|---:|---:|---:|"]
+    for t in results.tasks:
+        mine = [c for c in results.checks if c.task == t.name]
+        n = {s: sum(c.status == s for c in mine) for s in ("passed", "failed", "error")}
+        out.append(f"| {_cell(t.title)} | `{_cell(t.source)}` | {t.score:g}/{t.max_score:g} | {n['passed']} | "
+                   f"{n['failed']} | {n['error']} |")
+    out.append("")
+    items = fix_first(results)
+    if items:
+        out += ["### Fix first", ""]
+        for i, item in enumerate(items[:fix_limit], start=1):
+            loc = locate(item.first, results)
+            where = f" ({_cell(loc.where)})" if loc.line or ", cell " in loc.where else ""
+            out.append(f"{i}. **`{_cell(item.title)}`** — {item.points_lost:g} points lost{where}: "
+                       f"{_cell(item.message, 600)}")
+            if item.hint:
+                out.append(f"   <br>*How to fix:* {_cell(item.hint, 400)}")
+        if len(items) > fix_limit:
+            out.append(f"\n… and {len(items) - fix_limit} more (see the table below).")
+        out.append("")
+    out += [f"<details><summary>All {len(results.checks)} checks</summary>", "",
+            "| | check | points | message |", "|---|---|---:|---|"]
+    for c in results.checks:
+        tag = "" if c.visibility == "public" else f" *({_cell(c.visibility)})*"
+        out.append(f"| {MARK[c.status]} | `{_cell(c.id)}`{tag} | {c.points:g}/{c.max_points:g} | "
+                   f"{_cell(c.message)}{' — *' + _cell(c.hint) + '*' if c.hint and c.status != 'passed' else ''} |")
+    out += ["", "</details>", ""]
+    if results.notes:
+        out += [f"<details><summary>Notes ({len(results.notes)})</summary>", ""]
+        out += [f"- {_cell(n)}" for n in results.notes] + ["", "</details>", ""]
+    return "\n".join(out)
+
+
+def error_summary(message: str, title: str = "harness") -> str:
+    """The job summary when the harness itself could not run."""
+    return f"## 💥 {_cell(title)} could not run\n\n{_cell(message, 2000)}\n"
+
+
+def write_step_summary(markdown: str, env: Mapping[str, str] | None = None) -> Path | None:
+    """Append to ``$GITHUB_STEP_SUMMARY`` when set (GitHub gives each step its own file, to append to)."""
+    env = os.environ if env is None else env
+    target = env.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return None
+    path = Path(target)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(markdown if markdown.endswith("\n") else markdown + "\n")
+    return path
+
+
+def in_github_actions(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return env.get("GITHUB_ACTIONS") == "true"

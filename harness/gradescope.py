@@ -1,0 +1,106 @@
+"""Results in Gradescope's autograder format (``/autograder/results/results.json``).
+
+One Gradescope test per check: ``name`` is the check id, ``score``/``max_score`` its points (partial
+credit included), ``status`` "passed" or "failed" (an error is a failure to Gradescope), ``output``
+the message and how to fix it, ``tags`` the task. The top level carries the total ``score``, the
+``execution_time``, an ``output`` with the score and what to fix first, and ``extra_data`` with the
+harness and spec versions.
+
+Visibility. Public checks are ``"visible"``. Hidden checks default to ``"after_published"``: the
+student sees them, with their messages, once the instructor publishes the grades — they count towards
+the grade, so the student should be able to see why, but not while still iterating against them
+(``"after_due_date"`` would open them during a late-submission window; ``"hidden"`` would never show
+them, not even after grading). ``stdout_visibility`` is ``"hidden"``: the autograder's log holds the
+harness's own diagnostics, not meant for students.
+
+Running the harness inside Gradescope
+-------------------------------------
+The autograder zip holds ``setup.sh`` (install the harness, as in the assignment workflow) and
+``run_autograder``; Gradescope copies the zip to ``/autograder/source`` and the student's files to
+``/autograder/submission``. ``run_autograder`` grades every check, hidden ones included, and writes
+the file Gradescope reads::
+
+    #!/usr/bin/env bash
+    harness ci /autograder/submission --all --min-percent 0 \\
+        --tasks-dir /autograder/source/tasks --gradescope /autograder/results/results.json
+
+(``--tasks-dir`` only when the course's specs differ from the ones the harness ships.) A complete
+script, which also writes a results.json when the harness cannot run, is
+``harness/templates/gradescope_run_autograder.sh``. Results graded elsewhere convert with
+``harness export --gradescope results.json -o gradescope.json``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .results import CheckResult, Results
+
+HIDDEN_CHOICES = ("after_published", "after_due_date", "hidden", "visible")
+DEFAULT_HIDDEN = "after_published"
+
+
+def _output(check: CheckResult) -> str:
+    lines = [check.message]
+    if check.hint and check.status != "passed":
+        lines.append(f"How to fix: {check.hint}")
+    elif check.hint and check.points < check.max_points:
+        lines.append(check.hint)
+    return "\n".join(line for line in lines if line)
+
+
+def _summary(results: Results) -> str:
+    from .ci import fix_first, percent
+
+    lines = [f"Score {results.score:g}/{results.max_score:g} ({percent(results.score, results.max_score):.0f}%)"]
+    items = fix_first(results, limit=5)
+    if items:
+        lines += ["", "Fix first:"]
+        for item in items:
+            lines.append(f"- {item.title} ({item.points_lost:g} points): {item.message}")
+            if item.hint:
+                lines.append(f"  How to fix: {item.hint}")
+    if results.notes:
+        lines += ["", "Notes:"] + [f"- {n}" for n in results.notes]
+    return "\n".join(lines)
+
+
+def to_gradescope(results: Results, hidden: str = DEFAULT_HIDDEN) -> dict:
+    """The results.json document Gradescope's autograder reads."""
+    if hidden not in HIDDEN_CHOICES:
+        raise ValueError(f"hidden checks' visibility must be one of {HIDDEN_CHOICES}, not {hidden!r}")
+    tests = []
+    for c in results.checks:
+        tests.append({
+            "name": c.id,
+            "score": c.points,
+            "max_score": c.max_points,
+            "status": "passed" if c.status == "passed" else "failed",
+            "output": _output(c),
+            "tags": [c.task],
+            "visibility": "visible" if c.visibility == "public" else hidden,
+        })
+    return {
+        "score": results.score,
+        "execution_time": round(results.seconds),
+        "output": _summary(results),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": {"harness_version": results.harness_version, "schema_version": results.schema_version,
+                       "max_score": results.max_score,
+                       "specs": {t.name: {"version": t.spec_version, "digest": t.spec_digest} for t in results.tasks}},
+    }
+
+
+def write_gradescope(results: Results, path: Path, hidden: str = DEFAULT_HIDDEN) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(to_gradescope(results, hidden), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return path
+
+
+def failure_document(message: str) -> dict:
+    """What to hand Gradescope when the harness could not grade at all: score 0 and the reason."""
+    return {"score": 0, "execution_time": 0, "visibility": "visible", "stdout_visibility": "hidden",
+            "output": f"The autograder could not run: {message}\nPlease contact the course staff.", "tests": []}

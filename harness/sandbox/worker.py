@@ -127,9 +127,11 @@ def _describe(exc: BaseException, submission_dir: str) -> dict:
         info["message"] = f"the code called sys.exit({_safe_str(exc.code, 200, repr)})"
     where = None
     if isinstance(exc, SyntaxError) and exc.filename:
+        info["message"] = _safe_str(exc.msg)  # str(exc) repeats the place, which is reported below
         where = (exc.filename, exc.lineno, (exc.text or "").rstrip())
     for frame in traceback.extract_tb(exc.__traceback__):
-        if os.path.abspath(frame.filename).startswith(submission_dir + os.sep):
+        # Only real files: "<frozen importlib._bootstrap>" would resolve inside the submission (the cwd).
+        if os.path.isabs(frame.filename) and frame.filename.startswith(submission_dir + os.sep):
             where = (frame.filename, frame.lineno, frame.line)
     if where is not None:
         filename, line, text = where

@@ -50,6 +50,7 @@ class RNNCell(_Cell):
     """Elman cell: h' = tanh(W_ih x + b_ih + W_hh h + b_hh)."""
 
     def forward(self, x: Tensor, state: Tensor | None = None) -> Tensor:
+        """One step: x (B, D) and h (B, H), or None for zeros → the new h (B, H)."""
         h = self.zeros(x) if state is None else state  # (B, H)
         return torch.tanh(x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh)  # (B, H)
 
@@ -60,6 +61,7 @@ class LSTMCell(_Cell):
     n_gates = 4
 
     def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        """One step: x (B, D) and (h, c), each (B, H), or None for zeros → the new (h, c)."""
         h, c = (self.zeros(x), self.zeros(x)) if state is None else state  # (B, H) each
         a_i, a_f, a_g, a_o = self.preactivations(x, h)  # (B, H) each
         i = torch.sigmoid(a_i)  # input gate
@@ -83,6 +85,7 @@ class GRUCell(_Cell):
         return gx, gh
 
     def forward(self, x: Tensor, state: Tensor | None = None) -> Tensor:
+        """One step: x (B, D) and h (B, H), or None for zeros → the new h (B, H)."""
         h = self.zeros(x) if state is None else state  # (B, H)
         (x_r, x_z, x_n), (h_r, h_z, h_n) = self.projections(x, h)  # (B, H) each
         r = torch.sigmoid(x_r + h_r)  # reset gate
@@ -103,6 +106,7 @@ class PeepholeLSTMCell(LSTMCell):
         self.reset_parameters()
 
     def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        """One step: x (B, D) and (h, c), each (B, H), or None for zeros → the new (h, c)."""
         h, c = (self.zeros(x), self.zeros(x)) if state is None else state  # (B, H) each
         a_i, a_f, a_g, a_o = self.preactivations(x, h)  # (B, H) each
         i = torch.sigmoid(a_i + self.weight_ci * c)  # peeks at the previous c
@@ -142,6 +146,7 @@ class RNNLayer(nn.Module):
         self.cell = cell
 
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State | None]:
+        """x (B, T, D) → (outputs (B, T, H), final state); state=None starts from zeros."""
         return unroll(self.cell, x, state)
 
 
@@ -171,6 +176,7 @@ class Bidirectional(nn.Module):
         self.forward_cell, self.backward_cell, self.merge = forward_cell, backward_cell, merge
 
     def forward(self, x: Tensor, state=None):
+        """x (B, T, D) → (merged outputs, (final forward state, final backward state)); state is a pair or None."""
         state_f, state_b = (None, None) if state is None else state
         out_f, final_f = unroll(self.forward_cell, x, state_f)  # (B, T, H)
         out_b, final_b = unroll(self.backward_cell, x.flip(1), state_b)  # (B, T, H), time reversed
@@ -190,6 +196,7 @@ class StackedRNN(nn.Module):
         self.cells = nn.ModuleList(cells)
 
     def forward(self, x: Tensor, states: list | None = None):
+        """x (B, T, D) → (outputs of the last layer (B, T, H), [final state of each layer]); states a list or None."""
         states = [None] * len(self.cells) if states is None else states
         finals = []
         for cell, state in zip(self.cells, states, strict=True):

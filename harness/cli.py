@@ -109,6 +109,39 @@ def check(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, json_path:
     console.print(f"results: {json_path}\nreport:  {report_path}")
 
 
+@main.command("grade")
+@click.argument("submissions_dir", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Folder for the reports, the class overview (index.html) and the gradebook.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Local worker processes (default: one per core).")
+@click.option("--scheduler", default=None, help="Grade on a Dask cluster instead, e.g. tcp://host:8786.")
+@click.option("--regrade", is_flag=True, help="Grade every submission again, even those already up to date.")
+@click.option("--task", "tasks", multiple=True, help="Grade only this task (repeatable). Default: all tasks.")
+@click.option("--tasks-dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of task specs (default: the tasks/ folder that ships with the harness).")
+def grade_command(submissions_dir: Path, out: Path, workers: int | None, scheduler: str | None, regrade: bool,
+                  tasks: tuple[str, ...], tasks_dir: Path | None) -> None:
+    """Grade every submission folder in SUBMISSIONS_DIR, with the hidden checks, in parallel.
+
+    Exit status: 0 when the run finished (whatever the scores, and even if some submissions could
+    not be graded), 2 when it could not start, 130 when stopped with Ctrl-C (what finished is saved)."""
+    from rich.markup import escape
+
+    from .batch import BatchError, ProgressBar, grade_class
+
+    console = Console(highlight=False)
+    try:
+        with ProgressBar(console) as bar:
+            run = grade_class(submissions_dir, out, tasks=list(tasks) or None, tasks_dir=tasks_dir, workers=workers,
+                              scheduler=scheduler, regrade=regrade, progress=bar)
+    except (SpecError, BatchError) as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        sys.exit(2)
+    console.print(run.summary(), markup=False)
+    sys.exit(130 if run.interrupted else 0)
+
+
 @main.command("ci")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--task", "tasks", multiple=True, envvar="HARNESS_TASKS",

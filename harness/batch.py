@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
-import inspect
 import multiprocessing
 import os
 import signal
@@ -225,7 +224,6 @@ def assumption_problem(root: Path, stems: list[str]) -> str | None:
 # --------------------------------------------------------------------------- one job (pool process or Dask worker)
 
 _SPECS: dict[tuple, list[TaskSpec]] = {}
-_HIDE = threading.local()
 
 
 def grade_job(job: Job) -> dict:
@@ -283,26 +281,7 @@ def _grade(path: Path, specs: list[TaskSpec], hide: tuple[str, ...], visibility:
     """``grading.grade`` with the class's folders hidden from the submission's sandboxed worker."""
     from . import grading
 
-    if "hide" in inspect.signature(grading.grade).parameters:
-        return grading.grade(path, specs, visibility, hide=list(hide))
-    # grade() builds its Sandbox itself: give it one that also hides these folders (this thread only).
-    if not getattr(grading.Sandbox, "_hides_for_batch", False):
-        grading.Sandbox = _hiding_sandbox(grading.Sandbox)
-    _HIDE.paths = hide
-    try:
-        return grading.grade(path, specs, visibility)
-    finally:
-        _HIDE.paths = ()
-
-
-def _hiding_sandbox(base: type) -> type:
-    class HidingSandbox(base):
-        _hides_for_batch = True
-
-        def __init__(self, *args, hide=(), **kwargs):
-            super().__init__(*args, hide=[*hide, *getattr(_HIDE, "paths", ())], **kwargs)
-
-    return HidingSandbox
+    return grading.grade(path, specs, visibility, hide=list(hide))
 
 
 def _hideable(paths: list[Path]) -> tuple[str, ...]:

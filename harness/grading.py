@@ -204,8 +204,9 @@ def environment() -> dict:
 
 
 def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = ("public", "hidden"),
-          progress: Callable[[str], None] | None = None) -> Results:
-    """Grade the submission at ``path`` against ``specs``."""
+          progress: Callable[[str], None] | None = None, hide: list[str] | tuple = ()) -> Results:
+    """Grade the submission at ``path`` against ``specs``. ``hide``: more folders the worker must not
+    see (a batch run hides the class's other submissions and the output folder)."""
     load_builtin_checks()
     started = time.perf_counter()
     sub = locate(Path(path), sorted({s.module for s in specs}))
@@ -218,7 +219,7 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = ("pub
     with tempfile.TemporaryDirectory(prefix="harness-") as scratch:
         os.chmod(scratch, 0o711)
         copy = make_scratch_copy(sub, Path(scratch) / "submission")
-        sandbox = Sandbox(copy, Path(scratch), merged_limits(specs))
+        sandbox = Sandbox(copy, Path(scratch), merged_limits(specs), hide=list(hide))
         runner = Runner(sandbox, sub)
         try:
             for spec in specs:

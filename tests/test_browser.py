@@ -1,14 +1,17 @@
-"""Reports in a real browser: headless Chromium opens the HTML written from real grades.
+"""Reports in a real browser: headless Chromium opens the pages that ``harness grade`` writes.
 
-Two submissions are graded once per test session (the reference, and the reference with the GRU's
-update gate swapped, so the page has a "Fix first" list and failed rows), their reports are opened at
-a desktop and a phone width, and the test asserts what a reader sees, not what the HTML holds:
+A small class is graded once per test session by the command line (``harness grade DIR --out OUT``,
+cells only): the reference under a student's name with a space and an accent, the reference with the
+GRU's update gate swapped (so the page has a "Fix first" list and failed rows), and an empty folder
+(a row that could not be graded). Each report and the class overview (``OUT/index.html``) is opened
+at a desktop and a phone width, and the test asserts what a reader sees, not what the HTML holds:
 
-* every row of the check tables and every figure has a size, lies inside the page (no sideways
+* every row of the tables and every figure has a size, lies inside the page (no sideways
   scrolling), is not hidden by CSS, and is what the browser finds at its own centre once scrolled
   there (nothing covers it); the figures' pixels in the screenshot are not blank;
 * the page asks for nothing but itself (and data: URLs): every request Chromium records is listed;
-* the full-page screenshot is a real PNG of the page's size, not one colour.
+* the full-page screenshot is a real PNG of the page's size, not one colour;
+* the overview's links lead, as the browser resolves them, to the reports on disk.
 
 Needs Debian's ``chromium`` (``.ci/run`` installs it); skipped with the reason when it is missing.
 Screenshots are kept under pytest's temporary folder (``screenshots/``), or in ``$HARNESS_SCREENSHOTS``.
@@ -19,14 +22,15 @@ import io
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 from browser import Browser, BrowserError, find_chromium
+from click.testing import CliRunner
 from PIL import Image  # matplotlib's own dependency, so present wherever the harness is
 
-from harness.grading import grade
-from harness.report import write_report
-from harness.spec import load_tasks
+from harness.cli import main
+from harness.results import Results
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "submissions"
@@ -110,32 +114,69 @@ def colours(image, box=None) -> int:
     return 1 << 16 if found is None else len(found)
 
 
+def assert_pixels(image, measured: dict, what: str, at_least: int, shot: Path) -> None:
+    for e in measured["elements"]:
+        box = (e["left"], e["top"], e["right"], e["bottom"])
+        assert colours(image, box) > at_least, f"{shot}: {what} {e['id'] or e['text']!r} is blank there ({box})"
+
+
+def assert_screenshot(page, measured: dict, shot: Path):
+    """(c) A full-page PNG of the page's size, not one colour; returns it as an image."""
+    png = page.screenshot()
+    shot.write_bytes(png)
+    assert len(png) > MIN_PNG_BYTES, f"{shot}: {len(png)} bytes"
+    image = image_of(png)
+    assert image.size == (measured["pageWidth"], measured["pageHeight"]), f"{shot}: {image.size}"
+    assert colours(image) > 16, f"{shot} is (nearly) one colour"
+    return image
+
+
+def assert_nothing_fetched(page) -> None:
+    """(b) Nothing was requested but the page itself (and data: URLs), after scrolling everything into
+    view and taking the screenshot."""
+    requests = page.requests
+    assert page.url in requests, f"the page's own load was not recorded: {requests}"
+    external = [u for u in requests if u != page.url and not u.startswith("data:")]
+    assert not external, f"the page loads external resources: {external}"
+
+
+def assert_figures(page, count: int, width: int) -> dict:
+    figures = probe(page, "figure svg")
+    assert len(figures["elements"]) == count >= 1
+    assert_seen(figures, "figure")
+    for e in figures["elements"]:
+        assert e["width"] >= 0.6 * min(width, 640) and e["height"] >= 100, f"figure {e['id']} is tiny: {e}"
+        assert e["drawn"] >= 20, f"figure {e['id']} has almost nothing drawn: {e['drawn']} marks"
+    return figures
+
+
 # --- what is opened ---------------------------------------------------------------------------------
-def overlay(bug: str, dest: Path) -> Path:
-    shutil.copytree(SUBMISSIONS / "reference", dest)
-    for path in (SUBMISSIONS / "buggy" / bug).iterdir():
-        if path.name != "EXPECTED.toml":
-            shutil.copy(path, dest / path.name)
-    return dest
+STUDENTS = {"Zoë Smith": None, "gru_z_swapped": "gru_z_swapped", "empty": "empty"}  # name: bug
 
 
 @pytest.fixture(scope="session")
-def reports(tmp_path_factory) -> dict:
-    """name -> (Results, report path): the reference and one failing submission, graded for real once."""
+def graded_class(tmp_path_factory) -> Path:
+    """The output folder of ``harness grade`` over a small class, run once by the command line."""
     if CHROMIUM is None:
         pytest.skip("chromium not found: install Debian's chromium to run the browser tests")
     base = tmp_path_factory.mktemp("browser")
-    specs = load_tasks(names=["cells"])  # seconds to grade, and it has a figure
-    submissions = {"reference": SUBMISSIONS / "reference",
-                   "gru_z_swapped": overlay("gru_z_swapped", base / "submissions" / "gru_z_swapped")}
-    out = {}
-    for name, path in submissions.items():
-        results = grade(path, specs)
-        out[name] = (results, write_report(results, base / "reports" / name / "report.html"))
-    assert [c.status for c in out["reference"][0].checks] == ["passed"] * len(out["reference"][0].checks)
-    assert {c.id for c in out["gru_z_swapped"][0].checks if c.status == "failed"} == {
-        "cells.GRUCell.forward", "cells.GRUCell.gradients"}
+    klass, out = base / "class", base / "out"
+    for name, bug in STUDENTS.items():
+        if bug == "empty":
+            (klass / name).mkdir(parents=True)
+            continue
+        shutil.copytree(SUBMISSIONS / "reference", klass / name)
+        for path in (SUBMISSIONS / "buggy" / bug).glob("*.py") if bug else ():
+            shutil.copy(path, klass / name / path.name)
+    result = CliRunner().invoke(main, ["grade", str(klass), "--out", str(out), "--workers", "2", "--task", "cells"])
+    assert result.exit_code == 0, result.output
+    assert (out / "index.html").is_file(), result.output
     return out
+
+
+def report(out: Path, name: str) -> tuple[Results, Path]:
+    folder = out / "submissions" / name
+    return Results.read(folder / "results.json"), folder / "report.html"
 
 
 @pytest.fixture(scope="session")
@@ -163,9 +204,12 @@ def browser():
 
 # --- the tests --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("viewport", VIEWPORTS)
-@pytest.mark.parametrize("name", ["reference", "gru_z_swapped"])
-def test_report_in_chromium(browser, reports, screenshots, name, viewport):
-    results, path = reports[name]
+@pytest.mark.parametrize("name", ["Zoë Smith", "gru_z_swapped"])
+def test_report_in_chromium(browser, graded_class, screenshots, name, viewport):
+    results, path = report(graded_class, name)
+    failing = [c for c in results.checks if c.status in ("failed", "error")]
+    assert {c.id for c in failing} == ({"cells.GRUCell.forward", "cells.GRUCell.gradients"}
+                                       if name == "gru_z_swapped" else set())
     width, height = VIEWPORTS[viewport]
     with browser.open(path, width, height) as page:
         # (a) the check table and the figures are there for a reader to see
@@ -174,13 +218,7 @@ def test_report_in_chromium(browser, reports, screenshots, name, viewport):
         assert_seen(rows, "check row")
         assert {e["id"] for e in rows["elements"]} == {"check-" + c.id for c in results.checks}
         assert_seen(probe(page, "table.checks td.status .badge"), "status badge")
-        figures = probe(page, "figure svg")
-        assert len(figures["elements"]) == len(results.figures) >= 1
-        assert_seen(figures, "figure")
-        for e in figures["elements"]:
-            assert e["width"] >= 0.6 * min(width, 640) and e["height"] >= 150, f"figure {e['id']} is tiny: {e}"
-            assert e["drawn"] >= 20, f"figure {e['id']} has almost nothing drawn: {e['drawn']} marks"
-        failing = [c for c in results.checks if c.status in ("failed", "error")]
+        figures = assert_figures(page, len(results.figures), width)
         if failing:
             fix_first = probe(page, ".fix-first li")
             assert len(fix_first["elements"]) == len(failing)
@@ -189,26 +227,43 @@ def test_report_in_chromium(browser, reports, screenshots, name, viewport):
         else:
             assert_seen(probe(page, ".all-passed"), "'Every check passed'")
 
-        # (c) the screenshot is of the page, and the figures are in its pixels
-        png = page.screenshot()
-        shot = screenshots / f"{name}-{viewport}.png"
-        shot.write_bytes(png)
-        assert len(png) > MIN_PNG_BYTES, f"{shot}: {len(png)} bytes"
-        image = image_of(png)
-        assert image.size == (rows["pageWidth"], rows["pageHeight"]), f"{shot}: {image.size}"
-        assert colours(image) > 16, f"{shot} is (nearly) one colour"
-        for e in figures["elements"]:
-            box = (e["left"], e["top"], e["right"], e["bottom"])
-            assert colours(image, box) > 16, f"{shot}: figure {e['id']} is blank in the screenshot ({box})"
-        for e in rows["elements"]:
-            box = (e["left"], e["top"], e["right"], e["bottom"])
-            assert colours(image, box) > 4, f"{shot}: row {e['id']} is blank in the screenshot ({box})"
+        # (c) the screenshot is of the page, and the figures and rows are in its pixels
+        image = assert_screenshot(page, rows, screenshots / f"report-{name.replace(' ', '_')}-{viewport}.png")
+        assert_pixels(image, figures, "figure", 16, screenshots)
+        assert_pixels(image, rows, "check row", 4, screenshots)
 
-        # (b) nothing was fetched but the page itself, after scrolling everything into view and the screenshot
-        requests = page.requests
-        assert page.url in requests, f"the page's own load was not recorded: {requests}"
-        external = [u for u in requests if u != page.url and not u.startswith("data:")]
-        assert not external, f"the report loads external resources: {external}"
+        # (b)
+        assert_nothing_fetched(page)
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_class_overview_in_chromium(browser, graded_class, screenshots, viewport):
+    graded = [n for n, bug in STUDENTS.items() if bug != "empty"]
+    width, height = VIEWPORTS[viewport]
+    with browser.open(graded_class / "index.html", width, height) as page:
+        # (a) every table (tasks, checks by pass rate, not graded, slowest, all submissions) and the histogram
+        rows = probe(page, "table.checks tbody tr")
+        assert_seen(rows, "table row")
+        texts = [e["text"] for e in rows["elements"]]
+        n_checks = len(report(graded_class, graded[0])[0].checks)
+        assert sum(t.startswith("cells.") for t in texts) == n_checks, texts  # one row per check
+        assert any("empty" in t and "nothing was submitted" in t for t in texts), texts
+        figures = assert_figures(page, 1, width)
+
+        # every report is linked, the link is seen, and the browser's reading of it is the file on disk
+        links = probe(page, "a[href$='report.html']")
+        assert_seen(links, "link")
+        targets = page.evaluate("[...document.querySelectorAll(\"a[href$='report.html']\")].map(a => a.href)")
+        assert all(t.startswith("file://") for t in targets), targets
+        files = {Path(unquote(urlparse(t).path)) for t in targets}
+        assert files == {report(graded_class, n)[1] for n in graded}, files
+
+        # (c)
+        image = assert_screenshot(page, rows, screenshots / f"overview-{viewport}.png")
+        assert_pixels(image, figures, "figure", 16, screenshots)
+
+        # (b)
+        assert_nothing_fetched(page)
 
 
 def test_the_probes_see_what_is_wrong(browser, tmp_path):

@@ -124,10 +124,6 @@ def _to(module_or_tensor, dtype):
     return module_or_tensor.to(DTYPES[dtype] if isinstance(dtype, str) else dtype)
 
 
-def _params(module):
-    """Named parameters of a module, as a dict (the gradient checks differentiate w.r.t. them)."""
-    return dict(module.named_parameters())
-
 
 def _hidden(state):
     """The output h of a cell state: ``h`` itself or the first element of ``(h, c)``."""
@@ -206,15 +202,13 @@ class TableStep:
     """A next-token distribution given by a table: ``step(prefix) -> log-probs (V,)``.
 
     ``table`` maps a prefix written as space-separated ids (after bos, e.g. "" or "4 7") to
-    log-probabilities; prefixes not in the table get ``default``. Calls are counted."""
+    log-probabilities; prefixes not in the table get ``default``."""
 
     def __init__(self, table, default):
         self.table = {k: v.detach().clone() for k, v in table.items()}
         self.default = default.detach().clone()
-        self.calls = 0
 
     def __call__(self, prefix):
-        self.calls += 1
         ids = [int(t) for t in (prefix.tolist() if isinstance(prefix, torch.Tensor) else prefix)]
         key = " ".join(str(t) for t in ids[1:])  # drop bos
         return self.table.get(key, self.default).clone()
@@ -237,14 +231,6 @@ def _parameters_with_grads(values, grads):
 def _grads_of(params):
     return [p.grad for p in params]
 
-
-def _shapes(value):
-    """Shapes of the tensors of a nested value, for shape checks that must not fail on a type."""
-    if isinstance(value, torch.Tensor):
-        return list(value.shape)
-    if isinstance(value, (tuple, list)):
-        return [_shapes(v) for v in value]
-    return None
 
 
 def _index(value, i):
@@ -281,7 +267,6 @@ OPS = {
     "leaf": _leaf,
     "load_state": _load_state,
     "to": _to,
-    "params": _params,
     "hidden": _hidden,
     "unroll": _unroll,
     "stack_hidden": _stack_hidden,
@@ -293,14 +278,11 @@ OPS = {
     "table_step": _table_step,
     "parameters_with_grads": _parameters_with_grads,
     "grads_of": _grads_of,
-    "shapes": _shapes,
     "index": _index,
     "select_time": _select_time,
     "parameter_shapes": _parameter_shapes,
     "param_list": _param_list,
     "time_norms": _time_norms,
-    "zeros_like": lambda x: torch.zeros_like(x),
-    "calls": lambda step: step.calls,
     "count_parameters": lambda module: sum(p.numel() for p in module.parameters()),
     **training.OPS,
 }

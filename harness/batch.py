@@ -47,7 +47,7 @@ from typing import Callable, Iterator
 from . import __version__
 from .gradebook import GRADED, Database, write_atomically, write_csv
 from .results import Results
-from .spec import TaskSpec, default_tasks_dir, load_tasks
+from .spec import VISIBILITIES, TaskSpec, default_tasks_dir, load_tasks
 from .submission import SKIP_DIRS, SubmissionError, locate
 
 ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".gz", ".bz2", ".xz",
@@ -73,7 +73,7 @@ class Job:
     tasks: tuple[str, ...]
     digests: tuple[tuple[str, str], ...]  # (task, spec digest) the run started with
     hide: tuple[str, ...] = ()             # folders the sandboxed worker must not see
-    visibility: tuple[str, ...] = ("public", "hidden")
+    visibility: tuple[str, ...] = VISIBILITIES
 
 
 @dataclass

@@ -94,6 +94,9 @@ def evaluate(results: Results, gate: Gate) -> Outcome:
         bad = [c for c in results.checks if c.status in NEEDS_WORK]
         if bad:
             problems.append(f"{len(bad)} of {len(results.checks)} checks did not pass")
+        elif results.not_run_checks:  # never "all passed" while checks are still to be graded
+            fine.append(f"all {len(results.checks)} public checks passed; {results.not_run_checks} more checks "
+                        f"({results.not_run_points:g} points) are graded after submission")
         else:
             fine.append(f"all {len(results.checks)} checks passed")
     return Outcome(not problems, gate.describe(), "; ".join(problems or fine))
@@ -294,6 +297,8 @@ def markdown_summary(results: Results, outcome: Outcome | None = None, title: st
         out += [f"**{'Passed' if outcome.passed else 'Failed'}** — required {outcome.rule}: {_cell(outcome.reason)}.", ""]
     counts = results.counts()
     out += [", ".join(f"{n} {s}" for s, n in counts.items() if n) + f" in {results.seconds:.1f} s", ""]
+    if results.not_run_checks:
+        out += [f"*{_cell(results.coverage_line()).capitalize()}.*", ""]
     out += ["| task | file | score | ✅ | ❌ | 💥 |", "|---|---|---:|---:|---:|---:|"]
     for t in results.tasks:
         mine = [c for c in results.checks if c.task == t.name]

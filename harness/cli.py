@@ -18,10 +18,17 @@ from .results import Results
 from .spec import SpecError, load_tasks
 from .submission import SubmissionError
 
+def cannot_run() -> tuple[type[Exception], ...]:
+    """What stops a check before any check ran: a bad spec, path or bundle (imported when one is raised)."""
+    from .bundle import BundleError
+    from .checking import CheckingError
+
+    return SpecError, SubmissionError, BundleError, CheckingError
+
+
 STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "skipped": "yellow"}
 STATUS_MARK = {"passed": "✓", "failed": "✗", "error": "!", "skipped": "-"}
 FIX_FIRST = 5  # causes listed under "Fix first"
-VISIBLE = {False: ("public",), True: ("public", "hidden")}  # which checks run, without and with --all
 
 
 def print_summary(results: Results, console: Console, verbose: bool = False) -> None:
@@ -59,6 +66,8 @@ def print_summary(results: Results, console: Console, verbose: bool = False) -> 
     console.print(f"[bold]Score {results.score:g}/{results.max_score:g} ({pct:.0f}%)[/]  "
                   + "  ".join(f"{n} {s}" for s, n in counts.items() if n)
                   + f"  in {results.seconds:.1f} s")
+    if results.not_run_checks:
+        console.print(f"[yellow]{escape(results.coverage_line())}[/]")
 
 
 @click.group()
@@ -80,22 +89,24 @@ def main() -> None:
 @click.option("--all", "all_checks", is_flag=True, help="Run the hidden checks too (for instructors). Default: public only.")
 @click.option("--gradescope", "gradescope_path", type=click.Path(path_type=Path), default=None,
               help="Also write the results in Gradescope's results.json format here.")
+@click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Check against this released .harness folder (default on a student's machine: the assignment's).")
 def check(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, json_path: Path | None,
-          report_path: Path | None, verbose: bool, all_checks: bool = False, gradescope_path: Path | None = None) -> None:
+          report_path: Path | None, verbose: bool, all_checks: bool = False, gradescope_path: Path | None = None,
+          bundle_dir: Path | None = None) -> None:
     """Run the public checks on the submission at PATH and report what to fix first."""
-    from .grading import grade
+    from .checking import run
     from .report import write_report
 
     console = Console(stderr=False, highlight=False)
     try:
-        specs = load_tasks(tasks_dir, list(tasks) or None)
         name = path.resolve().name
         out = Path("reports") / name
         with console.status("grading…") as status:
-            results = grade(path, specs, visibility=VISIBLE[all_checks],
-                            progress=lambda check_id: status.update(f"grading: {check_id}"))
-    except (SpecError, SubmissionError) as exc:
-        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
+            results = run(path, tasks, all_checks=all_checks, bundle=bundle_dir, tasks_dir=tasks_dir,
+                          progress=lambda check_id: status.update(f"grading: {check_id}"))
+    except cannot_run() as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)
     json_path = json_path or out / "results.json"
     report_path = report_path or out / "report.html"
@@ -164,9 +175,12 @@ def grade_command(submissions_dir: Path, out: Path, workers: int | None, schedul
               help="Write the HTML report here.")
 @click.option("--gradescope", "gradescope_path", type=click.Path(path_type=Path), default=None,
               help="Write Gradescope's results.json here.")
+@click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Check against this released .harness folder (default on a student's machine: the assignment's).")
 def ci_command(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, all_checks: bool, min_score: float | None,
                min_percent: float | None, require_all: bool, junit_path: Path | None, summary_path: Path | None,
-               json_path: Path | None, report_path: Path | None, gradescope_path: Path | None) -> None:
+               json_path: Path | None, report_path: Path | None, gradescope_path: Path | None,
+               bundle_dir: Path | None = None) -> None:
     """Grade PATH in CI: the public checks, a pass/fail rule, JUnit XML, a Markdown summary, annotations.
 
     Exit status: 0 when the rule holds, 1 when it does not, 2 when the harness itself cannot run (a bad
@@ -182,12 +196,11 @@ def ci_command(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, all_c
         raise click.UsageError(str(exc)) from None
     console = Console(highlight=False)
     try:
-        from .grading import grade
+        from .checking import run
 
-        specs = load_tasks(tasks_dir, list(tasks) or None)
-        results = grade(path, specs, visibility=VISIBLE[all_checks])
+        results = run(path, tasks, all_checks=all_checks, bundle=bundle_dir, tasks_dir=tasks_dir)
         outcome = ci.evaluate(results, gate)
-    except (SpecError, SubmissionError, ci.CIError) as exc:
+    except (*cannot_run(), ci.CIError) as exc:
         _ci_cannot_run(console, str(exc), summary_path, gradescope_path)
     except Exception as exc:  # noqa: BLE001 - a bug of the harness: say so, exit 2, not 1
         traceback.print_exc()
@@ -253,8 +266,9 @@ def _ci_cannot_run(console: Console, message: str, summary_path: Path | None, gr
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write here (default: standard output).")
 @click.option("--hidden-as", type=click.Choice(["after_published", "after_due_date", "hidden", "visible"]),
-              default="after_published", show_default=True, help="Gradescope visibility of hidden checks.")
-def export_command(results_json: Path, fmt: str | None, output: Path | None, hidden_as: str) -> None:
+              default=None, help="Gradescope visibility of every check graded after submission "
+              "(default: each check's own, from hidden.toml).")
+def export_command(results_json: Path, fmt: str | None, output: Path | None, hidden_as: str | None) -> None:
     """Convert a results JSON (from check, ci or grade) to another format."""
     import json
 
@@ -308,6 +322,42 @@ def init_command(directory: Path, tasks: tuple[str, ...], tasks_dir: Path | None
         specs = load_tasks(tasks_dir, list(tasks) or None)
         written, warnings = write_starter(directory, specs, notebook=notebook, force=force, workflow=not no_workflow)
     except (SpecError, StarterError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    for path in written:
+        click.echo(f"wrote {path}")
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@main.command("release")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--task", "tasks", multiple=True, help="Release this task (repeatable). Default: all tasks.")
+@click.option("--tasks-dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of task specs (default: the tasks/ folder that ships with the harness).")
+@click.option("--notebook", is_flag=True, help="Write notebooks (<module>.ipynb) instead of .py starter files.")
+@click.option("--force", is_flag=True, help="Overwrite files that exist, and replace DIRECTORY/.harness.")
+def release_command(directory: Path, tasks: tuple[str, ...], tasks_dir: Path | None, notebook: bool,
+                    force: bool) -> None:
+    """Write the assignment folder handed to students into DIRECTORY (instructors).
+
+    Starter files, the assignment's GitHub workflow, a README, and .harness/: the public part of each
+    task and the public bundle — every public check's inputs and the answer key's outputs, precomputed,
+    so that students check offline with the student package alone. Never copied: hidden.toml (checks
+    graded after submission, the hidden seed) and the answer key."""
+    from .checking import answer_key_installed
+
+    if not answer_key_installed():
+        click.echo("error: harness release runs on the instructor's side: it needs the answer key "
+                   "(reference_models), which the student package does not have", err=True)
+        sys.exit(2)
+    from .release import ReleaseError, write_release
+    from .starter import StarterError
+
+    try:
+        specs = load_tasks(tasks_dir, list(tasks) or None)
+        written, warnings = write_release(directory, specs, notebook=notebook, force=force)
+    except (SpecError, StarterError, ReleaseError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     for path in written:

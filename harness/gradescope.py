@@ -6,12 +6,12 @@ the message and how to fix it, ``tags`` the task. The top level carries the tota
 ``execution_time``, an ``output`` with the score and what to fix first, and ``extra_data`` with the
 harness and spec versions.
 
-Visibility. Public checks are ``"visible"``. Hidden checks default to ``"after_published"``: the
-student sees them, with their messages, once the instructor publishes the grades — they count towards
-the grade, so the student should be able to see why, but not while still iterating against them
-(``"after_due_date"`` would open them during a late-submission window; ``"hidden"`` would never show
-them, not even after grading). ``stdout_visibility`` is ``"hidden"``: the autograder's log holds the
-harness's own diagnostics, not meant for students.
+Visibility. A check's own visibility (harness.spec.VISIBILITIES) carries over: public checks are
+``"visible"``, a check of ``hidden.toml`` is ``"after_due_date"`` (shown once the due date has passed)
+or ``"hidden"`` (never shown to students), as its spec says. ``hidden=`` (``harness export
+--hidden-as``) overrides the visibility of every check graded after submission, e.g.
+``"after_published"``: shown once the instructor publishes the grades. ``stdout_visibility`` is
+``"hidden"``: the autograder's log holds the harness's own diagnostics, not meant for students.
 
 Running the harness inside Gradescope
 -------------------------------------
@@ -37,7 +37,7 @@ from pathlib import Path
 from .results import CheckResult, Results
 
 HIDDEN_CHOICES = ("after_published", "after_due_date", "hidden", "visible")
-DEFAULT_HIDDEN = "after_published"
+GRADESCOPE_VISIBILITY = {"public": "visible", "after_due_date": "after_due_date", "hidden": "hidden"}
 
 
 def _output(check: CheckResult) -> str:
@@ -53,6 +53,8 @@ def _summary(results: Results) -> str:
     from .ci import fix_first, percent
 
     lines = [f"Score {results.score:g}/{results.max_score:g} ({percent(results.score, results.max_score):.0f}%)"]
+    if results.not_run_checks:
+        lines.append(results.coverage_line())
     items = fix_first(results, limit=5)
     if items:
         lines += ["", "Fix first:"]
@@ -65,9 +67,10 @@ def _summary(results: Results) -> str:
     return "\n".join(lines)
 
 
-def to_gradescope(results: Results, hidden: str = DEFAULT_HIDDEN) -> dict:
-    """The results.json document Gradescope's autograder reads."""
-    if hidden not in HIDDEN_CHOICES:
+def to_gradescope(results: Results, hidden: str | None = None) -> dict:
+    """The results.json document Gradescope's autograder reads; ``hidden`` overrides the visibility of
+    the checks graded after submission (default: each check's own)."""
+    if hidden is not None and hidden not in HIDDEN_CHOICES:
         raise ValueError(f"hidden checks' visibility must be one of {HIDDEN_CHOICES}, not {hidden!r}")
     tests = []
     for c in results.checks:
@@ -78,7 +81,7 @@ def to_gradescope(results: Results, hidden: str = DEFAULT_HIDDEN) -> dict:
             "status": "passed" if c.status == "passed" else "failed",
             "output": _output(c),
             "tags": [c.task],
-            "visibility": "visible" if c.visibility == "public" else hidden,
+            "visibility": GRADESCOPE_VISIBILITY[c.visibility] if c.visibility == "public" or hidden is None else hidden,
         })
     return {
         "score": results.score,
@@ -93,7 +96,7 @@ def to_gradescope(results: Results, hidden: str = DEFAULT_HIDDEN) -> dict:
     }
 
 
-def write_gradescope(results: Results, path: Path, hidden: str = DEFAULT_HIDDEN) -> Path:
+def write_gradescope(results: Results, path: Path, hidden: str | None = None) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(to_gradescope(results, hidden), indent=2, allow_nan=False) + "\n", encoding="utf-8")

@@ -21,24 +21,14 @@ from typing import Callable
 import torch
 
 from . import __version__
+from .answers import LiveAnswers, NotInBundle
 from .checks import FIGURES, REGISTRY, Context, ContractBroken, StudentError, load_builtin_checks
 from .checks.implementation import scan_source
 from .results import CheckResult, Results, TaskResult
 from .sandbox.isolation import Limits
 from .sandbox.launcher import Sandbox, WorkerDied
-from .spec import TaskSpec
+from .spec import VISIBILITIES, TaskSpec
 from .submission import ModuleSource, Submission, locate, make_scratch_copy
-
-
-def reference_namespace() -> dict:
-    """The answer key as a namespace of modules, in the shape a submission has."""
-    import reference_models.attention
-    import reference_models.cells
-    import reference_models.generation
-    import reference_models.sequences
-
-    return {"cells": reference_models.cells, "attention": reference_models.attention,
-            "sequences": reference_models.sequences, "generation": reference_models.generation}
 
 
 class ModuleBroken(Exception):
@@ -117,9 +107,9 @@ def _result(spec: TaskSpec, check, status: str, message: str, hint: str = "", nu
                        seconds=round(seconds, 4))
 
 
-def run_check(spec: TaskSpec, check, runner: Runner, namespace: dict, state: dict) -> CheckResult:
+def run_check(spec: TaskSpec, check, runner: Runner, answers, state: dict) -> CheckResult:
     """One check of one spec, with every way a submission can fail turned into a result."""
-    definition = REGISTRY[check.id]
+    definition = REGISTRY[check.definition]
     stem = spec.module
     source = runner.source(stem)
     if source.problem:
@@ -137,10 +127,9 @@ def run_check(spec: TaskSpec, check, runner: Runner, namespace: dict, state: dic
     if missing:
         return _result(spec, check, "failed", f"{source.display_name} does not define {', '.join(missing)}",
                        "the contract's names are case-sensitive; see the starter files")
-    ctx = Context(check.id, check.options, spec.tolerances, spec.seed,
-                  lambda program, timeout=None: runner.run(stem, program, timeout), namespace, spec, state)
-    ctx.source = source
-    ctx.static_findings = scan_source(source.python or "")
+    ctx = Context(check.id, check.options, spec.tolerances, spec.seed_for(check),
+                  lambda program, timeout=None: runner.run(stem, program, timeout), answers, spec, state,
+                  view=view_of(check), source=source, static_findings=scan_source(source.python or ""))
     start = time.perf_counter()
     try:
         verdict = definition.func(ctx)
@@ -160,6 +149,10 @@ def run_check(spec: TaskSpec, check, runner: Runner, namespace: dict, state: dic
                        numbers={"output": died.output[-3000:]}, seconds=time.perf_counter() - start)
     except ModuleBroken as exc:
         return _result(spec, check, "error", str(exc), seconds=time.perf_counter() - start)
+    except NotInBundle as exc:
+        return _result(spec, check, "error", f"the assignment's bundle holds no expected value for this check ({exc}): "
+                       "the release does not match these task settings; please tell the course staff",
+                       seconds=time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 - a bug of the harness must not cost other checks
         return _result(spec, check, "error", f"internal error of the grader ({type(exc).__name__}: {exc}); "
                        "please report it to the course staff",
@@ -169,11 +162,16 @@ def run_check(spec: TaskSpec, check, runner: Runner, namespace: dict, state: dic
                    verdict.numbers, elapsed, verdict.fraction)
 
 
-def run_figure(spec: TaskSpec, figure_id: str, runner: Runner, namespace: dict, state: dict) -> dict | None:
+def view_of(check) -> str:
+    """The dataset view a check scores: checks graded after submission score the hidden one."""
+    return "hidden" if check.graded_later else "public"
+
+
+def run_figure(spec: TaskSpec, figure_id: str, runner: Runner, answers, state: dict) -> dict | None:
     definition = FIGURES[figure_id]
     stem = spec.module
     ctx = Context(figure_id, {}, spec.tolerances, spec.seed,
-                  lambda program, timeout=None: runner.run(stem, program, timeout), namespace, spec, state)
+                  lambda program, timeout=None: runner.run(stem, program, timeout), answers, spec, state)
     try:
         ctx.hung = dict(runner.hung)
         if runner.source(stem).problem:
@@ -203,14 +201,16 @@ def environment() -> dict:
             "threads": 1, "deterministic_algorithms": True}
 
 
-def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = ("public", "hidden"),
-          progress: Callable[[str], None] | None = None, hide: list[str] | tuple = ()) -> Results:
-    """Grade the submission at ``path`` against ``specs``. ``hide``: more folders the worker must not
-    see (a batch run hides the class's other submissions and the output folder)."""
+def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIBILITIES,
+          progress: Callable[[str], None] | None = None, hide: list[str] | tuple = (), answers=None) -> Results:
+    """Grade the submission at ``path`` against ``specs``, running the checks of the given visibilities.
+    ``hide``: more folders the worker must not see (a batch run hides the class's other submissions and
+    the output folder). ``answers``: where expected values come from (harness.answers; default: the
+    answer key, live)."""
     load_builtin_checks()
     started = time.perf_counter()
     sub = locate(Path(path), sorted({s.module for s in specs}))
-    namespace = reference_namespace()
+    answers = answers or LiveAnswers()
     checks: list[CheckResult] = []
     figures: list[dict] = []
     tasks: list[TaskResult] = []
@@ -223,16 +223,16 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = ("pub
         runner = Runner(sandbox, sub)
         try:
             for spec in specs:
-                state: dict = {}  # what the checks and figures of this task share (a trained model's outputs)
+                to_run = [c for c in spec.checks if c.visibility in visibility]
+                # what the checks and figures of this task share: a trained model's outputs, the views scored
+                state: dict = {"views": tuple(dict.fromkeys(view_of(c) for c in to_run))}
                 task_checks = []
-                for check in spec.checks:
-                    if check.visibility not in visibility:
-                        continue
+                for check in to_run:
                     if progress:
                         progress(check.id)
-                    task_checks.append(run_check(spec, check, runner, namespace, state))
+                    task_checks.append(run_check(spec, check, runner, answers, state))
                 for figure_id in spec.figures:
-                    fig = run_figure(spec, figure_id, runner, namespace, state)
+                    fig = run_figure(spec, figure_id, runner, answers, state)
                     if fig:
                         figures.append(fig)
                 if runner.answer_key_imports.get(spec.module):
@@ -242,15 +242,18 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = ("pub
                                                    "it scores nothing for this") for c in task_checks]
                 checks.extend(task_checks)
                 source = sub.modules[spec.module]
+                not_run = [c for c in spec.checks if c.visibility not in visibility]
                 tasks.append(TaskResult(spec.name, spec.title, spec.module,
                                         source.display_name if source.path else "not submitted",
                                         round(sum(c.points for c in task_checks), 6),
-                                        round(sum(c.max_points for c in task_checks), 6), spec.version, spec.digest))
+                                        round(sum(c.max_points for c in task_checks), 6), spec.version, spec.digest,
+                                        not_run_checks=len(not_run) + spec.withheld.checks,
+                                        not_run_points=round(sum(c.points for c in not_run) + spec.withheld.points, 6)))
         finally:
             sandbox.close()
     return Results(submission=str(Path(path)), harness_version=__version__,
                    created=datetime.now(timezone.utc).isoformat(timespec="seconds"), tasks=tasks, checks=checks,
                    figures=figures, notes=notes, environment={**environment(), "seeds": {s.name: s.seed for s in specs}},
-                   sandbox={"protections": sandbox.protections, "notes": getattr(sandbox, "protection_notes", {}),
-                     "worker_starts": sandbox.starts,
+                   sandbox={"mode": sandbox.mode, "protections": sandbox.protections,
+                            "notes": getattr(sandbox, "protection_notes", {}), "worker_starts": sandbox.starts,
                             "python": sys.executable}, seconds=round(time.perf_counter() - started, 3))

@@ -77,7 +77,9 @@ def page(results: Results) -> dict:
         "notes": [str(n) for n in results.notes],
         "environment": environment_rows(results.environment),
         "seeds": results.environment.get("seeds", {}),
-        "protections": protection_rows(results.sandbox.get("protections", {})),
+        "protections": protection_rows(results.sandbox.get("protections", {}), results.sandbox.get("notes"),
+                                       said=basic_reason(results.sandbox)),
+        "basic_isolation": basic_isolation_line(results.sandbox),
         "worker_starts": results.sandbox.get("worker_starts"),
         "harness_version": results.harness_version,
         "schema_version": results.schema_version,
@@ -125,17 +127,39 @@ def environment_rows(env: dict) -> list[dict]:
     return rows
 
 
-def protection_rows(protections: dict) -> list[dict]:
-    """Each sandbox protection as held / not held / skipped with the reason the sandbox gave."""
+def protection_rows(protections: dict, notes: dict | None = None, said: str = "") -> list[dict]:
+    """Each sandbox protection as held / not held / skipped with the reason the sandbox gave (its note,
+    unless it is ``said``: the reason the basic-isolation line already gives for all of them)."""
+    notes = notes if isinstance(notes, dict) else {}
     rows = []
     for name, state in protections.items():
         if state is True:
             rows.append({"name": name.replace("_", " "), "state": "held", "icon": "✓", "why": ""})
         elif state is False or state is None:
-            rows.append({"name": name.replace("_", " "), "state": "not held", "icon": "✗", "why": ""})
+            why = notes.get(name)
+            why = "" if not isinstance(why, str) or why == said else why
+            rows.append({"name": name.replace("_", " "), "state": "not held", "icon": "✗", "why": why})
         else:
             rows.append({"name": name.replace("_", " "), "state": "not held", "icon": "–", "why": str(state)})
     return rows
+
+
+def basic_reason(sandbox: dict) -> str:
+    """Why the sandbox ran in basic isolation ("" when it did not): the note its protections share."""
+    if sandbox.get("mode") != "basic":
+        return ""
+    notes = sandbox.get("notes") if isinstance(sandbox.get("notes"), dict) else {}
+    reasons = {notes[name] for name in sandbox.get("protections", {}) if isinstance(notes.get(name), str)}
+    return reasons.pop() if len(reasons) == 1 else ""
+
+
+def basic_isolation_line(sandbox: dict) -> str:
+    """The line a basic-isolation run shows above its protections: what held and what did not."""
+    if sandbox.get("mode") != "basic":
+        return ""
+    reason = basic_reason(sandbox) or "not available here"
+    return ("Basic isolation: your code ran in a separate process with a time limit, but without the "
+            f"operating system protections listed below ({reason}).")
 
 
 def percent(score: float, max_score: float) -> float | None:

@@ -1,9 +1,10 @@
 """Results: one JSON document per graded submission, the single source reports are rendered from.
 
-Schema (version 1)::
+Schema (version 2)::
 
-    {"schema_version": 1, "harness_version", "submission", "created", "score", "max_score",
-     "tasks": [{"name", "title", "module", "source", "score", "max_score", "spec_version", "spec_digest"}],
+    {"schema_version": 2, "harness_version", "submission", "created", "score", "max_score",
+     "tasks": [{"name", "title", "module", "source", "score", "max_score", "spec_version", "spec_digest",
+                "not_run_checks", "not_run_points"}],
      "checks": [{"id", "task", "status", "points", "max_points", "message", "hint", "numbers",
                  "visibility", "seconds"}],
      "figures": [{"id", "title", "task", "data"}],
@@ -15,7 +16,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: visibilities public/after_due_date/hidden; tasks say what was not run
 STATUSES = ("passed", "failed", "error", "skipped")
 
 
@@ -47,6 +48,8 @@ class TaskResult:
     max_score: float
     spec_version: str
     spec_digest: str
+    not_run_checks: int = 0      # checks graded after submission that this run did not run
+    not_run_points: float = 0.0  # and their points: ``max_score`` counts only what ran
 
 
 @dataclass
@@ -70,6 +73,22 @@ class Results:
     @property
     def max_score(self) -> float:
         return round(sum(c.max_points for c in self.checks), 6)
+
+    @property
+    def not_run_points(self) -> float:
+        """Points of checks graded after submission that this run did not run (0 when all ran)."""
+        return round(sum(t.not_run_points for t in self.tasks), 6)
+
+    @property
+    def not_run_checks(self) -> int:
+        return sum(t.not_run_checks for t in self.tasks)
+
+    def coverage_line(self) -> str:
+        """What this run covered, said so that a public run never reads as the final grade."""
+        if not self.not_run_checks:
+            return ""
+        return (f"public checks: {self.score:g} of {self.max_score:g} points; {self.not_run_points:g} more points "
+                f"({self.not_run_checks} checks) are graded after submission")
 
     def counts(self) -> dict[str, int]:
         return {s: sum(c.status == s for c in self.checks) for s in STATUSES}

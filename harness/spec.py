@@ -18,7 +18,14 @@ try:
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-VISIBILITIES = ("public", "hidden")
+#: Who sees a check's result, as Gradescope has it: "public" checks run on the student's machine from
+#: the released bundle and are shown at once; "after_due_date" and "hidden" checks are defined only in
+#: the instructor's ``hidden.toml`` and run after submission — the first shown to students after the due
+#: date, the second never.
+VISIBILITIES = ("public", "after_due_date", "hidden")
+GRADED_LATER = ("after_due_date", "hidden")
+HIDDEN_FILE = "hidden.toml"  # beside task.toml; the instructor's side only: never released
+HIDDEN_KEYS = {"seed", "checks"}
 TOP_LEVEL = {"task", "interface", "limits", "tolerances", "checks", "figures", "dataset", "training"}
 #: The harness's training recipe, and which of its keys a student's HYPERPARAMETERS may set.
 TRAINING_DEFAULTS = {"lr": 3e-3, "epochs": 5, "batch_size": 64, "clip": 1.0, "time_budget_s": 120.0}
@@ -45,10 +52,30 @@ class Tolerance:
 
 @dataclass
 class CheckSpec:
+    """One check of a task. ``id`` names its result (unique in the task); ``definition`` is the
+    registered check it runs — the same for a public check and its hidden instance, which differ in
+    ``id`` (``….hidden``), options and the seed of their inputs."""
+
     id: str
     points: float
     visibility: str = "public"
     options: dict = field(default_factory=dict)
+    definition: str = ""
+
+    def __post_init__(self):
+        self.definition = self.definition or self.id
+
+    @property
+    def graded_later(self) -> bool:
+        return self.visibility in GRADED_LATER
+
+
+@dataclass(frozen=True)
+class Withheld:
+    """What a released spec does not hold: how many checks and points are graded after submission."""
+
+    checks: int = 0
+    points: float = 0.0
 
 
 @dataclass
@@ -68,20 +95,31 @@ class TaskSpec:
     digest: str = ""
     dataset: dict | None = None      # the [dataset] table, built by harness.data (trained tasks)
     training: dict | None = None     # the recipe with defaults filled in, and "bounds"
-    _data: object = field(default=None, repr=False)
+    hidden_seed: int | None = None   # from hidden.toml: inputs of hidden checks, the hidden test split
+    withheld: Withheld = Withheld()  # a released spec: what is graded after submission
+    _data: dict = field(default_factory=dict, repr=False)
+
+    def data_for(self, view: str = "public"):
+        """The task's dataset as the checks of one visibility see it, built once (trusted side).
+
+        ``"public"``: evaluation on the public validation split, which a student can rebuild from the
+        released recipe; ``"hidden"``: evaluation on the test split drawn from the hidden seed."""
+        if view not in self._data and self.dataset is not None:
+            from .data import build_dataset
+
+            self._data[view] = build_dataset(self.dataset, self.path, view=view, hidden_seed=self.hidden_seed)
+        return self._data.get(view)
 
     @property
     def data(self):
-        """The task's dataset, built once (trusted side)."""
-        if self._data is None and self.dataset is not None:
-            from .data import build_dataset
-
-            self._data = build_dataset(self.dataset, self.path)
-        return self._data
+        return self.data_for("public")
 
     @property
     def max_score(self) -> float:
         return sum(c.points for c in self.checks)
+
+    def seed_for(self, check: CheckSpec) -> int:
+        return self.hidden_seed if check.graded_later and self.hidden_seed is not None else self.seed
 
 
 DEFAULT_TOLERANCES = {"float64": Tolerance(1e-7, 1e-9), "float32": Tolerance(1e-4, 1e-5)}
@@ -106,8 +144,8 @@ def _unknown_keys(path, where, table, allowed):
 
 
 def load_spec(path: Path) -> TaskSpec:
-    """Read and validate one task spec."""
-    from .checks import REGISTRY, load_builtin_checks
+    """Read and validate one task spec, and the ``hidden.toml`` beside it when there is one."""
+    from .checks import load_builtin_checks
 
     load_builtin_checks()
     path = Path(path)
@@ -160,33 +198,16 @@ def load_spec(path: Path) -> TaskSpec:
                                   (int, float), "a number") for k in ("rtol", "atol")}
         tolerances[dtype] = Tolerance(float(values["rtol"]), float(values["atol"]))
 
-    checks = []
     table = data.get("checks", {})
     if not isinstance(table, dict) or not table:
         raise SpecError(path, "[checks]", "no checks", f'add a table like [checks."{task["module"]}.NAME.forward"]')
-    for check_id, body in table.items():
-        key = f'[checks."{check_id}"]'
-        if check_id not in REGISTRY:
-            raise SpecError(path, key, "unknown check id", _suggest(check_id, REGISTRY))
-        definition = REGISTRY[check_id]
-        if not isinstance(body, dict):
-            raise SpecError(path, key, "must be a table", "e.g. points = 1")
-        body = dict(body)
-        points = _expect_type(path, f"{key}.points", body.pop("points", None), (int, float), "a number ≥ 0")
-        if points < 0:
-            raise SpecError(path, f"{key}.points", f"must be ≥ 0, got {points}")
-        visibility = body.pop("visibility", "public")
-        if visibility not in VISIBILITIES:
-            raise SpecError(path, f"{key}.visibility", f"must be one of {VISIBILITIES}, got {visibility!r}")
-        options = dict(definition.options)
-        for name, value in body.items():
-            if name not in definition.options:
-                allowed = definition.options or {"(this check has no options)": None}
-                raise SpecError(path, f"{key}.{name}", "unknown option", _suggest(name, allowed))
-            default = definition.options[name]
-            kind = (int, float) if isinstance(default, (int, float)) and not isinstance(default, bool) else type(default)
-            options[name] = _expect_type(path, f"{key}.{name}", value, kind, f"like {default!r}")
-        checks.append(CheckSpec(check_id, float(points), visibility, options))
+    checks = _checks(path, table, ("public",), "public")
+    hidden_seed = None
+    hidden_path = path.parent / HIDDEN_FILE
+    if hidden_path.is_file():
+        hidden_seed, hidden_checks, hidden_raw = _hidden(hidden_path)
+        raw += b"\0" + hidden_raw
+        checks += hidden_checks
 
     figures = data.get("figures", [])
     if not isinstance(figures, list) or not all(isinstance(f, str) for f in figures):
@@ -211,9 +232,61 @@ def load_spec(path: Path) -> TaskSpec:
     spec = TaskSpec(dataset=dataset, training=training, name=task["name"], title=task["title"], module=task["module"], version=version,
                     path=path, names=names, checks=checks, limits=limits, tolerances=tolerances,
                     seed=seed, description=task.get("description", ""), figures=figures,
-                    digest=hashlib.sha256(raw).hexdigest()[:16])
+                    digest=hashlib.sha256(raw).hexdigest()[:16], hidden_seed=hidden_seed)
     spec.data  # build the dataset now: a bad file or checksum is an error before any grading starts
     return spec
+
+
+def _checks(path: Path, table: dict, allowed: tuple[str, ...], default: str, suffix: str = "") -> list[CheckSpec]:
+    """The [checks] table of task.toml or hidden.toml: registered ids, points, visibility, options."""
+    from .checks import REGISTRY
+
+    checks = []
+    for check_id, body in table.items():
+        key = f'[checks."{check_id}"]'
+        if check_id not in REGISTRY:
+            raise SpecError(path, key, "unknown check id", _suggest(check_id, REGISTRY))
+        definition = REGISTRY[check_id]
+        if not isinstance(body, dict):
+            raise SpecError(path, key, "must be a table", "e.g. points = 1")
+        body = dict(body)
+        points = _expect_type(path, f"{key}.points", body.pop("points", None), (int, float), "a number ≥ 0")
+        if points < 0:
+            raise SpecError(path, f"{key}.points", f"must be ≥ 0, got {points}")
+        visibility = body.pop("visibility", default)
+        if visibility not in allowed:
+            fix = (f"in {path.name} a check is one of {allowed}" + (
+                f"; checks graded after submission go in {HIDDEN_FILE} beside it, which is never released"
+                if "public" in allowed else "; public checks go in task.toml"))
+            raise SpecError(path, f"{key}.visibility", f"must be one of {allowed}, got {visibility!r}", fix)
+        options = dict(definition.options)
+        for name, value in body.items():
+            if name not in definition.options:
+                allowed_options = definition.options or {"(this check has no options)": None}
+                raise SpecError(path, f"{key}.{name}", "unknown option", _suggest(name, allowed_options))
+            default_value = definition.options[name]
+            kind = ((int, float) if isinstance(default_value, (int, float)) and not isinstance(default_value, bool)
+                    else type(default_value))
+            options[name] = _expect_type(path, f"{key}.{name}", value, kind, f"like {default_value!r}")
+        checks.append(CheckSpec(check_id + suffix, float(points), visibility, options, definition=check_id))
+    return checks
+
+
+def _hidden(path: Path) -> tuple[int, list[CheckSpec], bytes]:
+    """``hidden.toml``: the seed of the hidden inputs and the checks graded after submission."""
+    raw = path.read_bytes()
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(path, "syntax", f"not valid TOML ({exc})", "fix the line it names") from None
+    _unknown_keys(path, "", data, HIDDEN_KEYS)
+    if "seed" not in data:
+        raise SpecError(path, "seed", "missing", "add seed = <an integer no student knows>; it draws the hidden inputs")
+    seed = _expect_type(path, "seed", data["seed"], int, "an integer")
+    table = data.get("checks", {})
+    if not isinstance(table, dict):
+        raise SpecError(path, "[checks]", "must be a table", 'e.g. [checks."cells.LSTMCell.forward"] points = 2')
+    return seed, _checks(path, table, GRADED_LATER, "after_due_date", suffix=".hidden"), raw
 
 
 def _training(path: Path, table) -> dict:
@@ -248,16 +321,30 @@ def _training(path: Path, table) -> dict:
 
 
 def default_tasks_dir() -> Path:
-    """``tasks/`` beside the package (a source checkout), else in the working directory."""
-    beside = Path(__file__).resolve().parents[1] / "tasks"
-    return beside if beside.is_dir() else Path.cwd() / "tasks"
+    """The default task specs: the repository's ``tasks/``, installed with the instructor's package as
+    the data-only package ``harness_tasks`` (editable or not); else ``tasks/`` of a source checkout
+    installed before that mapping existed; else ``tasks/`` in the working directory."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("harness_tasks")
+    except (ImportError, ValueError):
+        found = None
+    # a namespace package (tasks/ holds no Python): an editable install also lists a path-hook placeholder
+    for location in (found.submodule_search_locations or []) if found else []:
+        if Path(location).is_dir():
+            return Path(location)
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "tasks").is_dir():
+        return checkout / "tasks"
+    return Path.cwd() / "tasks"
 
 
 def load_tasks(tasks_dir: Path | None = None, names: list[str] | None = None) -> list[TaskSpec]:
     """Every ``task.toml`` under ``tasks_dir`` (sorted by name), or only the named ones."""
     tasks_dir = Path(tasks_dir) if tasks_dir else default_tasks_dir()
     if not tasks_dir.is_dir():
-        raise SpecError(tasks_dir, "tasks folder", "does not exist", "pass --tasks DIR")
+        raise SpecError(tasks_dir, "tasks folder", "does not exist", "pass --tasks-dir DIR")
     available = {p.parent.name: p for p in sorted(tasks_dir.glob("*/task.toml"))}
     if names:
         for name in names:

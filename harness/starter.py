@@ -488,7 +488,9 @@ def render_notebook(mod: StarterModule):
 
 def workflow_text(specs: list[TaskSpec]) -> str:
     """The assignment repo's GitHub workflow, with HARNESS_TASKS set to these tasks."""
-    text = WORKFLOW_TEMPLATE.read_text(encoding="utf-8")
+    from . import __version__
+
+    text = WORKFLOW_TEMPLATE.read_text(encoding="utf-8").replace("VERSION", __version__)
     names = " ".join(s.name for s in specs)
     return re.sub(r'^(\s*HARNESS_TASKS:\s*)"[^"\n]*"', lambda m: f'{m.group(1)}"{names}"', text, count=1, flags=re.MULTILINE)
 

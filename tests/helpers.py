@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import types
 
+from harness.answers import LiveAnswers
 from harness.checks import REGISTRY, Context, load_builtin_checks
-from harness.grading import reference_namespace
 from harness.sandbox import program as interpreter
 from harness.spec import DEFAULT_TOLERANCES
 
@@ -14,7 +14,8 @@ def run_in_process(check_id: str, options: dict | None = None, **replacements):
     (for example ``beam_search=my_variant``), so a check's verdict on a hand-written variant is quick to test."""
     load_builtin_checks()
     definition = REGISTRY[check_id]
-    namespace = reference_namespace()
+    answers = LiveAnswers()
+    namespace = answers.namespace
     module = types.SimpleNamespace(**vars(namespace[definition.module]))
     for name, value in replacements.items():
         setattr(module, name, value)
@@ -23,6 +24,5 @@ def run_in_process(check_id: str, options: dict | None = None, **replacements):
     def runner(program):
         return types.SimpleNamespace(header={}, value=interpreter.run(program.to_json(), program.inputs, student))
 
-    ctx = Context(check_id, {**definition.options, **(options or {})}, DEFAULT_TOLERANCES, 2024, runner, namespace)
-    ctx.static_findings, ctx.source = [], None
+    ctx = Context(check_id, {**definition.options, **(options or {})}, DEFAULT_TOLERANCES, 2024, runner, answers)
     return definition.func(ctx)

@@ -171,13 +171,14 @@ def test_tasks_come_from_HARNESS_TASKS_as_the_workflow_sets_them(tmp_path):
 
 @pytest.fixture
 def hidden_tasks(tmp_path) -> Path:
-    """The sequences spec with make_windows made a hidden check."""
+    """The sequences spec with make_windows a check graded after submission (in hidden.toml)."""
     tasks = tmp_path / "tasks" / "sequences"
     tasks.mkdir(parents=True)
     text = (ROOT / "tasks" / "sequences" / "task.toml").read_text()
-    text = text.replace('[checks."sequences.make_windows"]\n', '[checks."sequences.make_windows"]\nvisibility = "hidden"\n')
-    assert 'visibility = "hidden"' in text
+    text = text.replace('[checks."sequences.make_windows"]\npoints = 2\n', "")
+    assert "make_windows" not in text.split("[checks", 1)[1]
     (tasks / "task.toml").write_text(text)
+    (tasks / "hidden.toml").write_text('seed = 5\n[checks."sequences.make_windows"]\npoints = 2\n')
     return tmp_path / "tasks"
 
 
@@ -191,10 +192,10 @@ def test_check_runs_only_public_checks_unless_all_and_gradescope_hides_the_hidde
                       "--gradescope", tmp_path / "gs.json"])
     assert everything.exit_code == 0, everything.output
     assert [c["id"] for c in read_json(tmp_path / "all.json")["checks"]] == ["sequences.pad_sequences",
-                                                                            "sequences.make_windows"]
+                                                                            "sequences.make_windows.hidden"]
     tests = {t["name"]: t for t in read_json(tmp_path / "gs.json")["tests"]}
     assert tests["sequences.pad_sequences"]["visibility"] == "visible"
-    assert tests["sequences.make_windows"]["visibility"] == "after_published"
+    assert tests["sequences.make_windows.hidden"]["visibility"] == "after_due_date"
 
     ci_public = run(["ci", SUBMISSIONS / "reference", "--tasks-dir", hidden_tasks, "--json", tmp_path / "ci.json"])
     assert ci_public.exit_code == 0 and len(read_json(tmp_path / "ci.json")["checks"]) == 1
@@ -290,7 +291,8 @@ def test_gradescope_document():
         "output": "wrong\x00 <output> & \"quotes\"\nline 2\nHow to fix: swap the gates, 100% sure",
         "tags": ["cells"], "visibility": "visible"}
     assert tests["generation.perplexity"]["status"] == "failed"  # an error is a failure to Gradescope
-    assert tests["generation.perplexity"]["visibility"] == "after_published"
+    assert tests["generation.perplexity"]["visibility"] == "hidden"  # the check's own, as its spec says
+    assert to_gradescope(sample_results(), hidden="after_published")["tests"][2]["visibility"] == "after_published"
     assert tests["generation.beam_search"]["score"] == 0.5 and tests["generation.beam_search"]["status"] == "passed"
     assert "Fix first" in gs["output"]
     assert to_gradescope(sample_results(), hidden="hidden")["tests"][2]["visibility"] == "hidden"

@@ -5,9 +5,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.data import DataError, build_dataset, resolve
+from harness.data import DataError, resolve
+from harness.data import build_dataset as build_view
 from harness.data.loaders import load_classification_csv, load_series_csv, load_text_corpus, load_tsv_pairs
 from harness.spec import SpecError
+
+
+def build_dataset(table, spec_path, view="hidden"):
+    """These tests look at every split as the instructor's side builds it: the hidden view."""
+    return build_view(table, spec_path, view=view)
 
 AIRLINE = Path(__file__).resolve().parents[1] / "tasks" / "forecasting" / "airline_passengers.csv"
 

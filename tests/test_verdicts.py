@@ -1,20 +1,29 @@
-"""Every example submission with a known bug gets exactly its known verdict.
+"""Every example submission with a known bug gets exactly its known verdict — on both sides.
 
 A folder under ``submissions/buggy`` or ``submissions/broken`` holds the one module with the bug
 and an ``EXPECTED.toml``; it is overlaid on ``submissions/reference`` and graded. The checks named
 in ``failed`` must fail (and ``errored`` ones error), with the named ``diagnosis`` when one is
 given; every other check must pass.
+
+Each example is also checked the way a student's machine checks it: from a bundle released from
+these specs, with the student package alone, in a fresh venv outside the repository (the
+``student_side`` fixture runs them all there at once). Its public checks must give what the
+instructor's live run gives: the same statuses, points, messages, hints and diagnoses.
 """
 from __future__ import annotations
 
 import fnmatch
+import json
+import re
 import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from harness.grading import grade
+from harness.results import Results
 from harness.spec import load_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,11 +56,16 @@ def fast_specs(names=None):
 
 
 def expected_status(check_id: str, expected: dict) -> str:
+    """What EXPECTED.toml says of a check; a check graded after submission (``….hidden``: the same check on
+    hidden inputs) that it does not name shares the verdict of its public namesake."""
     module = expected["module"]
     if not check_id.startswith(module + "."):
         return "passed"
     if check_id in expected.get("failed", []):
         return "failed"
+    named = expected.get("failed", []) + expected.get("errored", [])
+    if check_id.endswith(".hidden") and not any(fnmatch.fnmatch(check_id, p) for p in named if p != "all"):
+        return expected_status(check_id.removesuffix(".hidden"), expected)
     for pattern in expected.get("errored", []):
         if pattern == "all" or fnmatch.fnmatch(check_id, pattern):
             return "error"
@@ -82,33 +96,99 @@ def assert_verdict(example: Path, results, expected: dict) -> None:
         assert all(w in check.hint for w in words.get("hint", [])), check.hint
 
 
+# --------------------------------------------------------------------------- the student's side
+
+
+def tasks_of(name: str) -> list[str] | None:
+    """The tasks an example is graded on (None: all), the same on both sides."""
+    kind, _, folder = name.partition("/")
+    if kind == "buggy":
+        return [tomllib.loads((SUBMISSIONS / name / "EXPECTED.toml").read_text())["module"]]
+    if kind == "broken" or name == "notebook":
+        return FUNCTION_TASKS
+    return None
+
+
+ALL_EXAMPLES = ["reference", "starter", "notebook"] + [f"{kind}/{p.name}" for kind in ("buggy", "broken")
+                                                      for p in examples(kind)]
+
+
+@pytest.fixture(scope="session")
+def student_side(student_venv, tmp_path_factory) -> dict[str, Results]:
+    """Every example checked from a bundle, in the student's venv: example name -> its Results."""
+    from harness.release import write_release
+
+    root = tmp_path_factory.mktemp("student-side")
+    specs = fast_specs()
+    write_release(root / "release", specs)
+    jobs = []
+    for name in ALL_EXAMPLES:
+        path = SUBMISSIONS / name
+        if "/" in name:
+            path = overlay(path, root / "examples" / name.replace("/", "-"))
+        jobs.append({"name": name.replace("/", "-"), "path": str(path),
+                     "tasks": tasks_of(name) or [s.name for s in specs]})
+    config = root / "jobs.json"
+    config.write_text(json.dumps({"bundle": str(root / "release" / ".harness"), "fast": True, "jobs": jobs}))
+    from student_env import student_subprocess_env
+
+    done = subprocess.run([str(student_venv), str(Path(__file__).parent / "student_driver.py"), str(config),
+                           str(root / "results")], capture_output=True, text=True, cwd=root,
+                          env=student_subprocess_env(), timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    return {name: Results.read(root / "results" / f"{name.replace('/', '-')}.json") for name in ALL_EXAMPLES}
+
+
+SECONDS = re.compile(r"\d+(\.\d+)? s\b")
+
+
+def assert_same_public_verdicts(live: Results, student: Results, specs) -> None:
+    """The student's side gives the live run's public results, and says what it did not run."""
+    def public(results):
+        return [(c.id, c.status, c.points, SECONDS.sub("# s", c.message), SECONDS.sub("# s", c.hint),
+                 c.numbers.get("diagnosis")) for c in results.checks if c.visibility == "public"]
+
+    assert public(student) == public(live)
+    assert all(c.visibility == "public" for c in student.checks)
+    later = [c for s in specs for c in s.checks if c.graded_later]
+    assert (student.not_run_checks, student.not_run_points) == (len(later), sum(c.points for c in later))
+
+
 @pytest.mark.parametrize("example", examples("buggy"), ids=lambda p: p.name)
-def test_buggy_submission_gets_its_verdict(example: Path, tmp_path: Path):
+def test_buggy_submission_gets_its_verdict(example: Path, tmp_path: Path, student_side):
     expected = tomllib.loads((example / "EXPECTED.toml").read_text())
     specs = fast_specs([expected["module"]])
     results = grade(overlay(example, tmp_path / example.name), specs)
     assert_verdict(example, results, expected)
+    assert_same_public_verdicts(results, student_side[f"buggy/{example.name}"], specs)
 
 
 @pytest.mark.parametrize("example", examples("broken"), ids=lambda p: p.name)
-def test_broken_submission_costs_only_its_own_checks(example: Path, tmp_path: Path):
+def test_broken_submission_costs_only_its_own_checks(example: Path, tmp_path: Path, student_side):
     expected = tomllib.loads((example / "EXPECTED.toml").read_text())
-    results = grade(overlay(example, tmp_path / example.name), fast_specs(FUNCTION_TASKS))
+    specs = fast_specs(FUNCTION_TASKS)
+    results = grade(overlay(example, tmp_path / example.name), specs)
     assert_verdict(example, results, expected)
+    assert_same_public_verdicts(results, student_side[f"broken/{example.name}"], specs)
     failing = [c for c in results.checks if c.status == "error"]
     assert all(c.message for c in failing)
     if "line" in expected:
         assert all(f"line {expected['line']}" in c.message for c in failing), failing[0].message
 
 
-def test_reference_scores_full_marks():
-    results = grade(SUBMISSIONS / "reference", load_tasks())
+def test_reference_scores_full_marks(student_side):
+    specs = fast_specs()
+    results = grade(SUBMISSIONS / "reference", specs)
     assert [c.id for c in results.checks if c.status != "passed"] == []
     assert results.score == results.max_score > 0
+    assert any(c.graded_later for s in specs for c in s.checks)  # hidden checks ran too, and passed
+    assert_same_public_verdicts(results, student_side["reference"], specs)
 
 
-def test_starter_fails_every_check_as_not_implemented():
-    results = grade(SUBMISSIONS / "starter", load_tasks())
+def test_starter_fails_every_check_as_not_implemented(student_side):
+    specs = fast_specs()
+    results = grade(SUBMISSIONS / "starter", specs)
+    assert_same_public_verdicts(results, student_side["starter"], specs)
     assert all(c.status == "failed" for c in results.checks), [
         (c.id, c.status, c.message) for c in results.checks if c.status != "failed"]
     assert results.score == 0
@@ -117,8 +197,10 @@ def test_starter_fails_every_check_as_not_implemented():
     assert reasons == []
 
 
-def test_notebook_submission_scores_full_marks_and_reports_skipped_lines():
-    results = grade(SUBMISSIONS / "notebook", load_tasks(names=FUNCTION_TASKS))
+def test_notebook_submission_scores_full_marks_and_reports_skipped_lines(student_side):
+    specs = fast_specs(FUNCTION_TASKS)
+    results = grade(SUBMISSIONS / "notebook", specs)
+    assert_same_public_verdicts(results, student_side["notebook"], specs)
     assert [c.id for c in results.checks if c.status != "passed"] == []
     assert any("cells.ipynb" in n and "magic" in n for n in results.notes)
     assert any("generation.ipynb" in n and "line magic" in n for n in results.notes)

@@ -33,6 +33,7 @@ class CheckDef:
     func: Callable
     options: dict
     description: str
+    prepare: Callable | None = None  # ctx -> None: what it needs from the answer key beyond its programs
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,15 @@ FIGURES: dict[str, FigureDef] = {}
 BUILTIN = ("cells", "attention", "sequences", "generation", "tasks")
 
 
-def register(check_id: str, needs: tuple[str, ...] | list[str], description: str, **options):
-    """Decorator: register ``func(ctx) -> Verdict`` as check ``check_id``."""
+def register(check_id: str, needs: tuple[str, ...] | list[str], description: str, prepare: Callable | None = None,
+             **options):
+    """Decorator: register ``func(ctx) -> Verdict`` as check ``check_id``. ``prepare(ctx)``, when given,
+    computes (through ``ctx.computed``) the answer key's values the check needs besides those of its
+    programs — a trained task's baselines — so that a release can record them."""
 
     def deco(func):
-        REGISTRY[check_id] = CheckDef(check_id, check_id.split(".")[0], tuple(needs), func, options, description)
+        REGISTRY[check_id] = CheckDef(check_id, check_id.split(".")[0], tuple(needs), func, options, description,
+                                      prepare)
         return func
 
     return deco
@@ -97,25 +102,15 @@ class ContractBroken(Exception):
     hint = "see the contract for names, parameter names and shapes"
 
 
-def detached(value):
-    """The answer key's values without their autograd graphs, like values decoded from the worker."""
-    if isinstance(value, torch.Tensor):
-        return value.detach()
-    if isinstance(value, tuple):
-        return tuple(detached(v) for v in value)
-    if isinstance(value, list):
-        return [detached(v) for v in value]
-    if isinstance(value, dict):
-        return {k: detached(v) for k, v in value.items()}
-    return value
-
-
 class Context:
-    """What a check sees: options, tolerances, a seeded generator and three ways to run a program:
-    on the submission (in the worker), on the answer key, and on a catalogue variant."""
+    """What a check sees: options, tolerances, seeded random inputs and three ways to run a program:
+    on the submission (in the worker), on the answer key, and on a catalogue variant. The answer key's
+    values come from ``answers`` (harness.answers): live on the instructor's side, from a released
+    bundle on a student's machine."""
 
     def __init__(self, check_id: str, options: dict, tolerances: dict, seed: int, student_runner: Callable,
-                 reference_namespace: dict, task=None, state: dict | None = None):
+                 answers, task=None, state: dict | None = None, view: str = "public", source=None,
+                 static_findings=()):
         self.check_id = check_id
         self.options = options
         self.tolerances = tolerances
@@ -123,22 +118,41 @@ class Context:
         self.seed = int.from_bytes(digest[:4], "little")
         self.gen = torch.Generator().manual_seed(self.seed)
         self._student_runner = student_runner
-        self.reference_namespace = reference_namespace
+        self.answers = answers
         self.forbidden: list[str] = []
         self.seconds = 0.0
         self.task = task                                   # the TaskSpec being graded
         self.state = {} if state is None else state        # shared by the checks and figures of one task
+        self.view = view                                   # "public" or "hidden": which dataset view it scores
+        self.source = source                               # the submission's ModuleSource
+        self.static_findings = list(static_findings)       # forbidden built-ins found in the source
+        self.key = f"{task.name}/{check_id}" if task is not None else check_id  # names its values in a bundle
+        self._draws = 0
+
+    @property
+    def data(self):
+        """The trained task's dataset in this check's view."""
+        return self.task.data_for(self.view)
 
     def tol(self, dtype) -> tuple[float, float]:
         t = self.tolerances[str(dtype).removeprefix("torch.")]
         return t.rtol, t.atol
 
     # random inputs ----------------------------------------------------------------------------
+    def _draw(self, make: Callable[[], torch.Tensor]) -> torch.Tensor:
+        index, self._draws = self._draws, self._draws + 1
+        return self.answers.draw(self.key, index, make)
+
     def randn(self, *shape, dtype=torch.float64, scale: float = 1.0) -> torch.Tensor:
-        return (torch.randn(*shape, generator=self.gen, dtype=torch.float64) * scale).to(dtype)
+        return self._draw(lambda: (torch.randn(*shape, generator=self.gen, dtype=torch.float64) * scale).to(dtype))
 
     def uniform(self, *shape, low=-1.0, high=1.0, dtype=torch.float64) -> torch.Tensor:
-        return (torch.rand(*shape, generator=self.gen, dtype=torch.float64) * (high - low) + low).to(dtype)
+        return self._draw(lambda: (torch.rand(*shape, generator=self.gen, dtype=torch.float64) * (high - low)
+                                   + low).to(dtype))
+
+    def randint(self, low: int, high: int, *shape) -> torch.Tensor:
+        """Integers in [low, high) (int64), e.g. token ids, lengths, choices among cases."""
+        return self._draw(lambda: torch.randint(low, high, shape, generator=self.gen, dtype=torch.int64))
 
     # running ----------------------------------------------------------------------------------
     def student(self, program: Program, case: str = "", timeout: float | None = None):
@@ -156,19 +170,17 @@ class Context:
         return reply.value
 
     def reference(self, program: Program, namespace: dict | None = None):
-        """The answer key's value for ``program``, computed in this process."""
-        from ..sandbox import program as interpreter
+        """The answer key's value for ``program``."""
+        return self.answers.reference(program, namespace)
 
-        value = interpreter.run(program.to_json(), program.inputs, namespace or self.reference_namespace)
-        return detached(value)
+    def variants(self, module: str, target: str) -> list:
+        """The catalogue's variants of ``module.target`` (name, kind, description)."""
+        return self.answers.variants(module, target)
 
     def variant(self, program: Program, variant):
-        """The value of a catalogue variant (the answer key with one known mistake) for ``program``."""
-        import types
+        """The value of a catalogue variant for ``program``; raises VariantFailed when it cannot run it."""
+        return self.answers.variant(program, variant)
 
-        namespace = dict(self.reference_namespace)
-        original = namespace[variant.module]
-        patched = types.SimpleNamespace(**vars(original))
-        setattr(patched, variant.target, variant.impl)
-        namespace[variant.module] = patched
-        return self.reference(program, namespace)
+    def computed(self, name: str, compute: Callable[[], object]):
+        """A value computed once per task and view from the answer key, such as a trained task's baselines."""
+        return self.answers.computed(f"{self.task.name}:{self.view}:{name}", compute)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from scipy import stats
 
+from ..answers import VariantFailed
 from ..sandbox.program import Program
 from . import Context, Verdict, register
 from .compare import describe, mismatch
@@ -187,18 +188,16 @@ def check_sampling_distribution(ctx: Context) -> Verdict:
 def sampling_alternatives(ctx: Context, logits, temps, draws, rejected, alpha, min_expected) -> dict:
     """For known wrong samplers, whether the draws fit them at every rejected temperature:
     {name: (fits, hint)} — the catalogue's variants of softmax_with_temperature, and ignoring T."""
-    from reference_models.variants import variants_for
-
     by_t = dict(zip(temps, draws))
     found = {}
-    for variant in variants_for("generation", "softmax_with_temperature"):
+    for variant in ctx.variants("generation", "softmax_with_temperature"):
         ok = True
         for t in rejected:
             p = Program()
             p.result(p.call("generation.softmax_with_temperature", logits, t))
             try:
                 probs = ctx.variant(p, variant)
-            except Exception:  # noqa: BLE001 - a variant that cannot run does not match
+            except VariantFailed:  # a variant that cannot run does not match
                 ok = False
                 break
             ok = ok and draws_fit(by_t[t], probs, min_expected)["p"] >= alpha

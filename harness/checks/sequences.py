@@ -51,10 +51,25 @@ def first_row(got: torch.Tensor, want: torch.Tensor) -> int:
     return int((got != want).reshape(len(want), -1).any(dim=1).nonzero()[0])
 
 
+def random_pad_cases(ctx: Context, n: int) -> list:
+    """``n`` cases drawn from the check's seed: 1–5 sequences of 0–8 ids, maxlen None or 1–8, any
+    padding, truncating and value."""
+    cases = []
+    for k in range(n):
+        count, maxlen, padding, truncating, value = ctx.randint(0, 1000, 5).tolist()
+        seqs = [ctx.randint(1, 30, int(ctx.randint(0, 9, 1))).tolist() for _ in range(1 + count % 5)]
+        kwargs = {"padding": ("pre", "post")[padding % 2], "truncating": ("pre", "post")[truncating % 2],
+                  "value": (0, -1, 3)[value % 3]}
+        cases.append((f"random case {k + 1}", seqs, None if maxlen % 4 == 0 else 1 + maxlen % 8, kwargs))
+    return cases
+
+
 @register("sequences.pad_sequences", ["pad_sequences"],
-          "Keras padding and truncation: pre/post, custom value, maxlen=None, empty sequences")
+          "Keras padding and truncation: pre/post, custom value, maxlen=None, empty sequences", random_cases=0)
 def check_pad_sequences(ctx: Context) -> Verdict:
-    for label, seqs, maxlen, kwargs in PAD_CASES:
+    """The contract's edge cases; with ``random_cases`` = n, n cases drawn from the seed instead."""
+    cases = random_pad_cases(ctx, ctx.options["random_cases"]) if ctx.options["random_cases"] else PAD_CASES
+    for label, seqs, maxlen, kwargs in cases:
         p = Program()
         p.result(p.call("sequences.pad_sequences", seqs, maxlen, **kwargs))
         got = ctx.student(p, case=label)
@@ -75,6 +90,8 @@ def check_pad_sequences(ctx: Context) -> Verdict:
                 "or the back ('post'); maxlen=None is the longest sequence's length")
         return wrong_output(ctx, message, p, got, "sequences", "pad_sequences", 0.0, 0.0, hint,
                             {"case": label, "expected_row": want[row].tolist(), "got_row": got[row].tolist()})
+    if ctx.options["random_cases"]:
+        return Verdict(True, f"all {len(cases)} random cases match Keras' pad_sequences")
     return Verdict(True, f"all {len(PAD_CASES)} cases match Keras' pad_sequences (pre/post padding and truncation, "
                          "custom value, maxlen=None, empty sequences)")
 
@@ -89,9 +106,18 @@ WINDOW_CASES = [
 ]
 
 
-@register("sequences.make_windows", ["make_windows"], "every window and the id that follows it, in order")
+def random_window_cases(ctx: Context, n: int) -> list:
+    """``n`` cases drawn from the check's seed: 0–15 ids, windows of 1–6."""
+    return [(f"random case {k + 1}", ctx.randint(4, 60, int(ctx.randint(0, 16, 1))).tolist(),
+             int(ctx.randint(1, 7, 1))) for k in range(n)]
+
+
+@register("sequences.make_windows", ["make_windows"], "every window and the id that follows it, in order",
+          random_cases=0)
 def check_make_windows(ctx: Context) -> Verdict:
-    for label, ids, window in WINDOW_CASES:
+    """The contract's edge cases; with ``random_cases`` = n, n cases drawn from the seed instead."""
+    cases = random_window_cases(ctx, ctx.options["random_cases"]) if ctx.options["random_cases"] else WINDOW_CASES
+    for label, ids, window in cases:
         p = Program()
         p.result(p.call("sequences.make_windows", ids, window))
         got = ctx.student(p, case=label)
@@ -117,5 +143,7 @@ def check_make_windows(ctx: Context) -> Verdict:
                    f"got {got[0][row].tolist()} → {int(got[1][row])}")
         hint = "window n is ids[n : n + window] and its target is the id right after it, ids[n + window]"
         return wrong_output(ctx, message, p, got, "sequences", "make_windows", 0.0, 0.0, hint, {"case": label})
+    if ctx.options["random_cases"]:
+        return Verdict(True, f"all {len(cases)} random cases match")
     return Verdict(True, f"all {len(WINDOW_CASES)} cases match, including lists no longer than the window "
                          "(zero windows with shapes (0, window) and (0,))")

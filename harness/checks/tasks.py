@@ -10,6 +10,7 @@ computed once per spec version and cached on disk.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -101,18 +102,18 @@ SHAPE_WORDS = {"sentiment": "(B, num_classes) logits", "next_word": "(B, T, voca
 # --------------------------------------------------------------------------- programs
 
 
-def run_program(module: str, data, recipe: dict, seed: int) -> Program:
-    """Build, train, and compute every raw output the checks and figures need, in one program."""
+def run_program(module: str, data, recipe: dict, seed: int, views: dict | None = None) -> Program:
+    """Build, train on ``data``, and compute every raw output the checks and figures need, in one
+    program: the outputs on the test inputs of each of ``views`` (view name -> dataset sharing
+    ``data``'s training split; default: ``data`` alone, as "public"), under ``out["views"]``."""
     fam = FAMILIES[module]
     p = Program()
     p.op("manual_seed", seed)
     model = p.call(f"{module}.build_model", *fam.build_args(data))
-    out = {"training": p.op("train", model, training_data(module, data), {**recipe, "loss": fam.loss, "seed": seed})}
-    if module == "sentiment":
-        out["logits"] = p.op("predict", model, [data.test.ids])
-    elif module == "next_word":
-        out["logits"] = p.op("predict", model, [data.test.inputs])
-        ids = data.test.inputs[:16]
+    out = {"training": p.op("train", model, training_data(module, data), {**recipe, "loss": fam.loss, "seed": seed}),
+           "views": {name: test_outputs(p, module, model, d) for name, d in (views or {"public": data}).items()}}
+    if module == "next_word":
+        ids = data.train.inputs[:16]
         cut = ids.shape[1] // 2
         altered = ids.clone()
         gen = torch.Generator().manual_seed(seed)
@@ -120,14 +121,33 @@ def run_program(module: str, data, recipe: dict, seed: int) -> Program:
         out["causal"] = {"cut": cut, "a": p.op("predict", model, [ids]), "b": p.op("predict", model, [altered])}
         out["samples"] = {f"{t:g}": p.op("sample_text", model, 3, BOS, EOS, 20, t, seed) for t in (0.5, 1.0, 1.5)}
         out["beam"] = p.op("beam_text", model, BOS, EOS, 3, 20)
-    elif module == "translation":
-        out["decoded"] = p.op("greedy_decode", model, data.test.src, BOS, EOS, data.test.tgt_out.shape[1] + 5)
-    else:
-        out["forecast"] = p.op("predict", model, [data.forecast_input])
+    elif module == "forecasting":
         window = data.X[:16]
         out["probe"] = {"a": p.op("predict", model, [window]),
                         "b": p.op("predict", model, [window.flip(1) * 0.5 + 0.25])}
     return p.result(out)
+
+
+def test_outputs(p: Program, module: str, model, data) -> dict:
+    """Steps that run the trained model on the inputs of ``data``'s test split (never its targets)."""
+    if module == "sentiment":
+        return {"logits": p.op("predict", model, [data.test.ids])}
+    if module == "next_word":
+        return {"logits": p.op("predict", model, [data.test.inputs])}
+    if module == "translation":
+        return {"decoded": p.op("greedy_decode", model, data.test.src, BOS, EOS, data.test.tgt_out.shape[1] + 5)}
+    return {"forecast": p.op("predict", model, [data.forecast_input])}
+
+
+def view_outputs(out: dict, view: str) -> dict:
+    """A run's outputs as one view's checks read them: the shared ones and the view's test outputs."""
+    return {**{k: v for k, v in out.items() if k != "views"}, **out["views"][view]}
+
+
+def same_training(module: str, a, b) -> bool:
+    """Whether two views of a dataset train on the same data (then one run serves both)."""
+    x, y = training_data(module, a), training_data(module, b)
+    return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
 
 
 # --------------------------------------------------------------------------- judging raw outputs
@@ -214,7 +234,7 @@ def cache_dir() -> Path:
 
 
 def classical_baselines(module: str, data) -> dict:
-    """Figures of the classical baselines on the test split."""
+    """Figures of the classical baselines on the test split (and, for a series, their forecasts)."""
     import reference_models.baselines as b
 
     if module == "sentiment":
@@ -238,39 +258,62 @@ def classical_baselines(module: str, data) -> dict:
         hyps = b.WordByWordDictionary().fit(src, tgt).predict([s for s, _ in data.test.pairs])
         refs = [t for _, t in data.test.pairs]
         return {"word-by-word dictionary": {"bleu": metrics.corpus_bleu(hyps, refs).score}}
+    seasonal = b.SeasonalNaiveForecast(m=data.season_length).fit(data.train).predict(len(data.holdout))
     return {"naive (last value)": forecast_figures(data, b.NaiveForecast().fit(data.train).predict(len(data.holdout))),
-            "seasonal naive": forecast_figures(data, b.SeasonalNaiveForecast(m=data.season_length).fit(data.train)
-                                               .predict(len(data.holdout)))}
+            "seasonal naive": {**forecast_figures(data, seasonal), "forecast": [float(v) for v in seasonal]}}
 
 
 def baselines(ctx: Context) -> dict:
-    """Reference model and classical baselines, computed once per spec version and dataset, cached."""
-    return once(ctx, "baselines", lambda: _baselines(ctx))
+    """Reference model and classical baselines on the check's view, computed once per spec version
+    and dataset and cached (instructor), or read from the released bundle (student)."""
+    return once(ctx, f"baselines:{ctx.view}", lambda: ctx.computed("baselines", lambda: _baselines(ctx)))
 
 
 def _baselines(ctx: Context) -> dict:
-    spec, data, module = ctx.task, ctx.task.data, ctx.task.module
-    path = cache_dir() / f"{spec.name}-{spec.digest}-{data.fingerprint[:16]}-{__version__}.json"
-    try:
-        found = json.loads(path.read_text())
-    except (OSError, ValueError):
-        found = None
-    if found is None:
-        fam = FAMILIES[module]
-        namespace = {module: types.SimpleNamespace(build_model=fam.reference)}
-        program = run_program(module, data, recipe_for(spec.training, {}), spec.seed)
-        out = ctx.reference(program, namespace)
-        reference = evaluate(module, data, out)
+    """The figures of one view, from the disk cache or computed; when the task's checks score another view
+    that trains on the same data, one reference training run serves both (each is cached)."""
+    spec, module = ctx.task, ctx.task.module
+    recipe = recipe_for(spec.training, {})
+    data = ctx.data
+    found = _read_cache(_cache_path(spec, data, recipe))
+    if found is not None:
+        return found
+    views = {v: spec.data_for(v) for v in ctx.state.get("views", (ctx.view,))}
+    views = {v: d for v, d in views.items() if v == ctx.view or (
+        _read_cache(_cache_path(spec, d, recipe)) is None and same_training(module, data, d))}
+    namespace = {module: types.SimpleNamespace(build_model=FAMILIES[module].reference)}
+    raw = ctx.reference(run_program(module, data, recipe, spec.seed, views), namespace)
+    for view, view_data in views.items():
+        out = view_outputs(raw, view)
+        reference = evaluate(module, view_data, out)
         reference.pop("hypotheses", None)
-        found = {"reference": {**reference, "training": _curve(out["training"])},
-                 "classical": classical_baselines(module, data)}
+        figures = {"reference": {**reference, "training": _curve(out["training"])},
+                   "classical": classical_baselines(module, view_data)}
         if module == "translation" and isinstance(out["decoded"].get("attention"), torch.Tensor):
-            found["reference"]["has_attention"] = True
+            figures["reference"]["has_attention"] = True
+        path = _cache_path(spec, view_data, recipe)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(found, allow_nan=True))
+        tmp.write_text(json.dumps(figures, allow_nan=True))
         tmp.replace(path)
+        if view == ctx.view:
+            found = figures
     return found
+
+
+def _cache_path(spec, data, recipe: dict) -> Path:
+    """One file per dataset view, reference recipe and seed: what the figures depend on (not the points,
+    tolerances or limits of the spec, nor a training time budget the reference model stays well within)."""
+    key = json.dumps({"data": data.fingerprint, "seed": spec.seed, "version": __version__,
+                      "recipe": {k: v for k, v in recipe.items() if k != "time_budget_s"}}, sort_keys=True)
+    return cache_dir() / f"{spec.name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
+
+
+def _read_cache(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _curve(training: dict) -> dict:
@@ -318,7 +361,7 @@ def interface(ctx: Context) -> dict:
 
 
 def _interface(ctx: Context) -> dict:
-    module, data = ctx.task.module, ctx.task.data
+    module, data = ctx.task.module, ctx.data
     inputs = probe_inputs(module, data)
     p = Program()
     hyper = p.lookup(f"{module}.HYPERPARAMETERS")
@@ -332,26 +375,34 @@ def _interface(ctx: Context) -> dict:
 
 
 def student_run(ctx: Context) -> dict:
-    """The student's model trained and run on the test inputs: once per submission, shared by the checks."""
+    """The student's model trained and run on the test inputs of the check's view: once per submission,
+    shared by the checks. When the task's checks score both views and the two train on the same data
+    (``ctx.state["views"]``), one training run serves both."""
     def run():
-        spec = ctx.task
+        spec, module = ctx.task, ctx.task.module
         recipe = recipe_for(spec.training, interface(ctx)["usable"])
         budget = float(recipe["time_budget_s"])
-        program = run_program(spec.module, spec.data, recipe, spec.seed)
-        return {"out": ctx.student(program, timeout=budget * 1.5 + 60), "recipe": recipe}
+        data = ctx.data
+        views = {v: spec.data_for(v) for v in ctx.state.get("views", (ctx.view,))}
+        views = {v: d for v, d in views.items() if v == ctx.view or same_training(module, data, d)}
+        out = ctx.student(run_program(module, data, recipe, spec.seed, views), timeout=budget * 1.5 + 60)
+        for v in views:
+            if v != ctx.view:
+                ctx.state.setdefault(f"run:{v}", ("ok", {"out": view_outputs(out, v), "recipe": recipe}))
+        return {"out": view_outputs(out, ctx.view), "recipe": recipe}
 
-    return once(ctx, "run", run)
+    return once(ctx, f"run:{ctx.view}", run)
 
 
 def student_figures(ctx: Context) -> dict:
-    return once(ctx, "figures", lambda: evaluate(ctx.task.module, ctx.task.data, student_run(ctx)["out"]))
+    return once(ctx, f"figures:{ctx.view}", lambda: evaluate(ctx.task.module, ctx.data, student_run(ctx)["out"]))
 
 
 # --------------------------------------------------------------------------- checks
 
 
 def check_interface(ctx: Context) -> Verdict:
-    module, data = ctx.task.module, ctx.task.data
+    module, data = ctx.task.module, ctx.data
     got = interface(ctx)
     want = expected_shape(module, data, got["inputs"])
     out = got["output"]
@@ -401,10 +452,15 @@ def graded_figure(ctx: Context, name: str, higher_is_better: bool, label: str, b
     value = figures[name]
     base = baselines(ctx)
     baseline = base["classical"][baseline_name][name] if baseline_name in base["classical"] else base["reference"][name]
-    optimum = optimum_of(ctx.task.data, name)
+    optimum = optimum_of(ctx.data, name)
     target_kind = "optimum" if ctx.options["target"] == "optimum" and optimum is not None else "reference model"
     target = optimum if target_kind == "optimum" else base["reference"][name]
-    rel = metrics.relative_score(value, baseline, target, higher_is_better, log_scale=log_scale)
+    low_kind, low = baseline_name, baseline
+    if (target < baseline) if higher_is_better else (target > baseline):
+        # on a small split the reference model can do worse than the classical baseline: points then run
+        # from the worse of the two to the better, and the message says so
+        low_kind, low, target_kind, target = target_kind, target, baseline_name, baseline
+    rel = metrics.relative_score(value, low, target, higher_is_better, log_scale=log_scale)
     fraction = min(1.0, rel / ctx.options["full_at"]) if ctx.options["full_at"] > 0 else 1.0
     numbers = {name: value, "baseline": {baseline_name: baseline}, "target": {target_kind: target},
                "reference_model": base["reference"][name], "optimum": optimum,
@@ -412,7 +468,8 @@ def graded_figure(ctx: Context, name: str, higher_is_better: bool, label: str, b
     passed = rel >= ctx.options["pass_at"]
     message = (f"{label} {value:{fmt}} — {baseline_name} {baseline:{fmt}}, reference model "
                f"{base['reference'][name]:{fmt}}" + (f", best achievable {optimum:{fmt}}" if optimum is not None else "")
-               + f": {100 * rel:.0f}% of the way from the baseline to the {target_kind}")
+               + f": {100 * rel:.0f}% of the way from the {low_kind if low_kind != baseline_name else 'baseline'} "
+               f"to the {target_kind}")
     hint = "" if fraction >= 1 else (
         f"full points from {100 * ctx.options['full_at']:.0f}% of the way; train longer (HYPERPARAMETERS), "
         "or change the model's size or cell")
@@ -434,26 +491,30 @@ GRADED = {"target": "optimum", "full_at": 0.9, "pass_at": 0.5}
 
 def _register(module: str) -> None:
     needs = ["build_model"]
-    register(f"{module}.interface", needs, "build_model and the output's shape; HYPERPARAMETERS in bounds")(check_interface)
-    register(f"{module}.training", needs, "trains with the harness's recipe: finite, decreasing loss, in budget")(check_training)
+    register(f"{module}.interface", needs, "build_model and the output's shape; HYPERPARAMETERS in bounds",
+             prepare=baselines)(check_interface)
+    register(f"{module}.training", needs, "trains with the harness's recipe: finite, decreasing loss, in budget",
+             prepare=baselines)(check_training)
 
 
 for _m in FAMILIES:
     _register(_m)
 
 
-@register("sentiment.accuracy", ["build_model"], "test accuracy between the majority class and Bayes accuracy", **GRADED)
+@register("sentiment.accuracy", ["build_model"], "test accuracy between the majority class and Bayes accuracy",
+          prepare=baselines, **GRADED)
 def check_accuracy(ctx: Context) -> Verdict:
     return graded_figure(ctx, "accuracy", True, "test accuracy", "majority class", fmt=".3f")
 
 
 @register("sentiment.macro_f1", ["build_model"], "macro-F1 between the majority class and the reference model",
-          **{**GRADED, "target": "reference"})
+          prepare=baselines, **{**GRADED, "target": "reference"})
 def check_macro_f1(ctx: Context) -> Verdict:
     return graded_figure(ctx, "macro_f1", True, "test macro-F1", "majority class", fmt=".3f")
 
 
-@register("sentiment.learns", ["build_model"], "accuracy clearly above the majority class", margin=0.05)
+@register("sentiment.learns", ["build_model"], "accuracy clearly above the majority class",
+          prepare=baselines, margin=0.05)
 def check_learns(ctx: Context) -> Verdict:
     acc = student_figures(ctx)["accuracy"]
     majority = baselines(ctx)["classical"]["majority class"]["accuracy"]
@@ -469,7 +530,7 @@ CAUSAL_ATOL = 1e-5
 
 
 @register("next_word.causal", ["build_model"], "changing later tokens does not change earlier predictions",
-          atol=CAUSAL_ATOL)
+          prepare=baselines, atol=CAUSAL_ATOL)
 def check_causal(ctx: Context) -> Verdict:
     change = student_figures(ctx).get("causal_change")
     cut = student_run(ctx)["out"]["causal"]["cut"]
@@ -485,7 +546,7 @@ def check_causal(ctx: Context) -> Verdict:
 
 
 @register("next_word.perplexity", ["build_model"], "test perplexity between the unigram model and the optimum",
-          **GRADED)
+          prepare=baselines, **GRADED)
 def check_perplexity(ctx: Context) -> Verdict:
     verdict = graded_figure(ctx, "perplexity", False, "test perplexity", "unigram (add-one)", log_scale=True,
                             fmt=".3f")
@@ -497,7 +558,7 @@ def check_perplexity(ctx: Context) -> Verdict:
 
 
 @register("translation.bleu", ["build_model"], "corpus BLEU of greedy decodes between a dictionary and BLEU 100",
-          **GRADED)
+          prepare=baselines, **GRADED)
 def check_bleu(ctx: Context) -> Verdict:
     verdict = graded_figure(ctx, "bleu", True, "corpus BLEU", "word-by-word dictionary", fmt=".1f")
     verdict.numbers["signature"] = student_figures(ctx)["bleu_signature"]
@@ -506,7 +567,7 @@ def check_bleu(ctx: Context) -> Verdict:
 
 
 @register("forecasting.mase", ["build_model"], "MASE on the holdout between seasonal naive and the target",
-          **{**GRADED, "target": "reference"})
+          prepare=baselines, **{**GRADED, "target": "reference"})
 def check_mase(ctx: Context) -> Verdict:
     verdict = graded_figure(ctx, "mase", False, "holdout MASE", "seasonal naive", fmt=".3f")
     figures = student_figures(ctx)
@@ -515,7 +576,8 @@ def check_mase(ctx: Context) -> Verdict:
     return verdict
 
 
-@register("forecasting.uses_input", ["build_model"], "the forecast changes when the input window changes", atol=1e-6)
+@register("forecasting.uses_input", ["build_model"], "the forecast changes when the input window changes",
+          prepare=baselines, atol=1e-6)
 def check_uses_input(ctx: Context) -> Verdict:
     probe = student_run(ctx)["out"]["probe"]
     a, b = probe["a"], probe["b"]
@@ -547,7 +609,7 @@ def training_curve(ctx: Context) -> dict:
 
 @register_figure("sentiment.confusion", ["build_model"], "Confusion matrix on the test split")
 def confusion(ctx: Context) -> dict:
-    names = ctx.task.data.class_names
+    names = ctx.data.class_names
     return {"kind": "matrix", "rows": names, "cols": names, "values": student_figures(ctx)["confusion"],
             "x_label": "predicted", "y_label": "true", "normalise": "rows"}
 
@@ -557,7 +619,7 @@ def _bars(ctx: Context, name: str, lower_is_better: bool, y_label: str, log_y: b
     bars = [{"label": "yours", "value": student_figures(ctx)[name], "who": "student"},
             {"label": "reference model", "value": base["reference"][name], "who": "reference"}]
     bars += [{"label": k, "value": v[name], "who": "baseline"} for k, v in base["classical"].items()]
-    optimum = optimum_of(ctx.task.data, name)
+    optimum = optimum_of(ctx.data, name)
     if optimum is not None:
         bars.append({"label": "best achievable", "value": optimum, "who": "optimum"})
     return {"kind": "bars", "bars": bars, "y_label": y_label, "log_y": log_y, "lower_is_better": lower_is_better}
@@ -575,7 +637,7 @@ def perplexity_bars(ctx: Context) -> dict:
 
 @register_figure("next_word.samples", ["build_model"], "Text generated by your model")
 def samples(ctx: Context) -> dict:
-    out, vocab = student_run(ctx)["out"], ctx.task.data.vocab
+    out, vocab = student_run(ctx)["out"], ctx.data.vocab
     text = lambda ids: " ".join(vocab.decode([int(i) for i in ids]))  # noqa: E731
     rows = [{"label": f"T = {t}", "text": text(seq)} for t, draws in out["samples"].items()
             for seq in (draws if isinstance(draws, torch.Tensor) else [])]
@@ -595,7 +657,7 @@ def bleu_bars(ctx: Context) -> dict:
 def attention_maps(ctx: Context) -> dict | None:
     decoded = student_run(ctx)["out"]["decoded"]
     att = decoded.get("attention") if isinstance(decoded, dict) else None
-    data = ctx.task.data
+    data = ctx.data
     if not isinstance(att, torch.Tensor) or att.dim() != 3:
         return {"kind": "text", "rows": [], "note": "Your model does not set model.attention (B, T, S), so there is "
                 "no heatmap. The contract allows it: set self.attention to the weights after a forward."}
@@ -610,7 +672,7 @@ def attention_maps(ctx: Context) -> dict | None:
 
 @register_figure("forecasting.forecast", ["build_model"], "Forecast against the actual series, holdout shaded")
 def forecast_plot(ctx: Context) -> dict:
-    data = ctx.task.data
+    data = ctx.data
     n_train = len(data.train)
     start = max(0, n_train - 48)
     months = data.months[start:]
@@ -619,10 +681,8 @@ def forecast_plot(ctx: Context) -> dict:
     series = [{"label": "actual", "who": "actual", "values": [float(v) for v in data.values[start:]]},
               {"label": "yours", "who": "student", "values": pad + student_figures(ctx)["forecast"]},
               {"label": "reference model", "who": "reference", "values": pad + base["reference"]["forecast"]}]
-    import reference_models.baselines as b
-
-    seasonal = b.SeasonalNaiveForecast(m=data.season_length).fit(data.train).predict(len(data.holdout))
-    series.append({"label": "seasonal naive", "who": "baseline", "values": pad + [float(v) for v in seasonal]})
+    seasonal = base["classical"]["seasonal naive"]["forecast"]
+    series.append({"label": "seasonal naive", "who": "baseline", "values": pad + seasonal})
     return {"kind": "lines", "x_labels": months, "x_label": "month", "y_label": "value", "log_y": False,
             "shade": {"from": n_train - start, "to": len(months) - 1, "label": "holdout"}, "series": series}
 

@@ -23,7 +23,14 @@ no truncation, each split padded to its own longest row); classification also pa
 truncating ("pre", as Keras). Series kinds take holdout (24), window (12), horizon (= holdout)
 and scaling ("minmax" | "standard" | "none"). Sizes default to 4000/500/1000. Real data without a
 ``columns.split`` is split by a seeded shuffle (rows keep their file order within a split).
-Paths are relative to the folder of task.toml. Example::
+Paths are relative to the folder of task.toml.
+
+Views. A task is built in one of two views. The *public* view is what a student's machine can
+rebuild from the released recipe: it evaluates on a public validation split — for the synthetic kinds
+the generator's test rows drawn from the spec's (public) seed, for real files the valid split, for a
+series the ``holdout`` months before the final holdout. The *hidden* view is the instructor's: the
+test rows of a synthetic kind are drawn from the hidden seed of ``hidden.toml`` (never released);
+for real files they are the file's test split, and for a series the final holdout months. Example::
 
     [dataset]
     kind = "series-csv"
@@ -87,9 +94,11 @@ def _canonical(table: dict) -> str:
     return json.dumps(table, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def fingerprint(table: dict, file_sha256: str | None = None) -> str:
-    """sha256 of the canonical table, the data file's checksum and DATA_VERSION."""
-    text = _canonical({"dataset": table, "file_sha256": file_sha256, "version": DATA_VERSION})
+def fingerprint(table: dict, file_sha256: str | None = None, view: str = "public",
+                hidden_seed: int | None = None) -> str:
+    """sha256 of the canonical table, the data file's checksum, the view and DATA_VERSION."""
+    text = _canonical({"dataset": table, "file_sha256": file_sha256, "version": DATA_VERSION,
+                       **({"view": view, "hidden_seed": hidden_seed} if view != "public" else {})})
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -196,21 +205,44 @@ def resolve(table: dict, spec_path: Path) -> tuple[str, dict, dict, dict]:
     return kind, options, columns, preprocessing
 
 
-def build_dataset(table: dict, spec_path: Path):
-    """The dataset a task's ``[dataset]`` table describes (see ``KINDS`` for each kind's keys).
+VIEWS = ("public", "hidden")
+
+
+def build_dataset(table: dict, spec_path: Path, view: str = "public", hidden_seed: int | None = None):
+    """The dataset a task's ``[dataset]`` table describes (see ``KINDS`` for each kind's keys), in
+    one of the two views (see the module's docstring); its ``test`` split is what the view scores.
 
     Paths are relative to the folder of ``spec_path`` (the task.toml). Returns a
     ClassificationData, LanguageModelData, TranslationData or SeriesData.
     """
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}, not {view!r}")
     spec_path = Path(spec_path)
     kind, options, columns, pre = resolve(table, spec_path)
     family = KINDS[kind][0]
     file_path = (spec_path.parent / options["path"]) if options.get("path") else None
     file_sha = loaders.file_sha256(file_path) if file_path is not None and file_path.is_file() else None
-    fp = fingerprint(table, file_sha)
+    fp = fingerprint(table, file_sha, view, hidden_seed)
     builder = {"classification": _classification, "language_model": _language_model,
                "translation": _translation, "series": _series}[family]
-    return builder(kind, options, columns, pre, file_path, fp, spec_path)
+    where = _View(view, hidden_seed if view == "hidden" else None)
+    return builder(kind, options, columns, pre, file_path, fp, spec_path, where)
+
+
+class _View:
+    """Which rows a view scores: ``test_seed`` redraws a synthetic kind's test rows; a file's public
+    view scores its valid split."""
+
+    def __init__(self, name: str, test_seed: int | None):
+        self.name, self.test_seed = name, test_seed
+
+    def file_splits(self, raw: dict, spec_path, file_path) -> dict:
+        if self.name == "public":
+            if not raw["valid"]:
+                raise SpecError(spec_path, "[dataset].valid_fraction", f"the valid split of {file_path} is empty, and "
+                                "the public checks are scored on it", "give it some rows: valid_fraction > 0")
+            raw = dict(raw, test=raw["valid"])
+        return raw
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,12 +277,16 @@ def _vocab(seqs, pre) -> Vocabulary:
 # families
 
 
-def _classification(kind, options, columns, pre, file_path, fp, spec_path) -> ClassificationData:
+def _classification(kind, options, columns, pre, file_path, fp, spec_path, view) -> ClassificationData:
     if kind == "synthetic-sentiment":
         corpus = sentiment_gen.generate(options["seed"], options["train_size"], options["valid_size"],
                                         options["test_size"], options["noise"])
         raw = {name: (s.texts, s.labels.tolist()) for name, s in corpus.splits().items()}
         class_names, optimum = corpus.class_names, corpus.optimum
+        if view.test_seed is not None:
+            hidden = sentiment_gen.generate(view.test_seed, 0, 0, options["test_size"], options["noise"])
+            raw["test"] = (hidden.test.texts, hidden.test.labels.tolist())
+            optimum = hidden.optimum
     else:
         texts, labels, fixed = loaders.load_classification_csv(file_path, columns["text"], columns["label"],
                                                                columns["split"], options["sha256"])
@@ -262,6 +298,7 @@ def _classification(kind, options, columns, pre, file_path, fp, spec_path) -> Cl
             if name != "valid":
                 _need_rows(spec_path, file_path, name, rows)
             raw[name] = ([texts[i] for i in rows], [ids[i] for i in rows])
+        raw = view.file_splits(raw, spec_path, file_path)
         optimum = {}
     tok = get_tokenizer(pre["tokenizer"], pre["lowercase"])
     tokens = {name: [tok(t) for t in texts] for name, (texts, _) in raw.items()}
@@ -288,11 +325,13 @@ def _long(values):
     return torch.tensor(list(values), dtype=torch.long)
 
 
-def _language_model(kind, options, columns, pre, file_path, fp, spec_path) -> LanguageModelData:
+def _language_model(kind, options, columns, pre, file_path, fp, spec_path, view) -> LanguageModelData:
     if kind == "synthetic-grammar":
         corpus = grammar_gen.generate(options["seed"], options["train_size"], options["valid_size"],
                                       options["test_size"])
         tokens = {"train": corpus.train, "valid": corpus.valid, "test": corpus.test}
+        if view.test_seed is not None:
+            tokens["test"] = grammar_gen.generate(view.test_seed, 0, 0, options["test_size"]).test
     else:
         sentences = loaders.load_text_corpus(file_path, options["sentences"], options["sha256"])
         idx = _split_indices(len(sentences), options)
@@ -302,6 +341,7 @@ def _language_model(kind, options, columns, pre, file_path, fp, spec_path) -> La
             if name != "valid":
                 _need_rows(spec_path, file_path, name, rows)
             tokens[name] = [t for t in (tok(sentences[i]) for i in rows) if t]
+        tokens = view.file_splits(tokens, spec_path, file_path)
     vocab = _vocab(tokens["train"], pre)
     splits = {}
     for name, sents in tokens.items():
@@ -335,12 +375,16 @@ def _grammar_optimum(pfsa, vocab: Vocabulary, split: LanguageModelSplit, maxlen:
             "unigram_perplexity": figures["unigram_perplexity"]}
 
 
-def _translation(kind, options, columns, pre, file_path, fp, spec_path) -> TranslationData:
+def _translation(kind, options, columns, pre, file_path, fp, spec_path, view) -> TranslationData:
     if kind == "synthetic-translation":
         corpus = translation_gen.generate(options["seed"], options["train_size"], options["valid_size"],
                                           options["test_size"])
         raw = {"train": corpus.train, "valid": corpus.valid, "test": corpus.test}
         optimum = dict(corpus.optimum)
+        if view.test_seed is not None:
+            raw["test"] = translation_gen.generate(view.test_seed, 0, 0, options["test_size"]).test
+            seen = {en for en, _ in raw["train"]}
+            optimum["test_in_train"] = sum(en in seen for en, _ in raw["test"]) / max(len(raw["test"]), 1)
     else:
         pairs = loaders.load_tsv_pairs(file_path, columns["source"], columns["target"], options["sha256"])
         idx = _split_indices(len(pairs), options)
@@ -349,6 +393,7 @@ def _translation(kind, options, columns, pre, file_path, fp, spec_path) -> Trans
             if name != "valid":
                 _need_rows(spec_path, file_path, name, rows)
             raw[name] = [pairs[i] for i in rows]
+        raw = view.file_splits(raw, spec_path, file_path)
         optimum = {}
     tok = get_tokenizer(pre["tokenizer"], pre["lowercase"])
     src_tok = {name: [tok(s) for s, _ in pairs] for name, pairs in raw.items()}
@@ -363,7 +408,7 @@ def _translation(kind, options, columns, pre, file_path, fp, spec_path) -> Trans
                            optimum, fp, pre)
 
 
-def _series(kind, options, columns, pre, file_path, fp, spec_path) -> SeriesData:
+def _series(kind, options, columns, pre, file_path, fp, spec_path, view) -> SeriesData:
     signal = None
     if kind == "airline":
         s = series.airline_passengers()
@@ -380,6 +425,13 @@ def _series(kind, options, columns, pre, file_path, fp, spec_path) -> SeriesData
     horizon = pre["horizon"] if pre["horizon"] is not None else holdout
     pre = dict(pre, horizon=horizon)
     where = "[dataset.preprocessing]"
+    if view.name == "public":  # the final holdout is the hidden view's; the public one ends before it
+        if 2 * holdout >= len(values):
+            raise SpecError(spec_path, f"{where}.holdout", f"is {holdout}: the public checks hold out the "
+                            f"{holdout} months before the last {holdout}, and the series has {len(values)}",
+                            "hold out fewer months")
+        months, values = list(months)[:-holdout], values[:-holdout]
+        signal = None if signal is None else signal[:-holdout]
     if holdout >= len(values):
         raise SpecError(spec_path, f"{where}.holdout", f"is {holdout} but the series has {len(values)} values",
                         "hold out fewer months")

@@ -1,7 +1,8 @@
 """Text preprocessing on the trusted side: tokenisers, encoding, padding, LM sequences, windows.
 
-Padding and windows go through ``reference_models.sequences`` (the Keras semantics the course
-uses), so the judge prepares data exactly as the contract describes it to students.
+Padding follows the Keras semantics the contract describes to students (the tests hold it to the
+answer key's ``pad_sequences``); it is the harness's own code, because the data pipeline also runs
+on students' machines, where the answer key is not.
 """
 from __future__ import annotations
 
@@ -11,9 +12,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from reference_models.sequences import make_windows, pad_sequences
-
-from .vocab import BOS, EOS, PAD, Vocabulary
+from .vocab import BOS, EOS, PAD
 
 TOKENIZERS = ("word", "char")
 # A word is a run of letters/digits, optionally with inner apostrophes ("don't", "l'eau");
@@ -59,15 +58,20 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
-def encode_texts(texts: Sequence[str], vocab: Vocabulary, tokenizer: Callable[[str], list[str]],
-                 bos: bool = False, eos: bool = False) -> list[list[int]]:
-    return [vocab.encode(tokenizer(t), bos=bos, eos=eos) for t in texts]
-
-
 def pad(seqs: Sequence[Sequence[int]], maxlen: int | None = None, padding: str = "pre",
         truncating: str = "pre") -> Tensor:
-    """LongTensor (N, maxlen) padded with ``<pad>`` = 0 (Keras semantics, pre by default)."""
-    return pad_sequences(seqs, maxlen=maxlen, padding=padding, truncating=truncating, value=PAD)
+    """LongTensor (N, maxlen) padded with ``<pad>`` = 0 (Keras semantics, pre by default): a row
+    keeps the last ``maxlen`` ids (``truncating="pre"``) or the first, and is filled at the front
+    (``padding="pre"``) or the back; ``maxlen=None`` is the longest row's length."""
+    rows = [[int(t) for t in s] for s in seqs]
+    width = max(map(len, rows), default=0) if maxlen is None else maxlen
+    out = torch.full((len(rows), width), PAD, dtype=torch.long)
+    for i, row in enumerate(rows):
+        kept = (row[-width:] if truncating == "pre" else row[:width]) if width else []
+        if kept:
+            start = width - len(kept) if padding == "pre" else 0
+            out[i, start:start + len(kept)] = torch.tensor(kept, dtype=torch.long)
+    return out
 
 
 def lm_sequences(seqs: Sequence[Sequence[int]], maxlen: int | None = None) -> tuple[Tensor, Tensor]:
@@ -83,11 +87,3 @@ def lm_sequences(seqs: Sequence[Sequence[int]], maxlen: int | None = None) -> tu
     inputs = pad([s[:-1] for s in full], maxlen, padding="post", truncating="post")
     targets = pad([s[1:] for s in full], maxlen, padding="post", truncating="post")
     return inputs, targets
-
-
-def sliding_windows(seqs: Sequence[Sequence[int]], window: int) -> tuple[Tensor, Tensor]:
-    """Next-token windows (Keras style) of every sequence, concatenated: inputs (N, window), targets (N,)."""
-    parts = [make_windows(s, window) for s in seqs]
-    if not parts:
-        return torch.empty(0, window, dtype=torch.long), torch.empty(0, dtype=torch.long)
-    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])

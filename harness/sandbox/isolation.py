@@ -35,6 +35,11 @@ Each protection is attempted independently and verified where it can be; what he
 the judge in the worker's hello message (``Sandbox.protections``), with the reason for what did not
 in ``Sandbox.protection_notes``. See docs/THREAT_MODEL.md.
 
+Basic isolation (``Confinement.mode == "basic"``: any OS but Linux, or ``HARNESS_ISOLATION=basic``)
+attempts none of this: :func:`basic` reports every protection off, with why. What still holds then
+is the launcher's part: a separate process, a wall-clock timeout, a scrubbed environment, a scratch
+working directory and pickle-free pipes.
+
 This module runs on both sides of the trust boundary, so it imports only the standard library.
 """
 from __future__ import annotations
@@ -44,12 +49,16 @@ import ctypes.util
 import json
 import os
 import platform
-import resource
 import select
 import signal
 import struct
 import sys
 from dataclasses import asdict, dataclass, field
+
+try:
+    import resource
+except ImportError:  # Windows: no rlimits (only the basic path runs there)
+    resource = None
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -105,6 +114,8 @@ class Confinement:
     python_paths: list[str] = field(default_factory=list)    # extra sys.path entries for the worker
     disable: list[str] = field(default_factory=list)          # protections not to attempt (tests, debugging)
     status_path: str | None = None                           # unused; kept for compatibility
+    mode: str = "full"                                       # "full": confine; "basic": attempt nothing
+    mode_reason: str = ""                                    # why basic: the note on every protection
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -145,6 +156,8 @@ def _err(what: str) -> str:
 
 
 def _set_limit(kind: int, soft: int, hard: int | None = None) -> bool:
+    if resource is None:
+        return False
     try:
         resource.setrlimit(kind, (soft, soft if hard is None else hard))
         return True
@@ -429,9 +442,26 @@ def _init(worker_pid: int, status_w: int) -> None:
 # --------------------------------------------------------------------------- the entry point
 
 
+BASIC_NOTE = ("basic isolation: a separate process in a session (or process group) of its own, with a "
+              "wall-clock timeout, a scrubbed environment, a scratch working directory and pickle-free "
+              "pipes; no operating-system protection was attempted")
+
+
+def basic(reason: str) -> Boot:
+    """The basic path: attempt nothing (no namespaces, mounts, rlimits, uid change or prctl) and report
+    every protection off, each with ``reason`` ("not available on this OS (…)" or "HARNESS_ISOLATION=basic").
+    Makes no system call, so it runs on any OS."""
+    held = {name: False for name in PROTECTIONS}
+    notes = {name: reason for name in PROTECTIONS}
+    notes["isolation"] = BASIC_NOTE
+    return Boot(held, notes)
+
+
 def confine(conf: Confinement, keep_fds=(), lifeline: int = -1) -> Boot:
     """Confine this process; on Linux it may fork (see the module docstring). Only the worker
     process returns. Never raises: what fails is recorded in ``notes``."""
+    if resource is None or not hasattr(os, "getpgid"):  # not POSIX: nothing below exists here
+        return basic(f"not available on this OS ({sys.platform})")
     held = {name: False for name in PROTECTIONS}
     held["process_group"] = os.getpgid(0) == os.getpid()
     notes: dict = {}

@@ -17,10 +17,24 @@ Failure handling — a misbehaving submission costs the request it was running, 
 - a reply must carry the id of the request it answers; anything else is a protocol error;
 - a third pipe, the lifeline, is held only by the judge: if the judge dies, the worker follows.
 After a death the next request starts a fresh worker, and the modules loaded before are loaded again.
+
+Isolation mode — ``HARNESS_ISOLATION`` in the judge's environment:
+- unset (or ``auto``): ``full`` on Linux, ``basic`` on any other OS (macOS, Windows);
+- ``basic``: the basic path, also on Linux (what the tests use to exercise it; also the way out on a
+  Linux where the full path misbehaves);
+- ``full``: the full path where the OS can take it (Linux; macOS gets what ``isolation.confine`` does
+  there: rlimits, process group, lifeline), refused on Windows.
+The basic path starts the same worker as a separate process, in a new session (POSIX) or process
+group (Windows), with a scrubbed environment, the scratch copy as its working directory and the same
+wall-clock timeouts, output caps and pickle-free protocol — but over stdin/stdout rather than extra
+descriptors, with requests written by a thread rather than on a non-blocking pipe, and without any
+of ``isolation.confine`` (namespaces, mounts, rlimits, uid change, prctl, pidfd). Instead of the
+lifeline, the worker ends itself (and on POSIX its process group) when its request pipe closes; on
+Windows the kill is ``taskkill /T``. The worker reports every protection off, each with why ("not
+available on this OS (…)" or "HARNESS_ISOLATION=basic"), and ``Sandbox.mode`` says which path ran.
 """
 from __future__ import annotations
 
-import fcntl
 import itertools
 import os
 import queue
@@ -29,7 +43,6 @@ import signal
 import struct
 import subprocess
 import sys
-import termios
 import threading
 import time
 from dataclasses import dataclass
@@ -38,12 +51,37 @@ from pathlib import Path
 from . import wire
 from .isolation import TMP_DIRS, Confinement, Limits
 
+try:
+    import fcntl
+    import termios
+except ImportError:  # Windows
+    fcntl = termios = None
+
 # The sandbox modules that run in the worker (each imports only the standard library, torch,
 # safetensors and its siblings); copied next to the submission, never imported from the checkout.
 RUNTIME_FILES = ("worker.py", "wire.py", "program.py", "isolation.py", "training.py")
 BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
         "from _harness_runtime.worker import main; main(sys.argv[2:])")
 POLL_S = 0.05
+MODES = ("full", "basic")
+OS_NAMES = {"win32": "Windows", "darwin": "macOS"}
+WINDOWS_CRASHES = {0xC0000005: " (an access violation: the Windows segmentation fault)",
+                   0xC00000FD: " (a stack overflow)", 0xC0000409: " (it aborted)"}
+
+
+def isolation_mode() -> tuple[str, str]:
+    """(``"full"`` or ``"basic"``, why basic) for this OS and ``HARNESS_ISOLATION`` (see the docstring)."""
+    asked = os.environ.get("HARNESS_ISOLATION", "").strip().lower()
+    if asked not in ("", "auto", *MODES):
+        raise ValueError(f"HARNESS_ISOLATION={os.environ['HARNESS_ISOLATION']!r} is not one of: basic, full, "
+                         "auto (or unset)")
+    if asked == "basic":
+        return "basic", "HARNESS_ISOLATION=basic"
+    if sys.platform.startswith("linux") or (asked == "full" and os.name == "posix"):
+        return "full", ""
+    if asked == "full":
+        raise ValueError(f"HARNESS_ISOLATION=full: the full isolation path needs a POSIX system, not {sys.platform}")
+    return "basic", f"not available on this OS ({OS_NAMES.get(sys.platform, sys.platform)})"
 
 
 class WorkerDied(Exception):
@@ -96,9 +134,12 @@ class _Drain(threading.Thread):
         deadline = time.monotonic() + timeout
         while not self.closed and time.monotonic() < deadline:
             try:
-                pending = struct.unpack("i", fcntl.ioctl(self.fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+                pending = _pending_bytes(self.fd)
             except OSError:
                 return
+            if pending is None:  # the OS cannot say: let the reader catch up for a moment
+                time.sleep(0.02)
+                pending = 0
             if pending == 0 and self.idle:
                 return
             time.sleep(0.002)
@@ -112,6 +153,19 @@ class _Drain(threading.Thread):
         if self.dropped > 0:
             s += f"\n[... {self.dropped} more bytes of output not kept]"
         return s
+
+
+def _pending_bytes(fd: int) -> int | None:
+    """Bytes waiting in the pipe ``fd``; None where the OS gives no way to ask."""
+    if fcntl is not None:
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    try:  # Windows: the read end of an anonymous pipe can be peeked at
+        import _winapi
+        import msvcrt
+
+        return _winapi.PeekNamedPipe(msvcrt.get_osfhandle(fd), 0)[0]
+    except ImportError:
+        return None
 
 
 class _Replies(threading.Thread):
@@ -157,10 +211,14 @@ def _package_root() -> Path:
 
 def answer_key_paths() -> list[str]:
     """Directories the worker must not be able to read: the judge, the answer key, the tasks."""
-    import harness
-    import reference_models
+    import importlib
 
-    paths = {Path(harness.__file__).parent, Path(reference_models.__file__).parent}
+    paths = set()
+    for name in ("harness", "reference_models"):  # a student's install has no answer key
+        try:
+            paths.add(Path(importlib.import_module(name).__file__).parent)
+        except ImportError:
+            pass
     tasks = _package_root() / "tasks"
     if tasks.is_dir():
         paths.add(tasks)
@@ -198,6 +256,21 @@ def _python_paths() -> tuple[list[str], list[str], list[str]]:
     return sorted(os.path.realpath(d) for d in dirs), probes, extra
 
 
+def _kill_tree_windows(proc: subprocess.Popen) -> None:
+    """Windows has no process groups to signal: ``taskkill /T`` ends the worker and the processes it
+    started (found by their parent), then TerminateProcess in case taskkill is missing."""
+    try:
+        subprocess.run(["taskkill", "/F", "/T", "/PID", str(proc.pid)], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10, check=False,
+                       creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        proc.kill()
+    except OSError:
+        pass
+
+
 def _parent_of(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -232,7 +305,8 @@ class Sandbox:
 
     ``hide`` adds directories the worker must not see (e.g. the folder of all submissions, the
     gradebook); the answer key, the judge's code and its checkout are always hidden. ``disable``
-    names protections not to attempt (e.g. ``"pid_namespace"``), to test the fallbacks."""
+    names protections not to attempt (e.g. ``"pid_namespace"``), to test the fallbacks. ``mode``
+    (``"full"`` or ``"basic"``) is decided here, from the OS and ``HARNESS_ISOLATION``."""
 
     def __init__(self, submission_copy: Path, scratch: Path, limits: Limits | None = None, *,
                  hide: list[Path] | tuple = (), disable: list[str] | tuple = ()):
@@ -241,6 +315,7 @@ class Sandbox:
         self.limits = limits or Limits()
         self.extra_hidden = [str(p) for p in hide]
         self.disable = list(disable)  # protections not to attempt: for tests of the fallbacks only
+        self.mode, self.mode_reason = isolation_mode()
         self.proc: subprocess.Popen | None = None
         self.protections: dict = {}
         self.protection_notes: dict = {}
@@ -254,6 +329,7 @@ class Sandbox:
         self._to = self._lifeline = None
         self._replies: _Replies | None = None
         self._output: _Drain | None = None
+        self._sender: threading.Thread | None = None  # basic mode: the thread writing a request
 
     def __enter__(self) -> Sandbox:
         return self
@@ -283,7 +359,8 @@ class Sandbox:
         return Confinement(self.limits, hide_paths=answer_key_paths() + self.extra_hidden,
                            cover_paths=covers, writable_paths=[str(self.submission), str(home)],
                            readable_paths=[str(runtime), *python_dirs], probe_files=probes,
-                           python_paths=python_paths, disable=self.disable)
+                           python_paths=python_paths, disable=self.disable, mode=self.mode,
+                           mode_reason=self.mode_reason)
 
     def start(self) -> None:
         if self.proc is not None:
@@ -293,28 +370,32 @@ class Sandbox:
         home = self.scratch / "home"
         home.mkdir(exist_ok=True)
         conf = self._confinement(runtime, home)
-        to_worker_r, to_worker_w = os.pipe()
-        from_worker_r, from_worker_w = os.pipe()
-        out_r, out_w = os.pipe()
-        life_r, life_w = os.pipe()
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
                "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "MPLBACKEND": "Agg", "TORCHINDUCTOR_DETERMINISTIC": "1"}
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-u", "-c", BOOT, str(runtime), str(to_worker_r), str(from_worker_w),
-                 str(self.submission), str(life_r), conf.to_json()],
-                stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, env=env, cwd=str(self.submission),
-                pass_fds=(to_worker_r, from_worker_w, life_r), start_new_session=True)
-        except BaseException:
-            for fd in (to_worker_w, from_worker_r, out_r, life_w):
-                os.close(fd)
-            raise
-        finally:
-            for fd in (to_worker_r, from_worker_w, out_w, life_r):
-                os.close(fd)
-        os.set_blocking(to_worker_w, False)  # sends are bounded by the request's deadline
+        if self.mode == "basic":
+            to_worker_w, from_worker_r, out_r = self._start_basic(runtime, conf, env, home)
+            life_w = None
+        else:
+            to_worker_r, to_worker_w = os.pipe()
+            from_worker_r, from_worker_w = os.pipe()
+            out_r, out_w = os.pipe()
+            life_r, life_w = os.pipe()
+            try:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-I", "-u", "-c", BOOT, str(runtime), str(to_worker_r), str(from_worker_w),
+                     str(self.submission), str(life_r), conf.to_json()],
+                    stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, env=env, cwd=str(self.submission),
+                    pass_fds=(to_worker_r, from_worker_w, life_r), start_new_session=True)
+            except BaseException:
+                for fd in (to_worker_w, from_worker_r, out_r, life_w):
+                    os.close(fd)
+                raise
+            finally:
+                for fd in (to_worker_r, from_worker_w, out_w, life_r):
+                    os.close(fd)
+            os.set_blocking(to_worker_w, False)  # sends are bounded by the request's deadline
         self._to, self._lifeline = to_worker_w, life_w
         self._init_pidfd = None
         self._output = _Drain(out_r, self.limits.output_bytes)
@@ -331,6 +412,61 @@ class Sandbox:
         self.start_seconds = time.perf_counter() - begun
         for module, filename in list(self._loaded.items()):  # a restart is invisible to the checks
             self.load(module, filename)
+
+    def _start_basic(self, runtime: Path, conf: Confinement, env: dict, home: Path) -> tuple[int, int, int]:
+        """Start the worker the way every OS can: its requests on stdin, its replies on stdout, its
+        output on stderr; a session of its own on POSIX, a process group of its own on Windows.
+        Returns the judge's ends: (requests, replies, output)."""
+        if os.name == "nt":  # without these a Windows process cannot start or load DLLs
+            system_root = os.environ.get("SYSTEMROOT", r"C:\Windows")
+            env.update({"SYSTEMROOT": system_root, "WINDIR": system_root, "USERPROFILE": str(home),
+                        "TEMP": str(home), "TMP": str(home),
+                        "PATH": os.pathsep.join([os.path.dirname(sys.executable),
+                                                 os.path.join(sys.prefix, "Library", "bin"),  # conda's DLLs
+                                                 os.path.join(system_root, "System32"), system_root])})
+            group = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | getattr(subprocess, "CREATE_NO_WINDOW", 0)}
+        else:
+            group = {"start_new_session": True}
+        to_worker_r, to_worker_w = os.pipe()
+        from_worker_r, from_worker_w = os.pipe()
+        out_r, out_w = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-u", "-c", BOOT, str(runtime), "-", "-", str(self.submission), "-1",
+                 conf.to_json()],
+                stdin=to_worker_r, stdout=from_worker_w, stderr=out_w, env=env, cwd=str(self.submission), **group)
+        except BaseException:
+            for fd in (to_worker_w, from_worker_r, out_r):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (to_worker_r, from_worker_w, out_w):
+                os.close(fd)
+        return to_worker_w, from_worker_r, out_r
+
+    def _send(self, header: dict, tensors: dict | None = None, timeout: float | None = None) -> None:
+        """Send one frame within ``timeout`` seconds (TimeoutError otherwise). Full mode writes on a
+        non-blocking pipe; basic mode writes in a thread (non-blocking pipes and poll() are POSIX-only)."""
+        if self.mode != "basic":
+            wire.send(self._to, header, tensors, timeout=timeout)
+            return
+        fd, failed = self._to, []
+        if fd is None:
+            raise OSError("the worker's request pipe is closed")
+
+        def write():
+            try:
+                wire.send(fd, header, tensors)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+                failed.append(exc)
+
+        self._sender = threading.Thread(target=write, daemon=True, name="harness-sandbox-send")
+        self._sender.start()
+        self._sender.join(timeout)
+        if self._sender.is_alive():
+            raise TimeoutError("the other side did not read in time")
+        if failed:
+            raise failed[0]
 
     def _watch_init(self, init_pid) -> None:
         """A pidfd on the PID namespace's init, once we know the pid is still that process."""
@@ -384,16 +520,19 @@ class Sandbox:
                 pass
             os.close(pidfd)
         if self.proc.returncode is None:
-            for kill in (os.killpg, os.kill):
-                try:
-                    kill(self.proc.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+            if os.name == "nt":
+                _kill_tree_windows(self.proc)
+            else:
+                for kill in (os.killpg, os.kill):
+                    try:
+                        kill(self.proc.pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not ignorable
                 pass
-        if pidfd is None:  # no namespace: the rest of the process group, until none is left alive
+        if pidfd is None and os.name != "nt":  # no namespace: the rest of the process group, until none is left alive
             deadline = time.monotonic() + 2
             while _group_alive(self.proc.pid) and time.monotonic() < deadline:
                 try:
@@ -401,6 +540,11 @@ class Sandbox:
                 except (ProcessLookupError, PermissionError):
                     break
                 time.sleep(0.01)
+        sender, self._sender = self._sender, None
+        if sender is not None:  # its write fails now that the worker is gone; never close its fd under it
+            sender.join(timeout=2)
+            if sender.is_alive():  # pragma: no cover - a child of the worker still holds the pipe
+                self._to = None    # leaked rather than closed while in use (it could be reused by then)
         for attr in ("_to", "_lifeline"):
             fd = getattr(self, attr)
             setattr(self, attr, None)
@@ -417,7 +561,7 @@ class Sandbox:
     def close(self) -> None:
         if self.alive:
             try:
-                wire.send(self._to, {"cmd": "exit"}, timeout=1)
+                self._send({"cmd": "exit"}, timeout=1)
                 self.proc.wait(timeout=2)
             except (OSError, TimeoutError, subprocess.TimeoutExpired):
                 pass
@@ -439,6 +583,9 @@ class Sandbox:
                    "SIGSEGV": " (a segmentation fault)", "SIGXFSZ": " (file size limit)",
                    "SIGBUS": " (a bus error)", "SIGABRT": " (it aborted)"}.get(name, "")
             return WorkerDied("signal", f"the worker was killed by {name}{why} while {doing}", self.output())
+        if os.name == "nt" and code in WINDOWS_CRASHES:
+            return WorkerDied("signal", f"the worker crashed with status {code:#x}{WINDOWS_CRASHES[code]} "
+                              f"while {doing}", self.output())
         return WorkerDied("exit", f"the worker exited with status {code} while {doing}", self.output())
 
     def _wait(self, timeout: float, doing: str, request_id: int | None = None,
@@ -480,7 +627,7 @@ class Sandbox:
         deadline = time.monotonic() + timeout
         request_id = next(self._ids)
         try:
-            wire.send(self._to, {**header, "id": request_id}, tensors, timeout=timeout)
+            self._send({**header, "id": request_id}, tensors, timeout=timeout)
         except TimeoutError:
             self.kill()
             raise WorkerDied("timeout", f"the worker did not read its request while {doing}",

@@ -4,7 +4,9 @@ It imports the submission's modules, evaluates the judge's programs against them
 raw values. It computes no verdict and holds no expected value. It is started by the launcher with
 the submission copied into a scratch directory, in isolation (see ``isolation.py``), and talks to
 the judge over two dedicated pipes so that whatever the submission prints cannot corrupt the
-protocol.
+protocol. In basic isolation those pipes arrive as stdin and stdout (the only ones every OS hands a
+child); the worker moves them aside first thing, so the submission's stdin is empty and its stdout
+goes with stderr.
 
 Runs outside the harness package (copied as ``_harness_runtime``), so only relative imports.
 """
@@ -14,7 +16,10 @@ import functools
 import importlib.abc
 import importlib.util
 import os
+import queue
+import signal
 import sys
+import threading
 import time
 import traceback
 
@@ -217,12 +222,12 @@ class Worker:
             return self.run(header["program"], tensors)
         return {"ok": False, "error": {"type": "ProtocolError", "message": f"unknown command {cmd!r}"}}, {}
 
-    def serve(self, hello: dict | None = None):
+    def serve(self, hello: dict | None = None, inbox: _Inbox | None = None):
         wire = self.wire
         wire.send(self.fd_out, {"hello": True, "pid": os.getpid(), **(hello or {})})
         while True:
             try:
-                header, tensors = wire.receive(self.fd_in)
+                header, tensors = inbox.get() if inbox is not None else wire.receive(self.fd_in)
             except (EOFError, OSError):
                 return
             if header.get("cmd") == "exit":
@@ -243,27 +248,98 @@ class Worker:
                                         "error": {"type": "EncodingError", "message": _safe_str(exc)}})
 
 
+class _Inbox(threading.Thread):
+    """Basic isolation: requests are read by a thread, so that the end of the judge's pipe (the judge
+    died: nobody is left to kill this process) ends the worker even while the submission's code runs."""
+
+    GRACE_S = 1.0  # an idle worker returns by itself on the end of the pipe; a busy one is ended
+
+    def __init__(self, wire, fd: int):
+        super().__init__(daemon=True, name="harness-inbox")
+        self.wire, self.fd = wire, fd
+        self.queue: queue.Queue = queue.Queue()
+
+    def run(self):
+        while True:
+            try:
+                item = self.wire.receive(self.fd)
+            except BaseException:  # noqa: BLE001 - the end of the pipe, or a judge that is gone
+                self.queue.put(None)
+                time.sleep(self.GRACE_S)
+                _end_process_group()
+                return
+            self.queue.put(item)
+
+    def get(self):
+        item = self.queue.get()
+        if item is None:
+            raise EOFError("the judge closed the request pipe")
+        return item
+
+
+def _end_process_group() -> None:
+    """End the worker and, where the OS has process groups and the worker leads one, its children."""
+    try:
+        if hasattr(os, "killpg") and os.getpgid(0) == os.getpid():
+            os.killpg(0, signal.SIGKILL)
+    except OSError:
+        pass
+    os._exit(0)
+
+
+def _take_stdio() -> tuple[int, int]:
+    """Basic isolation: the requests come on stdin and the replies go on stdout. Keep them on private
+    descriptors, then give the submission an empty stdin and send its stdout to stderr (the output the
+    judge captures), so that nothing it reads or prints touches the protocol."""
+    fd_in, fd_out = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    if sys.platform == "win32":  # frames are bytes: no newline translation
+        import msvcrt
+
+        for fd in (fd_in, fd_out):
+            msvcrt.setmode(fd, os.O_BINARY)
+    return fd_in, fd_out
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``fd_in fd_out submission_dir [lifeline_fd confinement_json]``"""
+    """``fd_in fd_out submission_dir [lifeline_fd confinement_json]``; ``- -`` for the two descriptors
+    means stdin and stdout (basic isolation)."""
     argv = sys.argv[1:] if argv is None else argv
-    fd_in, fd_out, submission_dir = int(argv[0]), int(argv[1]), argv[2]
+    stdio = argv[0] == "-"
+    fd_in, fd_out = _take_stdio() if stdio else (int(argv[0]), int(argv[1]))
+    submission_dir = argv[2]
     lifeline = int(argv[3]) if len(argv) > 3 else -1
     hello = {}
+    basic = False
     if len(argv) > 4:
         from . import isolation
 
         conf = isolation.Confinement.from_json(argv[4])
-        # Confine before anything heavy is imported; on Linux this forks, and only the worker returns.
-        boot = isolation.confine(conf, keep_fds=(fd_in, fd_out), lifeline=lifeline)
-        hello = {"init_pid": boot.init_pid, "uid": boot.uid, "protections": boot.held, "notes": boot.notes}
+        basic = conf.mode == "basic"
+        if basic:  # no system call of isolation's: works on any OS
+            boot = isolation.basic(conf.mode_reason)
+        else:
+            # Confine before anything heavy is imported; on Linux this forks, and only the worker returns.
+            boot = isolation.confine(conf, keep_fds=(fd_in, fd_out), lifeline=lifeline)
+        hello = {"init_pid": boot.init_pid, "uid": boot.uid, "protections": boot.held, "notes": boot.notes,
+                 "mode": "basic" if basic else "full"}
         for path in conf.python_paths:
             if path not in sys.path:
                 sys.path.append(path)
     os.set_inheritable(fd_in, False)
     os.set_inheritable(fd_out, False)
     worker = Worker(fd_in, fd_out, submission_dir)
+    inbox = None
+    if basic or stdio:
+        from . import wire
+
+        inbox = _Inbox(wire, fd_in)
+        inbox.start()
     worker.setup()
-    worker.serve(hello)
+    worker.serve(hello, inbox)
     try:
         sys.stdout.flush()
     except BaseException:  # noqa: BLE001

@@ -1,0 +1,136 @@
+"""Where a check's expected values come from: the answer key, live or released.
+
+A check asks its Context for three kinds of trusted values: the answer key's value of a program, the
+value of a catalogue variant (the answer key with one known mistake) for diagnosis, and values the
+judge computes once from the answer key (a trained task's baselines). On the instructor's side they
+are computed live (:class:`LiveAnswers`, which imports ``reference_models``); on a student's machine
+they are read from the bundle an instructor released (:class:`BundleAnswers`), which holds the values
+and never the code. The random inputs of a check are drawn through the same object, so that a bundle
+can hand a student's machine the very tensors the instructor's run drew.
+
+A program is found in a bundle by :func:`program_digest`, a hash of its steps and input tensors.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import types
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+
+@dataclass(frozen=True)
+class VariantInfo:
+    """What the judge needs to know of a catalogue variant without its code."""
+
+    name: str
+    module: str
+    target: str
+    kind: str          # "variant" (found in the literature) or "mistake"
+    description: str   # the student-facing sentence
+
+
+class NotInBundle(Exception):
+    """A public check asked for an expected value the released bundle does not hold."""
+
+
+class VariantFailed(Exception):
+    """A catalogue variant could not run a program (so it does not match anything)."""
+
+
+def program_digest(program) -> str:
+    """sha256 of a program's steps and of its input tensors' dtypes, shapes and bytes."""
+    h = hashlib.sha256(json.dumps(program.to_json(), sort_keys=True, default=repr).encode())
+    for name in sorted(program.inputs):
+        t = program.inputs[name].detach().contiguous().cpu()
+        h.update(f"\0{name}:{t.dtype}:{tuple(t.shape)}\0".encode())
+        h.update(t.numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def detached(value):
+    """The answer key's values without their autograd graphs, like values decoded from the worker."""
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    if isinstance(value, tuple):
+        return tuple(detached(v) for v in value)
+    if isinstance(value, list):
+        return [detached(v) for v in value]
+    if isinstance(value, dict):
+        return {k: detached(v) for k, v in value.items()}
+    return value
+
+
+class LiveAnswers:
+    """The instructor's side: the answer key in this process."""
+
+    side = "instructor"
+
+    def __init__(self):
+        self._namespace: dict | None = None
+
+    @property
+    def namespace(self) -> dict:
+        """The answer key as a namespace of modules, in the shape a submission has."""
+        if self._namespace is None:
+            import reference_models.attention
+            import reference_models.cells
+            import reference_models.generation
+            import reference_models.sequences
+
+            self._namespace = {"cells": reference_models.cells, "attention": reference_models.attention,
+                               "sequences": reference_models.sequences, "generation": reference_models.generation}
+        return self._namespace
+
+    def draw(self, key: str, index: int, make: Callable[[], torch.Tensor]) -> torch.Tensor:
+        return make()
+
+    def reference(self, program, namespace: dict | None = None):
+        from .sandbox import program as interpreter
+
+        return detached(interpreter.run(program.to_json(), program.inputs, namespace or self.namespace))
+
+    def variants(self, module: str, target: str) -> list:
+        from reference_models.variants import variants_for
+
+        return variants_for(module, target)
+
+    def variant(self, program, variant):
+        namespace = dict(self.namespace)
+        patched = types.SimpleNamespace(**vars(namespace[variant.module]))
+        setattr(patched, variant.target, variant.impl)
+        namespace[variant.module] = patched
+        try:
+            return self.reference(program, namespace)
+        except Exception as exc:  # noqa: BLE001 - a variant that cannot run this program matches nothing
+            raise VariantFailed(f"{variant.name}: {type(exc).__name__}: {exc}") from None
+
+    def computed(self, key: str, compute: Callable[[], object]):
+        """A value the judge computes from the answer key (e.g. baselines); ``key`` names it in a bundle."""
+        return compute()
+
+
+class BundleAnswers:
+    """A student's side: expected values read from a released bundle (see harness.bundle)."""
+
+    side = "student"
+
+    def __init__(self, bundle):
+        self.bundle = bundle
+
+    def draw(self, key: str, index: int, make: Callable[[], torch.Tensor]) -> torch.Tensor:
+        return self.bundle.draw(key, index)
+
+    def reference(self, program, namespace: dict | None = None):
+        return self.bundle.reference(program_digest(program))
+
+    def variants(self, module: str, target: str) -> list[VariantInfo]:
+        return self.bundle.variants(module, target)
+
+    def variant(self, program, variant):
+        return self.bundle.variant(program_digest(program), variant.name)
+
+    def computed(self, key: str, compute: Callable[[], object]):
+        return self.bundle.computed(key)

@@ -1,0 +1,224 @@
+"""Checking from inside a notebook: ``harness.check()`` in a cell checks the notebook being edited and
+shows the report inline, as otter-grader's ``grader.check`` does — but the student's code still runs
+in the sandbox's worker, never in the student's own kernel, and the verdicts are the harness's.
+
+The notebook is read from disk (the kernel cannot see what the editor has not saved), so the result
+always says which saved file it checked. In Colab, where the notebook is not a file on the runtime,
+it is fetched from Colab's editor instead (``google.colab``'s ``get_ipynb`` request).
+
+The report is shown in an ``<iframe srcdoc>`` holding the whole report page: the page's CSS (which
+styles ``body``, ``table``, ``a``…) can neither restyle the notebook around it nor be restyled by
+JupyterLab's or VS Code's output CSS, so it looks exactly like the standalone report in Jupyter,
+JupyterLab, VS Code and Colab; its phone layout follows the width of the output area; and
+``<base href="about:srcdoc">`` keeps its "Fix first" links inside the frame (without it, a link to
+``#check-…`` resolves against the notebook's own URL and loads the notebook app into the frame).
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .results import Results
+
+FAILING = ("failed", "error")
+MAX_LISTED = 10
+FRAME_HEIGHT_PX = 640  # until the frame's onload fits it to the report (where the notebook runs scripts)
+FIT_HEIGHT = ("try{var d=this.contentDocument.documentElement;"
+              "this.style.height=(d.scrollHeight+2)+'px'}catch(e){}")
+FILE_HINT = 'pass the notebook\'s file name, e.g. harness.check("desafio.ipynb")'
+
+
+class NotebookNotFound(FileNotFoundError):
+    """The notebook to check could not be found; the message says what to pass instead."""
+
+
+@dataclass
+class NotebookResult:
+    """What ``harness.check`` returns: the Results, shown as the report in a notebook (``_repr_html_``)
+    and as a short summary anywhere else (``repr``)."""
+
+    results: Results
+    path: Path
+    origin: str = "file"  # "file": the saved file at ``path``; "colab": fetched from Colab's editor
+
+    @property
+    def checked(self) -> str:
+        """What was checked, said so that a student who forgot to save knows why nothing changed."""
+        if self.origin == "colab":
+            return f"checked {self.path.name} as Colab's editor holds it"
+        return f"checked the saved file {self.path.name} (save with Ctrl+S first)"
+
+    @property
+    def failing(self) -> list:
+        return [c for c in self.results.checks if c.status in FAILING]
+
+    def score_line(self) -> str:
+        from .report import percent, points as _points
+
+        r = self.results
+        share = f" ({_points(percent(r.score, r.max_score))} %)" if r.max_score else ""
+        line = f"{_points(r.score)} / {_points(r.max_score)} points{share} on {len(r.checks)} checks"
+        if r.not_run_checks:
+            line += (f"; {_points(r.not_run_points)} more points ({r.not_run_checks} checks) "
+                     "are graded after submission")
+        return line
+
+    def summary(self) -> str:
+        """Plain text: the score, the points not run here, the checks that did not pass, what was checked."""
+        from .report import points as _points
+
+        lines = [f"harness.check: {self.score_line()}"]
+        failing = self.failing
+        if failing:
+            lines.append(f"not passing ({len(failing)}):")
+            for c in failing[:MAX_LISTED]:
+                message = " ".join(str(c.message).split())
+                message = message if len(message) <= 100 else message[:99] + "…"
+                lines.append(f"  {c.status:6} {c.id} ({_points(c.points)}/{_points(c.max_points)}): {message}")
+            if len(failing) > MAX_LISTED:
+                lines.append(f"  … and {len(failing) - MAX_LISTED} more (see the report)")
+        elif self.results.checks:
+            lines.append("every check passed")
+        lines.append(self.checked)
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        from .report import render_report
+
+        page = render_report(self.results).replace("<head>", '<head>\n<base href="about:srcdoc">', 1)
+        head = (f"{html.escape(self.checked[0].upper() + self.checked[1:])} · "
+                f"{html.escape(self.score_line())}")
+        return ('<div class="harness-check">'
+                f'<p style="margin:0 0 6px;font:13px/1.4 system-ui,sans-serif;color:#59636e">{head}</p>'
+                f'<iframe title="harness report: {html.escape(self.path.name)}"'
+                f' srcdoc="{html.escape(page, quote=True)}"'
+                f' style="display:block;width:100%;height:{FRAME_HEIGHT_PX}px;border:1px solid #d8dee4;'
+                f'border-radius:8px;background:#fff" onload="{FIT_HEIGHT}"></iframe></div>')
+
+
+def check(path: str | Path | None = None, tasks: list[str] | tuple = (), **options) -> NotebookResult:
+    """Check the notebook at ``path`` (by default the one this kernel runs, where that can be found) with
+    ``harness.checking.run`` (``options`` are passed on) and return a result that a notebook shows as
+    the report. The submission checked is the notebook's folder; ``tasks`` default to the task of each
+    module the notebook holds (``cells.ipynb``: cells; or what the folder's harness.toml maps to it)."""
+    from . import checking  # lazily: importing harness.notebook must stay light
+    from .spec import SpecError
+
+    tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
+    with tempfile.TemporaryDirectory(prefix="harness-notebook-") as scratch:
+        notebook, origin = locate_notebook(path, Path(scratch))
+        folder = notebook if notebook.is_dir() else notebook.parent
+        guessed = not tasks and notebook.is_file()
+        if guessed:
+            tasks = modules_in(notebook)
+        if origin == "colab" and "bundle" not in options:
+            # the fetched copy sits alone in a scratch folder: the assignment is where the kernel runs
+            from .bundle import find
+
+            found = find(Path.cwd())
+            if found is not None:
+                options["bundle"] = found
+        try:
+            results = checking.run(folder, tasks=tasks, **options)
+        except SpecError as exc:
+            if not (guessed and exc.problem == "not found"):
+                raise
+            raise NotebookNotFound(
+                f"{notebook.name} is not a file this assignment grades: name it after its module (e.g. "
+                f'cells.ipynb), map it in harness.toml ([modules] cells = "{notebook.name}"), or name the tasks: '
+                f'harness.check("{notebook.name}", tasks=["cells"])') from None
+    return NotebookResult(results, notebook, origin)
+
+
+def modules_in(notebook: Path) -> tuple[str, ...]:
+    """The contract modules a notebook holds: those its folder's harness.toml maps to it, else the one it
+    is named after. (Task and module names are the same for every task the course ships.)"""
+    from .submission import SubmissionError, _read_mapping
+
+    try:
+        mapping = _read_mapping(notebook.parent)
+    except SubmissionError:
+        mapping = {}  # checking reports the broken harness.toml itself
+    mapped = tuple(module for module, target in mapping.items()
+                   if (notebook.parent / target).resolve() == notebook.resolve())
+    return mapped or (notebook.stem,)
+
+
+def locate_notebook(path: str | Path | None, scratch: Path) -> tuple[Path, str]:
+    """(the file to check, "file" or "colab"). ``scratch`` receives a notebook fetched from Colab."""
+    if path is not None:
+        found = Path(path).expanduser()
+        if not found.exists():
+            raise NotebookNotFound(f"there is no file {str(path)!r} in {Path.cwd()}: {FILE_HINT}, "
+                                   "as the file browser shows it (a path relative to this folder, or a full path)")
+        return found.resolve(), "file"
+    found = running_notebook()
+    if found is not None:
+        return found, "file"
+    if "google.colab" in sys.modules:
+        return _fetch_from_colab(scratch), "colab"
+    raise NotebookNotFound(f"cannot tell which notebook this kernel runs: {FILE_HINT} "
+                           f"(the file must be saved; this kernel runs in {Path.cwd()})")
+
+
+def running_notebook() -> Path | None:
+    """The notebook file this kernel runs, from what the front end tells the kernel: VS Code's
+    ``__vsc_ipynb_file__``, recent IPython's ``__session__``, recent Jupyter's ``JPY_SESSION_NAME``."""
+    namespace = _user_namespace()
+    for value in (namespace.get("__vsc_ipynb_file__"), namespace.get("__session__"),
+                  os.environ.get("JPY_SESSION_NAME")):
+        if not isinstance(value, str) or not value.endswith(".ipynb"):
+            continue  # unset, or a console's session name
+        candidate = Path(value).expanduser()
+        # JPY_SESSION_NAME is a full path since jupyter_server 2.0, relative to the server's root before
+        for option in (candidate, Path.cwd() / candidate, Path.cwd() / candidate.name):
+            if option.is_file():
+                return option.resolve()
+    return None
+
+
+def _user_namespace() -> dict:
+    ipython = sys.modules.get("IPython")  # never imported here: only a kernel that runs it has one
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    if shell is not None and isinstance(getattr(shell, "user_ns", None), dict):
+        return shell.user_ns
+    main = sys.modules.get("__main__")
+    return vars(main) if main is not None else {}
+
+
+def _fetch_from_colab(scratch: Path, timeout_s: float = 30.0) -> Path:
+    """Colab keeps the notebook in Drive, not on the runtime: ask Colab's editor for it and write it to
+    ``scratch``, named as Colab names it."""
+    import threading
+
+    from google.colab import _message  # noqa: PLC2701 - Colab's own (private) request channel
+
+    reply: list = []
+
+    def ask():
+        try:
+            reply.append(_message.blocking_request("get_ipynb", timeout_sec=timeout_s))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            reply.append(exc)
+
+    asker = threading.Thread(target=ask, daemon=True)
+    asker.start()
+    asker.join(timeout_s + 5)
+    notebook = reply[0].get("ipynb") if reply and isinstance(reply[0], dict) else None
+    if not isinstance(notebook, dict):
+        why = f" ({reply[0]})" if reply and isinstance(reply[0], Exception) else ""
+        raise NotebookNotFound(f"Colab did not hand over this notebook{why}: File > Download > .ipynb, upload "
+                               f"it to the Files panel, then {FILE_HINT}")
+    name = str(notebook.get("metadata", {}).get("colab", {}).get("name") or "notebook.ipynb")
+    name = Path(name).name if name.endswith(".ipynb") else "notebook.ipynb"
+    target = scratch / name
+    target.write_text(json.dumps(notebook), encoding="utf-8")
+    return target

@@ -1,0 +1,94 @@
+"""The instructor's release tools: what turns this repository into what students receive.
+
+Instructor-only: this subpackage is never part of the student's wheel (see :mod:`harness.release.wheel`).
+``write_release`` writes the folder handed to students: the starter files, the assignment workflow,
+and ``.harness/`` — the public part of each task folder and the public bundle (:mod:`harness.bundle`).
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .. import __version__, bundle
+from ..spec import HIDDEN_FILE, TaskSpec
+
+#: What of a task folder is never released: the hidden checks and seed, and the instructor's Python.
+NEVER_RELEASED = (HIDDEN_FILE, "*.py", "*.pyc", "__pycache__")
+
+
+class ReleaseError(Exception):
+    """The release cannot be written as asked. The message says how to fix it."""
+
+
+STUDENT_README = """# {title}
+
+Your work goes in the files of this folder ({modules}). Check it before you submit, offline:
+
+```bash
+pip install "harness-student=={version}"   # or as your course says; PyTorch CPU is enough
+harness check .                            # the public checks, what to fix first, reports/<folder>/report.html
+```
+
+From a notebook: `import harness; harness.check("{example}")` shows the report below the cell.
+
+`.harness/` holds the public checks: their inputs and the expected outputs, precomputed. Do not edit
+it. Public checks are worth {public:g} points; {later:g} more points ({later_checks} checks) are graded
+after you submit, on inputs that are not in this folder, so passing every public check is a good sign
+and not yet the grade.
+"""
+
+
+def released_task_files(spec: TaskSpec) -> list[Path]:
+    """The files of a task's folder that a release copies (everything but NEVER_RELEASED)."""
+    folder = spec.path.parent
+    never = {p for pattern in NEVER_RELEASED for p in folder.rglob(pattern)}
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p not in never
+                  and not any(parent in never for parent in p.parents))
+
+
+def file_data_warnings(spec: TaskSpec) -> list[str]:
+    """A dataset read from a file ships in the release; its hidden rows cannot be kept from students."""
+    if spec.dataset and spec.dataset.get("path") and spec.hidden_seed is not None:
+        return [f"task {spec.name}: its data file {spec.dataset['path']} is released as it is, so the rows the "
+                "hidden checks score are on students' machines too; to keep them, release a file without them "
+                "(a synthetic kind draws its hidden rows from the hidden seed instead)"]
+    return []
+
+
+def write_release(directory: Path, specs: list[TaskSpec], notebook: bool = False, force: bool = False,
+                  record=None) -> tuple[list[Path], list[str]]:
+    """Write the assignment folder for students into ``directory``; returns (paths written, warnings).
+
+    ``record`` (tests) replaces :func:`harness.release.record.record`."""
+    from ..starter import write_starter
+    from .record import record as record_bundle
+
+    directory = Path(directory)
+    folder = directory / bundle.FOLDER
+    if folder.exists() and not force:
+        raise ReleaseError(f"{folder} exists already (pass --force to replace it)")
+    contents = (record or record_bundle)(specs)
+    written, warnings = write_starter(directory, specs, notebook=notebook, force=force, workflow=True)
+    if folder.exists():
+        shutil.rmtree(folder)
+    for spec in specs:
+        source = spec.path.parent
+        for path in released_task_files(spec):
+            target = folder / bundle.TASKS / spec.name / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            written.append(target)
+        warnings += file_data_warnings(spec)
+    written.append(bundle.write(folder, contents))
+    written.append(folder / bundle.VALUES)
+    public = sum(c.points for s in specs for c in s.checks if not c.graded_later)
+    later = [c for s in specs for c in s.checks if c.graded_later]
+    example = f"{specs[0].module}.ipynb" if specs else "cells.ipynb"
+    readme = directory / "README.md"
+    if not readme.exists() or force:
+        readme.write_text(STUDENT_README.format(
+            title=" · ".join(s.title for s in specs), modules=", ".join(f"`{s.module}`" for s in specs),
+            version=__version__, example=example, public=public, later=sum(c.points for c in later),
+            later_checks=len(later)), encoding="utf-8")
+        written.append(readme)
+    return written, warnings

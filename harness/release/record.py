@@ -1,0 +1,169 @@
+"""Recording a public bundle: every value a public check can ask the answer key for, computed once.
+
+Each public check (and figure) is run in this process several times — with the answer key standing in
+for the submission, and then with each catalogue variant of the names it tests standing in, so that
+the paths a wrong submission takes (diagnosis included) are walked too. Every random input drawn,
+every program the answer key evaluates, and every variant's value of those programs is recorded;
+for each answer-key program, the variants of the names it calls are evaluated as well, so that
+diagnosis works on a case no variant happened to fail. Programs never depend on a submission's
+outputs, only on the check's seeded inputs, which is what makes the record complete.
+"""
+from __future__ import annotations
+
+import types
+from dataclasses import asdict
+
+import torch
+
+from ..answers import LiveAnswers, VariantFailed, VariantInfo, program_digest
+from ..bundle import Contents
+from ..checks import FIGURES, REGISTRY, Context, load_builtin_checks
+from ..grading import view_of
+from ..sandbox import program as interpreter
+from ..sandbox import wire
+from ..spec import TaskSpec
+from ..submission import ModuleSource
+
+
+class RecordError(Exception):
+    """A check does not replay: its inputs differ between runs. A bug of the check, not of the spec."""
+
+
+class Recorder(LiveAnswers):
+    """The live answer key, keeping a copy of everything it is asked."""
+
+    def __init__(self):
+        super().__init__()
+        self.contents = Contents()
+
+    def draw(self, key, index, make):
+        value = make()
+        seq = self.contents.draws.setdefault(key, [])
+        if index < len(seq):
+            if not (seq[index].shape == value.shape and torch.equal(seq[index], value)):
+                raise RecordError(f"{key}: random input {index} differs between two runs of the check")
+        else:
+            seq.append(value.clone())
+        return value
+
+    def reference(self, program, namespace=None):
+        value = super().reference(program, namespace)
+        if namespace is None:  # the answer key's own value (a trained task's reference model goes by computed)
+            digest = program_digest(program)
+            if digest not in self.contents.references:
+                self.contents.references[digest] = value
+                for variant in self._variants_called_by(program):
+                    try:
+                        self.variant(program, variant)
+                    except VariantFailed:
+                        pass
+        return value
+
+    def variant(self, program, variant):
+        digest = program_digest(program)
+        by_name = self.contents.variants.setdefault(digest, {})
+        try:
+            value = super().variant(program, variant)
+        except VariantFailed:
+            by_name[variant.name] = VariantFailed
+            raise
+        by_name[variant.name] = value
+        return value
+
+    def computed(self, key, compute):
+        if key not in self.contents.computed:
+            self.contents.computed[key] = compute()
+        return self.contents.computed[key]
+
+    def _variants_called_by(self, program) -> list:
+        from reference_models.variants import CATALOGUE
+
+        called = _called_names(program.to_json())
+        return [v for v in CATALOGUE if f"{v.module}.{v.target}" in called]
+
+
+def _called_names(tree) -> set[str]:
+    """The namespace names (``module.attr``) a program calls or looks up."""
+    found = set()
+    if isinstance(tree, dict):
+        for key in ("call", "lookup"):
+            if isinstance(tree.get(key), str):
+                found.add(tree[key])
+        for value in tree.values():
+            found |= _called_names(value)
+    elif isinstance(tree, list):
+        for value in tree:
+            found |= _called_names(value)
+    return found
+
+
+def _in_process_runner(namespace: dict):
+    """Run programs on ``namespace`` in this process, values passed through the wire's encoding, as a
+    submission's values arrive from the worker."""
+
+    def run(program, timeout=None):
+        value = interpreter.run(program.to_json(), program.inputs, namespace)
+        tree, tensors = wire.encode(value)
+        return types.SimpleNamespace(header={"ok": True}, value=wire.decode(tree, tensors))
+
+    return run
+
+
+def _stand_ins(answers: LiveAnswers, module: str, needs: tuple[str, ...]):
+    """The answer key, then the answer key with each catalogue variant of ``needs`` swapped in."""
+    from reference_models.variants import CATALOGUE
+
+    yield answers.namespace
+    for variant in CATALOGUE:
+        if variant.module == module and variant.target in needs:
+            patched = types.SimpleNamespace(**vars(answers.namespace[module]))
+            setattr(patched, variant.target, variant.impl)
+            yield {**answers.namespace, module: patched}
+
+
+def record(specs: list[TaskSpec]) -> Contents:
+    """Everything the public checks and figures of ``specs`` ask of the answer key."""
+    from reference_models.variants import CATALOGUE
+
+    load_builtin_checks()
+    recorder = Recorder()
+    modules = {spec.module for spec in specs}
+    for spec in specs:
+        public = [c for c in spec.checks if not c.graded_later]
+        later = [c for c in spec.checks if c.graded_later]
+        for check in public:
+            definition = REGISTRY[check.definition]
+            if definition.prepare is not None:
+                definition.prepare(_context(spec, check.id, check.options, spec.seed, None, recorder, view_of(check)))
+                continue
+            for namespace in _stand_ins(recorder, spec.module, definition.needs):
+                ctx = _context(spec, check.id, check.options, spec.seed, _in_process_runner(namespace), recorder,
+                               view_of(check))
+                try:
+                    definition.func(ctx)
+                except RecordError:
+                    raise
+                except Exception:  # noqa: BLE001 - a stand-in that breaks the check has given what it could
+                    pass
+        for figure_id in spec.figures:
+            figure = FIGURES[figure_id]
+            ctx = _context(spec, figure_id, {}, spec.seed, _in_process_runner(recorder.namespace), recorder, "public")
+            try:
+                figure.func(ctx)
+            except RecordError:
+                raise
+            except Exception:  # noqa: BLE001 - a trained task's figure needs a trained model; its baselines are in
+                pass
+        recorder.contents.tasks[spec.name] = {
+            "spec_digest": spec.digest,
+            "withheld": {"checks": len(later), "points": round(sum(c.points for c in later), 6)}}
+    recorder.contents.catalogue = [VariantInfo(**{k: v for k, v in asdict(variant).items() if k != "impl"})
+                                   for variant in CATALOGUE if variant.module in modules]
+    return recorder.contents
+
+
+def _context(spec, check_id, options, seed, runner, answers, view) -> Context:
+    # every view the task's checks score, so that one reference training run serves them all (harness.checks.tasks)
+    views = tuple(dict.fromkeys([view] + [view_of(c) for c in spec.checks]))
+    return Context(check_id, options, spec.tolerances, seed, runner, answers, spec, {"views": views}, view=view,
+                   source=ModuleSource(spec.module))

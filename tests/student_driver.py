@@ -1,0 +1,46 @@
+"""Run in a student's venv (the student package alone): check many submissions against a released bundle.
+
+    python student_driver.py JOBS.json OUT_DIR
+
+JOBS.json: {"bundle": ".harness folder", "fast": true, "jobs": [{"name", "path", "tasks": [...]}, ...]}. For each
+job, the public checks of its tasks run from the bundle, as ``harness check`` runs them on a student's machine,
+and the results go to OUT_DIR/<name>.json. ``fast`` applies the limits tests/test_verdicts.py applies on the
+instructor's side (short timeouts), so that both sides grade under the same limits. This file imports nothing
+from the tests or the checkout: it runs where only the student's wheel is installed.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+from harness import bundle as bundles
+from harness.answers import BundleAnswers
+from harness.grading import grade
+from harness.spec import Withheld, load_tasks
+
+
+def main(jobs_path: str, out_dir: str) -> None:
+    assert importlib.util.find_spec("reference_models") is None, "the answer key is importable here"
+    config = json.loads(Path(jobs_path).read_text())
+    released = bundles.load(Path(config["bundle"]))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for job in config["jobs"]:
+        specs = load_tasks(released.tasks_dir, job["tasks"])
+        for spec in specs:
+            withheld = released.withheld(spec.name)
+            spec.withheld = Withheld(int(withheld["checks"]), float(withheld["points"]))
+            if config.get("fast"):
+                spec.limits.timeout_s = 8
+                spec.limits.load_timeout_s = 15
+                if spec.training:
+                    spec.training["time_budget_s"] = 20
+        results = grade(Path(job["path"]), specs, visibility=("public",), answers=BundleAnswers(released))
+        results.write(out / f"{job['name']}.json")
+        print(job["name"], results.score, results.max_score, flush=True)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -20,9 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.checks import REGISTRY, Context, detached, load_builtin_checks  # noqa: E402
+from harness.answers import LiveAnswers, detached  # noqa: E402
+from harness.checks import REGISTRY, Context, load_builtin_checks  # noqa: E402
 from harness.checks.implementation import scan_source  # noqa: E402
-from harness.grading import grade, reference_namespace  # noqa: E402
+from harness.grading import grade, view_of  # noqa: E402
 from harness.sandbox import program as interpreter  # noqa: E402
 from harness.sandbox.launcher import Reply  # noqa: E402
 from harness.spec import load_tasks  # noqa: E402
@@ -49,15 +50,15 @@ def bare(specs) -> float:
     stems = sorted({s.module for s in specs})
     student = import_submission(SUBMISSION, stems)
     sources = locate(SUBMISSION, stems).modules
-    reference = reference_namespace()
+    answers = LiveAnswers()
     start = time.perf_counter()
     for spec in specs:
         for check in spec.checks:
             run = lambda p: Reply({"ok": True}, detached(interpreter.run(p.to_json(), p.inputs, student)))  # noqa: E731
-            ctx = Context(check.id, check.options, spec.tolerances, spec.seed, run, reference)
-            ctx.source = sources[spec.module]
-            ctx.static_findings = scan_source(ctx.source.python)
-            verdict = REGISTRY[check.id].func(ctx)
+            ctx = Context(check.id, check.options, spec.tolerances, spec.seed_for(check), run, answers, spec,
+                          view=view_of(check), source=sources[spec.module],
+                          static_findings=scan_source(sources[spec.module].python))
+            verdict = REGISTRY[check.definition].func(ctx)
             assert verdict.passed, (check.id, verdict.message)
     return time.perf_counter() - start
 

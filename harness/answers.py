@@ -50,17 +50,22 @@ def program_digest(program) -> str:
     return h.hexdigest()
 
 
+def map_tensors(value, fn: Callable[[torch.Tensor], torch.Tensor]):
+    """``value`` (nested tuples, lists, dicts) with ``fn`` applied to every tensor in it."""
+    if isinstance(value, torch.Tensor):
+        return fn(value)
+    if isinstance(value, tuple):
+        return tuple(map_tensors(v, fn) for v in value)
+    if isinstance(value, list):
+        return [map_tensors(v, fn) for v in value]
+    if isinstance(value, dict):
+        return {k: map_tensors(v, fn) for k, v in value.items()}
+    return value
+
+
 def detached(value):
     """The answer key's values without their autograd graphs, like values decoded from the worker."""
-    if isinstance(value, torch.Tensor):
-        return value.detach()
-    if isinstance(value, tuple):
-        return tuple(detached(v) for v in value)
-    if isinstance(value, list):
-        return [detached(v) for v in value]
-    if isinstance(value, dict):
-        return {k: detached(v) for k, v in value.items()}
-    return value
+    return map_tensors(value, torch.Tensor.detach)
 
 
 class LiveAnswers:

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from . import __version__
-from .answers import NotInBundle, VariantFailed, VariantInfo
+from .answers import NotInBundle, VariantFailed, VariantInfo, map_tensors
 from .sandbox import wire
 
 SCHEMA_VERSION = 1
@@ -79,6 +79,7 @@ class Contents:
     computed: dict[str, object] = field(default_factory=dict)     # "task:view:name" -> value
     catalogue: list[VariantInfo] = field(default_factory=list)
     tasks: dict[str, dict] = field(default_factory=dict)          # name -> {"spec_digest", "withheld": {...}}
+    engine: str = field(default_factory=lambda: engine_digest())  # of the code that recorded the values
 
 
 FAILED = "$failed"
@@ -99,7 +100,7 @@ def write(folder: Path, contents: Contents) -> Path:
     index = {
         "schema_version": SCHEMA_VERSION,
         "harness_version": __version__,
-        "engine": engine_digest(),
+        "engine": contents.engine,
         "tasks": contents.tasks,
         "catalogue": [asdict(v) for v in contents.catalogue],
         "draws": {key: [enc(t) for t in seq] for key, seq in sorted(contents.draws.items())},
@@ -131,8 +132,7 @@ class Bundle:
         return self.folder / TASKS
 
     def _decode(self, tree):
-        value = wire.decode(tree, self._tensors)
-        return _fresh(value)
+        return map_tensors(wire.decode(tree, self._tensors), torch.Tensor.clone)  # checks may change their copy
 
     def withheld(self, task: str) -> dict:
         return self.index["tasks"].get(task, {}).get("withheld", {"checks": 0, "points": 0.0})
@@ -162,19 +162,6 @@ class Bundle:
         if key not in self.index["computed"]:
             raise NotInBundle(key)
         return self._decode(self.index["computed"][key])
-
-
-def _fresh(value):
-    """A copy the checks may change without changing the bundle."""
-    if isinstance(value, torch.Tensor):
-        return value.clone()
-    if isinstance(value, tuple):
-        return tuple(_fresh(v) for v in value)
-    if isinstance(value, list):
-        return [_fresh(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _fresh(v) for k, v in value.items()}
-    return value
 
 
 def find(start: Path) -> Path | None:

@@ -18,6 +18,17 @@ from .results import Results
 from .spec import SpecError, load_tasks
 from .submission import SubmissionError
 
+def require_instructor(command: str) -> None:
+    """Exit 2 with a clear message when a command of the instructor's side runs from the student package."""
+    from .checking import answer_key_installed
+
+    if not answer_key_installed():
+        click.echo(f"error: harness {command} runs on the instructor's side: it needs the answer key "
+                   "(reference_models), which the student package does not have; a student runs "
+                   "harness check or harness ci in the released assignment folder", err=True)
+        sys.exit(2)
+
+
 def cannot_run() -> tuple[type[Exception], ...]:
     """What stops a check before any check ran: a bad spec, path or bundle (imported when one is raised)."""
     from .bundle import BundleError
@@ -139,6 +150,7 @@ def grade_command(submissions_dir: Path, out: Path, workers: int | None, schedul
     not be graded), 2 when it could not start, 130 when stopped with Ctrl-C (what finished is saved)."""
     from rich.markup import escape
 
+    require_instructor("grade")
     from .batch import BatchError, ProgressBar, grade_class
 
     console = Console(highlight=False)
@@ -316,6 +328,7 @@ def init_command(directory: Path, tasks: tuple[str, ...], tasks_dir: Path | None
 
     One module (or notebook) per task with every name the spec grades, the answer key's signatures and
     docstrings, and NotImplementedError bodies; and a GitHub workflow that runs `harness ci`."""
+    require_instructor("init")
     from .starter import StarterError, write_starter
 
     try:
@@ -324,10 +337,7 @@ def init_command(directory: Path, tasks: tuple[str, ...], tasks_dir: Path | None
     except (SpecError, StarterError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    for path in written:
-        click.echo(f"wrote {path}")
-    for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
+    _say_written(written, warnings)
 
 
 @main.command("release")
@@ -345,12 +355,7 @@ def release_command(directory: Path, tasks: tuple[str, ...], tasks_dir: Path | N
     task and the public bundle — every public check's inputs and the answer key's outputs, precomputed,
     so that students check offline with the student package alone. Never copied: hidden.toml (checks
     graded after submission, the hidden seed) and the answer key."""
-    from .checking import answer_key_installed
-
-    if not answer_key_installed():
-        click.echo("error: harness release runs on the instructor's side: it needs the answer key "
-                   "(reference_models), which the student package does not have", err=True)
-        sys.exit(2)
+    require_instructor("release")
     from .release import ReleaseError, write_release
     from .starter import StarterError
 
@@ -360,6 +365,10 @@ def release_command(directory: Path, tasks: tuple[str, ...], tasks_dir: Path | N
     except (SpecError, StarterError, ReleaseError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    _say_written(written, warnings)
+
+
+def _say_written(written: list[Path], warnings: list[str]) -> None:
     for path in written:
         click.echo(f"wrote {path}")
     for warning in warnings:

@@ -69,6 +69,7 @@ def page(results: Results) -> dict:
         "score": results.score,
         "max_score": results.max_score,
         "percent": percent(results.score, results.max_score),
+        "not_run": results.coverage_line(),
         "counts": [{"status": s, "icon": STATUS_LOOK[s], "n": counts[s]} for s in STATUSES],
         "n_checks": len(results.checks),
         "fix_first": [rows[id(c)] for c in results.checks if c.status in NEEDS_WORK],

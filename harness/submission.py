@@ -69,6 +69,48 @@ class Submission:
         return self.modules[stem]
 
 
+def is_self_check_cell(text: str) -> bool:
+    """A cell that only imports the harness and calls it (``harness.check("desafio.ipynb")``): how a student
+    checks a notebook from inside it. Graded, such a cell would be an import of the grader's code."""
+    import ast
+
+    try:
+        body = ast.parse(text).body
+    except SyntaxError:
+        return False
+    names = {"harness"}
+
+    def from_harness(node) -> bool:
+        if isinstance(node, ast.Import):
+            return all(a.name == "harness" or a.name.startswith("harness.") for a in node.names)
+        if isinstance(node, ast.ImportFrom):
+            if node.module == "harness" or (node.module or "").startswith("harness."):
+                names.update(a.asname or a.name for a in node.names)
+                return True
+        return False
+
+    def calls_harness(node) -> bool:
+        """``harness.check(…)``, ``r = check(…)``, ``r``, ``display(r)``: a call of the harness or its result."""
+        value = getattr(node, "value", None)
+        while isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in ("display", "print"):
+            value = value.args[0] if value.args else None
+        if isinstance(value, ast.Name):
+            return value.id in names
+        if not isinstance(value, ast.Call):
+            return False
+        func = value.func
+        while isinstance(func, ast.Attribute):
+            func = func.value
+        if not (isinstance(func, ast.Name) and func.id in names):
+            return False
+        if isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        return True
+
+    return bool(body) and all(from_harness(n) or (isinstance(n, (ast.Expr, ast.Assign)) and calls_harness(n))
+                              for n in body)
+
+
 def notebook_to_python(path: Path) -> ModuleSource:
     """Read and validate a notebook with nbformat and turn its code cells into one Python file."""
     import nbformat
@@ -97,6 +139,9 @@ def notebook_to_python(path: Path) -> ModuleSource:
             if magic not in PYTHON_CELL_MAGICS:
                 source.skipped.append(Skipped(number, 1, first, f"cell magic %%{magic}: the whole cell is skipped"))
                 continue
+        if is_self_check_cell(cell.source):
+            source.skipped.append(Skipped(number, 1, first, "a harness self-check cell: the whole cell is skipped"))
+            continue
         lines.append(f"# --- notebook code cell {number}")
         source.line_map.append((number, 0))
         for i, text in enumerate(cell_lines, start=1):

@@ -19,3 +19,27 @@ def student_venv(student_wheel, tmp_path_factory):
     from student_env import make_student_venv
 
     return make_student_venv(student_wheel, tmp_path_factory.mktemp("student-venv"))
+
+
+# --------------------------------------------------------------------------- the student's side of the verdicts
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """When a selected test needs ``student_side``, start it now, so it runs beside the rest of the suite."""
+    if any("student_side" in getattr(item, "fixturenames", ()) for item in items):
+        from student_side import StudentSide
+
+        config._student_side = StudentSide()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    run = getattr(session.config, "_student_side", None)
+    if run is not None:
+        run.close()
+
+
+@pytest.fixture(scope="session")
+def student_side(request) -> dict:
+    """Every example submission checked from a released bundle in a student's venv (tests/student_side.py):
+    example name ("reference", "buggy/pad_post", …) -> its Results."""
+    return request.config._student_side.results()

@@ -29,7 +29,10 @@ def released(tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("release") / "assignment"
     written, warnings = write_release(folder, load_tasks(names=TASKS))
-    assert warnings == [] and all(p.is_file() for p in written)
+    assert all(p.is_file() for p in written)
+    assert warnings == [f".github/workflows/harness.yml: its install step asks for harness-student=={__version__} "
+                        "from PyPI; point it at where the course publishes the student wheel (see the comments of "
+                        "that step)"]
     return folder
 
 
@@ -155,3 +158,14 @@ def test_a_missing_expected_value_is_an_error_that_names_the_bundle(released):
                     answers=BundleAnswers(bundle.load(released / ".harness")))
     first = results.checks[0]
     assert first.status == "error" and first.message.startswith("the assignment's bundle holds no expected value")
+
+
+@pytest.mark.parametrize("command", [["release", "out"], ["init", "out"], ["grade", "class", "--out", "out"]])
+def test_the_instructors_commands_say_so_on_a_students_machine(command, tmp_path, monkeypatch):
+    import harness.checking
+
+    monkeypatch.setattr(harness.checking, "answer_key_installed", lambda: False)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 2
+    assert f"harness {command[0]} runs on the instructor's side" in " ".join(result.output.split())

@@ -110,3 +110,12 @@ def test_answer_key_dashed_student_solid_in_one_colour():
     styles = {s for s in rnn if "#0072b2" in s.lower()}  # lines and their legend handles
     assert len(styles) == 2  # answer key and student share the RNNCell colour
     assert sum("stroke-dasharray" in s for s in styles) == 1
+
+
+def test_a_public_run_says_it_is_not_the_final_grade(results):
+    """Checks graded after submission did not run: the page says how many points that leaves out."""
+    assert "Not the final grade" not in render_report(results)
+    results.tasks[0].not_run_checks, results.tasks[0].not_run_points = 6, 8.0
+    html = render_report(results)
+    assert ("<strong>Not the final grade:</strong> public checks: 2 of 6 points; 8 more points (6 checks) are "
+            "graded after submission.") in html

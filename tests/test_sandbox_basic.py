@@ -26,6 +26,7 @@ from harness.sandbox.isolation import PROTECTIONS, Limits
 from harness.sandbox.launcher import Sandbox, isolation_mode
 from harness.sandbox.program import Program
 from harness.spec import load_tasks
+from test_sandbox import marked
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and /bin/sleep")
 
@@ -196,15 +197,3 @@ def call(sb: Sandbox, name: str, *args):
     return reply.value
 
 
-def marked(marker: str) -> list[int]:
-    """Pids of live processes whose command line carries ``marker``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if marker.encode() in f.read():
-                        found.append(int(entry))
-            except OSError:
-                pass
-    return found

@@ -42,6 +42,17 @@ def test_magics_and_shell_lines_are_skipped_and_reported(tmp_path):
     assert (5, "shell or magic assignment") in reasons
 
 
+def test_a_self_check_cell_is_skipped_not_graded_as_an_import_of_the_grader(tmp_path):
+    """A student checks the notebook from inside it (harness.check); graded, that cell is left out whole. A cell
+    that does more than that stays, and its import of the grader is then reported as such."""
+    notebook(tmp_path / "sequences.ipynb", "X = 1", 'import harness\nharness.check("sequences.ipynb")',
+             "from harness import check\nresult = check()\nresult", "import harness\nY = 2")
+    source = locate(tmp_path, ["sequences"]).modules["sequences"]
+    assert [(s.cell, s.why) for s in source.skipped] == [(2, "a harness self-check cell: the whole cell is skipped"),
+                                                          (3, "a harness self-check cell: the whole cell is skipped")]
+    assert "harness.check" not in source.python and "import harness\nY = 2" in source.python
+
+
 def test_notebook_lines_map_back_to_cells(tmp_path):
     notebook(tmp_path / "cells.ipynb", "a = 1", "b = 2\nc = 1 / 0")
     source = locate(tmp_path, ["cells"]).modules["cells"]

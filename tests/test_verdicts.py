@@ -7,16 +7,15 @@ given; every other check must pass.
 
 Each example is also checked the way a student's machine checks it: from a bundle released from
 these specs, with the student package alone, in a fresh venv outside the repository (the
-``student_side`` fixture runs them all there at once). Its public checks must give what the
+``student_side`` fixture of tests/conftest.py runs them all there, in the background, from the start
+of the session). Its public checks must give what the
 instructor's live run gives: the same statuses, points, messages, hints and diagnoses.
 """
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 import shutil
-import subprocess
 import tomllib
 from pathlib import Path
 
@@ -113,42 +112,24 @@ ALL_EXAMPLES = ["reference", "starter", "notebook"] + [f"{kind}/{p.name}" for ki
                                                       for p in examples(kind)]
 
 
-@pytest.fixture(scope="session")
-def student_side(student_venv, tmp_path_factory) -> dict[str, Results]:
-    """Every example checked from a bundle, in the student's venv: example name -> its Results."""
-    from harness.release import write_release
-
-    root = tmp_path_factory.mktemp("student-side")
-    specs = fast_specs()
-    write_release(root / "release", specs)
-    jobs = []
-    for name in ALL_EXAMPLES:
-        path = SUBMISSIONS / name
-        if "/" in name:
-            path = overlay(path, root / "examples" / name.replace("/", "-"))
-        jobs.append({"name": name.replace("/", "-"), "path": str(path),
-                     "tasks": tasks_of(name) or [s.name for s in specs]})
-    config = root / "jobs.json"
-    config.write_text(json.dumps({"bundle": str(root / "release" / ".harness"), "fast": True, "jobs": jobs}))
-    from student_env import student_subprocess_env
-
-    done = subprocess.run([str(student_venv), str(Path(__file__).parent / "student_driver.py"), str(config),
-                           str(root / "results")], capture_output=True, text=True, cwd=root,
-                          env=student_subprocess_env(), timeout=1800)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
-    return {name: Results.read(root / "results" / f"{name.replace('/', '-')}.json") for name in ALL_EXAMPLES}
-
-
 SECONDS = re.compile(r"\d+(\.\d+)? s\b")
 
 
-def assert_same_public_verdicts(live: Results, student: Results, specs) -> None:
-    """The student's side gives the live run's public results, and says what it did not run."""
+def assert_same_public_verdicts(live: Results, student: Results, specs, expected: dict | None = None) -> None:
+    """The student's side gives the live run's public results, and says what it did not run. Durations are
+    left out of messages; an example whose EXPECTED.toml says it is ``nondeterministic`` (its outcome depends
+    on the wall clock or on an unseeded RNG) is held to the same checks and the same verdicts on the checks it
+    names."""
     def public(results):
         return [(c.id, c.status, c.points, SECONDS.sub("# s", c.message), SECONDS.sub("# s", c.hint),
                  c.numbers.get("diagnosis")) for c in results.checks if c.visibility == "public"]
 
-    assert public(student) == public(live)
+    if expected and expected.get("nondeterministic"):
+        named = expected.get("failed", []) + expected.get("errored", [])
+        assert [c[0] for c in public(student)] == [c[0] for c in public(live)]
+        assert [c[:2] for c in public(student) if c[0] in named] == [c[:2] for c in public(live) if c[0] in named]
+    else:
+        assert public(student) == public(live)
     assert all(c.visibility == "public" for c in student.checks)
     later = [c for s in specs for c in s.checks if c.graded_later]
     assert (student.not_run_checks, student.not_run_points) == (len(later), sum(c.points for c in later))
@@ -160,7 +141,7 @@ def test_buggy_submission_gets_its_verdict(example: Path, tmp_path: Path, studen
     specs = fast_specs([expected["module"]])
     results = grade(overlay(example, tmp_path / example.name), specs)
     assert_verdict(example, results, expected)
-    assert_same_public_verdicts(results, student_side[f"buggy/{example.name}"], specs)
+    assert_same_public_verdicts(results, student_side[f"buggy/{example.name}"], specs, expected)
 
 
 @pytest.mark.parametrize("example", examples("broken"), ids=lambda p: p.name)

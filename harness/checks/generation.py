@@ -125,6 +125,12 @@ def target_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
 SAMPLING_LOGITS = [2.0, 1.0, 0.5, 0.0, -1.0, 0.3, -2.0, -3.5]
 
 
+def temperature_program(logits: torch.Tensor, temperature: float) -> Program:
+    """softmax_with_temperature(logits, T): what a sampler's draws are compared with."""
+    p = Program()
+    return p.result(p.call("generation.softmax_with_temperature", logits, temperature))
+
+
 def draws_problem(got, n: int, v: int, what: str) -> str | None:
     if not isinstance(got, torch.Tensor):
         return f"{what}: expected a LongTensor of shape ({n},), got {describe(got)}"
@@ -157,7 +163,9 @@ def check_sampling_distribution(ctx: Context) -> Verdict:
         if problem:
             return Verdict(False, problem, "return torch.multinomial(probs, 1, generator=generator).squeeze(-1): "
                                            "one token id per row")
-    fits = {f"{t:g}": draws_fit(d, target_probs(logits, t), s["min_expected"]) for t, d in zip(temps, got)}
+    # the answer key's softmax_with_temperature on the same programs diagnosis runs its variants on
+    fits = {f"{t:g}": draws_fit(d, ctx.reference(temperature_program(logits, t)), s["min_expected"])
+            for t, d in zip(temps, got)}
     bound = min(1.0, alpha * len(temps))
     numbers = {"per_temperature": fits, "draws": n, "logits": SAMPLING_LOGITS, "alpha_per_temperature": alpha,
                "family_wise_false_alarm_bound": bound, "generator_seeds": seeds}
@@ -193,10 +201,8 @@ def sampling_alternatives(ctx: Context, logits, temps, draws, rejected, alpha, m
     for variant in ctx.variants("generation", "softmax_with_temperature"):
         ok = True
         for t in rejected:
-            p = Program()
-            p.result(p.call("generation.softmax_with_temperature", logits, t))
             try:
-                probs = ctx.variant(p, variant)
+                probs = ctx.variant(temperature_program(logits, t), variant)
             except VariantFailed:  # a variant that cannot run does not match
                 ok = False
                 break

@@ -52,14 +52,15 @@ def first_row(got: torch.Tensor, want: torch.Tensor) -> int:
 
 
 def random_pad_cases(ctx: Context, n: int) -> list:
-    """``n`` cases drawn from the check's seed: 1–5 sequences of 0–8 ids, maxlen None or 1–8, any
-    padding, truncating and value."""
+    """``n`` cases drawn from the check's seed: 1–5 sequences of 0–8 ids, maxlen None or 1–8, and padding,
+    truncating and value each left to its default or given ("pre"/"post"; 0, -1 or 3)."""
+    choices = {"padding": ("pre", "post"), "truncating": ("pre", "post"), "value": (0, -1, 3)}
     cases = []
     for k in range(n):
-        count, maxlen, padding, truncating, value = ctx.randint(0, 1000, 5).tolist()
+        count, maxlen, *picks = ctx.randint(0, 1000, 2 + len(choices)).tolist()
         seqs = [ctx.randint(1, 30, int(ctx.randint(0, 9, 1))).tolist() for _ in range(1 + count % 5)]
-        kwargs = {"padding": ("pre", "post")[padding % 2], "truncating": ("pre", "post")[truncating % 2],
-                  "value": (0, -1, 3)[value % 3]}
+        kwargs = {key: options[pick % (len(options) + 1) - 1] for (key, options), pick in zip(choices.items(), picks)
+                  if pick % (len(options) + 1)}  # 0: the default
         cases.append((f"random case {k + 1}", seqs, None if maxlen % 4 == 0 else 1 + maxlen % 8, kwargs))
     return cases
 

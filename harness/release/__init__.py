@@ -12,6 +12,8 @@ from pathlib import Path
 from .. import __version__, bundle
 from ..spec import HIDDEN_FILE, TaskSpec
 
+WORKFLOW = ".github/workflows/harness.yml"
+
 #: What of a task folder is never released: the hidden checks and seed, and the instructor's Python.
 NEVER_RELEASED = (HIDDEN_FILE, "*.py", "*.pyc", "__pycache__")
 
@@ -29,8 +31,7 @@ pip install "harness-student=={version}"   # or as your course says; PyTorch CPU
 harness check .                            # the public checks, what to fix first, reports/<folder>/report.html
 ```
 
-From a notebook: `import harness; harness.check("{example}")` shows the report below the cell.
-
+{notebook_line}
 `.harness/` holds the public checks: their inputs and the expected outputs, precomputed. Do not edit
 it. Public checks are worth {public:g} points; {later:g} more points ({later_checks} checks) are graded
 after you submit, on inputs that are not in this folder, so passing every public check is a good sign
@@ -83,12 +84,15 @@ def write_release(directory: Path, specs: list[TaskSpec], notebook: bool = False
     written.append(folder / bundle.VALUES)
     public = sum(c.points for s in specs for c in s.checks if not c.graded_later)
     later = [c for s in specs for c in s.checks if c.graded_later]
-    example = f"{specs[0].module}.ipynb" if specs else "cells.ipynb"
+    notebook_line = (f'From a notebook: `import harness; harness.check("{specs[0].module}.ipynb")` in a cell of its own '
+                     "shows the report below it.\n" if notebook and specs else "")
+    warnings.append(f"{WORKFLOW}: its install step asks for harness-student=={__version__} from PyPI; point it at "
+                    "where the course publishes the student wheel (see the comments of that step)")
     readme = directory / "README.md"
     if not readme.exists() or force:
         readme.write_text(STUDENT_README.format(
             title=" · ".join(s.title for s in specs), modules=", ".join(f"`{s.module}`" for s in specs),
-            version=__version__, example=example, public=public, later=sum(c.points for c in later),
+            version=__version__, notebook_line=notebook_line, public=public, later=sum(c.points for c in later),
             later_checks=len(later)), encoding="utf-8")
         written.append(readme)
     return written, warnings

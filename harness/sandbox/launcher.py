@@ -219,9 +219,11 @@ def answer_key_paths() -> list[str]:
             paths.add(Path(importlib.import_module(name).__file__).parent)
         except ImportError:
             pass
-    tasks = _package_root() / "tasks"
-    if tasks.is_dir():
-        paths.add(tasks)
+    from ..spec import default_tasks_dir
+
+    for tasks in (_package_root() / "tasks", default_tasks_dir()):  # a checkout's, or installed as harness_tasks
+        if tasks.is_dir() and any(tasks.glob("*/task.toml")):
+            paths.add(tasks.resolve())
     return sorted(str(p) for p in paths)
 
 

@@ -1,0 +1,80 @@
+"""The student's side of tests/test_verdicts.py, started in the background as soon as the tests are collected.
+
+Every example submission is checked the way a student's machine checks it — from a bundle released from the
+same specs, with the student package alone, in a fresh venv outside the repository — while the instructor's
+side of the suite runs. The release runs in a subprocess of this environment (it trains the trained tasks'
+reference models when the baselines cache is cold), the checks in a subprocess of the student's venv
+(tests/student_driver.py); a thread waits for both, so the suite's own tests are not held up.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+RELEASE = """
+import sys
+sys.path.insert(0, {tests!r})
+from harness.release import write_release
+from test_verdicts import fast_specs
+write_release({folder!r}, fast_specs())
+"""
+
+
+class StudentSide:
+    """One background run over every example; :meth:`results` waits for it."""
+
+    def __init__(self):
+        self.root = Path(tempfile.mkdtemp(prefix="harness-student-side-"))
+        self._results = None
+        self._error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="student-side", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._results = self._check_every_example()
+        except BaseException as exc:  # noqa: BLE001 - reported by results(), in the test that needs them
+            self._error = f"{type(exc).__name__}: {exc}"
+
+    def _check_every_example(self) -> dict:
+        from harness.release.wheel import build_student_wheel
+        from harness.results import Results
+        from student_env import make_student_venv, student_subprocess_env
+        from test_verdicts import ALL_EXAMPLES, SUBMISSIONS, overlay, tasks_of
+
+        python = make_student_venv(build_student_wheel(self.root / "wheel"), self.root / "venv", with_pip=False)
+        release = self.root / "release"
+        done = subprocess.run([sys.executable, "-c", RELEASE.format(tests=str(TESTS), folder=str(release))],
+                              capture_output=True, text=True, timeout=1800)
+        assert done.returncode == 0, "the release failed:\n" + done.stderr[-5000:]
+        jobs = []
+        for name in ALL_EXAMPLES:
+            path = SUBMISSIONS / name
+            if "/" in name:
+                path = overlay(path, self.root / "examples" / name.replace("/", "-"))
+            tasks = tasks_of(name) or sorted(p.name for p in (release / ".harness" / "tasks").iterdir())
+            jobs.append({"name": name.replace("/", "-"), "path": str(path), "tasks": tasks})
+        config = self.root / "jobs.json"
+        config.write_text(json.dumps({"bundle": str(release / ".harness"), "fast": True, "jobs": jobs}))
+        done = subprocess.run([str(python), str(TESTS / "student_driver.py"), str(config), str(self.root / "results")],
+                              capture_output=True, text=True, cwd=self.root, env=student_subprocess_env(),
+                              timeout=3600)
+        assert done.returncode == 0, "the student's side failed:\n" + done.stdout[-3000:] + done.stderr[-5000:]
+        return {name: Results.read(self.root / "results" / f"{name.replace('/', '-')}.json") for name in ALL_EXAMPLES}
+
+    def results(self) -> dict:
+        self._thread.join()
+        if self._error:
+            raise AssertionError(f"checking the examples on the student's side failed: {self._error}")
+        return self._results
+
+    def close(self) -> None:
+        self._thread.join(timeout=0)
+        if not self._thread.is_alive():
+            shutil.rmtree(self.root, ignore_errors=True)

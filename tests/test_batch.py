@@ -92,15 +92,16 @@ def test_gradebook_csv_has_a_row_per_student_and_a_reason_for_each_ungradable(gr
     with (out / "gradebook.csv").open(encoding="utf-8") as f:
         assert f.readline().strip() == "student,cells,sequences,total,max,percentage,status"
     assert list(table) == sorted(table) == ["ada", "ben", "cy", "dee", "empty", "eve.zip", "notebook_only", "notes.txt"]
-    assert [table[n]["total"] for n in GRADABLE] == ["43", "43", "38", "40"]
-    assert table["cy"]["cells"] == "33" and table["cy"]["sequences"] == "5"   # GRU z swapped costs cells points
-    assert table["dee"]["cells"] == "38" and table["dee"]["sequences"] == "2"  # padding at the end
-    assert all(table[n]["status"] == "graded" and table[n]["max"] == "43" for n in GRADABLE)
+    # the checks of hidden.toml count too: cells 38 + 8 points, sequences 5 + 3
+    assert [table[n]["total"] for n in GRADABLE] == ["54", "54", "46", "49"]
+    assert table["cy"]["cells"] == "38" and table["cy"]["sequences"] == "8"   # GRU z swapped costs cells points
+    assert table["dee"]["cells"] == "46" and table["dee"]["sequences"] == "3"  # padding at the end
+    assert all(table[n]["status"] == "graded" and table[n]["max"] == "54" for n in GRADABLE)
     assert table["empty"]["status"] == "empty folder: nothing was submitted"
     assert "not a readable notebook" in table["notebook_only"]["status"]
     assert "an archive (eve.zip)" in table["eve.zip"]["status"] and "unpack" in table["eve.zip"]["status"]
     assert "a file (notes.txt), not a submission folder" in table["notes.txt"]["status"]
-    assert table["empty"]["total"] == "" and table["empty"]["max"] == "43"
+    assert table["empty"]["total"] == "" and table["empty"]["max"] == "54"
 
 
 def test_sqlite_records_the_run_and_every_check(graded):
@@ -116,7 +117,7 @@ def test_sqlite_records_the_run_and_every_check(graded):
     failed = conn.execute("SELECT check_id, message FROM check_results WHERE submission = 'cy' AND status != 'passed'"
                           ).fetchall()
     assert "cells.GRUCell.forward" in {c for c, _ in failed}
-    assert conn.execute("SELECT sum(score) FROM task_scores WHERE submission = 'dee'").fetchone()[0] == 40
+    assert conn.execute("SELECT sum(score) FROM task_scores WHERE submission = 'dee'").fetchone()[0] == 49
 
 
 def test_overview_links_every_report_and_names_what_could_not_be_graded(graded):
@@ -142,7 +143,7 @@ def test_a_stopped_run_resumes_and_a_spec_change_regrades(graded, tmp_path):
     assert found["ben"][:2] == ("graded", 2)
     assert {n: found[n][:2] for n in before} == {n: ("up to date", 1) for n in before}  # linked to the run that graded it
     assert {n: (out / "submissions" / n / "results.json").stat().st_mtime_ns for n in before} == before
-    assert rows(out)["ben"]["total"] == "43" and rows(out)["cy"]["total"] == "38"
+    assert rows(out)["ben"]["total"] == "54" and rows(out)["cy"]["total"] == "46"
 
     tasks = tmp_path / "tasks"  # the same specs, one with other points
     for name in ("cells", "sequences"):
@@ -153,7 +154,7 @@ def test_a_stopped_run_resumes_and_a_spec_change_regrades(graded, tmp_path):
     run = grade_class(klass, out, tasks=["cells", "sequences"], tasks_dir=tasks, workers=2)
     assert run.counts["graded_now"] == 4 and run.counts["up_to_date"] == 0
     assert {n: outcomes(out, 3)[n][:2] for n in GRADABLE} == {n: ("graded", 3) for n in GRADABLE}
-    assert rows(out)["ada"]["max"] == "45" and rows(out)["dee"]["sequences"] == "4"
+    assert rows(out)["ada"]["max"] == "56" and rows(out)["dee"]["sequences"] == "5"
 
 
 def test_dask_cluster_gives_the_scores_of_the_process_pool(graded, tmp_path):
@@ -192,7 +193,7 @@ def test_ctrl_c_saves_what_finished_and_the_next_run_grades_the_rest(tmp_path):
 
     again = grade_class(klass, out, tasks=["sequences"], workers=1)
     assert not again.interrupted and again.counts["graded_now"] == len(stopped)
-    assert all(r["status"] == "graded" and r["total"] == "5" for r in rows(out).values())
+    assert all(r["status"] == "graded" and r["total"] == "8" for r in rows(out).values())
     forced = grade_class(klass, out, tasks=["sequences"], workers=1, regrade=True)
     assert forced.counts["graded_now"] == 3
 
@@ -216,7 +217,7 @@ def test_an_exception_of_the_harness_costs_that_submission_only(tmp_path, monkey
     monkeypatch.setattr(batch, "run_local", flaky)
     run = grade_class(klass, tmp_path / "out", tasks=["sequences"])
     table = rows(tmp_path / "out")
-    assert table["b"]["status"] == "graded" and table["b"]["total"] == "5"
+    assert table["b"]["status"] == "graded" and table["b"]["total"] == "8"
     assert "the harness failed on this submission (RuntimeError: boom)" in table["a"]["status"]
     assert run.counts == {"total": 2, "graded": 1, "graded_now": 1, "up_to_date": 0, "not_graded": 1, "not_reached": 0}
 

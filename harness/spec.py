@@ -122,7 +122,9 @@ class TaskSpec:
         return self.hidden_seed if check.graded_later and self.hidden_seed is not None else self.seed
 
 
-DEFAULT_TOLERANCES = {"float64": Tolerance(1e-7, 1e-9), "float32": Tolerance(1e-4, 1e-5)}
+#: |got − expected| ≤ atol + rtol·|expected|. float64: a float32 constant or intermediate in a correct float64
+#: computation errs by ~1e-7 of O(1) values and passes; an error of 1e-5 relative fails (see tasks/cells/task.toml).
+DEFAULT_TOLERANCES = {"float64": Tolerance(1e-6, 1e-7), "float32": Tolerance(1e-4, 1e-5)}
 
 
 def _suggest(word: str, options) -> str:
@@ -259,12 +261,18 @@ def _checks(path: Path, table: dict, allowed: tuple[str, ...], default: str, suf
                 f"; checks graded after submission go in {HIDDEN_FILE} beside it, which is never released"
                 if "public" in allowed else "; public checks go in task.toml"))
             raise SpecError(path, f"{key}.visibility", f"must be one of {allowed}, got {visibility!r}", fix)
-        options = dict(definition.options)
+        options = definition.defaults()
         for name, value in body.items():
             if name not in definition.options:
                 allowed_options = definition.options or {"(this check has no options)": None}
                 raise SpecError(path, f"{key}.{name}", "unknown option", _suggest(name, allowed_options))
             default_value = definition.options[name]
+            if isinstance(default_value, tuple):  # one of named choices
+                if value not in default_value:
+                    raise SpecError(path, f"{key}.{name}", f"must be one of {', '.join(map(repr, default_value))}, "
+                                    f"got {value!r}", _suggest(str(value), default_value))
+                options[name] = value
+                continue
             kind = ((int, float) if isinstance(default_value, (int, float)) and not isinstance(default_value, bool)
                     else type(default_value))
             options[name] = _expect_type(path, f"{key}.{name}", value, kind, f"like {default_value!r}")

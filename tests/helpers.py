@@ -24,5 +24,5 @@ def run_in_process(check_id: str, options: dict | None = None, **replacements):
     def runner(program):
         return types.SimpleNamespace(header={}, value=interpreter.run(program.to_json(), program.inputs, student))
 
-    ctx = Context(check_id, {**definition.options, **(options or {})}, DEFAULT_TOLERANCES, 2024, runner, answers)
+    ctx = Context(check_id, {**definition.defaults(), **(options or {})}, DEFAULT_TOLERANCES, 2024, runner, answers)
     return definition.func(ctx)

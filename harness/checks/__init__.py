@@ -35,6 +35,10 @@ class CheckDef:
     description: str
     prepare: Callable | None = None  # ctx -> None: what it needs from the answer key beyond its programs
 
+    def defaults(self) -> dict:
+        """The options' default values (an option registered as a tuple of choices defaults to the first)."""
+        return {k: v[0] if isinstance(v, tuple) else v for k, v in self.options.items()}
+
 
 @dataclass(frozen=True)
 class FigureDef:

@@ -15,6 +15,7 @@ from ..sandbox.program import Program
 from . import Context, ContractBroken, StudentError, Verdict, register
 from .compare import mismatch, tensor_mismatch
 from .diagnose import wrong_output
+from .implementation import Trial, constant_output, rule_verdict
 
 FLOAT64, FLOAT32 = torch.float64, torch.float32
 SIZES = dict(batch=3, source=6, hidden=4)
@@ -338,22 +339,25 @@ def check_positional_encoding(ctx: Context) -> Verdict:
 # --------------------------------------------------------------------------- implementation rule
 
 
-def implementation_programs(ctx: Context) -> list[tuple[str, Program]]:
-    """A small call of each attention name, to catch forbidden built-ins as they are called."""
+def implementation_programs(ctx: Context) -> list[tuple[str, Program, Program]]:
+    """A small call of each attention name on two different inputs, to catch forbidden built-ins as they are
+    called and to see whether the name computes anything yet."""
     b, t, e = 2, 3, 4
-    q, k, v = ctx.randn(b, e), ctx.randn(b, t, e), ctx.randn(b, t, e)
     programs = []
-    p = Program()
-    programs.append(("dot_attention", p.result(p.call("attention.dot_attention", q, k, v))))
-    p = Program()
-    att = p.op("to", p.call("attention.AdditiveAttention", e, e, e), FLOAT64)
-    programs.append(("AdditiveAttention", p.result(p.method(att, "forward", q, k, v))))
-    x = ctx.randn(b, t, e)
-    programs.append(("scaled_dot_product_attention", sdpa_program(x, x, x, None, True)))
-    p = Program()
-    layer = p.op("to", p.call("attention.MultiHeadSelfAttention", e, 2), FLOAT64)
-    programs.append(("MultiHeadSelfAttention", p.result(p.method(layer, "forward", x))))
-    return programs
+    for _ in range(2):
+        q, k, v, x = ctx.randn(b, e), ctx.randn(b, t, e), ctx.randn(b, t, e), ctx.randn(b, t, e)
+        runs = []
+        p = Program()
+        runs.append(("dot_attention", p.result(p.call("attention.dot_attention", q, k, v))))
+        p = Program()
+        att = p.op("to", p.call("attention.AdditiveAttention", e, e, e), FLOAT64)
+        runs.append(("AdditiveAttention", p.result(p.method(att, "forward", q, k, v))))
+        runs.append(("scaled_dot_product_attention", sdpa_program(x, x, x, None, True)))
+        p = Program()
+        layer = p.op("to", p.call("attention.MultiHeadSelfAttention", e, 2), FLOAT64)
+        runs.append(("MultiHeadSelfAttention", p.result(p.method(layer, "forward", x))))
+        programs.append(runs)
+    return [(name, first, second) for (name, first), (_, second) in zip(*programs)]
 
 
 @register("attention.implementation", list(ATTENTION_NAMES),
@@ -361,29 +365,24 @@ def implementation_programs(ctx: Context) -> list[tuple[str, Program]]:
 def check_implementation(ctx: Context) -> Verdict:
     from ..sandbox.launcher import WorkerDied
 
-    not_run, errors = [], []
-    for name, program in implementation_programs(ctx):
+    trials = []
+    for name, first, second in implementation_programs(ctx):
         try:
-            ctx.student(program)
-        except (StudentError, ContractBroken, WorkerDied) as exc:
-            not_run.append(name)
-            errors.append(exc)
-    if len(not_run) == len(ATTENTION_NAMES) and not ctx.static_findings and not ctx.forbidden:
-        raise errors[0]  # nothing could be run (a stub, say): that is what the student needs to hear
-    static = list(ctx.static_findings)
-    if not static and not ctx.forbidden:
-        ran = [n for n in ATTENTION_NAMES if n not in not_run]
-        message = "attention is implemented with tensor operations (no torch attention or transformer built-ins)"
-        if not_run:
-            message += (f"; {', '.join(not_run)} could not be run here (see its own check), so for "
-                        f"{'it' if len(not_run) == 1 else 'them'} only the source was read")
-        return Verdict(True, message, numbers={"ran": ran, "not_run": not_run})
-    used = [f"{f.name} ({ctx.source.locate_line(f.line)}" + (f", in {f.scope}" if f.scope else "") + ")"
-            for f in static]
-    used += [f"{name} (called at run time)" for name in sorted(set(ctx.forbidden)) if not any(
-        name.split(".")[-1] == f.name.split(".")[-1] for f in static)]
-    return Verdict(False, f"attention.py uses {', '.join(used)}",
-                   "the assignment asks you to write attention yourself with tensor operations (matmul, softmax, "
-                   "masked_fill); torch.nn.MultiheadAttention, F.scaled_dot_product_attention and the Transformer "
-                   "modules are not allowed in attention.py")
+            constant = constant_output(ctx.student(first), ctx.student(second))
+        except StudentError as exc:
+            trials.append(Trial(name, "not implemented" if exc.not_implemented else "raised",
+                                "is not implemented yet" if exc.not_implemented else "raised"))
+            continue
+        except ContractBroken as exc:  # no weights to load into: nothing that computes yet
+            trials.append(Trial(name, "contract", f"does not follow the contract yet ({exc})"))
+            continue
+        except WorkerDied:
+            trials.append(Trial(name, "raised"))
+            continue
+        trials.append(Trial(name, "constant", f"returns {constant}") if constant else Trial(name, "computes"))
+    return rule_verdict("attention.py", trials, ctx.static_findings, ctx.forbidden, ctx.source.locate_line,
+                        "torch attention or transformer built-ins",
+                        "the assignment asks you to write attention yourself with tensor operations (matmul, softmax, "
+                        "masked_fill); torch.nn.MultiheadAttention, F.scaled_dot_product_attention and the Transformer "
+                        "modules are not allowed in attention.py")
 

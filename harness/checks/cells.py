@@ -10,9 +10,10 @@ from __future__ import annotations
 import torch
 
 from ..sandbox.program import Program
-from . import Context, Verdict, register, register_figure
+from . import Context, ContractBroken, StudentError, Verdict, register, register_figure
 from .compare import describe, mismatch, tensor_mismatch
 from .diagnose import wrong_output
+from .implementation import Trial, constant_output, rule_verdict
 
 CELLS = ("RNNCell", "LSTMCell", "GRUCell", "PeepholeLSTMCell")
 TUPLE_STATE = {"LSTMCell", "PeepholeLSTMCell"}
@@ -110,8 +111,9 @@ def check_shapes(ctx: Context, cls: str) -> Verdict:
     bare = p.call(f"cells.{cls}", d, h)
     shapes = p.op("parameter_shapes", bare)
     cell = new_cell(p, cls, d, h, weights, FLOAT64)
+    other = ctx.randn(b, d)
     p.result({"parameters": shapes, "none": p.method(cell, "__call__", x, None),
-              "zero": p.method(cell, "__call__", x, zero)})
+              "zero": p.method(cell, "__call__", x, zero), "other": p.method(cell, "__call__", other, None)})
     got = ctx.student(p)
     want = ctx.reference(p)
     for name, shape in want["parameters"].items():
@@ -133,6 +135,11 @@ def check_shapes(ctx: Context, cls: str) -> Verdict:
     if problem:
         return Verdict(False, f"state=None does not behave like a zero state: {problem}",
                        "state=None means a zero initial state of shape (B, H)")
+    constant = constant_output(got["none"], got["other"])
+    if constant:  # the right shape is not worth points for a stub
+        return Verdict(False, f"{cls}(x, None) has the right shape but returns {constant}: there is nothing to "
+                       "check the shapes of yet", "compute the new state from x and the state with the contract's "
+                       "equations")
     return Verdict(True, f"parameters, output {kind} and state=None as the contract says")
 
 
@@ -239,6 +246,10 @@ def check_gradcheck(ctx: Context, cls: str) -> Verdict:
         numbers[label] = {"analytic": analytic_dir, "numeric": numeric}
         if abs(analytic_dir - numeric) > ctx.options["atol"] + ctx.options["rtol"] * abs(numeric):
             bad.append(f"{label} (analytic {analytic_dir:.6g}, finite difference {numeric:.6g})")
+    if all(n["analytic"] == 0.0 and n["numeric"] == 0.0 for n in numbers.values()):
+        return Verdict(False, f"{cls}: every directional derivative is 0 — the output does not depend on the weights, "
+                       "the input or the state, so there is no gradient to check yet",
+                       "compute the new state from x and the state with the contract's equations", {"directional": numbers})
     if bad:
         return Verdict(False, f"{cls}: your backward pass disagrees with finite differences of your forward pass "
                        f"for {', '.join(bad)}",
@@ -248,20 +259,32 @@ def check_gradcheck(ctx: Context, cls: str) -> Verdict:
                    f"{', '.join(labels)}", numbers={"directional": numbers})
 
 
+def cell_trial(ctx: Context, cls: str, program_for) -> Trial:
+    """Run the cell on two different inputs: does it compute something, is it a stub, or does it raise?"""
+    from ..sandbox.launcher import WorkerDied
+
+    try:
+        first, second = ctx.student(program_for(0)), ctx.student(program_for(1))
+    except StudentError as exc:
+        return Trial(cls, "not implemented" if exc.not_implemented else "raised",
+                     "is not implemented yet" if exc.not_implemented else "raised")
+    except ContractBroken as exc:  # no weights to load into: nothing that computes yet
+        return Trial(cls, "contract", f"does not follow the contract yet ({exc})")
+    except WorkerDied:
+        return Trial(cls, "raised")
+    constant = constant_output(first, second)
+    return Trial(cls, "constant", f"returns {constant}") if constant else Trial(cls, "computes")
+
+
 def check_implementation(ctx: Context, cls: str) -> Verdict:
     s = ctx.options
     weights = cell_weights(ctx, cls, s["input_size"], s["hidden_size"])
-    x = ctx.randn(s["batch"], 2, s["input_size"])
-    ctx.student(unroll_program(cls, s, weights, x, None, FLOAT64))
+    xs = [ctx.randn(s["batch"], 2, s["input_size"]), ctx.randn(s["batch"], 2, s["input_size"])]
+    trial = cell_trial(ctx, cls, lambda k: unroll_program(cls, s, weights, xs[k], None, FLOAT64))
     static = [f for f in ctx.static_findings if f.scope == cls]
-    if not static and not ctx.forbidden:
-        return Verdict(True, f"{cls} is implemented from the equations (no torch recurrent built-ins used)")
-    used = [f"{f.name} ({ctx.source.locate_line(f.line)})" for f in static]
-    used += [f"{name} (called at run time)" for name in sorted(set(ctx.forbidden)) if not any(
-        name.split(".")[-1] == f.name.split(".")[-1] for f in static)]
-    return Verdict(False, f"{cls} uses {', '.join(used)}",
-                   "the assignment asks you to write the cell's equations yourself with tensor operations "
-                   "(matmul, sigmoid, tanh); torch's recurrent modules and kernels are not allowed in cells.py")
+    return rule_verdict(cls, [trial], static, ctx.forbidden, ctx.source.locate_line, "torch recurrent built-ins",
+                        "the assignment asks you to write the cell's equations yourself with tensor operations "
+                        "(matmul, sigmoid, tanh); torch's recurrent modules and kernels are not allowed in cells.py")
 
 
 CHECK_KINDS = {

@@ -12,14 +12,17 @@ from .compare import close
 
 
 def matching_variants(ctx: Context, program, actual, module: str, target: str, rtol: float, atol: float):
-    """The catalogue variants of ``module.target`` whose value for ``program`` matches ``actual``."""
+    """The catalogue variants of ``module.target`` whose value for ``program`` matches ``actual`` within the
+    check's own tolerance — among those that differ from the answer key on this program (a variant that equals
+    the answer key here says nothing about why the output is wrong)."""
+    expected = ctx.reference(program)
     found = []
     for variant in ctx.variants(module, target):
         try:
             value = ctx.variant(program, variant)
         except VariantFailed:  # a variant that cannot run this program simply does not match
             continue
-        if close(actual, value, rtol, atol):
+        if not close(value, expected, rtol, atol) and close(actual, value, rtol, atol):
             found.append(variant)
     return found
 
@@ -27,7 +30,7 @@ def matching_variants(ctx: Context, program, actual, module: str, target: str, r
 def wrong_output(ctx: Context, message: str, program, actual, module: str, target: str, rtol: float, atol: float,
                  fallback_hint: str = "", numbers: dict | None = None) -> Verdict:
     """A failed verdict whose hint names the matching known mistake, if there is one."""
-    variants = matching_variants(ctx, program, actual, module, target, max(rtol, 1e-6), max(atol, 1e-8))
+    variants = matching_variants(ctx, program, actual, module, target, rtol, atol)
     numbers = dict(numbers or {})
     if variants:
         numbers["diagnosis"] = [v.name for v in variants]

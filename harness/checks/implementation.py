@@ -80,3 +80,70 @@ def scan_source(source: str) -> list[Finding]:
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in aliases:
             findings.append(Finding(aliases[node.id], node.lineno, scope_of(node.lineno)))
     return sorted(set(findings), key=lambda f: (f.line, f.name))
+
+
+# --------------------------------------------------------------------------- the rule, judged the same way in every task
+
+
+@dataclass(frozen=True)
+class Trial:
+    """How one name fared when the rule's check ran it: ``computes`` (its output depends on its input),
+    ``constant`` (it does not: a stub), ``not implemented`` (NotImplementedError), ``contract`` (no weights
+    can be loaded into it yet) or ``raised`` (any other error, a hang or a crash: its own checks report that)."""
+
+    name: str
+    outcome: str
+    detail: str = ""
+
+
+def rule_verdict(module_file: str, trials: list[Trial], static: list[Finding], forbidden: list[str],
+                 locate, built_ins: str, hint: str):
+    """The implement-it-yourself rule: a forbidden built-in in the source or called at run time costs the
+    points; no forbidden built-in is worth them only for code that computes something — a name that raised is
+    judged from its source alone, a stub (constant output, NotImplementedError) earns nothing."""
+    from . import Verdict
+
+    used = [f"{f.name} ({locate(f.line)}" + (f", in {f.scope}" if f.scope else "") + ")" for f in static]
+    used += [f"{name} (called at run time)" for name in sorted(set(forbidden)) if not any(
+        name.split(".")[-1] == f.name.split(".")[-1] for f in static)]
+    if used:
+        return Verdict(False, f"{module_file} uses {', '.join(used)}", hint)
+    working = [t for t in trials if t.outcome in ("computes", "raised")]
+    idle = [t for t in trials if t.outcome not in ("computes", "raised")]
+    if not working:
+        return Verdict(False, "nothing to judge yet: " + "; ".join(f"{t.name} {t.detail}" for t in idle),
+                       "the rule is about how your code computes: it earns its points once the code computes "
+                       "something (the checks of each name say what is missing)")
+    names = ", ".join(t.name for t in working)
+    message = f"{names}: implemented with tensor operations (no {built_ins})"
+    raised = [t.name for t in working if t.outcome == "raised"]
+    if raised:
+        message += (f"; {', '.join(raised)} could not be run here (see {'its' if len(raised) == 1 else 'their'} own "
+                    "checks), so only the source was read")
+    if idle:
+        message += "; not judged yet: " + "; ".join(f"{t.name} {t.detail}" for t in idle)
+    return Verdict(True, message, numbers={"trials": {t.name: t.outcome for t in trials}})
+
+
+def constant_output(first, second, given=None) -> str | None:
+    """What is constant when two different inputs gave the same output (None when they did not): all zeros,
+    the state it was given, or just the same values."""
+    import torch
+
+    from .compare import close
+
+    if not close(first, second, 0.0, 0.0):
+        return None
+    def leaves(value):
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, (tuple, list)):
+            return [leaf for v in value for leaf in leaves(v)]
+        return [value]
+
+    tensors = [t for t in leaves(first) if isinstance(t, torch.Tensor)]
+    if tensors and all(not t.is_floating_point() or bool((t == 0).all()) for t in tensors):
+        return "all zeros whatever the input"
+    if given is not None and close(first, given, 0.0, 0.0):
+        return "the state it was given, unchanged, whatever the input"
+    return "the same values whatever the input"

@@ -11,6 +11,7 @@ import torch
 from ..sandbox.program import Program
 from . import Context, Verdict, register
 from .compare import describe
+from .cases import CREDIT, by_case
 from .diagnose import wrong_output
 
 #: (label, seqs, maxlen, keyword arguments given explicitly)
@@ -66,11 +67,14 @@ def random_pad_cases(ctx: Context, n: int) -> list:
 
 
 @register("sequences.pad_sequences", ["pad_sequences"],
-          "Keras padding and truncation: pre/post, custom value, maxlen=None, empty sequences", random_cases=0)
+          "Keras padding and truncation: pre/post, custom value, maxlen=None, empty sequences", random_cases=0,
+          credit=CREDIT)
 def check_pad_sequences(ctx: Context) -> Verdict:
     """The contract's edge cases; with ``random_cases`` = n, n cases drawn from the seed instead."""
     cases = random_pad_cases(ctx, ctx.options["random_cases"]) if ctx.options["random_cases"] else PAD_CASES
-    for label, seqs, maxlen, kwargs in cases:
+
+    def judge(case) -> Verdict | None:
+        label, seqs, maxlen, kwargs = case
         p = Program()
         p.result(p.call("sequences.pad_sequences", seqs, maxlen, **kwargs))
         got = ctx.student(p, case=label)
@@ -82,7 +86,7 @@ def check_pad_sequences(ctx: Context) -> Verdict:
                            "return torch.full((N, maxlen), value, dtype=torch.long) with each sequence copied in",
                            {"case": label})
         if torch.equal(got, want):
-            continue
+            return None
         row = first_row(got, want)
         message = (f"case ({label}): {call} row {row} (sequence {seqs[row]}): expected {want[row].tolist()}, "
                    f"got {got[row].tolist()}")
@@ -91,10 +95,12 @@ def check_pad_sequences(ctx: Context) -> Verdict:
                 "or the back ('post'); maxlen=None is the longest sequence's length")
         return wrong_output(ctx, message, p, got, "sequences", "pad_sequences", 0.0, 0.0, hint,
                             {"case": label, "expected_row": want[row].tolist(), "got_row": got[row].tolist()})
+
     if ctx.options["random_cases"]:
-        return Verdict(True, f"all {len(cases)} random cases match Keras' pad_sequences")
-    return Verdict(True, f"all {len(PAD_CASES)} cases match Keras' pad_sequences (pre/post padding and truncation, "
-                         "custom value, maxlen=None, empty sequences)")
+        return by_case(ctx, cases, judge, Verdict(True, f"all {len(cases)} random cases match Keras' pad_sequences"))
+    return by_case(ctx, cases, judge, Verdict(True, f"all {len(PAD_CASES)} cases match Keras' pad_sequences "
+                                                    "(pre/post padding and truncation, custom value, maxlen=None, "
+                                                    "empty sequences)"))
 
 
 #: (label, ids, window)
@@ -114,11 +120,13 @@ def random_window_cases(ctx: Context, n: int) -> list:
 
 
 @register("sequences.make_windows", ["make_windows"], "every window and the id that follows it, in order",
-          random_cases=0)
+          random_cases=0, credit=CREDIT)
 def check_make_windows(ctx: Context) -> Verdict:
     """The contract's edge cases; with ``random_cases`` = n, n cases drawn from the seed instead."""
     cases = random_window_cases(ctx, ctx.options["random_cases"]) if ctx.options["random_cases"] else WINDOW_CASES
-    for label, ids, window in cases:
+
+    def judge(case) -> Verdict | None:
+        label, ids, window = case
         p = Program()
         p.result(p.call("sequences.make_windows", ids, window))
         got = ctx.student(p, case=label)
@@ -138,13 +146,14 @@ def check_make_windows(ctx: Context) -> Verdict:
                 return wrong_output(ctx, f"case ({label}): {call}: {problem} (N = {n} windows)", p, got, "sequences",
                                     "make_windows", 0.0, 0.0, hint, {"case": label})
         if torch.equal(got[0], want[0]) and torch.equal(got[1], want[1]):
-            continue
+            return None
         row = first_row(torch.cat([got[0], got[1][:, None]], 1), torch.cat([want[0], want[1][:, None]], 1))
         message = (f"case ({label}): {call} window {row}: expected {want[0][row].tolist()} → {int(want[1][row])}, "
                    f"got {got[0][row].tolist()} → {int(got[1][row])}")
         hint = "window n is ids[n : n + window] and its target is the id right after it, ids[n + window]"
         return wrong_output(ctx, message, p, got, "sequences", "make_windows", 0.0, 0.0, hint, {"case": label})
+
     if ctx.options["random_cases"]:
-        return Verdict(True, f"all {len(cases)} random cases match")
-    return Verdict(True, f"all {len(WINDOW_CASES)} cases match, including lists no longer than the window "
-                         "(zero windows with shapes (0, window) and (0,))")
+        return by_case(ctx, cases, judge, Verdict(True, f"all {len(cases)} random cases match"))
+    return by_case(ctx, cases, judge, Verdict(True, f"all {len(WINDOW_CASES)} cases match, including lists no longer "
+                                                    "than the window (zero windows with shapes (0, window) and (0,))"))

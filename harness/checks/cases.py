@@ -14,17 +14,20 @@ from . import Context, StudentError, Verdict
 CREDIT = ("per-case", "all-or-nothing")
 
 
-def by_case(ctx: Context, cases: Iterable, judge: Callable[[object], Verdict | None], passed: Verdict) -> Verdict:
+def by_case(ctx: Context, cases: Iterable, judge: Callable[[object], Verdict | None],
+            passed: Verdict | Callable[[], Verdict]) -> Verdict:
     """``judge(case)`` gives a failed Verdict for a failing case and None for a passing one; ``passed`` is the
-    verdict when every case passes. A case whose code raises fails alone (every case raising is the check's
-    error, raised as such)."""
+    verdict (or makes it, after the cases ran) when every case passes. A case whose code raises fails alone
+    (every case raising is the check's error, raised as such)."""
     cases = list(cases)
+    if callable(passed):
+        passed = _Later(passed)
     if ctx.options.get("credit", CREDIT[0]) == "all-or-nothing":
         for case in cases:
             verdict = judge(case)
             if verdict is not None:
                 return verdict
-        return passed
+        return passed.verdict() if isinstance(passed, _Later) else passed
     failures, raised = [], []
     for case in cases:
         try:
@@ -35,7 +38,7 @@ def by_case(ctx: Context, cases: Iterable, judge: Callable[[object], Verdict | N
         if verdict is not None:
             failures.append(verdict)
     if not failures:
-        return passed
+        return passed.verdict() if isinstance(passed, _Later) else passed
     if len(raised) == len(cases):
         raise raised[0]
     first = failures[0]
@@ -45,3 +48,8 @@ def by_case(ctx: Context, cases: Iterable, judge: Callable[[object], Verdict | N
                                f" — the only one of the {len(cases)} cases that fails")
     numbers = {**first.numbers, "cases_passed": ok, "cases": len(cases)}
     return Verdict(False, message, first.hint, numbers, fraction=ok / len(cases))
+
+
+class _Later:
+    def __init__(self, make: Callable[[], Verdict]):
+        self.verdict = make

@@ -11,6 +11,7 @@ import torch
 
 from ..sandbox.program import Program
 from . import Context, ContractBroken, StudentError, Verdict, register, register_figure
+from .cases import CREDIT, by_case
 from .compare import describe, mismatch, tensor_mismatch
 from .diagnose import wrong_output
 from .implementation import Trial, constant_output, rule_verdict
@@ -21,6 +22,7 @@ GATES = {"LSTMCell": "ifgo", "PeepholeLSTMCell": "ifgo", "GRUCell": "rzn"}
 GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o",
               "r": "reset gate r", "z": "update gate z", "n": "candidate n"}
 SIZES = dict(batch=3, steps=5, input_size=4, hidden_size=5)
+STEP_AXES = ("batch", "step", "unit")  # the axes of a layer's outputs (B, T, H), named in messages
 FLOAT64, FLOAT32 = torch.float64, torch.float32
 
 
@@ -114,7 +116,8 @@ def check_shapes(ctx: Context, cls: str) -> Verdict:
     other = ctx.randn(b, d)
     p.result({"parameters": shapes, "none": p.method(cell, "__call__", x, None),
               "zero": p.method(cell, "__call__", x, zero), "other": p.method(cell, "__call__", other, None)})
-    got = ctx.student(p)
+    got = ctx.student(p, case=f"{cls}({d}, {h}) called as cell(x, None), cell(x, zero state) on x ({b}, {d}) — "
+                              "the contract: state=None means a zero initial state")
     want = ctx.reference(p)
     for name, shape in want["parameters"].items():
         if name not in got["parameters"]:
@@ -143,19 +146,30 @@ def check_shapes(ctx: Context, cls: str) -> Verdict:
     return Verdict(True, f"parameters, output {kind} and state=None as the contract says")
 
 
+def unroll_call(cls: str, s: dict, dtype, state_given: bool) -> str:
+    """What the harness asks of the cell, in the contract's terms (for messages)."""
+    state = ("the initial state given" if state_given else
+             "state=None (the contract: None means a zero initial state)")
+    return (f"{cls}({s['input_size']}, {s['hidden_size']}) in {str(dtype).removeprefix('torch.')}, called as "
+            f"cell(x_t, state) at each of {s['steps']} steps on x ({s['batch']}, {s['steps']}, {s['input_size']}), "
+            f"with {state}")
+
+
 def check_forward(ctx: Context, cls: str) -> Verdict:
     s = ctx.options
-    cases = []
     weights = cell_weights(ctx, cls, s["input_size"], s["hidden_size"])
     x = ctx.randn(s["batch"], s["steps"], s["input_size"])
     state = initial_state(ctx, cls, s["batch"], s["hidden_size"])
-    cases.append(("float64, given initial state", FLOAT64, unroll_program(cls, s, weights, x, state, FLOAT64)))
-    cases.append(("float32, state=None", FLOAT32, unroll_program(cls, s, weights, x, None, FLOAT32)))
+    cases = [("float64, given initial state", FLOAT64, unroll_program(cls, s, weights, x, state, FLOAT64), True),
+             ("float32, state=None", FLOAT32, unroll_program(cls, s, weights, x, None, FLOAT32), False)]
     worst = {}
-    for label, dtype, program in cases:
-        got, want = ctx.student(program), ctx.reference(program)
+
+    def judge(case) -> Verdict | None:
+        label, dtype, program, state_given = case
+        got = ctx.student(program, case=unroll_call(cls, s, dtype, state_given))
+        want = ctx.reference(program)
         rtol, atol = ctx.tol(dtype)
-        problem = mismatch(got, want, rtol, atol, "")
+        problem = mismatch(got, want, rtol, atol, "", axes=STEP_AXES)
         if problem:
             hint = ""
             if isinstance(got.get("h"), torch.Tensor) and got["h"].shape == want["h"].shape:
@@ -169,8 +183,11 @@ def check_forward(ctx: Context, cls: str) -> Verdict:
             return wrong_output(ctx, f"{cls} over {s['steps']} steps ({label}): {problem.lstrip(': ')}",
                                 program, got, "cells", cls, rtol, atol, hint)
         worst[label] = float((got["h"].double() - want["h"].double()).abs().max())
-    return Verdict(True, f"{cls} matches the answer key over {s['steps']} steps in float64 and float32",
-                   numbers={"max_abs_error": worst})
+        return None
+
+    return by_case(ctx, cases, judge, lambda: Verdict(
+        True, f"{cls} matches the answer key over {s['steps']} steps in float64 and float32",
+        numbers={"max_abs_error": worst}))
 
 
 def check_gradients(ctx: Context, cls: str) -> Verdict:
@@ -199,11 +216,11 @@ def check_gradients(ctx: Context, cls: str) -> Verdict:
         parts.append(f"no gradient reaches {', '.join(missing)}")
     if wrong:
         parts.append(f"wrong gradient of {', '.join(wrong)}")
-    if forward_ok:
-        hint = ("the outputs are right but the gradients are not: look for .detach(), .data, in-place "
-                "operations or a hand-written backward in the path to " + ", ".join(missing + wrong))
-    else:
-        hint = "the outputs already differ (see the forward check); fix that first"
+    if not forward_ok:  # the gradients follow from the outputs: one line, not every gate block
+        return Verdict(False, f"{cls}: the gradients differ because the outputs already differ (see {cls}.forward)",
+                       "fix the forward pass first; its gradients are then checked again")
+    hint = ("the outputs are right but the gradients are not: look for .detach(), .data, in-place "
+            "operations or a hand-written backward in the path to " + ", ".join(missing + wrong))
     return Verdict(False, f"{cls}: " + "; ".join(parts), hint)
 
 
@@ -300,6 +317,8 @@ def _register_cell_checks():
     for cls in CELLS:
         for kind, (func, description) in CHECK_KINDS.items():
             options = dict(SIZES)
+            if kind == "forward":  # two cases: a given initial state (float64), state=None (float32)
+                options.update(credit=CREDIT)
             if kind == "gradcheck":
                 options.update(eps=1e-6, rtol=1e-3, atol=1e-5)
             register(f"cells.{cls}.{kind}", [cls], f"{cls}: {description}", **options)(

@@ -32,8 +32,10 @@ def describe(value) -> str:
 
 
 def tensor_mismatch(actual, expected: torch.Tensor, rtol: float, atol: float, what: str,
-                    check_dtype: bool = True) -> str | None:
-    """None if ``actual`` is close to ``expected``, else a sentence saying how it differs."""
+                    check_dtype: bool = True, axes: tuple[str, ...] = ()) -> str | None:
+    """None if ``actual`` is close to ``expected``, else a sentence saying how it differs. ``axes`` names the
+    dimensions (e.g. batch, step, unit) for a tensor with that many: the place is said in those words, and with
+    a ``step`` axis, the first step that differs too."""
     if not isinstance(actual, torch.Tensor):
         return f"{what}: expected a tensor of shape {_shape(expected)}, got {describe(actual)}"
     if tuple(actual.shape) != tuple(expected.shape):
@@ -62,22 +64,33 @@ def tensor_mismatch(actual, expected: torch.Tensor, rtol: float, atol: float, wh
     idx = excess.flatten().argmax().item()
     pos = list(torch.unravel_index(torch.tensor(idx), a.shape)) if a.dim() else []
     pos = [int(p) for p in pos]
-    at = f" at index {pos}" if pos else ""
+    named = len(axes) == len(pos) > 0
+    at = (" at " + ", ".join(f"{axis} {i}" for axis, i in zip(axes, pos))) if named else (
+        f" at index {pos}" if pos else "")
+    first = ""
+    if named and "step" in axes:
+        step = axes.index("step")
+        bad = (excess > 0).movedim(step, 0).reshape(a.shape[step], -1).any(dim=1)
+        first_step = int(bad.nonzero()[0])
+        if first_step != pos[step]:
+            first = f"; it first differs at step {first_step}"
     return (f"{what}: largest error {err.max().item():.3g}{at} (got {a.flatten()[idx].item():.6g}, "
-            f"expected {e.flatten()[idx].item():.6g}; tolerance rtol={rtol:g}, atol={atol:g})")
+            f"expected {e.flatten()[idx].item():.6g}; tolerance rtol={rtol:g}, atol={atol:g}){first}")
 
 
-def mismatch(actual, expected, rtol: float, atol: float, what: str = "output") -> str | None:
-    """Compare nested values (tensors, tuples, lists, dicts, numbers) and describe the first difference."""
+def mismatch(actual, expected, rtol: float, atol: float, what: str = "output", axes: tuple[str, ...] = ()
+             ) -> str | None:
+    """Compare nested values (tensors, tuples, lists, dicts, numbers) and describe the first difference;
+    ``axes`` names the dimensions of the tensors that have that many (see tensor_mismatch)."""
     if isinstance(expected, torch.Tensor):
-        return tensor_mismatch(actual, expected, rtol, atol, what)
+        return tensor_mismatch(actual, expected, rtol, atol, what, axes=axes)
     if isinstance(expected, (tuple, list)):
         if not isinstance(actual, (tuple, list)):
             return f"{what}: expected {describe(expected)}, got {describe(actual)}"
         if len(actual) != len(expected):
             return f"{what}: expected {len(expected)} items, got {len(actual)}"
         for i, (a, e) in enumerate(zip(actual, expected)):
-            found = mismatch(a, e, rtol, atol, f"{what}[{i}]")
+            found = mismatch(a, e, rtol, atol, f"{what}[{i}]", axes)
             if found:
                 return found
         return None
@@ -87,7 +100,7 @@ def mismatch(actual, expected, rtol: float, atol: float, what: str = "output") -
         for key, e in expected.items():
             if key not in actual:
                 return f"{what}: missing {key!r}"
-            found = mismatch(actual[key], e, rtol, atol, f"{what}[{key!r}]" if what else key)
+            found = mismatch(actual[key], e, rtol, atol, f"{what}[{key!r}]" if what else key, axes)
             if found:
                 return found
         return None

@@ -64,7 +64,7 @@ def page(results: Results) -> dict:
                       "anchor": anchors.make("task-other"), "rows": strays})
     counts = results.counts()
     return {
-        "name": Path(results.submission).name or results.submission,
+        "name": Path(results.submission).name or Path(results.submission).resolve().name or results.submission,
         "submission": results.submission,
         "score": results.score,
         "max_score": results.max_score,

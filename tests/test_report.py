@@ -119,3 +119,10 @@ def test_a_public_run_says_it_is_not_the_final_grade(results):
     html = render_report(results)
     assert ("<strong>Not the final grade:</strong> public checks: 2 of 6 points; 8 more points (6 checks) are "
             "graded after submission.") in html
+
+
+def test_a_report_of_the_current_folder_is_named_after_it(results, tmp_path, monkeypatch):
+    """`harness check .` records the submission as "."; the page is titled with the folder's name."""
+    monkeypatch.chdir(tmp_path)
+    results.submission = "."
+    assert f"<h1>{tmp_path.name}</h1>" in render_report(results)

@@ -87,8 +87,8 @@ class Results:
         """What this run covered, said so that a public run never reads as the final grade."""
         if not self.not_run_checks:
             return ""
-        return (f"public checks: {self.score:g} of {self.max_score:g} points; {self.not_run_points:g} more points "
-                f"({self.not_run_checks} checks) are graded after submission")
+        return (f"public checks: {round(self.score, 2):g} of {round(self.max_score, 2):g} points; "
+                f"{round(self.not_run_points, 2):g} more points ({self.not_run_checks} checks) are graded after submission")
 
     def counts(self) -> dict[str, int]:
         return {s: sum(c.status == s for c in self.checks) for s in STATUSES}

@@ -14,6 +14,7 @@ import torch
 from ..sandbox.program import Program
 from . import Context, ContractBroken, StudentError, Verdict, register
 from .compare import mismatch, tensor_mismatch
+from .cases import CREDIT, by_case
 from .diagnose import wrong_output
 from .implementation import Trial, constant_output, rule_verdict
 
@@ -79,19 +80,27 @@ def sums_to_one_along(weights) -> str:
     return "each row of weights should sum to 1 over the last axis (the keys s), where it may attend at all"
 
 
+_ALL_MATCH = Verdict(True, "")
+
+
 def compare_cases(ctx: Context, cases, target: str, dtype_of=None, hint_for=None) -> Verdict | None:
-    """Run each (label, program) case on the submission and the answer key; on the first difference,
-    a failed verdict naming the case, diagnosed against the catalogue variants of ``target``."""
-    for label, program, dtype in cases:
+    """Run each (label, program) case on the submission and the answer key: None when all match, else a failed
+    verdict naming the (first) failing case, diagnosed against the catalogue variants of ``target``, with
+    credit per case as the check's ``credit`` option says (harness.checks.cases)."""
+    def judge(case) -> Verdict | None:
+        label, program, dtype = case
         got = ctx.student(program, case=label)
         want = ctx.reference(program)
         rtol, atol = ctx.tol(dtype)
         problem = mismatch(got, want, rtol, atol, "")
-        if problem:
-            hint = hint_for(got, want) if hint_for else ""
-            return wrong_output(ctx, f"{target} ({label}): {problem.lstrip(': ')}", program, got, "attention",
-                                target, rtol, atol, hint, {"case": label})
-    return None
+        if not problem:
+            return None
+        hint = hint_for(got, want) if hint_for else ""
+        return wrong_output(ctx, f"{target} ({label}): {problem.lstrip(': ')}", program, got, "attention",
+                            target, rtol, atol, hint, {"case": label})
+
+    verdict = by_case(ctx, cases, judge, _ALL_MATCH)
+    return None if verdict is _ALL_MATCH else verdict
 
 
 # --------------------------------------------------------------------------- dot attention
@@ -101,7 +110,8 @@ def pair_program(p: Program, out) -> Program:
     return p.result({"context": p.op("index", out, 0), "weights": p.op("index", out, 1)})
 
 
-@register("attention.dot_attention", ["dot_attention"], "Luong dot attention, with and without a mask", **SIZES)
+@register("attention.dot_attention", ["dot_attention"], "Luong dot attention, with and without a mask", **SIZES,
+          credit=CREDIT)
 def check_dot_attention(ctx: Context) -> Verdict:
     s = ctx.options
     b, n, h = s["batch"], s["source"], s["hidden"]
@@ -175,7 +185,7 @@ def sdpa_hint(got, want) -> str:
 
 
 @register("attention.scaled_dot_product_attention.forward", ["scaled_dot_product_attention"],
-          "softmax(q kᵀ/√d) v: scale, softmax axis, extra batch axes, dv ≠ d")
+          "softmax(q kᵀ/√d) v: scale, softmax axis, extra batch axes, dv ≠ d", credit=CREDIT)
 def check_sdpa_forward(ctx: Context) -> Verdict:
     cases = []
     q, k, v = ctx.randn(2, 4, 3), ctx.randn(2, 6, 3), ctx.randn(2, 6, 5)
@@ -221,7 +231,7 @@ def masked_rows_problem(got, rows: list[tuple[int, int]], n_keys: int) -> tuple[
 
 
 @register("attention.scaled_dot_product_attention.mask", ["scaled_dot_product_attention"],
-          "bool mask (True = may attend), causal=True, both; fully masked rows give zeros, not NaN")
+          "bool mask (True = may attend), causal=True, both; fully masked rows give zeros, not NaN", credit=CREDIT)
 def check_sdpa_mask(ctx: Context) -> Verdict:
     b, h, t, d, dv = 2, 2, 5, 4, 3
     q, k, v = ctx.randn(b, h, t, d), ctx.randn(b, h, t, d), ctx.randn(b, h, t, dv)
@@ -241,12 +251,14 @@ def check_sdpa_mask(ctx: Context) -> Verdict:
          sdpa_program(q, k, v, empty), FLOAT64),
     ]
     rtol, atol = ctx.tol(FLOAT64)
-    for index, (label, program, _) in enumerate(cases):
+
+    def judge(case) -> Verdict | None:
+        index, (label, program, _) = case
         got = ctx.student(program, case=label)
         want = ctx.reference(program)
         problem = mismatch(got, want, rtol, atol, "")
         if not problem:
-            continue
+            return None
         numbers = {"case": label}
         found = masked_rows_problem(got, empty_rows, t) if index == len(cases) - 1 else None
         if found:
@@ -262,8 +274,10 @@ def check_sdpa_mask(ctx: Context) -> Verdict:
                     "exactly 0 and the other weights still sum to 1); causal=True also hides keys s > t")
         return wrong_output(ctx, f"scaled_dot_product_attention ({label}): {problem.lstrip(': ')}", program, got,
                             "attention", "scaled_dot_product_attention", rtol, atol, hint, numbers)
-    return Verdict(True, "bool masks (True = may attend), causal=True and both together match; queries that may "
-                         "attend nowhere get zero weights and a zero output")
+
+    return by_case(ctx, enumerate(cases), judge, Verdict(
+        True, "bool masks (True = may attend), causal=True and both together match; queries that may attend nowhere "
+              "get zero weights and a zero output"))
 
 
 # --------------------------------------------------------------------------- multi-head self-attention

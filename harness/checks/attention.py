@@ -137,7 +137,7 @@ def check_dot_attention(ctx: Context) -> Verdict:
 
 @register("attention.AdditiveAttention.forward", ["AdditiveAttention"],
           "Bahdanau attention with loaded W_q, W_k, v; with and without a mask",
-          batch=3, source=5, query_size=4, key_size=6, attention_size=5, value_size=3)
+          batch=3, source=5, query_size=4, key_size=6, attention_size=5, value_size=3, credit=CREDIT)
 def check_additive(ctx: Context) -> Verdict:
     s = ctx.options
     b, n, hq, hk, a, hv = s["batch"], s["source"], s["query_size"], s["key_size"], s["attention_size"], s["value_size"]
@@ -145,8 +145,9 @@ def check_additive(ctx: Context) -> Verdict:
     q, k, v = ctx.randn(b, hq), ctx.randn(b, n, hk), ctx.randn(b, n, hv)
     lengths = [n, 2, max(1, n - 1)][:b] + [n] * max(0, b - 3)
     rtol, atol = ctx.tol(FLOAT64)
-    for label, mask in ((f"no mask, query {shape(q)}, keys {shape(k)}, values {shape(v)}", None),
-                        (f"mask {(b, n)} with valid lengths {lengths}", padding_mask(lengths, n))):
+
+    def judge(case) -> Verdict | None:
+        label, mask = case
         p = Program()
         att = p.op("to", p.call("attention.AdditiveAttention", hq, hk, a), FLOAT64)
         p.op("load_state", att, weights)
@@ -157,13 +158,18 @@ def check_additive(ctx: Context) -> Verdict:
         got = loaded_module(ctx, label, p, probe)
         want = ctx.reference(p)
         problem = mismatch(got, want, rtol, atol, "")
-        if problem:
-            hint = sums_to_one_along(got.get("weights") if isinstance(got, dict) else None) or (
-                "score_s = v · tanh(W_q q + W_k k_s) with W_q (A, Hq), W_k (A, Hk) applied as x @ W.T; "
-                "weights = softmax over s; context = Σ_s weights_s · values_s")
-            return wrong_output(ctx, f"AdditiveAttention ({label}): {problem.lstrip(': ')}", p, got, "attention",
-                                "AdditiveAttention", rtol, atol, hint, {"case": label})
-    return Verdict(True, "context and weights match with the answer key's W_q, W_k and v, with and without a mask")
+        if not problem:
+            return None
+        hint = sums_to_one_along(got.get("weights") if isinstance(got, dict) else None) or (
+            "score_s = v · tanh(W_q q + W_k k_s) with W_q (A, Hq), W_k (A, Hk) applied as x @ W.T; "
+            "weights = softmax over s; context = Σ_s weights_s · values_s")
+        return wrong_output(ctx, f"AdditiveAttention ({label}): {problem.lstrip(': ')}", p, got, "attention",
+                            "AdditiveAttention", rtol, atol, hint, {"case": label})
+
+    cases = ((f"no mask, query {shape(q)}, keys {shape(k)}, values {shape(v)}", None),
+             (f"mask {(b, n)} with valid lengths {lengths}", padding_mask(lengths, n)))
+    return by_case(ctx, cases, judge, Verdict(
+        True, "context and weights match with the answer key's W_q, W_k and v, with and without a mask"))
 
 
 # --------------------------------------------------------------------------- scaled dot-product attention
@@ -292,7 +298,7 @@ def mhsa_weights(ctx: Context, e: int) -> dict:
 
 @register("attention.MultiHeadSelfAttention.forward", ["MultiHeadSelfAttention"],
           "equal to torch.nn.MultiheadAttention with the same weights: no mask, causal, key padding",
-          batch=3, steps=5, d_model=8, n_heads=2)
+          batch=3, steps=5, d_model=8, n_heads=2, credit=CREDIT)
 def check_mhsa(ctx: Context) -> Verdict:
     s = ctx.options
     b, t, e, nh = s["batch"], s["steps"], s["d_model"], s["n_heads"]
@@ -303,7 +309,9 @@ def check_mhsa(ctx: Context) -> Verdict:
              (f"x {shape(x)}, causal=True", {"causal": True}),
              (f"x {shape(x)}, key padding mask {(b, t)} with lengths {lengths}", {"mask": padding_mask(lengths, t)})]
     rtol, atol = ctx.tol(FLOAT64)
-    for label, kwargs in cases:
+
+    def judge(case) -> Verdict | None:
+        label, kwargs = case
         p = Program()
         layer = p.op("to", p.call("attention.MultiHeadSelfAttention", e, nh), FLOAT64)
         p.op("load_state", layer, weights)
@@ -315,39 +323,48 @@ def check_mhsa(ctx: Context) -> Verdict:
         got = loaded_module(ctx, label, p, probe)
         want = ctx.reference(p)
         problem = mismatch(got, want, rtol, atol, "")
-        if problem:
-            hint = ("the answer key equals torch.nn.MultiheadAttention(E, h, batch_first=True) with these weights: "
-                    "q, k, v are rows [0:E], [E:2E], [2E:3E] of in_proj_weight; head j uses columns "
-                    "[j·E/h:(j+1)·E/h]; scores are divided by √(E/h); the heads are concatenated before out_proj; "
-                    "weights are averaged over the heads; a (B, T) mask says which keys may be attended (True). "
-                    "If the scaled_dot_product_attention checks fail too, fix those first")
-            return wrong_output(ctx, f"MultiHeadSelfAttention({e}, {nh}) ({label}): {problem.lstrip(': ')}", p, got,
-                                "attention", "MultiHeadSelfAttention", rtol, atol, hint, {"case": label})
-    return Verdict(True, f"out (B, T, E) and head-averaged weights (B, T, T) match torch.nn.MultiheadAttention's "
-                         f"(E={e}, {nh} heads) without a mask, causal and with key padding")
+        if not problem:
+            return None
+        hint = ("the answer key equals torch.nn.MultiheadAttention(E, h, batch_first=True) with these weights: "
+                "q, k, v are rows [0:E], [E:2E], [2E:3E] of in_proj_weight; head j uses columns "
+                "[j·E/h:(j+1)·E/h]; scores are divided by √(E/h); the heads are concatenated before out_proj; "
+                "weights are averaged over the heads; a (B, T) mask says which keys may be attended (True). "
+                "If the scaled_dot_product_attention checks fail too, fix those first")
+        return wrong_output(ctx, f"MultiHeadSelfAttention({e}, {nh}) ({label}): {problem.lstrip(': ')}", p, got,
+                            "attention", "MultiHeadSelfAttention", rtol, atol, hint, {"case": label})
+
+    return by_case(ctx, cases, judge, Verdict(
+        True, f"out (B, T, E) and head-averaged weights (B, T, T) match torch.nn.MultiheadAttention's "
+              f"(E={e}, {nh} heads) without a mask, causal and with key padding"))
 
 
 # --------------------------------------------------------------------------- positional encoding
 
 
-@register("attention.positional_encoding", ["positional_encoding"], "sinusoidal encoding, odd and even d_model")
+@register("attention.positional_encoding", ["positional_encoding"], "sinusoidal encoding, odd and even d_model",
+          credit=CREDIT)
 def check_positional_encoding(ctx: Context) -> Verdict:
     rtol, atol = ctx.tol(FLOAT32)
-    for max_len, d in ((6, 8), (5, 7), (50, 16)):
+
+    def judge(case) -> Verdict | None:
+        max_len, d = case
         label = f"max_len={max_len}, d_model={d}" + (" (odd)" if d % 2 else "")
         p = Program()
         p.result(p.call("attention.positional_encoding", max_len, d))
         got = ctx.student(p, case=label)
         want = ctx.reference(p)
         problem = tensor_mismatch(got, want, rtol, atol, "PE", check_dtype=False)
-        if problem:
-            hint = "PE[p, 2i] = sin(p / 10000^(2i/d)) on the even columns, PE[p, 2i+1] = cos(p / 10000^(2i/d)) on the odd"
-            if d % 2 and isinstance(got, torch.Tensor) and got.shape == want.shape and torch.allclose(
-                    got[:, :-1].double(), want[:, :-1].double(), rtol, atol):
-                hint = "only the last column differs: with an odd d_model it is a sine (it has no cosine partner)"
-            return wrong_output(ctx, f"positional_encoding({label}): {problem}", p, got, "attention",
-                                "positional_encoding", rtol, atol, hint, {"case": label})
-    return Verdict(True, "matches PE[p,2i] = sin(p/10000^(2i/d)), PE[p,2i+1] = cos(…) for even and odd d_model")
+        if not problem:
+            return None
+        hint = "PE[p, 2i] = sin(p / 10000^(2i/d)) on the even columns, PE[p, 2i+1] = cos(p / 10000^(2i/d)) on the odd"
+        if d % 2 and isinstance(got, torch.Tensor) and got.shape == want.shape and torch.allclose(
+                got[:, :-1].double(), want[:, :-1].double(), rtol, atol):
+            hint = "only the last column differs: with an odd d_model it is a sine (it has no cosine partner)"
+        return wrong_output(ctx, f"positional_encoding({label}): {problem}", p, got, "attention",
+                            "positional_encoding", rtol, atol, hint, {"case": label})
+
+    return by_case(ctx, ((6, 8), (5, 7), (50, 16)), judge, Verdict(
+        True, "matches PE[p,2i] = sin(p/10000^(2i/d)), PE[p,2i+1] = cos(…) for even and odd d_model"))
 
 
 # --------------------------------------------------------------------------- implementation rule

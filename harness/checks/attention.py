@@ -12,11 +12,11 @@ from __future__ import annotations
 import torch
 
 from ..sandbox.program import Program
-from . import Context, ContractBroken, StudentError, Verdict, register
+from . import Context, ContractBroken, Verdict, register
 from .compare import mismatch, tensor_mismatch
 from .cases import CREDIT, by_case
 from .diagnose import wrong_output
-from .implementation import Trial, constant_output, rule_verdict
+from .implementation import rule_verdict, trial
 
 FLOAT64, FLOAT32 = torch.float64, torch.float32
 SIZES = dict(batch=3, source=6, hidden=4)
@@ -394,23 +394,7 @@ def implementation_programs(ctx: Context) -> list[tuple[str, Program, Program]]:
 @register("attention.implementation", list(ATTENTION_NAMES),
           "no torch.nn.MultiheadAttention, F.scaled_dot_product_attention or Transformer modules")
 def check_implementation(ctx: Context) -> Verdict:
-    from ..sandbox.launcher import WorkerDied
-
-    trials = []
-    for name, first, second in implementation_programs(ctx):
-        try:
-            constant = constant_output(ctx.student(first), ctx.student(second))
-        except StudentError as exc:
-            trials.append(Trial(name, "not implemented" if exc.not_implemented else "raised",
-                                "is not implemented yet" if exc.not_implemented else "raised"))
-            continue
-        except ContractBroken as exc:  # no weights to load into: nothing that computes yet
-            trials.append(Trial(name, "contract", f"does not follow the contract yet ({exc})"))
-            continue
-        except WorkerDied:
-            trials.append(Trial(name, "raised"))
-            continue
-        trials.append(Trial(name, "constant", f"returns {constant}") if constant else Trial(name, "computes"))
+    trials = [trial(ctx, name, first, second) for name, first, second in implementation_programs(ctx)]
     return rule_verdict("attention.py", trials, ctx.static_findings, ctx.forbidden, ctx.source.locate_line,
                         "torch attention or transformer built-ins",
                         "the assignment asks you to write attention yourself with tensor operations (matmul, softmax, "

@@ -10,11 +10,11 @@ from __future__ import annotations
 import torch
 
 from ..sandbox.program import Program
-from . import Context, ContractBroken, StudentError, Verdict, register, register_figure
+from . import Context, Verdict, register, register_figure
 from .cases import CREDIT, by_case
 from .compare import describe, mismatch, tensor_mismatch
 from .diagnose import wrong_output
-from .implementation import Trial, constant_output, rule_verdict
+from .implementation import constant_output, rule_verdict, trial
 
 CELLS = ("RNNCell", "LSTMCell", "GRUCell", "PeepholeLSTMCell")
 TUPLE_STATE = {"LSTMCell", "PeepholeLSTMCell"}
@@ -276,30 +276,13 @@ def check_gradcheck(ctx: Context, cls: str) -> Verdict:
                    f"{', '.join(labels)}", numbers={"directional": numbers})
 
 
-def cell_trial(ctx: Context, cls: str, program_for) -> Trial:
-    """Run the cell on two different inputs: does it compute something, is it a stub, or does it raise?"""
-    from ..sandbox.launcher import WorkerDied
-
-    try:
-        first, second = ctx.student(program_for(0)), ctx.student(program_for(1))
-    except StudentError as exc:
-        return Trial(cls, "not implemented" if exc.not_implemented else "raised",
-                     "is not implemented yet" if exc.not_implemented else "raised")
-    except ContractBroken as exc:  # no weights to load into: nothing that computes yet
-        return Trial(cls, "contract", f"does not follow the contract yet ({exc})")
-    except WorkerDied:
-        return Trial(cls, "raised")
-    constant = constant_output(first, second)
-    return Trial(cls, "constant", f"returns {constant}") if constant else Trial(cls, "computes")
-
-
 def check_implementation(ctx: Context, cls: str) -> Verdict:
     s = ctx.options
     weights = cell_weights(ctx, cls, s["input_size"], s["hidden_size"])
     xs = [ctx.randn(s["batch"], 2, s["input_size"]), ctx.randn(s["batch"], 2, s["input_size"])]
-    trial = cell_trial(ctx, cls, lambda k: unroll_program(cls, s, weights, xs[k], None, FLOAT64))
+    run = trial(ctx, cls, *(unroll_program(cls, s, weights, x, None, FLOAT64) for x in xs))
     static = [f for f in ctx.static_findings if f.scope == cls]
-    return rule_verdict(cls, [trial], static, ctx.forbidden, ctx.source.locate_line, "torch recurrent built-ins",
+    return rule_verdict(cls, [run], static, ctx.forbidden, ctx.source.locate_line, "torch recurrent built-ins",
                         "the assignment asks you to write the cell's equations yourself with tensor operations "
                         "(matmul, sigmoid, tanh); torch's recurrent modules and kernels are not allowed in cells.py")
 

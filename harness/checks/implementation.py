@@ -96,6 +96,24 @@ class Trial:
     detail: str = ""
 
 
+def trial(ctx, name: str, first, second) -> Trial:
+    """Run ``name``'s two programs (different inputs) on the submission: does it compute, is it a stub, or does
+    it raise?"""
+    from ..sandbox.launcher import WorkerDied
+    from . import ContractBroken, StudentError
+
+    try:
+        constant = constant_output(ctx.student(first), ctx.student(second))
+    except StudentError as exc:
+        return Trial(name, "not implemented" if exc.not_implemented else "raised",
+                     "is not implemented yet" if exc.not_implemented else "raised")
+    except ContractBroken as exc:  # no weights to load into: nothing that computes yet
+        return Trial(name, "contract", f"does not follow the contract yet ({exc})")
+    except WorkerDied:
+        return Trial(name, "raised")
+    return Trial(name, "constant", f"returns {constant}") if constant else Trial(name, "computes")
+
+
 def rule_verdict(module_file: str, trials: list[Trial], static: list[Finding], forbidden: list[str],
                  locate, built_ins: str, hint: str):
     """The implement-it-yourself rule: a forbidden built-in in the source or called at run time costs the

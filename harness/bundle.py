@@ -134,8 +134,15 @@ class Bundle:
     def _decode(self, tree):
         return map_tensors(wire.decode(tree, self._tensors), torch.Tensor.clone)  # checks may change their copy
 
-    def withheld(self, task: str) -> dict:
-        return self.index["tasks"].get(task, {}).get("withheld", {"checks": 0, "points": 0.0})
+    def specs(self, names: list[str] | None = None) -> list:
+        """The released task specs (all, or the named ones), each knowing what is graded after submission."""
+        from .spec import Withheld, load_tasks
+
+        specs = load_tasks(self.tasks_dir, names or None)
+        for spec in specs:
+            withheld = self.index["tasks"].get(spec.name, {}).get("withheld", {"checks": 0, "points": 0.0})
+            spec.withheld = Withheld(int(withheld["checks"]), float(withheld["points"]))
+        return specs
 
     # what BundleAnswers asks for ---------------------------------------------------------------
     def draw(self, key: str, index: int) -> torch.Tensor:

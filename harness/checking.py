@@ -14,7 +14,7 @@ from typing import Callable
 from . import bundle as bundles
 from .answers import BundleAnswers
 from .results import Results
-from .spec import VISIBILITIES, Withheld, load_tasks
+from .spec import VISIBILITIES, load_tasks
 
 
 class CheckingError(Exception):
@@ -48,8 +48,5 @@ def run(path: Path | str, tasks: list[str] | tuple = (), all_checks: bool = Fals
         raise CheckingError("the checks graded after submission are not on this machine: they run on the "
                             "instructor's side (harness grade); leave out --all")
     released = bundles.load(Path(bundle))
-    specs = load_tasks(released.tasks_dir, list(tasks) or None)
-    for spec in specs:
-        withheld = released.withheld(spec.name)
-        spec.withheld = Withheld(int(withheld["checks"]), float(withheld["points"]))
-    return grade(path, specs, visibility=("public",), progress=progress, answers=BundleAnswers(released))
+    return grade(path, released.specs(list(tasks)), visibility=("public",), progress=progress,
+                 answers=BundleAnswers(released))

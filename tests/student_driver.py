@@ -18,7 +18,6 @@ from pathlib import Path
 from harness import bundle as bundles
 from harness.answers import BundleAnswers
 from harness.grading import grade
-from harness.spec import Withheld, load_tasks
 
 
 def main(jobs_path: str, out_dir: str) -> None:
@@ -28,10 +27,8 @@ def main(jobs_path: str, out_dir: str) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for job in config["jobs"]:
-        specs = load_tasks(released.tasks_dir, job["tasks"])
+        specs = released.specs(job["tasks"])
         for spec in specs:
-            withheld = released.withheld(spec.name)
-            spec.withheld = Withheld(int(withheld["checks"]), float(withheld["points"]))
             if config.get("fast"):
                 spec.limits.timeout_s = 8
                 spec.limits.load_timeout_s = 15

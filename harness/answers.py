@@ -28,7 +28,7 @@ class VariantInfo:
     name: str
     module: str
     target: str
-    kind: str          # "variant" (found in the literature) or "mistake"
+    kind: str          # "variant" (found in the literature), "accepted" (the contract allows it) or "mistake"
     description: str   # the student-facing sentence
 
 

@@ -6,11 +6,11 @@ key and what to write instead, because the person reading them is an instructor 
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from .errors import SpecError, suggest
 from .sandbox.isolation import Limits
 
 try:
@@ -31,17 +31,6 @@ TOP_LEVEL = {"task", "interface", "limits", "tolerances", "checks", "figures", "
 TRAINING_DEFAULTS = {"lr": 3e-3, "epochs": 5, "batch_size": 64, "clip": 1.0, "time_budget_s": 120.0}
 STUDENT_SETTABLE = ("lr", "epochs", "batch_size")
 TASK_KEYS = {"name", "title", "module", "version", "description", "seed"}
-
-
-class SpecError(Exception):
-    """A task spec is wrong. The message names the file, the key and the fix."""
-
-    def __init__(self, path: Path | str, key: str, problem: str, fix: str = ""):
-        self.path, self.key, self.problem, self.fix = str(path), key, problem, fix
-        text = f"{path}: {key}: {problem}"
-        if fix:
-            text += f" — {fix}"
-        super().__init__(text)
 
 
 @dataclass(frozen=True)
@@ -127,11 +116,6 @@ class TaskSpec:
 DEFAULT_TOLERANCES = {"float64": Tolerance(1e-6, 1e-7), "float32": Tolerance(1e-4, 1e-5)}
 
 
-def _suggest(word: str, options) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1)
-    return f"did you mean {close[0]!r}?" if close else "allowed: " + ", ".join(sorted(options))
-
-
 def _expect_type(path, key, value, kind, what):
     ok = isinstance(value, kind) and not (kind in (int, float, (int, float)) and isinstance(value, bool))
     if not ok:
@@ -142,7 +126,7 @@ def _expect_type(path, key, value, kind, what):
 def _unknown_keys(path, where, table, allowed):
     for key in table:
         if key not in allowed:
-            raise SpecError(path, f"{where}{key}", "unknown key", _suggest(key, allowed))
+            raise SpecError(path, f"{where}{key}", "unknown key", suggest(key, allowed))
 
 
 def load_spec(path: Path) -> TaskSpec:
@@ -182,7 +166,7 @@ def load_spec(path: Path) -> TaskSpec:
     limit_fields = {f.name: f for f in fields(Limits)}
     for key, value in data.get("limits", {}).items():
         if key not in limit_fields:
-            raise SpecError(path, f"[limits].{key}", "unknown limit", _suggest(key, limit_fields))
+            raise SpecError(path, f"[limits].{key}", "unknown limit", suggest(key, limit_fields))
         _expect_type(path, f"[limits].{key}", value, (int, float), "a number")
         if value <= 0:
             raise SpecError(path, f"[limits].{key}", f"must be positive, got {value}")
@@ -191,7 +175,7 @@ def load_spec(path: Path) -> TaskSpec:
     tolerances = dict(DEFAULT_TOLERANCES)
     for dtype, tol in data.get("tolerances", {}).items():
         if dtype not in DEFAULT_TOLERANCES:
-            raise SpecError(path, f"[tolerances].{dtype}", "unknown dtype", _suggest(dtype, DEFAULT_TOLERANCES))
+            raise SpecError(path, f"[tolerances].{dtype}", "unknown dtype", suggest(dtype, DEFAULT_TOLERANCES))
         if not isinstance(tol, dict) or set(tol) - {"rtol", "atol"}:
             raise SpecError(path, f"[tolerances].{dtype}", "must be a table with rtol and atol",
                             f"e.g. {dtype} = {{ rtol = 1e-7, atol = 1e-9 }}")
@@ -218,7 +202,7 @@ def load_spec(path: Path) -> TaskSpec:
 
     for fig in figures:
         if fig not in FIGURES:
-            raise SpecError(path, "figures", f"unknown figure {fig!r}", _suggest(fig, FIGURES))
+            raise SpecError(path, "figures", f"unknown figure {fig!r}", suggest(fig, FIGURES))
 
     training = _training(path, data.get("training")) if "training" in data else None
     dataset = data.get("dataset")
@@ -241,13 +225,13 @@ def load_spec(path: Path) -> TaskSpec:
 
 def _checks(path: Path, table: dict, allowed: tuple[str, ...], default: str, suffix: str = "") -> list[CheckSpec]:
     """The [checks] table of task.toml or hidden.toml: registered ids, points, visibility, options."""
-    from .checks import REGISTRY
+    from .checks import REGISTRY, OptionError, Structured
 
     checks = []
     for check_id, body in table.items():
         key = f'[checks."{check_id}"]'
         if check_id not in REGISTRY:
-            raise SpecError(path, key, "unknown check id", _suggest(check_id, REGISTRY))
+            raise SpecError(path, key, "unknown check id", suggest(check_id, REGISTRY))
         definition = REGISTRY[check_id]
         if not isinstance(body, dict):
             raise SpecError(path, key, "must be a table", "e.g. points = 1")
@@ -265,12 +249,19 @@ def _checks(path: Path, table: dict, allowed: tuple[str, ...], default: str, suf
         for name, value in body.items():
             if name not in definition.options:
                 allowed_options = definition.options or {"(this check has no options)": None}
-                raise SpecError(path, f"{key}.{name}", "unknown option", _suggest(name, allowed_options))
+                raise SpecError(path, f"{key}.{name}", "unknown option", suggest(name, allowed_options))
             default_value = definition.options[name]
+            if isinstance(default_value, Structured):  # a value with a shape of its own, checked by the check's code
+                try:
+                    default_value.validate(value)
+                except OptionError as exc:
+                    raise SpecError(path, f"{key}.{name}{exc.where}", exc.what, exc.fix) from None
+                options[name] = value
+                continue
             if isinstance(default_value, tuple):  # one of named choices
                 if value not in default_value:
                     raise SpecError(path, f"{key}.{name}", f"must be one of {', '.join(map(repr, default_value))}, "
-                                    f"got {value!r}", _suggest(str(value), default_value))
+                                    f"got {value!r}", suggest(str(value), default_value))
                 options[name] = value
                 continue
             kind = ((int, float) if isinstance(default_value, (int, float)) and not isinstance(default_value, bool)
@@ -306,7 +297,7 @@ def _training(path: Path, table) -> dict:
     recipe = dict(TRAINING_DEFAULTS)
     for key, value in table.items():
         if key not in TRAINING_DEFAULTS:
-            raise SpecError(path, f"[training].{key}", "unknown key", _suggest(key, TRAINING_DEFAULTS))
+            raise SpecError(path, f"[training].{key}", "unknown key", suggest(key, TRAINING_DEFAULTS))
         _expect_type(path, f"[training].{key}", value, (int, float), "a number")
         if value <= 0:
             raise SpecError(path, f"[training].{key}", f"must be positive, got {value}")
@@ -357,7 +348,7 @@ def load_tasks(tasks_dir: Path | None = None, names: list[str] | None = None) ->
     if names:
         for name in names:
             if name not in available:
-                raise SpecError(tasks_dir, f"task {name!r}", "not found", _suggest(name, available))
+                raise SpecError(tasks_dir, f"task {name!r}", "not found", suggest(name, available))
         available = {n: available[n] for n in names}
     specs = [load_spec(p) for p in available.values()]
     for spec in specs:

@@ -7,7 +7,8 @@ that matches, in the student-facing words of its `description`.
 Every `impl` has the reference's constructor or signature and, for modules, its parameter names
 and shapes, so the reference's weights load into it. Each is the reference with one change, marked
 `# <-` where a whole method is restated. `kind` is "variant" for a form found in the literature or
-course material (correct elsewhere, not what the contract asks), "mistake" otherwise.
+course material (correct elsewhere, not what the contract asks), "accepted" for another form the contract
+allows (the checks must pass it, and never name it), "mistake" otherwise.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class Variant:
     name: str  # short stable id, e.g. "gru_z_swapped"
     module: str  # contract module: "cells" | "attention" | "sequences" | "generation"
     target: str  # contract name it stands in for, e.g. "GRUCell"
-    kind: str  # "variant" (found in the literature/course material) or "mistake"
+    kind: str  # "variant" (found in the literature/course material), "accepted" (allowed too) or "mistake"
     description: str  # one student-facing sentence naming what is different
     impl: object  # drop-in replacement for the reference's `target`
 
@@ -229,14 +230,49 @@ def dot_attention_scaled(query, keys, values, mask=None):
     return torch.einsum("bs,bsh->bh", weights, values), weights
 
 
+def _inverted(mask):
+    return None if mask is None else ~mask  # <- True read as "may not attend"
+
+
+def _zeroed_after_softmax(weights, mask):
+    return weights if mask is None else weights * mask  # <- hidden weights zeroed, the rest not renormalised
+
+
 def dot_attention_mask_ignored(query, keys, values, mask=None):
     return attention.dot_attention(query, keys, values, None)  # <- mask dropped
+
+
+def dot_attention_mask_inverted(query, keys, values, mask=None):
+    return attention.dot_attention(query, keys, values, _inverted(mask))
+
+
+def dot_attention_mask_after_softmax(query, keys, values, mask=None):
+    _, weights = attention.dot_attention(query, keys, values, None)
+    weights = _zeroed_after_softmax(weights, mask)
+    return torch.einsum("bs,bsh->bh", weights, values), weights
 
 
 class AdditiveNoTanh(attention.AdditiveAttention):
     def forward(self, query, keys, values, mask=None):
         scores = ((query @ self.W_q.T).unsqueeze(1) + keys @ self.W_k.T) @ self.v  # <- no tanh
         weights = masked_softmax(scores, mask)
+        return torch.einsum("bs,bsh->bh", weights, values), weights
+
+
+class AdditiveMaskIgnored(attention.AdditiveAttention):
+    def forward(self, query, keys, values, mask=None):
+        return super().forward(query, keys, values, None)  # <- mask dropped
+
+
+class AdditiveMaskInverted(attention.AdditiveAttention):
+    def forward(self, query, keys, values, mask=None):
+        return super().forward(query, keys, values, _inverted(mask))
+
+
+class AdditiveMaskAfterSoftmax(attention.AdditiveAttention):
+    def forward(self, query, keys, values, mask=None):
+        _, weights = super().forward(query, keys, values, None)
+        weights = _zeroed_after_softmax(weights, mask)
         return torch.einsum("bs,bsh->bh", weights, values), weights
 
 
@@ -263,16 +299,26 @@ def sdpa_softmax_over_queries(q, k, v, mask=None, causal=False):
 
 def sdpa_mask_after_softmax(q, k, v, mask=None, causal=False):
     scores, mask = apply_masks(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)), mask, causal)
-    weights = scores.softmax(dim=-1)
-    if mask is not None:
-        weights = weights * mask  # <- zeroed after the softmax, rows no longer sum to 1
+    weights = _zeroed_after_softmax(scores.softmax(dim=-1), mask)
     return weights @ v, weights
 
 
 def sdpa_mask_inverted(q, k, v, mask=None, causal=False):
     if mask is not None and mask.dtype == torch.bool:
-        mask = ~mask  # <- True read as "may not attend"
+        mask = _inverted(mask)
     return attention.scaled_dot_product_attention(q, k, v, mask, causal)
+
+
+def sdpa_mask_ignored(q, k, v, mask=None, causal=False):
+    return attention.scaled_dot_product_attention(q, k, v, None, causal)  # <- mask dropped, causal kept
+
+
+def sdpa_fill_minus_1e9(q, k, v, mask=None, causal=False):
+    scores, mask = apply_masks(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)), mask, causal)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -1e9)  # <- not −inf: a row hidden everywhere becomes uniform
+    weights = scores.softmax(dim=-1)
+    return weights @ v, weights
 
 
 class MHSAScaledBySqrtE(attention.MultiHeadSelfAttention):
@@ -292,6 +338,25 @@ class MHSAWeightsSummed(attention.MultiHeadSelfAttention):
         y, weights = attention.scaled_dot_product_attention(q, k, v, self.head_mask(mask, B, T), causal)
         y = y.transpose(1, 2).reshape(B, T, E)
         return self.out_proj(y), weights.sum(dim=1)  # <- summed over heads
+
+
+class MHSAMaskIgnored(attention.MultiHeadSelfAttention):
+    def forward(self, x, mask=None, causal=False):
+        return super().forward(x, None, causal)  # <- mask dropped, causal kept
+
+
+class MHSAMaskInverted(attention.MultiHeadSelfAttention):
+    def forward(self, x, mask=None, causal=False):
+        return super().forward(x, _inverted(mask), causal)
+
+
+class MHSAMaskAfterSoftmax(attention.MultiHeadSelfAttention):
+    def forward(self, x, mask=None, causal=False):
+        B, T, E = x.shape
+        q, k, v = self.qkv(x)
+        y, weights = sdpa_mask_after_softmax(q, k, v, self.head_mask(mask, B, T), causal)  # <-
+        y = y.transpose(1, 2).reshape(B, T, E)
+        return self.out_proj(y), weights.mean(dim=1)
 
 
 def _interleave(even: Tensor, odd: Tensor, d_model: int) -> Tensor:
@@ -366,6 +431,88 @@ def greedy_drops_eos(step, bos, eos, max_len):
 
 def beam_is_greedy(step, bos, eos, beam_width, max_len):
     return generation.beam_search(step, bos, eos, 1, max_len)  # <- beam_width ignored
+
+
+def _finished(tokens, eos, max_len):
+    return bool(tokens) and (tokens[-1] == eos or len(tokens) == max_len)
+
+
+def _extend(step, bos, live, width):
+    """Every live hypothesis extended by its ``width`` best tokens, best first (stable)."""
+    candidates = [(tokens + [token], score + log_p) for tokens, score in live
+                  for log_p, token in generation._ranked(step([bos, *tokens]), width)]
+    return sorted(candidates, key=lambda c: c[1], reverse=True)
+
+
+def beam_search_full_beam(step, bos, eos, beam_width, max_len):
+    live, finished = [([], 0.0)], []
+    while live and len(finished) < beam_width:
+        candidates = _extend(step, bos, live, 2 * beam_width)
+        live = []
+        for rank, (tokens, score) in enumerate(candidates):  # <- the beam is refilled with live prefixes
+            if _finished(tokens, eos, max_len):
+                if rank < beam_width:
+                    finished.append((tokens, score))
+            elif len(live) < beam_width:
+                live.append((tokens, score))
+    return sorted(finished, key=lambda c: c[1], reverse=True)
+
+
+def beam_search_width_every_step(step, bos, eos, beam_width, max_len):
+    live, finished = [([], 0.0)], []
+    for _ in range(max_len):
+        candidates = _extend(step, bos, live, beam_width)
+        live = []
+        for tokens, score in candidates[:beam_width]:  # <- beam_width every step: finished ones free their slot
+            (finished if _finished(tokens, eos, max_len) else live).append((tokens, score))
+        if not live:
+            break
+    return sorted(finished, key=lambda c: c[1], reverse=True)
+
+
+def beam_search_finished_in_beam(step, bos, eos, beam_width, max_len):
+    if max_len <= 0:
+        return [([], 0.0)]
+    beam = [([], 0.0)]
+    while not all(_finished(tokens, eos, max_len) for tokens, _ in beam):
+        kept = [(t, s) for t, s in beam if _finished(t, eos, max_len)]  # <- finished ones compete in the beam
+        grown = _extend(step, bos, [(t, s) for t, s in beam if not _finished(t, eos, max_len)], beam_width)
+        beam = sorted(kept + grown, key=lambda c: c[1], reverse=True)[:beam_width]
+    return beam
+
+
+def beam_parent_by_token(step, bos, eos, beam_width, max_len):
+    if max_len <= 0:
+        return [([], 0.0)]
+    live, finished = [([], 0.0)], []
+    while live:
+        width = beam_width - len(finished)
+        by_last = {(tokens[-1] if tokens else bos): tokens for tokens, _ in live}  # <- one prefix per last token
+        candidates = [(score + log_p, tokens[-1] if tokens else bos, token) for tokens, score in live
+                      for log_p, token in generation._ranked(step([bos, *tokens]), width)]
+        candidates.sort(key=lambda c: c[0], reverse=True)
+        live = []
+        for score, last, token in candidates[:width]:
+            tokens = by_last[last] + [token]  # <- the parent found by the value of its last token
+            (finished if _finished(tokens, eos, max_len) else live).append((tokens, score))
+    return sorted(finished, key=lambda c: c[1], reverse=True)
+
+
+def beam_extends_finished(step, bos, eos, beam_width, max_len):
+    beam, finished = [([], 0.0)], []
+    for _ in range(max_len):
+        beam = _extend(step, bos, beam, beam_width)[:beam_width]  # <- finished hypotheses are extended too
+        finished += [(t, s) for t, s in beam if _finished(t, eos, max_len)]
+    return sorted(finished, key=lambda c: c[1], reverse=True)[:beam_width]
+
+
+def beam_drops_finished(step, bos, eos, beam_width, max_len):
+    beam = [([], 0.0)]
+    for _ in range(max_len):
+        beam = [(t, s) for t, s in _extend(step, bos, beam, beam_width)[:beam_width] if t[-1] != eos]  # <- dropped
+        if not beam:
+            break
+    return beam
 
 
 def beam_search_length_normalised(step, bos, eos, beam_width, max_len):
@@ -471,8 +618,22 @@ CATALOGUE: tuple[Variant, ...] = (
       dot_attention_scaled),
     V("dot_attention_mask_ignored", "attention", "dot_attention", "mistake",
       "the mask is ignored, so padded positions get attention weight", dot_attention_mask_ignored),
+    V("dot_attention_mask_inverted", "attention", "dot_attention", "variant",
+      "the mask is read as True = may not attend (torch.nn.MultiheadAttention's key_padding_mask convention) "
+      "instead of True = may attend, so only the padded positions get weight", dot_attention_mask_inverted),
+    V("dot_attention_mask_after_softmax", "attention", "dot_attention", "mistake",
+      "the masked weights are zeroed after the softmax without renormalising, so the weights no longer sum to 1: "
+      "fill the masked scores with −inf before the softmax instead", dot_attention_mask_after_softmax),
     V("additive_no_tanh", "attention", "AdditiveAttention", "mistake",
       "the tanh is left out of the score: v·(W_q q + W_k k_s) instead of v·tanh(W_q q + W_k k_s)", AdditiveNoTanh),
+    V("additive_mask_ignored", "attention", "AdditiveAttention", "mistake",
+      "the mask is ignored, so padded positions get attention weight", AdditiveMaskIgnored),
+    V("additive_mask_inverted", "attention", "AdditiveAttention", "variant",
+      "the mask is read as True = may not attend (torch.nn.MultiheadAttention's key_padding_mask convention) "
+      "instead of True = may attend, so only the padded positions get weight", AdditiveMaskInverted),
+    V("additive_mask_after_softmax", "attention", "AdditiveAttention", "mistake",
+      "the masked weights are zeroed after the softmax without renormalising, so the weights no longer sum to 1: "
+      "fill the masked scores with −inf before the softmax instead", AdditiveMaskAfterSoftmax),
     V("sdpa_no_scale", "attention", "scaled_dot_product_attention", "variant",
       "the scores are not divided by √d (plain dot-product attention)", sdpa_no_scale),
     V("sdpa_scaled_by_dv", "attention", "scaled_dot_product_attention", "mistake",
@@ -481,16 +642,32 @@ CATALOGUE: tuple[Variant, ...] = (
     V("sdpa_softmax_over_queries", "attention", "scaled_dot_product_attention", "mistake",
       "the softmax runs over the query axis t instead of over the key axis s", sdpa_softmax_over_queries),
     V("sdpa_mask_after_softmax", "attention", "scaled_dot_product_attention", "mistake",
-      "masked weights are zeroed after the softmax without renormalising, so the rows no longer sum to 1",
+      "masked weights are zeroed after the softmax without renormalising, so the rows no longer sum to 1: "
+      "fill the masked scores with −inf before the softmax instead",
       sdpa_mask_after_softmax),
     V("sdpa_mask_inverted", "attention", "scaled_dot_product_attention", "variant",
       "the bool mask is read as True = may not attend (torch.nn.MultiheadAttention's convention) "
       "instead of True = may attend",
       sdpa_mask_inverted),
+    V("sdpa_mask_ignored", "attention", "scaled_dot_product_attention", "mistake",
+      "the bool mask is ignored (causal=True still hides the keys s > t), so masked positions get weight",
+      sdpa_mask_ignored),
+    V("sdpa_fill_minus_1e9", "attention", "scaled_dot_product_attention", "variant",
+      "masked scores are filled with −1e9 (as in the Annotated Transformer) instead of −inf, so a query that may "
+      "attend to no key gets uniform weights 1/S; the contract asks for all-zero weights and a zero output there",
+      sdpa_fill_minus_1e9),
     V("mhsa_scaled_by_sqrt_E", "attention", "MultiHeadSelfAttention", "mistake",
       "the scores are divided by √E, the model size, instead of √(E/h), the size of one head", MHSAScaledBySqrtE),
     V("mhsa_weights_summed", "attention", "MultiHeadSelfAttention", "mistake",
       "the returned attention weights are summed over the heads instead of averaged", MHSAWeightsSummed),
+    V("mhsa_mask_ignored", "attention", "MultiHeadSelfAttention", "mistake",
+      "the (B, T) key padding mask is ignored, so padded keys get attention weight", MHSAMaskIgnored),
+    V("mhsa_mask_inverted", "attention", "MultiHeadSelfAttention", "variant",
+      "the (B, T) key padding mask is read as True = may not attend (torch.nn.MultiheadAttention's key_padding_mask "
+      "convention) instead of True = may attend, so only the padded keys get weight", MHSAMaskInverted),
+    V("mhsa_mask_after_softmax", "attention", "MultiHeadSelfAttention", "mistake",
+      "the masked weights are zeroed after the softmax without renormalising, so the weights no longer sum to 1: "
+      "fill the masked scores with −inf before the softmax instead", MHSAMaskAfterSoftmax),
     V("positional_encoding_sin_cos_swapped", "attention", "positional_encoding", "mistake",
       "cosines are on the even columns and sines on the odd ones instead of the other way round",
       positional_encoding_sin_cos_swapped),
@@ -522,6 +699,26 @@ CATALOGUE: tuple[Variant, ...] = (
     V("beam_is_greedy", "generation", "beam_search", "mistake",
       "only the single best prefix is kept at each step whatever beam_width is, so the result is the greedy one",
       beam_is_greedy),
+    V("beam_parent_by_token", "generation", "beam_search", "mistake",
+      "each new hypothesis is attached to a parent found by the value of its last token, so when two beams end in "
+      "the same token one beam's extensions get the other's prefix (keep the parent's index, not its token)",
+      beam_parent_by_token),
+    V("beam_extends_finished", "generation", "beam_search", "mistake",
+      "hypotheses that emitted eos stay in the beam and are extended like the others; a finished hypothesis should "
+      "leave the beam", beam_extends_finished),
+    V("beam_drops_finished", "generation", "beam_search", "mistake",
+      "hypotheses that emit eos are dropped from the beam without being kept, so only hypotheses cut by max_len are "
+      "returned; a finished hypothesis should be kept and returned with the others", beam_drops_finished),
+    V("beam_search_full_beam", "generation", "beam_search", "accepted",
+      "the beam is kept full: finished hypotheses (among the beam_width best candidates) are set aside and "
+      "beam_width live prefixes go on, until beam_width have finished (as fairseq and Hugging Face do)",
+      beam_search_full_beam),
+    V("beam_search_width_every_step", "generation", "beam_search", "accepted",
+      "every step keeps the beam_width best extensions of the live prefixes; those that finish leave the beam "
+      "and free their place for the next step", beam_search_width_every_step),
+    V("beam_search_finished_in_beam", "generation", "beam_search", "accepted",
+      "finished hypotheses stay in the beam, unextended, competing with the live prefixes, until every "
+      "hypothesis in the beam is finished", beam_search_finished_in_beam),
     V("beam_search_length_normalised", "generation", "beam_search", "variant",
       "finished hypotheses are scored and ranked by log-probability per token (Hugging Face's length_penalty=1) "
       "instead of the summed log-probability", beam_search_length_normalised),

@@ -1,17 +1,25 @@
 """Shared by the tests: running one check in-process, with the answer key standing in for a submission."""
 from __future__ import annotations
 
+import functools
 import types
 
 from harness.answers import LiveAnswers
 from harness.checks import REGISTRY, Context, load_builtin_checks
 from harness.sandbox import program as interpreter
-from harness.spec import DEFAULT_TOLERANCES
+from harness.spec import DEFAULT_TOLERANCES, load_tasks
+
+
+@functools.cache
+def shipped_options() -> dict:
+    """The options the shipped task specs give each public check (the tables of the decoding checks, say)."""
+    return {c.id: c.options for spec in load_tasks() for c in spec.checks if not c.graded_later}
 
 
 def run_in_process(check_id: str, options: dict | None = None, **replacements):
     """Run one check with no worker: the submission is the answer key with ``replacements`` swapped in
-    (for example ``beam_search=my_variant``), so a check's verdict on a hand-written variant is quick to test."""
+    (for example ``beam_search=my_variant``), so a check's verdict on a hand-written variant is quick to test.
+    The check's options are the shipped spec's, with ``options`` on top."""
     load_builtin_checks()
     definition = REGISTRY[check_id]
     answers = LiveAnswers()
@@ -24,5 +32,6 @@ def run_in_process(check_id: str, options: dict | None = None, **replacements):
     def runner(program):
         return types.SimpleNamespace(header={}, value=interpreter.run(program.to_json(), program.inputs, student))
 
-    ctx = Context(check_id, {**definition.defaults(), **(options or {})}, DEFAULT_TOLERANCES, 2024, runner, answers)
+    given = {**definition.defaults(), **shipped_options().get(check_id, {}), **(options or {})}
+    ctx = Context(check_id, given, DEFAULT_TOLERANCES, 2024, runner, answers)
     return definition.func(ctx)

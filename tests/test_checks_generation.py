@@ -2,21 +2,19 @@
 keeps the false-alarm rate it states.
 
 Graded (with a worker): the reference, the starter and every buggy generation.py. In-process
-(without a worker): the chi-square statistic on many seeds of a correct and a wrong sampler, the
-decoding tables, and beam-search variants the check must accept or reject.
+(without a worker): the chi-square statistic on many seeds of a correct and a wrong sampler, and
+perplexity. Greedy and beam search: tests/test_checks_decoding.py.
 """
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 from scipy import stats
 
 import reference_models.generation as ref
-from harness.checks.generation import (EOS, LECTURE, SAMPLING_LOGITS, SHORT, Tree, chi_square_gof, draws_fit,
+from harness.checks.generation import (SAMPLING_LOGITS, chi_square_gof, draws_fit,
                                        target_probs)
 
 from harness.checks import REGISTRY
@@ -78,90 +76,7 @@ def test_tail_categories_are_merged_until_every_expected_count_is_five():
     assert draws_fit(multiplied_sampler(logits, 0.7, g, 20000), target_probs(logits, 0.7))["chi2"] > 5000
 
 
-# --------------------------------------------------------------------------- the decoding tables
-
-
-def all_sequences(tree: Tree, max_len: int, vocab: int = 8):
-    """Every finished sequence up to max_len with its log-probability (brute force)."""
-    for length in range(1, max_len + 1):
-        for tokens in itertools.product(range(vocab), repeat=length):
-            if EOS in tokens[:-1] or (tokens[-1] != EOS and length != max_len):
-                continue
-            yield list(tokens), tree.log_prob(list(tokens))
-
-
-@pytest.mark.parametrize("tree,max_len", [(LECTURE, 4), (SHORT, 2)], ids=["lecture", "short"])
-def test_tables_have_one_clear_best_sequence_that_greedy_misses(tree, max_len):
-    ranked = sorted(all_sequences(tree, max_len), key=lambda s: -s[1])
-    (best, best_lp), (_, second_lp) = ranked[0], ranked[1]
-    assert best_lp - second_lp > 0.1  # no tie anywhere near the top
-    step = lambda prefix: tree.table.get(" ".join(map(str, prefix[1:])), tree.default)  # noqa: E731
-    assert ref.beam_search(step, 1, EOS, 2, max_len)[0][0] == best
-    assert ref.greedy_search(step, 1, EOS, max_len) != best
-
-
 # --------------------------------------------------------------------------- in-process, no worker
-
-
-def hf_beam_search(step, bos, eos, beam_width, max_len):
-    """Hugging Face's way: a beam kept full from 2k candidates, eos counted only within the top k,
-    early stop once the finished ones cannot be beaten (length_penalty 0), the best k returned."""
-    beams, finished = [([], 0.0)], []
-    for _ in range(max_len):
-        candidates = []
-        for tokens, score in beams:
-            lp = torch.as_tensor(step([bos, *tokens]))
-            top = torch.topk(lp, 2 * beam_width)
-            candidates += [(tokens + [int(t)], score + float(v)) for v, t in zip(top.values, top.indices)]
-        candidates.sort(key=lambda c: -c[1])
-        beams = []
-        for rank, (tokens, score) in enumerate(candidates):
-            if tokens[-1] == eos:
-                if rank < beam_width:
-                    finished.append((tokens, score))
-            else:
-                beams.append((tokens, score))
-            if len(beams) == beam_width:
-                break
-        if len(finished) >= beam_width and min(s for _, s in finished) >= max(s for _, s in beams):
-            beams = []
-            break
-    finished += beams
-    return sorted(finished, key=lambda c: -c[1])[:beam_width]
-
-
-def test_beam_check_accepts_a_full_beam_as_well_as_a_shrinking_one():
-    assert run_in_process("generation.beam_search").passed  # the answer key: the beam shrinks
-    assert run_in_process("generation.beam_search", beam_search=hf_beam_search).passed
-
-
-def test_beam_check_rejects_length_normalised_scores_and_bos_and_disorder():
-    def normalised(step, bos, eos, beam_width, max_len):
-        return [(t, s / len(t)) for t, s in ref.beam_search(step, bos, eos, beam_width, max_len)]
-
-    verdict = run_in_process("generation.beam_search", beam_search=normalised)
-    assert not verdict.passed and "summed log-probability" in verdict.message
-
-    def with_bos(step, bos, eos, beam_width, max_len):
-        return [([bos] + t, s) for t, s in ref.beam_search(step, bos, eos, beam_width, max_len)]
-
-    verdict = run_in_process("generation.beam_search", beam_search=with_bos)
-    assert not verdict.passed and "starts with bos" in verdict.message
-
-    def worst_first(step, bos, eos, beam_width, max_len):
-        return ref.beam_search(step, bos, eos, beam_width, max_len)[::-1]
-
-    verdict = run_in_process("generation.beam_search", beam_search=worst_first)
-    assert not verdict.passed and "not sorted best first" in verdict.message
-
-
-def test_greedy_without_eos_fails_unless_the_spec_accepts_it():
-    from reference_models.variants import greedy_drops_eos
-
-    verdict = run_in_process("generation.greedy_search", greedy_search=greedy_drops_eos)
-    assert not verdict.passed and verdict.numbers["diagnosis"] == ["greedy_drops_eos"]
-    assert run_in_process("generation.greedy_search", {"accept_missing_eos": True},
-                          greedy_search=greedy_drops_eos).passed
 
 
 def test_perplexity_with_a_hard_coded_pad_is_told_to_use_pad_id():

@@ -37,7 +37,24 @@ class CheckDef:
 
     def defaults(self) -> dict:
         """The options' default values (an option registered as a tuple of choices defaults to the first)."""
-        return {k: v[0] if isinstance(v, tuple) else v for k, v in self.options.items()}
+        return {k: v[0] if isinstance(v, tuple) else v.default if isinstance(v, Structured) else v
+                for k, v in self.options.items()}
+
+
+class OptionError(ValueError):
+    """What is wrong with a structured option's value: ``where`` inside it (e.g. ``[2].next."A B"``), what, the fix."""
+
+    def __init__(self, where: str, what: str, fix: str = ""):
+        super().__init__(what)
+        self.where, self.what, self.fix = where, what, fix
+
+
+@dataclass(frozen=True)
+class Structured:
+    """An option whose value has a shape of its own (a list of decoding tables): ``validate(value)`` raises
+    OptionError, which the spec loader reports with the file and the key, when the value is wrong."""
+    default: object
+    validate: Callable[[object], None]
 
 
 @dataclass(frozen=True)
@@ -51,7 +68,7 @@ class FigureDef:
 
 REGISTRY: dict[str, CheckDef] = {}
 FIGURES: dict[str, FigureDef] = {}
-BUILTIN = ("cells", "attention", "sequences", "generation", "tasks")
+BUILTIN = ("cells", "attention", "sequences", "generation", "decoding", "tasks")
 
 
 def register(check_id: str, needs: tuple[str, ...] | list[str], description: str, prepare: Callable | None = None,
@@ -61,6 +78,7 @@ def register(check_id: str, needs: tuple[str, ...] | list[str], description: str
     programs — a trained task's baselines — so that a release can record them."""
 
     def deco(func):
+        _refuse_duplicate(REGISTRY, check_id, func)
         REGISTRY[check_id] = CheckDef(check_id, check_id.split(".")[0], tuple(needs), func, options, description,
                                       prepare)
         return func
@@ -70,10 +88,25 @@ def register(check_id: str, needs: tuple[str, ...] | list[str], description: str
 
 def register_figure(figure_id: str, needs, title: str):
     def deco(func):
+        _refuse_duplicate(FIGURES, figure_id, func)
         FIGURES[figure_id] = FigureDef(figure_id, figure_id.split(".")[0], tuple(needs), func, title)
         return func
 
     return deco
+
+
+class DuplicateCheck(Exception):
+    """Two functions registered under one id: the second would silently replace the first."""
+
+
+def _refuse_duplicate(registry: dict, key: str, func: Callable) -> None:
+    old = registry.get(key)
+    if old is None:
+        return
+    where = lambda f: f"{f.__module__}.{f.__qualname__}"  # noqa: E731
+    if where(old.func) != where(func):  # the same function again (a module reloaded) is not a duplicate
+        raise DuplicateCheck(f"{key!r} is registered twice: by {where(old.func)} and by {where(func)}; "
+                             "give one of them another id")
 
 
 def load_builtin_checks() -> None:
@@ -114,7 +147,7 @@ class Context:
 
     def __init__(self, check_id: str, options: dict, tolerances: dict, seed: int, student_runner: Callable,
                  answers, task=None, state: dict | None = None, view: str = "public", source=None,
-                 static_findings=()):
+                 static_findings=(), hung: dict | None = None):
         self.check_id = check_id
         self.options = options
         self.tolerances = tolerances
@@ -130,6 +163,7 @@ class Context:
         self.view = view                                   # "public" or "hidden": which dataset view it scores
         self.source = source                               # the submission's ModuleSource
         self.static_findings = list(static_findings)       # forbidden built-ins found in the source
+        self.hung = dict(hung or {})                        # contract name -> the check in which it timed out
         self.key = f"{task.name}/{check_id}" if task is not None else check_id  # names its values in a bundle
         self._draws = 0
 

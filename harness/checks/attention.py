@@ -3,11 +3,19 @@ masks, multi-head self-attention, the sinusoidal positional encoding, and the im
 rule.
 
 Every function is run on a few cases (with and without masks, extra batch axes, odd sizes); the
-first case that differs from the answer key is named with its shapes, and the catalogue of known
-mistakes is asked which one the student's output matches. Modules are fed the answer key's weights
-through ``load_state``, so their outputs can be compared exactly.
+first case that differs from the answer key is named with its shapes and the place where it differs,
+and the catalogue of known mistakes is asked which one the student's output matches. Modules are fed
+the answer key's weights through ``load_state``, so their outputs can be compared exactly.
+
+Masks are drawn so that every row has keys to attend and keys hidden from it: read the wrong way
+round, a mask then still hides no row entirely, and each mask mistake (ignored, inverted, applied
+after the softmax) gives the same output however the code treats a row with nothing to attend —
+which the contract defines for scaled_dot_product_attention only, and which only its mask check tests.
+When no known mistake matches, the hint says what the weights do with the hidden keys.
 """
 from __future__ import annotations
+
+from typing import Callable, NamedTuple
 
 import torch
 
@@ -22,12 +30,36 @@ FLOAT64, FLOAT32 = torch.float64, torch.float32
 SIZES = dict(batch=3, source=6, hidden=4)
 ATTENTION_NAMES = ("dot_attention", "AdditiveAttention", "scaled_dot_product_attention", "MultiHeadSelfAttention")
 
+# The axes of each output, to say where a mismatch is. Weights come first in every result: where they differ
+# says which key of which query is wrong.
+PAIR_AXES = {"weights": ("batch", "key"), "context": ("batch", "unit")}
+SDPA_AXES = {"weights": ("batch", "head", "query", "key"), "out": ("batch", "head", "query", "unit")}
+MHSA_AXES = {"weights": ("batch", "query", "key"), "out": ("batch", "position", "unit")}
+
+MASK_RULE = ("the mask is bool with True = may attend: give the scores of the other keys −inf before the softmax "
+             "(scores.masked_fill(~mask, float('-inf'))), so that their weight is exactly 0 and the others still "
+             "sum to 1")
+CAUSAL_RULE = ("causal=True hides the keys s > t from query t: a lower-triangular (T, S) mask, "
+               "torch.ones(T, S).tril().bool(), applied like the bool mask (True = may attend)")
+
 
 # --------------------------------------------------------------------------- helpers
 
 
 def shape(t: torch.Tensor) -> str:
     return "(" + ", ".join(str(s) for s in t.shape) + ")"
+
+
+class Case(NamedTuple):
+    """One call compared with the answer key. ``allowed`` is the trusted pattern of the keys each query may attend
+    (True = may attend, broadcastable to the weights; None without a mask), ``rule`` what the contract says of it;
+    a module loaded with weights has a ``probe``, the same call without them (see loaded_module)."""
+    label: str
+    program: Program
+    allowed: torch.Tensor | None = None
+    rule: str = ""
+    dtype: torch.dtype = FLOAT64
+    probe: Program | None = None
 
 
 def loaded_module(ctx: Context, label: str, program: Program, probe: Program):
@@ -46,12 +78,19 @@ def padding_mask(lengths: list[int], size: int) -> torch.Tensor:
     return torch.arange(size) < torch.tensor(lengths).unsqueeze(1)
 
 
+def partial_lengths(batch: int, size: int) -> list[int]:
+    """Valid lengths of a (batch, size) padding mask, each from 1 to size − 1: every row has keys to attend and
+    padding, so that a mask read the wrong way round leaves no row with nothing to attend."""
+    return [max(1, min(n, size - 1)) for n in (size - 1, 1, size // 2, 2) * batch][:batch]
+
+
 def random_mask(ctx: Context, *shape_, keep: float = 0.6) -> torch.Tensor:
-    """A random bool mask in which every row (last axis) may attend somewhere."""
+    """A random bool mask in which every row (last axis) may attend somewhere and is hidden from somewhere, so
+    that read the wrong way round it still hides no row entirely."""
     mask = ctx.uniform(*shape_, low=0.0, high=1.0) < keep
-    first = torch.zeros(shape_[-1], dtype=torch.bool)
-    first[0] = True
-    return mask | (~mask.any(dim=-1, keepdim=True) & first)
+    first, last = (torch.arange(shape_[-1]) == i for i in (0, shape_[-1] - 1))
+    mask = mask | (~mask.any(dim=-1, keepdim=True) & first)
+    return mask & ~(mask.all(dim=-1, keepdim=True) & last)
 
 
 def axis_name(dim: int, ndim: int) -> str:
@@ -62,8 +101,10 @@ def axis_name(dim: int, ndim: int) -> str:
     return "an extra batch axis (heads, say)"
 
 
-def sums_to_one_along(weights) -> str:
-    """When weights are not normalised over the last axis, say over which axis they are."""
+def sums_to_one_along(weights, otherwise: str = "each row of weights should sum to 1 over the last axis (the keys "
+                                                 "s), where it may attend at all") -> str:
+    """When weights are not normalised over the last axis, say over which axis they are (``otherwise`` when over
+    none)."""
     if not isinstance(weights, torch.Tensor) or not weights.is_floating_point() or weights.dim() < 2:
         return ""
     w = weights.double()
@@ -77,37 +118,87 @@ def sums_to_one_along(weights) -> str:
         if normalised(w.sum(dim=dim)):
             return (f"your weights sum to 1 over {axis_name(dim, w.dim())} (axis {dim}) instead of over the last "
                     "axis (the keys s): take the softmax with dim=-1")
-    return "each row of weights should sum to 1 over the last axis (the keys s), where it may attend at all"
+    return otherwise
 
 
-_ALL_MATCH = Verdict(True, "")
+def mask_hint(weights, allowed: torch.Tensor, rule: str) -> str:
+    """What the weights do wrong with the keys a query may not attend, seen in the rows that have keys of both
+    kinds (``allowed``: True = may attend), followed by ``rule``; "" when they do nothing wrong there."""
+    if not isinstance(weights, torch.Tensor) or not weights.is_floating_point():
+        return ""
+    try:
+        allowed = allowed.expand(weights.shape)
+    except RuntimeError:
+        return ""
+    mixed = allowed.any(dim=-1) & ~allowed.all(dim=-1)
+    w, may = weights.double()[mixed], allowed[mixed]  # (rows, S)
+    weighted = w.abs() > 1e-9
+    if (weighted & ~may).any() and not (weighted & may).any():
+        seen = ("your weights are 0 on the keys a query may attend and non-zero on the others: the mask is read the "
+                "wrong way round (torch.nn.MultiheadAttention's masks say True = may not attend)")
+    elif (weighted & ~may).any():
+        seen = "keys a query may not attend get non-zero weight"
+    elif ((w.sum(dim=-1) - 1).abs() > 1e-6).any():
+        seen = ("the keys a query may not attend get weight 0, but the other weights of its row no longer sum to 1: "
+                "zeroing weights after the softmax does not renormalise them")
+    else:
+        return ""
+    return f"{seen}; {rule}"
 
 
-def compare_cases(ctx: Context, cases, target: str, dtype_of=None, hint_for=None) -> Verdict | None:
-    """Run each (label, program) case on the submission and the answer key: None when all match, else a failed
-    verdict naming the (first) failing case, diagnosed against the catalogue variants of ``target``, with
-    credit per case as the check's ``credit`` option says (harness.checks.cases)."""
-    def judge(case) -> Verdict | None:
-        label, program, dtype = case
-        got = ctx.student(program, case=label)
-        want = ctx.reference(program)
-        rtol, atol = ctx.tol(dtype)
-        problem = mismatch(got, want, rtol, atol, "")
+def weights_hint(got, case: Case, formula: str) -> str:
+    """Why a case fails, read from the student's weights: normalised over another axis than the keys', or (with a
+    mask) wrong on the keys a query may not attend; else ``formula``, the function's equations."""
+    weights = got.get("weights") if isinstance(got, dict) else None
+    if case.allowed is None:
+        return sums_to_one_along(weights) or formula
+    return sums_to_one_along(weights, otherwise="") or mask_hint(weights, case.allowed, case.rule) or formula
+
+
+def compare_cases(ctx: Context, cases: list[Case], target: str, formula: str, axes: dict, passed: Verdict,
+                  explain: Callable[[object, Case], tuple[str, str] | None] | None = None, title: str = "") -> Verdict:
+    """Run each case on the submission and the answer key: ``passed`` when all match, else a failed verdict
+    naming the (first) failing case and where it differs, diagnosed against the catalogue variants of ``target``,
+    with credit per case as the check's ``credit`` option says (harness.checks.cases). ``explain`` may give a
+    message and hint that say more than the mismatch; ``title`` names the target in messages."""
+    def judge(case: Case) -> Verdict | None:
+        got = loaded_module(ctx, case.label, case.program, case.probe) if case.probe else \
+            ctx.student(case.program, case=case.label)
+        rtol, atol = ctx.tol(case.dtype)
+        problem = mismatch(got, ctx.reference(case.program), rtol, atol, "", axes)
         if not problem:
             return None
-        hint = hint_for(got, want) if hint_for else ""
-        return wrong_output(ctx, f"{target} ({label}): {problem.lstrip(': ')}", program, got, "attention",
-                            target, rtol, atol, hint, {"case": label})
+        message, hint = (explain and explain(got, case)) or (problem.lstrip(": "), weights_hint(got, case, formula))
+        return wrong_output(ctx, f"{title or target} ({case.label}): {message}", case.program, got, "attention", target,
+                            rtol, atol, hint, {"case": case.label})
 
-    verdict = by_case(ctx, cases, judge, _ALL_MATCH)
-    return None if verdict is _ALL_MATCH else verdict
+    return by_case(ctx, cases, judge, passed)
+
+
+def named_pair(p: Program, out, first: str) -> Program:
+    """The program's result: the (first, weights) pair a function returns, as {"weights", first}."""
+    return p.result({"weights": p.op("index", out, 1), first: p.op("index", out, 0)})
+
+
+def module_case(label: str, name: str, args: tuple, weights: dict, first: str, *inputs, allowed=None, rule="",
+                **kwargs) -> Case:
+    """A case that makes attention.<name>(*args) in float64, loads the answer key's ``weights`` and calls forward."""
+    def program(load: bool) -> Program:
+        p = Program()
+        module = p.op("to", p.call(f"attention.{name}", *args), FLOAT64)
+        if not load:
+            return p.result(p.method(module, "forward", *inputs, **kwargs))
+        p.op("load_state", module, weights)
+        return named_pair(p, p.method(module, "forward", *inputs, **kwargs), first)
+
+    return Case(label, program(True), allowed, rule, probe=program(False))
 
 
 # --------------------------------------------------------------------------- dot attention
 
 
-def pair_program(p: Program, out) -> Program:
-    return p.result({"context": p.op("index", out, 0), "weights": p.op("index", out, 1)})
+DOT_FORMULA = ("score_s = q·k_s for each source position s, weights = softmax over s of the scores "
+               "(masked positions get weight 0), context = Σ_s weights_s · values_s")
 
 
 @register("attention.dot_attention", ["dot_attention"], "Luong dot attention, with and without a mask", **SIZES,
@@ -116,23 +207,22 @@ def check_dot_attention(ctx: Context) -> Verdict:
     s = ctx.options
     b, n, h = s["batch"], s["source"], s["hidden"]
     q, k, v = ctx.randn(b, h), ctx.randn(b, n, h), ctx.randn(b, n, h)
-    lengths = [n, max(1, n // 2), 2][:b] + [n] * max(0, b - 3)
+    lengths = partial_lengths(b, n)
     cases = []
     for label, mask in ((f"no mask, query {shape(q)}, keys {shape(k)}", None),
                         (f"mask {(b, n)} with valid lengths {lengths}", padding_mask(lengths, n))):
         p = Program()
-        cases.append((label, pair_program(p, p.call("attention.dot_attention", q, k, v, mask)), FLOAT64))
-
-    def hint(got, want):
-        axis = sums_to_one_along(got.get("weights") if isinstance(got, dict) else None)
-        return axis or ("score_s = q·k_s for each source position s, weights = softmax over s of the scores "
-                        "(masked positions get weight 0), context = Σ_s weights_s · values_s")
-
-    failed = compare_cases(ctx, cases, "dot_attention", hint_for=hint)
-    return failed or Verdict(True, "context (B, H) and weights (B, S) match, with and without a mask")
+        cases.append(Case(label, named_pair(p, p.call("attention.dot_attention", q, k, v, mask), "context"),
+                          mask, MASK_RULE))
+    return compare_cases(ctx, cases, "dot_attention", DOT_FORMULA, PAIR_AXES, Verdict(
+        True, "context (B, H) and weights (B, S) match, with and without a mask"))
 
 
 # --------------------------------------------------------------------------- additive attention
+
+
+ADDITIVE_FORMULA = ("score_s = v · tanh(W_q q + W_k k_s) with W_q (A, Hq), W_k (A, Hk) applied as x @ W.T; "
+                    "weights = softmax over s; context = Σ_s weights_s · values_s")
 
 
 @register("attention.AdditiveAttention.forward", ["AdditiveAttention"],
@@ -143,51 +233,28 @@ def check_additive(ctx: Context) -> Verdict:
     b, n, hq, hk, a, hv = s["batch"], s["source"], s["query_size"], s["key_size"], s["attention_size"], s["value_size"]
     weights = {"W_q": ctx.uniform(a, hq), "W_k": ctx.uniform(a, hk), "v": ctx.uniform(a)}
     q, k, v = ctx.randn(b, hq), ctx.randn(b, n, hk), ctx.randn(b, n, hv)
-    lengths = [n, 2, max(1, n - 1)][:b] + [n] * max(0, b - 3)
-    rtol, atol = ctx.tol(FLOAT64)
-
-    def judge(case) -> Verdict | None:
-        label, mask = case
-        p = Program()
-        att = p.op("to", p.call("attention.AdditiveAttention", hq, hk, a), FLOAT64)
-        p.op("load_state", att, weights)
-        pair_program(p, p.method(att, "forward", q, k, v, mask))
-        probe = Program()
-        probe_att = probe.op("to", probe.call("attention.AdditiveAttention", hq, hk, a), FLOAT64)
-        probe.result(probe.method(probe_att, "forward", q, k, v, mask))
-        got = loaded_module(ctx, label, p, probe)
-        want = ctx.reference(p)
-        problem = mismatch(got, want, rtol, atol, "")
-        if not problem:
-            return None
-        hint = sums_to_one_along(got.get("weights") if isinstance(got, dict) else None) or (
-            "score_s = v · tanh(W_q q + W_k k_s) with W_q (A, Hq), W_k (A, Hk) applied as x @ W.T; "
-            "weights = softmax over s; context = Σ_s weights_s · values_s")
-        return wrong_output(ctx, f"AdditiveAttention ({label}): {problem.lstrip(': ')}", p, got, "attention",
-                            "AdditiveAttention", rtol, atol, hint, {"case": label})
-
-    cases = ((f"no mask, query {shape(q)}, keys {shape(k)}, values {shape(v)}", None),
-             (f"mask {(b, n)} with valid lengths {lengths}", padding_mask(lengths, n)))
-    return by_case(ctx, cases, judge, Verdict(
+    lengths = partial_lengths(b, n)
+    mask = padding_mask(lengths, n)
+    cases = [module_case(f"no mask, query {shape(q)}, keys {shape(k)}, values {shape(v)}", "AdditiveAttention",
+                         (hq, hk, a), weights, "context", q, k, v, None),
+             module_case(f"mask {(b, n)} with valid lengths {lengths}", "AdditiveAttention", (hq, hk, a), weights,
+                         "context", q, k, v, mask, allowed=mask, rule=MASK_RULE)]
+    return compare_cases(ctx, cases, "AdditiveAttention", ADDITIVE_FORMULA, PAIR_AXES, Verdict(
         True, "context and weights match with the answer key's W_q, W_k and v, with and without a mask"))
 
 
 # --------------------------------------------------------------------------- scaled dot-product attention
 
 
+SDPA_FORMULA = ("weights = softmax(q kᵀ / √d) over the last axis, with d = q.shape[-1] (the size of queries and "
+                "keys, not of the values); out = weights @ v. Use the last two axes (k.transpose(-2, -1)) so that "
+                "any leading batch axes work")
+
+
 def sdpa_program(q, k, v, mask=None, causal=None) -> Program:
     p = Program()
     kwargs = {} if causal is None else {"causal": causal}
-    out = p.call("attention.scaled_dot_product_attention", q, k, v, mask, **kwargs)
-    return p.result({"out": p.op("index", out, 0), "weights": p.op("index", out, 1)})
-
-
-def sdpa_hint(got, want) -> str:
-    weights = got.get("weights") if isinstance(got, dict) else None
-    axis = sums_to_one_along(weights)
-    return axis or ("weights = softmax(q kᵀ / √d) over the last axis, with d = q.shape[-1] (the size of queries "
-                    "and keys, not of the values); out = weights @ v. Use the last two axes (k.transpose(-2, -1)) "
-                    "so that any leading batch axes work")
+    return named_pair(p, p.call("attention.scaled_dot_product_attention", q, k, v, mask, **kwargs), "out")
 
 
 @register("attention.scaled_dot_product_attention.forward", ["scaled_dot_product_attention"],
@@ -195,38 +262,37 @@ def sdpa_hint(got, want) -> str:
 def check_sdpa_forward(ctx: Context) -> Verdict:
     cases = []
     q, k, v = ctx.randn(2, 4, 3), ctx.randn(2, 6, 3), ctx.randn(2, 6, 5)
-    cases.append((f"q {shape(q)}, k {shape(k)}, v {shape(v)}: T ≠ S, dv ≠ d", sdpa_program(q, k, v), FLOAT64))
+    cases.append(Case(f"q {shape(q)}, k {shape(k)}, v {shape(v)}: T ≠ S, dv ≠ d", sdpa_program(q, k, v)))
     q, k, v = ctx.randn(2, 3, 4, 8), ctx.randn(2, 3, 5, 8), ctx.randn(2, 3, 5, 2)
-    cases.append((f"extra batch axes (B, h, T, d): q {shape(q)}, k {shape(k)}, v {shape(v)}",
-                   sdpa_program(q, k, v), FLOAT64))
+    cases.append(Case(f"extra batch axes (B, h, T, d): q {shape(q)}, k {shape(k)}, v {shape(v)}",
+                      sdpa_program(q, k, v)))
     q32, k32, v32 = (t.to(FLOAT32) for t in (q, k, v))
-    cases.append((f"float32, q {shape(q)}", sdpa_program(q32, k32, v32), FLOAT32))
-    failed = compare_cases(ctx, cases, "scaled_dot_product_attention", hint_for=sdpa_hint)
-    return failed or Verdict(True, "out (…, T, dv) and weights (…, T, S) match for 3-D and 4-D inputs, d ≠ dv, "
-                                   "float64 and float32")
+    cases.append(Case(f"float32, q {shape(q)}", sdpa_program(q32, k32, v32), dtype=FLOAT32))
+    return compare_cases(ctx, cases, "scaled_dot_product_attention", SDPA_FORMULA, SDPA_AXES, Verdict(
+        True, "out (…, T, dv) and weights (…, T, S) match for 3-D and 4-D inputs, d ≠ dv, float64 and float32"))
 
 
-def masked_rows_problem(got, rows: list[tuple[int, int]], n_keys: int) -> tuple[str, str] | None:
-    """(message, hint) when a query that may attend nowhere does not get zero weights and output.
-
-    ``rows`` are (batch, query) pairs; every head of such a row is looked at."""
-    if not isinstance(got, dict):
+def masked_rows_problem(got, case: Case) -> tuple[str, str] | None:
+    """(message, hint) when a query that may attend to no key (a row of ``case.allowed`` without True) does not get
+    zero weights and a zero output, in any head."""
+    weights, out = (got.get("weights"), got.get("out")) if isinstance(got, dict) else (None, None)
+    if case.allowed is None or not isinstance(weights, torch.Tensor) or not isinstance(out, torch.Tensor) \
+            or weights.dim() != 4 or out.shape[:-1] != weights.shape[:-1]:
         return None
-    weights, out = got.get("weights"), got.get("out")
-    if not isinstance(weights, torch.Tensor) or not isinstance(out, torch.Tensor) or weights.dim() < 3 \
-            or out.dim() < 3:
+    try:
+        nowhere = ~case.allowed.expand(weights.shape).any(dim=-1)  # (B, h, T)
+    except RuntimeError:
         return None
-    for b, t in rows:
-        if b >= weights.shape[0] or t >= weights.shape[-2] or b >= out.shape[0] or t >= out.shape[-2]:
-            return None
-        w, o = weights[b][..., t, :].double(), out[b][..., t, :].double()
-        where = f"query t={t} of batch {b}, which may attend to no key,"
+    n_keys = weights.shape[-1]
+    for b, h, t in nowhere.nonzero().tolist():
+        w, o = weights[b, h, t].double(), out[b, h, t].double()
+        where = f"query t={t} of batch {b} (head {h}), which may attend to no key,"
         if torch.isnan(w).any() or torch.isnan(o).any():
             return (f"{where} gets NaN in its {'weights' if torch.isnan(w).any() else 'output'} instead of zeros",
                     "a row whose scores are all −inf gives softmax 0/0 = NaN: find the rows that may attend nowhere "
                     "(~mask.any(-1)), give them a finite score before the softmax and set their weights to 0 after "
                     "it (masked_fill), so that their output is 0 too")
-        if w.shape[-1] == n_keys and torch.allclose(w, torch.full_like(w, 1.0 / n_keys), atol=1e-6):
+        if torch.allclose(w, torch.full_like(w, 1.0 / n_keys), atol=1e-6):
             return (f"{where} gets the uniform weights 1/{n_keys} instead of zeros",
                     "filling masked scores with a large negative number (−1e9) instead of −inf makes a fully masked "
                     "row uniform; the contract asks for all-zero weights and a zero output there")
@@ -244,49 +310,35 @@ def check_sdpa_mask(ctx: Context) -> Verdict:
     mask = random_mask(ctx, b, h, t, t)
     padding = padding_mask([t, 3], t)[:, None, None, :]  # (B, 1, 1, S): keys beyond each length hidden
     empty = random_mask(ctx, b, h, t, t)
-    empty_rows = [(0, 1), (1, t - 1)]
-    for bb, tt in empty_rows:
+    for bb, tt in ((0, 1), (1, t - 1)):
         empty[bb, :, tt] = False
+    causal = torch.ones(t, t, dtype=torch.bool).tril()
     shapes = f"q, k {shape(q)}, v {shape(v)}"
     cases = [
-        (f"bool mask {shape(mask)}, True = may attend; {shapes}", sdpa_program(q, k, v, mask), FLOAT64),
-        (f"causal=True without a mask; {shapes}", sdpa_program(q, k, v, None, True), FLOAT64),
-        (f"key padding mask {shape(padding)} with lengths [{t}, 3] and causal=True; {shapes}",
-         sdpa_program(q, k, v, padding, True), FLOAT64),
-        (f"bool mask {shape(empty)} in which some queries may attend to no key; {shapes}",
-         sdpa_program(q, k, v, empty), FLOAT64),
+        Case(f"bool mask {shape(mask)}, True = may attend; {shapes}", sdpa_program(q, k, v, mask), mask, MASK_RULE),
+        Case(f"causal=True without a mask; {shapes}", sdpa_program(q, k, v, None, True), causal, CAUSAL_RULE),
+        Case(f"key padding mask {shape(padding)} with lengths [{t}, 3] and causal=True; {shapes}",
+             sdpa_program(q, k, v, padding, True), padding & causal,
+             MASK_RULE + "; with causal=True as well, a key must be allowed by both (mask & causal)"),
+        Case(f"bool mask {shape(empty)} in which some queries may attend to no key; {shapes}",
+             sdpa_program(q, k, v, empty), empty, MASK_RULE),
     ]
-    rtol, atol = ctx.tol(FLOAT64)
-
-    def judge(case) -> Verdict | None:
-        index, (label, program, _) = case
-        got = ctx.student(program, case=label)
-        want = ctx.reference(program)
-        problem = mismatch(got, want, rtol, atol, "")
-        if not problem:
-            return None
-        numbers = {"case": label}
-        found = masked_rows_problem(got, empty_rows, t) if index == len(cases) - 1 else None
-        if found:
-            message, hint = found
-            return wrong_output(ctx, f"scaled_dot_product_attention ({label}): {message}", program, got,
-                                "attention", "scaled_dot_product_attention", rtol, atol, hint, numbers)
-        hint = sdpa_hint(got, want)
-        if index == 1 and not hint:
-            hint = ("causal=True hides the keys s > t from query t (a lower-triangular (T, S) mask, "
-                    "torch.ones(T, S).tril().bool())")
-        if not hint:
-            hint = ("mask is bool with True = may attend: masked scores get −inf before the softmax (their weight is "
-                    "exactly 0 and the other weights still sum to 1); causal=True also hides keys s > t")
-        return wrong_output(ctx, f"scaled_dot_product_attention ({label}): {problem.lstrip(': ')}", program, got,
-                            "attention", "scaled_dot_product_attention", rtol, atol, hint, numbers)
-
-    return by_case(ctx, enumerate(cases), judge, Verdict(
+    return compare_cases(ctx, cases, "scaled_dot_product_attention", SDPA_FORMULA, SDPA_AXES, Verdict(
         True, "bool masks (True = may attend), causal=True and both together match; queries that may attend nowhere "
-              "get zero weights and a zero output"))
+              "get zero weights and a zero output"), explain=masked_rows_problem)
 
 
 # --------------------------------------------------------------------------- multi-head self-attention
+
+
+MHSA_FORMULA = ("the answer key equals torch.nn.MultiheadAttention(E, h, batch_first=True) with these weights: "
+                "q, k, v are rows [0:E], [E:2E], [2E:3E] of in_proj_weight; head j uses columns "
+                "[j·E/h:(j+1)·E/h]; scores are divided by √(E/h); the heads are concatenated before out_proj; "
+                "weights are averaged over the heads; a (B, T) mask says which keys may be attended (True). "
+                "If the scaled_dot_product_attention checks fail too, fix those first")
+PADDING_RULE = ("a (B, T) mask says which keys of each sequence may be attended (True): every query of every head "
+                "of that sequence gives the other keys −inf before the softmax (mask[:, None, None, :] broadcasts "
+                "over the (B, h, T, T) scores)")
 
 
 def mhsa_weights(ctx: Context, e: int) -> dict:
@@ -304,38 +356,18 @@ def check_mhsa(ctx: Context) -> Verdict:
     b, t, e, nh = s["batch"], s["steps"], s["d_model"], s["n_heads"]
     weights = mhsa_weights(ctx, e)
     x = ctx.randn(b, t, e)
-    lengths = [t, 2, max(1, t - 1)][:b] + [t] * max(0, b - 3)
-    cases = [(f"x {shape(x)}, no mask", {}),
-             (f"x {shape(x)}, causal=True", {"causal": True}),
-             (f"x {shape(x)}, key padding mask {(b, t)} with lengths {lengths}", {"mask": padding_mask(lengths, t)})]
-    rtol, atol = ctx.tol(FLOAT64)
-
-    def judge(case) -> Verdict | None:
-        label, kwargs = case
-        p = Program()
-        layer = p.op("to", p.call("attention.MultiHeadSelfAttention", e, nh), FLOAT64)
-        p.op("load_state", layer, weights)
-        out = p.method(layer, "forward", x, **kwargs)
-        p.result({"out": p.op("index", out, 0), "weights": p.op("index", out, 1)})
-        probe = Program()
-        probe_layer = probe.op("to", probe.call("attention.MultiHeadSelfAttention", e, nh), FLOAT64)
-        probe.result(probe.method(probe_layer, "forward", x, **kwargs))
-        got = loaded_module(ctx, label, p, probe)
-        want = ctx.reference(p)
-        problem = mismatch(got, want, rtol, atol, "")
-        if not problem:
-            return None
-        hint = ("the answer key equals torch.nn.MultiheadAttention(E, h, batch_first=True) with these weights: "
-                "q, k, v are rows [0:E], [E:2E], [2E:3E] of in_proj_weight; head j uses columns "
-                "[j·E/h:(j+1)·E/h]; scores are divided by √(E/h); the heads are concatenated before out_proj; "
-                "weights are averaged over the heads; a (B, T) mask says which keys may be attended (True). "
-                "If the scaled_dot_product_attention checks fail too, fix those first")
-        return wrong_output(ctx, f"MultiHeadSelfAttention({e}, {nh}) ({label}): {problem.lstrip(': ')}", p, got,
-                            "attention", "MultiHeadSelfAttention", rtol, atol, hint, {"case": label})
-
-    return by_case(ctx, cases, judge, Verdict(
-        True, f"out (B, T, E) and head-averaged weights (B, T, T) match torch.nn.MultiheadAttention's "
-              f"(E={e}, {nh} heads) without a mask, causal and with key padding"))
+    lengths = partial_lengths(b, t)
+    padding = padding_mask(lengths, t)
+    layer = ("MultiHeadSelfAttention", (e, nh), weights, "out", x)
+    cases = [module_case(f"x {shape(x)}, no mask", *layer),
+             module_case(f"x {shape(x)}, causal=True", *layer, causal=True,
+                         allowed=torch.ones(t, t, dtype=torch.bool).tril(), rule=CAUSAL_RULE),
+             module_case(f"x {shape(x)}, key padding mask {(b, t)} with lengths {lengths}", *layer, mask=padding,
+                         allowed=padding[:, None, :], rule=PADDING_RULE)]
+    passed = Verdict(True, f"out (B, T, E) and head-averaged weights (B, T, T) match torch.nn.MultiheadAttention's "
+                           f"(E={e}, {nh} heads) without a mask, causal and with key padding")
+    return compare_cases(ctx, cases, "MultiHeadSelfAttention", MHSA_FORMULA, MHSA_AXES, passed,
+                         title=f"MultiHeadSelfAttention({e}, {nh})")
 
 
 # --------------------------------------------------------------------------- positional encoding

@@ -45,7 +45,7 @@ def by_case(ctx: Context, cases: Iterable, judge: Callable[[object], Verdict | N
     ok = len(cases) - len(failures)
     others = len(failures) - 1
     message = first.message + (f" — and {others} more of the {len(cases)} cases fail" if others else
-                               f" — the only one of the {len(cases)} cases that fails")
+                               f" — the only one of the {len(cases)} cases that fails" if len(cases) > 1 else "")
     numbers = {**first.numbers, "cases_passed": ok, "cases": len(cases)}
     return Verdict(False, message, first.hint, numbers, fraction=ok / len(cases))
 

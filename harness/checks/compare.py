@@ -31,6 +31,15 @@ def describe(value) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
+def as_float(value) -> float | None:
+    """A number from a Python number or a one-element floating tensor; None for anything else."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point():
+        return float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
 def tensor_mismatch(actual, expected: torch.Tensor, rtol: float, atol: float, what: str,
                     check_dtype: bool = True, axes: tuple[str, ...] = ()) -> str | None:
     """None if ``actual`` is close to ``expected``, else a sentence saying how it differs. ``axes`` names the
@@ -78,12 +87,13 @@ def tensor_mismatch(actual, expected: torch.Tensor, rtol: float, atol: float, wh
             f"expected {e.flatten()[idx].item():.6g}; tolerance rtol={rtol:g}, atol={atol:g}){first}")
 
 
-def mismatch(actual, expected, rtol: float, atol: float, what: str = "output", axes: tuple[str, ...] = ()
-             ) -> str | None:
+def mismatch(actual, expected, rtol: float, atol: float, what: str = "output",
+             axes: tuple[str, ...] | dict[str, tuple[str, ...]] = ()) -> str | None:
     """Compare nested values (tensors, tuples, lists, dicts, numbers) and describe the first difference;
-    ``axes`` names the dimensions of the tensors that have that many (see tensor_mismatch)."""
+    ``axes`` names the dimensions of the tensors that have that many (see tensor_mismatch), or, as a dict, of
+    each entry of a dict by its key (an attention's weights (B, S) and context (B, H) differ in their last axis)."""
     if isinstance(expected, torch.Tensor):
-        return tensor_mismatch(actual, expected, rtol, atol, what, axes=axes)
+        return tensor_mismatch(actual, expected, rtol, atol, what, axes=axes if isinstance(axes, tuple) else ())
     if isinstance(expected, (tuple, list)):
         if not isinstance(actual, (tuple, list)):
             return f"{what}: expected {describe(expected)}, got {describe(actual)}"
@@ -100,7 +110,8 @@ def mismatch(actual, expected, rtol: float, atol: float, what: str = "output", a
         for key, e in expected.items():
             if key not in actual:
                 return f"{what}: missing {key!r}"
-            found = mismatch(actual[key], e, rtol, atol, f"{what}[{key!r}]" if what else key, axes)
+            found = mismatch(actual[key], e, rtol, atol, f"{what}[{key!r}]" if what else key,
+                             axes.get(key, ()) if isinstance(axes, dict) else axes)
             if found:
                 return found
         return None

@@ -1,11 +1,9 @@
-"""Checks of ``generation.py``: temperature softmax, sampling, greedy and beam search, perplexity.
+"""Checks of ``generation.py``: temperature softmax, sampling and perplexity (greedy and beam search: decoding.py).
 
 Sampling is tested statistically: many draws with a fixed generator, a chi-square goodness-of-fit
 test against softmax(logits/T) at a small significance level per temperature (the family-wise false
 alarm rate is bounded by Bonferroni and printed), and exactly: the same generator seed gives the same
-draws whatever the global RNG does. Decoders are run on small next-token tables (the ``table_step``
-op) whose best sequences are known; beam search is judged only on what every standard beam variant
-shares, with scores recomputed here from the table. Perplexity is compared with the answer key on
+draws whatever the global RNG does. Perplexity is compared with the answer key on
 batches where counting padding, or averaging per-sequence perplexities, gives a different figure.
 """
 from __future__ import annotations
@@ -19,21 +17,10 @@ from scipy import stats
 from ..answers import VariantFailed
 from ..sandbox.program import Program
 from . import Context, Verdict, register
-from .compare import describe, mismatch
+from .compare import as_float, describe, mismatch
 from .diagnose import wrong_output
 
 FLOAT64, FLOAT32 = torch.float64, torch.float32
-BOS, EOS = 1, 2
-VOCAB = 8
-NAMES = {2: "eos", 4: "A", 5: "B", 6: "C", 7: "D"}
-
-
-def as_float(value) -> float | None:
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point():
-        return float(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return None
 
 
 # --------------------------------------------------------------------------- softmax with temperature
@@ -50,7 +37,7 @@ def check_softmax_temperature(ctx: Context) -> Verdict:
     for label, x, t, dtype in cases:
         p = Program()
         p.result(p.call("generation.softmax_with_temperature", x, t))
-        got = ctx.student(p, case=label)
+        got = ctx.student(p, case=f"softmax_with_temperature({label})")
         want = ctx.reference(p)
         rtol, atol = ctx.tol(dtype)
         problem = mismatch(got, want, rtol, atol, "probabilities")
@@ -155,7 +142,8 @@ def check_sampling_distribution(ctx: Context) -> Verdict:
     rows = p.op("to", logits.expand(n, v).contiguous(), "float64")
     seeds = [ctx.seed + k for k in range(len(temps))]
     p.result([p.call("generation.sample_next", rows, t, p.op("generator", seed)) for t, seed in zip(temps, seeds)])
-    got = ctx.student(p, case=f"{n} rows of logits {SAMPLING_LOGITS}")
+    got = ctx.student(p, case=f"sample_next(logits ({n}, {v}) float64, T in {temps}, generator): {n} rows of the "
+                              f"logits {SAMPLING_LOGITS}")
     if not isinstance(got, (list, tuple)) or len(got) != len(temps):
         return Verdict(False, f"sample_next returned {describe(got)}")
     for t, draws in zip(temps, got):
@@ -231,7 +219,8 @@ def check_sampling_determinism(ctx: Context) -> Verdict:
     p.op("manual_seed", 12345)
     second = p.call("generation.sample_next", x, 1.0, p.op("generator", ctx.seed))
     p.result([first, second])
-    got = ctx.student(p, case=f"logits ({rows}, {v}), T=1")
+    got = ctx.student(p, case=f"sample_next(logits ({rows}, {v}) float64, T=1, generator) twice, with generators "
+                              "seeded alike")
     for label, draws in zip(("first", "second"), got):
         problem = draws_problem(draws, rows, v, f"sample_next (the {label} call)")
         if problem:
@@ -245,199 +234,6 @@ def check_sampling_determinism(ctx: Context) -> Verdict:
                    "the draws depend on torch's global random state: pass the generator to every random call, e.g. "
                    "torch.multinomial(probs, 1, generator=generator) (torch.distributions and torch.rand without "
                    "generator= use the global RNG)", {"rows_differing": differ})
-
-
-# --------------------------------------------------------------------------- decoding on tables
-
-
-def log_dist(probs: dict, vocab: int = VOCAB, floor: float = 1e-6) -> torch.Tensor:
-    """Log-probabilities (V,) with the given probabilities and ``floor`` on the other tokens."""
-    p = torch.full((vocab,), floor, dtype=FLOAT64)
-    for token, q in probs.items():
-        p[token] = q
-    return (p / p.sum()).log()
-
-
-class Tree:
-    """A next-token table: ``step(prefix)`` looks up the prefix after bos (ids joined by spaces)."""
-
-    def __init__(self, name: str, table: dict, default: dict, about: str):
-        self.name, self.about = name, about
-        self.table = {k: log_dist(v) for k, v in table.items()}
-        self.default = log_dist(default)
-
-    def step(self, p: Program):
-        return p.op("table_step", self.table, self.default)
-
-    def log_prob(self, tokens: list[int]) -> float:
-        """The true summed log-probability of ``tokens`` (after bos) under the table."""
-        total = 0.0
-        for i, token in enumerate(tokens):
-            key = " ".join(str(t) for t in tokens[:i])
-            lp = self.table.get(key, self.default)
-            if not 0 <= token < lp.numel():
-                return -math.inf
-            total += float(lp[token])
-        return total
-
-
-LECTURE = Tree("the lecture's tree", {"": {4: 0.5, 5: 0.4, 2: 0.1}, "4": {2: 0.3, 6: 0.28, 7: 0.22, 4: 0.2},
-                                      "5": {2: 0.9, 6: 0.1}}, {2: 0.6, 6: 0.4},
-               "step 1: A(4) 0.5, B(5) 0.4, eos(2) 0.1; after A every option ≤ 0.3; after B: eos 0.9")
-SHORT = Tree("a tree cut by max_len", {"": {6: 0.55, 7: 0.45}, "6": {6: 0.35, 7: 0.33, 2: 0.32},
-                                       "7": {6: 0.9, 7: 0.05, 2: 0.05}}, {2: 0.5, 6: 0.3, 7: 0.2},
-             "step 1: C(6) 0.55, D(7) 0.45; after C: C 0.35, D 0.33, eos 0.32; after D: C 0.9")
-LOOP = Tree("a tree that rarely ends", {"": {4: 0.6, 2: 0.4}}, {4: 0.7, 2: 0.3},
-            "A(4) 0.6 then 0.7 at every step, eos(2) 0.4 then 0.3")
-EOS_FIRST = Tree("a tree that ends at once", {"": {2: 0.6, 4: 0.4}}, {4: 0.7, 2: 0.3},
-                 "step 1: eos(2) 0.6, A(4) 0.4")
-
-
-def spell(tokens) -> str:
-    return "[" + ", ".join(f"{t} ({NAMES[t]})" if t in NAMES else str(t) for t in tokens) + "]"
-
-
-def as_tokens(value) -> list[int] | None:
-    """A token list from a list/tuple of ints or a 1-D integer tensor; None if it is neither."""
-    if isinstance(value, torch.Tensor) and value.dim() == 1 and not value.is_floating_point():
-        return [int(t) for t in value]
-    if isinstance(value, (list, tuple)) and all(isinstance(t, int) and not isinstance(t, bool) for t in value):
-        return list(value)
-    if isinstance(value, (list, tuple)) and all(isinstance(t, torch.Tensor) and t.numel() == 1 for t in value):
-        return [int(t) for t in value]
-    return None
-
-
-def greedy_program(tree: Tree, max_len: int) -> Program:
-    p = Program()
-    return p.result(p.call("generation.greedy_search", tree.step(p), BOS, EOS, max_len))
-
-
-GREEDY_CASES = [(LECTURE, 4, "eos comes early"), (LOOP, 3, "max_len stops it"), (SHORT, 2, "max_len stops it"),
-                (EOS_FIRST, 5, "the first token is eos")]
-
-
-@register("generation.greedy_search", ["greedy_search"],
-          "exact on small tables: eos early, stopped by max_len, eos first", accept_missing_eos=False)
-def check_greedy(ctx: Context) -> Verdict:
-    for tree, max_len, why in GREEDY_CASES:
-        label = f"{tree.name} ({tree.about}), max_len={max_len}: {why}"
-        program = greedy_program(tree, max_len)
-        got = ctx.student(program, case=label)
-        want = ctx.reference(program)
-        tokens = as_tokens(got)
-        if tokens is None:
-            return Verdict(False, f"greedy_search ({label}) should return a list of token ids, got {describe(got)}",
-                           "return the tokens after bos as a list of ints")
-        if tokens == want:
-            continue
-        if tokens == want[:-1] and want[-1] == EOS:
-            if ctx.options["accept_missing_eos"]:
-                continue
-            return wrong_output(ctx, f"greedy_search ({label}): expected {spell(want)}, got {spell(tokens)}: the same "
-                                     "tokens without the final eos, which the contract's result includes", program, got,
-                                "generation", "greedy_search",
-                                0.0, 0.0, "the contract's convention: the result holds the tokens after bos, eos "
-                                          "included when it is emitted (as in beam search's hypotheses)",
-                                {"case": label})
-        hint = ("at each step take the arg-max of step([bos, *tokens so far]); stop after appending eos or once "
-                "max_len tokens follow bos; return the tokens without bos")
-        if tokens[:1] == [BOS]:
-            hint = "the result holds the tokens after bos, without bos itself"
-        return wrong_output(ctx, f"greedy_search ({label}): expected {spell(want)}, got {spell(tokens)}", program, got,
-                            "generation", "greedy_search", 0.0, 0.0, hint, {"case": label})
-    return Verdict(True, f"greedy search matches on {len(GREEDY_CASES)} tables (eos early, eos first, stopped by "
-                         "max_len); the result holds the tokens after bos, eos included")
-
-
-def beam_program(tree: Tree, width: int, max_len: int, best_only: bool = False) -> Program:
-    p = Program()
-    found = p.call("generation.beam_search", tree.step(p), BOS, EOS, width, max_len)
-    return p.result(p.op("index", found, 0) if best_only else found)
-
-
-BEAM_CASES = [(LECTURE, 2, 4, "greedy and beam disagree"), (LECTURE, 3, 4, "a wider beam"),
-              (SHORT, 2, 2, "greedy and beam disagree, every hypothesis cut by max_len"),
-              (LECTURE, 1, 4, "beam_width=1 is greedy search"), (SHORT, 1, 2, "beam_width=1 is greedy search")]
-
-
-def parse_hypotheses(got) -> tuple[list | None, str]:
-    """[(tokens, score)] from the submission's value, or None and what is wrong with it."""
-    if not isinstance(got, (list, tuple)) or not got:
-        return None, f"expected a non-empty list of (tokens, score) pairs, got {describe(got)}"
-    out = []
-    for i, item in enumerate(got):
-        if not isinstance(item, (list, tuple)) or len(item) != 2:
-            return None, f"hypothesis {i} should be a pair (tokens, score), got {describe(item)}"
-        tokens, score = as_tokens(item[0]), as_float(item[1])
-        if tokens is None:
-            return None, f"hypothesis {i}: tokens should be a list of ints, got {describe(item[0])}"
-        if score is None:
-            return None, f"hypothesis {i}: the score should be a number, got {describe(item[1])}"
-        out.append((tokens, score))
-    return out, ""
-
-
-def hypothesis_problem(tree: Tree, tokens: list[int], score: float, max_len: int, tol: float) -> tuple[str, str] | None:
-    """(what is wrong, hint) with one returned hypothesis, judged against the table alone."""
-    if tokens[:1] == [BOS]:
-        return f"{spell(tokens)} starts with bos", "hypotheses hold the tokens after bos, without bos itself"
-    if len(tokens) > max_len:
-        return (f"{spell(tokens)} has {len(tokens)} tokens, more than max_len={max_len}",
-                "a hypothesis is finished once it has max_len tokens after bos")
-    if EOS in tokens[:-1]:
-        return (f"{spell(tokens)} goes on after eos", "a hypothesis that emits eos is finished: do not extend it")
-    if not tokens or (tokens[-1] != EOS and len(tokens) != max_len):
-        return (f"{spell(tokens)} neither ends with eos nor has max_len={max_len} tokens",
-                "return only finished hypotheses: those that emitted eos or reached max_len tokens")
-    true = tree.log_prob(tokens)
-    if not abs(score - true) <= tol * (1 + abs(true)):
-        return (f"{spell(tokens)} has score {score:.6g}, but its summed log-probability under the table is {true:.6g}",
-                "the score of a hypothesis is the sum of log p(token | prefix) over its tokens (eos included), "
-                "without length normalisation")
-    return None
-
-
-@register("generation.beam_search", ["beam_search"],
-          "best hypothesis and its score on tables where greedy and beam disagree; every score, order and "
-          "ending checked; beam_width=1 equals greedy", score_tol=1e-6)
-def check_beam(ctx: Context) -> Verdict:
-    tol = ctx.options["score_tol"]
-    for tree, width, max_len, why in BEAM_CASES:
-        label = f"{tree.name} ({tree.about}), beam_width={width}, max_len={max_len}: {why}"
-        program = beam_program(tree, width, max_len)
-        got = ctx.student(program, case=label)
-        want = ctx.reference(program)
-        found, problem = parse_hypotheses(got)
-        if found is None:
-            return Verdict(False, f"beam_search ({label}): {problem}",
-                           "return [(tokens without bos, summed log-probability), ...], best first", {"case": label})
-        for tokens, score in found:
-            bad = hypothesis_problem(tree, tokens, score, max_len, tol)
-            if bad:
-                return Verdict(False, f"beam_search ({label}): {bad[0]}", bad[1], {"case": label})
-        scores = [score for _, score in found]
-        for i in range(len(scores) - 1):
-            if scores[i + 1] > scores[i] + tol * (1 + abs(scores[i])):
-                return Verdict(False, f"beam_search ({label}): not sorted best first: hypothesis {i + 1} "
-                                      f"{spell(found[i + 1][0])} scores {scores[i + 1]:.6g} > hypothesis {i}'s "
-                                      f"{scores[i]:.6g}", "sort the finished hypotheses by score, best first",
-                               {"case": label})
-        best_tokens, best_score = want[0]
-        tokens, score = found[0]
-        if tokens != best_tokens and not abs(tree.log_prob(tokens) - best_score) <= tol * (1 + abs(best_score)):
-            what = ("with beam_width=1 beam search should equal greedy search" if width == 1 else
-                    "the best hypothesis")
-            message = (f"beam_search ({label}): {what}: expected {spell(best_tokens)} with log-probability "
-                       f"{best_score:.6g}, got {spell(tokens)} with {score:.6g}")
-            best_program = beam_program(tree, width, max_len, best_only=True)
-            hint = ("keep the beam_width best prefixes by summed log-probability at every step (not only the best "
-                    "one), extending each by its best tokens; a hypothesis finishes at eos or at max_len tokens")
-            return wrong_output(ctx, message, best_program, got[0], "generation", "beam_search", tol, tol, hint,
-                                {"case": label, "expected_best": [best_tokens, best_score], "got_best": [tokens, score]})
-    return Verdict(True, f"beam search finds the best hypothesis on {len(BEAM_CASES)} tables (where greedy search "
-                         "misses it, and with beam_width=1 equals greedy); every returned score is the summed "
-                         "log-probability of its tokens, sorted best first, each ending at eos or max_len")
 
 
 # --------------------------------------------------------------------------- perplexity
@@ -475,10 +271,11 @@ def check_perplexity(ctx: Context) -> Verdict:
         p = Program()
         args = (log_probs, targets) if pad_id is None else (log_probs, targets, pad_id)
         p.result(p.call("generation.perplexity", *args))
-        got = ctx.student(p, case=label)
+        shapes = f"log_probs {tuple(log_probs.shape)}, targets {tuple(targets.shape)}"
+        call = f"perplexity({shapes}{'' if pad_id is None else f', pad_id={pad_id}'})"
+        got = ctx.student(p, case=f"{call}: {label}")
         want = ctx.reference(p)
         value = as_float(got)
-        shapes = f"log_probs {tuple(log_probs.shape)}, targets {tuple(targets.shape)}"
         if value is None:
             return Verdict(False, f"perplexity ({label}) should return a number, got {describe(got)}",
                            "return a Python float: math.exp(total NLL / number of scored tokens)", {"case": label})

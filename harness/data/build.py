@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import metrics
-from ..spec import SpecError, _suggest
+from ..errors import SpecError, suggest
 from . import loaders, series
 from .datasets import (ClassificationData, ClassificationSplit, LanguageModelData, LanguageModelSplit, SeriesData,
                        TranslationData, TranslationSplit)
@@ -115,7 +115,7 @@ class _Checker:
         if name in CHOICES:
             if value not in CHOICES[name]:
                 self.error(key, f"must be one of {', '.join(map(repr, CHOICES[name]))}, got {value!r}",
-                           _suggest(str(value), CHOICES[name]))
+                           suggest(str(value), CHOICES[name]))
             return value
         if name in ("sha256",):
             return loaders.check_sha256_format(self.path, value)
@@ -164,7 +164,7 @@ class _Checker:
             if key not in defaults:
                 allowed = defaults or {"(none for this kind)": None}
                 self.error(f"{where}.{key}", "unknown key" if defaults else "not used by this kind",
-                           _suggest(key, allowed))
+                           suggest(key, allowed))
         out = {}
         for key, default in defaults.items():
             if key in given:
@@ -185,13 +185,13 @@ def resolve(table: dict, spec_path: Path) -> tuple[str, dict, dict, dict]:
         check.error("[dataset].kind", "missing", "add kind = one of " + ", ".join(map(repr, KINDS)))
     kind = table["kind"]
     if kind not in KINDS:
-        check.error("[dataset].kind", f"unknown kind {kind!r}", _suggest(str(kind), KINDS))
+        check.error("[dataset].kind", f"unknown kind {kind!r}", suggest(str(kind), KINDS))
     _, keys, column_roles, pre = KINDS[kind]
     allowed = {"kind", "preprocessing", *keys} | ({"columns"} if column_roles else set())
     for key in table:
         if key not in allowed:
             other = [k for k, spec in KINDS.items() if key in spec[1] or (key == "columns" and spec[2])]
-            fix = f"it is used by kind {' / '.join(map(repr, other))}" if other else _suggest(key, allowed)
+            fix = f"it is used by kind {' / '.join(map(repr, other))}" if other else suggest(key, allowed)
             check.error(f"[dataset].{key}", f"not used by kind {kind!r}", fix)
     options = check.table("[dataset]", {k: v for k, v in table.items() if k in keys}, keys)
     columns = check.table("[dataset].columns", table.get("columns", {}), column_roles) if column_roles else {}

@@ -14,7 +14,7 @@ import math
 import re
 from pathlib import Path
 
-from ..spec import SpecError
+from ..errors import SpecError
 from .text import split_sentences
 
 

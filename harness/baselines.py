@@ -2,7 +2,8 @@
 
 Each is a small class with `fit(...)` and `predict(...)` (the language models: `log_probs(...)`),
 deterministic, with no torch: a report's "baseline" column is computed once per spec version from
-these and cached. Scoring is left to `harness.metrics`, the functions that score students too.
+these and cached (on the instructor's side; a release records the figures). Scoring is left to
+`harness.metrics`, the functions that score students too.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from harness.metrics import perplexity_from_nll
-
-PAD, BOS, EOS, UNK = 0, 1, 2, 3  # the contract's special ids
+from .data.vocab import BOS, EOS, PAD
+from .metrics import perplexity_from_nll
 
 __all__ = [
     "MajorityClass",

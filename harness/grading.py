@@ -129,7 +129,8 @@ def run_check(spec: TaskSpec, check, runner: Runner, answers, state: dict) -> Ch
                        "the contract's names are case-sensitive; see the starter files")
     ctx = Context(check.id, check.options, spec.tolerances, spec.seed_for(check),
                   lambda program, timeout=None: runner.run(stem, program, timeout), answers, spec, state,
-                  view=view_of(check), source=source, static_findings=scan_source(source.python or ""))
+                  view=view_of(check), source=source, static_findings=scan_source(source.python or ""),
+                  hung=runner.hung)
     start = time.perf_counter()
     try:
         verdict = definition.func(ctx)
@@ -171,9 +172,9 @@ def run_figure(spec: TaskSpec, figure_id: str, runner: Runner, answers, state: d
     definition = FIGURES[figure_id]
     stem = spec.module
     ctx = Context(figure_id, {}, spec.tolerances, spec.seed,
-                  lambda program, timeout=None: runner.run(stem, program, timeout), answers, spec, state)
+                  lambda program, timeout=None: runner.run(stem, program, timeout), answers, spec, state,
+                  hung=runner.hung)
     try:
-        ctx.hung = dict(runner.hung)
         if runner.source(stem).problem:
             data = None
         else:
@@ -201,6 +202,14 @@ def environment() -> dict:
             "threads": 1, "deterministic_algorithms": True}
 
 
+def task_folders(specs: list[TaskSpec], scratch: str) -> list[str]:
+    """The folders of the specs graded, which the worker must not see wherever they are (a ``--tasks-dir``
+    outside the checkout holds hidden.toml); none that holds the scratch folder, which the worker works in."""
+    folders = {s.path.parent.resolve() for s in specs}
+    inside = Path(scratch).resolve()
+    return sorted(str(f) for f in folders if f != inside and f not in inside.parents)
+
+
 def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIBILITIES,
           progress: Callable[[str], None] | None = None, hide: list[str] | tuple = (), answers=None) -> Results:
     """Grade the submission at ``path`` against ``specs``, running the checks of the given visibilities.
@@ -219,7 +228,7 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIB
     with tempfile.TemporaryDirectory(prefix="harness-") as scratch:
         os.chmod(scratch, 0o711)
         copy = make_scratch_copy(sub, Path(scratch) / "submission")
-        sandbox = Sandbox(copy, Path(scratch), merged_limits(specs), hide=list(hide))
+        sandbox = Sandbox(copy, Path(scratch), merged_limits(specs), hide=[*hide, *task_folders(specs, scratch)])
         runner = Runner(sandbox, sub)
         try:
             for spec in specs:

@@ -63,10 +63,6 @@ class ModuleSource:
 class Submission:
     root: Path
     modules: dict[str, ModuleSource]
-    notes: list[str] = field(default_factory=list)
-
-    def module(self, stem: str) -> ModuleSource:
-        return self.modules[stem]
 
 
 def is_self_check_cell(text: str) -> bool:

@@ -1,4 +1,4 @@
-"""reference_models.baselines: the classical baselines, scored with the metric functions students face."""
+"""harness.baselines: the classical baselines, scored with the metric functions students face."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from harness import metrics as M
-from reference_models.baselines import (
+from harness.baselines import (
     BagOfWordsLogReg,
     KneserNeyLM,
     MajorityClass,

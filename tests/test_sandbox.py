@@ -609,3 +609,34 @@ def test_the_worker_dies_with_the_judge(tmp_path):
     if done.stdout.strip() != "True":
         pytest.skip("the worker cannot watch the judge here")
     assert wait_until_gone(marker, seconds=5) == [], "the worker's children outlived the judge"
+
+
+def test_a_tasks_folder_outside_the_checkout_is_hidden_from_the_worker(tmp_path):
+    """A course keeps its specs anywhere (Gradescope: /autograder/source/tasks): the worker must not read
+    hidden.toml there. The submission refuses to load when it can see the file, so every check errors then."""
+    import shutil
+    import tempfile
+
+    from harness.grading import grade
+    from harness.spec import load_tasks
+
+    parent = next((d for d in ("/opt", "/srv", "/var/lib") if os.access(d, os.W_OK)), None)
+    if parent is None:
+        pytest.skip("no writable folder outside the checkout, $HOME and the temporary folders")
+    outside = Path(tempfile.mkdtemp(prefix="harness-tasks-", dir=parent))
+    outside.chmod(0o755)  # readable by everyone, as a course's checkout usually is
+    try:
+        shutil.copytree(Path(__file__).resolve().parents[1] / "tasks" / "sequences", outside / "sequences")
+        secret = outside / "sequences" / "hidden.toml"
+        submission = tmp_path / "student"
+        shutil.copytree(Path(__file__).resolve().parents[1] / "submissions" / "reference", submission)
+        module = submission / "sequences.py"
+        module.write_text(module.read_text() + f"\n\nimport os\nif os.path.exists({str(secret)!r}):\n"
+                                               "    raise RuntimeError('read the spec')\n")
+        results = grade(submission, load_tasks(outside))
+        if not results.sandbox["protections"].get("answer_key_hidden"):
+            pytest.skip("folders are not hidden from the worker here")
+        assert secret.is_file() and results.checks
+        assert all(c.status == "passed" for c in results.checks), [(c.id, c.message) for c in results.checks]
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)

@@ -498,7 +498,7 @@ def gradient_flow(ctx: Context) -> dict:
         p.result(p.op("time_norms", grad))
         want = ctx.reference(p)
         series.append({"label": f"{cls} (answer key)", "cell": cls, "who": "reference", "values": want.tolist()})
-        if cls in getattr(ctx, "hung", {}):
+        if cls in ctx.hung:
             errors[cls] = f"your {cls} timed out earlier, in {ctx.hung[cls]}"
             continue
         try:

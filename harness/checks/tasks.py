@@ -235,7 +235,7 @@ def cache_dir() -> Path:
 
 def classical_baselines(module: str, data) -> dict:
     """Figures of the classical baselines on the test split (and, for a series, their forecasts)."""
-    import reference_models.baselines as b
+    from .. import baselines as b
 
     if module == "sentiment":
         true, labels = data.test.labels.numpy(), list(range(len(data.class_names)))

@@ -113,7 +113,6 @@ class Confinement:
     probe_files: list[str] = field(default_factory=list)     # must stay readable after the uid drop
     python_paths: list[str] = field(default_factory=list)    # extra sys.path entries for the worker
     disable: list[str] = field(default_factory=list)          # protections not to attempt (tests, debugging)
-    status_path: str | None = None                           # unused; kept for compatibility
     mode: str = "full"                                       # "full": confine; "basic": attempt nothing
     mode_reason: str = ""                                    # why basic: the note on every protection
 
@@ -613,7 +612,3 @@ def _watch_lifeline(fd: int) -> None:
             os._exit(137)
 
     threading.Thread(target=watch, daemon=True, name="harness-lifeline").start()
-
-
-def describe(conf: Confinement) -> dict:
-    return asdict(conf)

@@ -156,11 +156,12 @@ def weights_hint(got, case: Case, formula: str) -> str:
 
 
 def compare_cases(ctx: Context, cases: list[Case], target: str, formula: str, axes: dict, passed: Verdict,
-                  explain: Callable[[object, Case], tuple[str, str] | None] | None = None, title: str = "") -> Verdict:
+                  explain: Callable[[object, Case], tuple[str, str] | None] | None = None) -> Verdict:
     """Run each case on the submission and the answer key: ``passed`` when all match, else a failed verdict
     naming the (first) failing case and where it differs, diagnosed against the catalogue variants of ``target``,
     with credit per case as the check's ``credit`` option says (harness.checks.cases). ``explain`` may give a
-    message and hint that say more than the mismatch; ``title`` names the target in messages."""
+    message and hint that say more than the mismatch. A case's label is the call, in the contract's terms, and what
+    the case is about: it leads the message, and names the case when the student's code raises."""
     def judge(case: Case) -> Verdict | None:
         got = loaded_module(ctx, case.label, case.program, case.probe) if case.probe else \
             ctx.student(case.program, case=case.label)
@@ -169,8 +170,8 @@ def compare_cases(ctx: Context, cases: list[Case], target: str, formula: str, ax
         if not problem:
             return None
         message, hint = (explain and explain(got, case)) or (problem.lstrip(": "), weights_hint(got, case, formula))
-        return wrong_output(ctx, f"{title or target} ({case.label}): {message}", case.program, got, "attention", target,
-                            rtol, atol, hint, {"case": case.label})
+        return wrong_output(ctx, f"{case.label}: {message}", case.program, got, "attention", target, rtol, atol, hint,
+                            {"case": case.label})
 
     return by_case(ctx, cases, judge, passed)
 
@@ -209,8 +210,10 @@ def check_dot_attention(ctx: Context) -> Verdict:
     q, k, v = ctx.randn(b, h), ctx.randn(b, n, h), ctx.randn(b, n, h)
     lengths = partial_lengths(b, n)
     cases = []
-    for label, mask in ((f"no mask, query {shape(q)}, keys {shape(k)}", None),
-                        (f"mask {(b, n)} with valid lengths {lengths}", padding_mask(lengths, n))):
+    args = f"query {shape(q)}, keys {shape(k)}, values {shape(v)}"
+    for label, mask in ((f"dot_attention({args}, mask=None): no mask, every key may be attended", None),
+                        (f"dot_attention({args}, mask): mask {(b, n)} with valid lengths {lengths}, True = may attend",
+                         padding_mask(lengths, n))):
         p = Program()
         cases.append(Case(label, named_pair(p, p.call("attention.dot_attention", q, k, v, mask), "context"),
                           mask, MASK_RULE))
@@ -235,10 +238,13 @@ def check_additive(ctx: Context) -> Verdict:
     q, k, v = ctx.randn(b, hq), ctx.randn(b, n, hk), ctx.randn(b, n, hv)
     lengths = partial_lengths(b, n)
     mask = padding_mask(lengths, n)
-    cases = [module_case(f"no mask, query {shape(q)}, keys {shape(k)}, values {shape(v)}", "AdditiveAttention",
+    call = f"AdditiveAttention({hq}, {hk}, {a}) with the answer key's W_q, W_k, v: forward(query {shape(q)}, keys " \
+           f"{shape(k)}, values {shape(v)}"
+    cases = [module_case(f"{call}, mask=None): no mask, every key may be attended", "AdditiveAttention",
                          (hq, hk, a), weights, "context", q, k, v, None),
-             module_case(f"mask {(b, n)} with valid lengths {lengths}", "AdditiveAttention", (hq, hk, a), weights,
-                         "context", q, k, v, mask, allowed=mask, rule=MASK_RULE)]
+             module_case(f"{call}, mask): mask {(b, n)} with valid lengths {lengths}, True = may attend",
+                         "AdditiveAttention", (hq, hk, a), weights, "context", q, k, v, mask, allowed=mask,
+                         rule=MASK_RULE)]
     return compare_cases(ctx, cases, "AdditiveAttention", ADDITIVE_FORMULA, PAIR_AXES, Verdict(
         True, "context and weights match with the answer key's W_q, W_k and v, with and without a mask"))
 
@@ -249,6 +255,12 @@ def check_additive(ctx: Context) -> Verdict:
 SDPA_FORMULA = ("weights = softmax(q kᵀ / √d) over the last axis, with d = q.shape[-1] (the size of queries and "
                 "keys, not of the values); out = weights @ v. Use the last two axes (k.transpose(-2, -1)) so that "
                 "any leading batch axes work")
+
+
+def sdpa_call(q, k, v, *more: str) -> str:
+    """The call in the contract's terms: scaled_dot_product_attention(q (2, 4, 3), k (2, 6, 3), v (2, 6, 5), …)."""
+    dtype = "" if q.dtype == FLOAT64 else f" {str(q.dtype).removeprefix('torch.')}"
+    return f"scaled_dot_product_attention({', '.join([f'q {shape(q)}{dtype}', f'k {shape(k)}', f'v {shape(v)}', *more])})"
 
 
 def sdpa_program(q, k, v, mask=None, causal=None) -> Program:
@@ -262,12 +274,11 @@ def sdpa_program(q, k, v, mask=None, causal=None) -> Program:
 def check_sdpa_forward(ctx: Context) -> Verdict:
     cases = []
     q, k, v = ctx.randn(2, 4, 3), ctx.randn(2, 6, 3), ctx.randn(2, 6, 5)
-    cases.append(Case(f"q {shape(q)}, k {shape(k)}, v {shape(v)}: T ≠ S, dv ≠ d", sdpa_program(q, k, v)))
+    cases.append(Case(f"{sdpa_call(q, k, v)}: T ≠ S, dv ≠ d", sdpa_program(q, k, v)))
     q, k, v = ctx.randn(2, 3, 4, 8), ctx.randn(2, 3, 5, 8), ctx.randn(2, 3, 5, 2)
-    cases.append(Case(f"extra batch axes (B, h, T, d): q {shape(q)}, k {shape(k)}, v {shape(v)}",
-                      sdpa_program(q, k, v)))
+    cases.append(Case(f"{sdpa_call(q, k, v)}: extra batch axes (B, h, T, d)", sdpa_program(q, k, v)))
     q32, k32, v32 = (t.to(FLOAT32) for t in (q, k, v))
-    cases.append(Case(f"float32, q {shape(q)}", sdpa_program(q32, k32, v32), dtype=FLOAT32))
+    cases.append(Case(f"{sdpa_call(q32, k32, v32)}: float32", sdpa_program(q32, k32, v32), dtype=FLOAT32))
     return compare_cases(ctx, cases, "scaled_dot_product_attention", SDPA_FORMULA, SDPA_AXES, Verdict(
         True, "out (…, T, dv) and weights (…, T, S) match for 3-D and 4-D inputs, d ≠ dv, float64 and float32"))
 
@@ -313,14 +324,15 @@ def check_sdpa_mask(ctx: Context) -> Verdict:
     for bb, tt in ((0, 1), (1, t - 1)):
         empty[bb, :, tt] = False
     causal = torch.ones(t, t, dtype=torch.bool).tril()
-    shapes = f"q, k {shape(q)}, v {shape(v)}"
     cases = [
-        Case(f"bool mask {shape(mask)}, True = may attend; {shapes}", sdpa_program(q, k, v, mask), mask, MASK_RULE),
-        Case(f"causal=True without a mask; {shapes}", sdpa_program(q, k, v, None, True), causal, CAUSAL_RULE),
-        Case(f"key padding mask {shape(padding)} with lengths [{t}, 3] and causal=True; {shapes}",
-             sdpa_program(q, k, v, padding, True), padding & causal,
+        Case(f"{sdpa_call(q, k, v, 'mask')}: bool mask {shape(mask)}, True = may attend", sdpa_program(q, k, v, mask),
+             mask, MASK_RULE),
+        Case(f"{sdpa_call(q, k, v, 'causal=True')}: causal=True without a mask", sdpa_program(q, k, v, None, True),
+             causal, CAUSAL_RULE),
+        Case(f"{sdpa_call(q, k, v, 'mask', 'causal=True')}: key padding mask {shape(padding)} with lengths [{t}, 3] "
+             "and causal=True", sdpa_program(q, k, v, padding, True), padding & causal,
              MASK_RULE + "; with causal=True as well, a key must be allowed by both (mask & causal)"),
-        Case(f"bool mask {shape(empty)} in which some queries may attend to no key; {shapes}",
+        Case(f"{sdpa_call(q, k, v, 'mask')}: bool mask {shape(empty)} in which some queries may attend to no key",
              sdpa_program(q, k, v, empty), empty, MASK_RULE),
     ]
     return compare_cases(ctx, cases, "scaled_dot_product_attention", SDPA_FORMULA, SDPA_AXES, Verdict(
@@ -359,15 +371,15 @@ def check_mhsa(ctx: Context) -> Verdict:
     lengths = partial_lengths(b, t)
     padding = padding_mask(lengths, t)
     layer = ("MultiHeadSelfAttention", (e, nh), weights, "out", x)
-    cases = [module_case(f"x {shape(x)}, no mask", *layer),
-             module_case(f"x {shape(x)}, causal=True", *layer, causal=True,
+    call = f"MultiHeadSelfAttention({e}, {nh}) with the answer key's weights: forward(x {shape(x)}"
+    cases = [module_case(f"{call}): no mask, not causal", *layer),
+             module_case(f"{call}, causal=True): causal=True", *layer, causal=True,
                          allowed=torch.ones(t, t, dtype=torch.bool).tril(), rule=CAUSAL_RULE),
-             module_case(f"x {shape(x)}, key padding mask {(b, t)} with lengths {lengths}", *layer, mask=padding,
-                         allowed=padding[:, None, :], rule=PADDING_RULE)]
+             module_case(f"{call}, mask): key padding mask {(b, t)} with lengths {lengths}, True = may attend", *layer,
+                         mask=padding, allowed=padding[:, None, :], rule=PADDING_RULE)]
     passed = Verdict(True, f"out (B, T, E) and head-averaged weights (B, T, T) match torch.nn.MultiheadAttention's "
                            f"(E={e}, {nh} heads) without a mask, causal and with key padding")
-    return compare_cases(ctx, cases, "MultiHeadSelfAttention", MHSA_FORMULA, MHSA_AXES, passed,
-                         title=f"MultiHeadSelfAttention({e}, {nh})")
+    return compare_cases(ctx, cases, "MultiHeadSelfAttention", MHSA_FORMULA, MHSA_AXES, passed)
 
 
 # --------------------------------------------------------------------------- positional encoding

@@ -36,7 +36,7 @@ INDEX = "bundle.json"
 VALUES = "values.safetensors"
 TASKS = "tasks"
 #: The judge's code whose behaviour a bundle's values depend on (programs, inputs, datasets).
-ENGINE_FILES = ("checks/*.py", "sandbox/program.py", "sandbox/training.py", "data/*.py", "data/synthetic/*.py",
+ENGINE_FILES = ("checks/*.py", "sandbox/program.py", "runtime/*.py", "data/*.py", "data/synthetic/*.py",
                 "answers.py", "metrics.py")
 
 

@@ -48,3 +48,20 @@ def test_own_class_named_like_a_builtin_is_not_a_finding():
 
 def test_unparsable_source_yields_nothing():
     assert scan_source("def broken(:\n") == []
+
+
+def test_every_forbidden_built_in_is_where_the_one_list_says_and_the_scan_finds_it():
+    import torch
+    import torch.nn.functional as F
+
+    from harness.runtime import forbidden
+
+    places = ([("torch.nn", torch.nn, n) for n in forbidden.NN_CLASSES]
+              + [("torch._VF", torch._VF, n) for n in forbidden.VF_FUNCTIONS]
+              + [("torch", torch, n) for n in forbidden.VF_FUNCTIONS]
+              + [("torch.nn.functional", F, n) for n in forbidden.FUNCTIONAL])
+    assert [f"{path}.{name}" for path, owner, name in places if not hasattr(owner, name)] == []
+    for path, _, name in places:
+        found = scan_source(f"import torch\nimport torch.nn.functional\nx = {path}.{name}\n")
+        assert f"{path}.{name}" in [f.name for f in found]
+    assert [f.name for f in scan_source("import torch\nx = torch._VF\n")] == ["torch._VF"]

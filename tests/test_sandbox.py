@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.sandbox.isolation import PROTECTIONS, Limits
+from harness.runtime.config import Limits
+from harness.runtime.confine import PROTECTIONS
 from harness.sandbox.launcher import Sandbox, WorkerDied
 from harness.sandbox.program import Program
 
@@ -90,6 +91,24 @@ def write(path, text):
 
 def identity():
     return [os.getuid(), os.getpid()]
+
+def hidden_builtin(x, h):
+    """torch's LSTM cell, by a name the static scan cannot read."""
+    import torch
+    return getattr(torch.nn, "LSTM" + "Cell")(x.shape[1], h.shape[1]).double()(x, (h, h))[0]
+
+def built_on_a_base(n):
+    """A cell of its own on torch's cell base, which has no forward to call."""
+    import torch
+    class Mine(getattr(torch.nn, "RNNCell" + "Base")):
+        def __init__(self):
+            super().__init__(n, n, bias=True, num_chunks=1)
+    return Mine().weight_ih.shape[0]
+
+def torch_layer():
+    """torch's own GRU, built on RNNBase: constructing it is not a use of the base."""
+    import torch
+    return type(torch.nn.GRU(2, 2)).__name__
 '''
 
 LETHAL = COMMON + '''
@@ -395,6 +414,27 @@ def test_the_environment_is_scrubbed(safe):
     # nor can it be read from the judge's /proc entry
     reply = call(safe, "read", f"/proc/{os.getpid()}/environ")
     assert not reply.header["ok"] or "judge-only-secret-value" not in reply.value
+
+
+# --------------------------------------------------------------------------- the tripwire (runtime/forbidden.py)
+
+
+def test_the_tripwire_records_a_forbidden_built_in_however_it_is_reached(safe):
+    x, h = torch.randn(2, 3, dtype=torch.float64), torch.zeros(2, 4, dtype=torch.float64)
+    reply = call(safe, "hidden_builtin", x, h)
+    assert reply.header["ok"] and {"torch.nn.LSTMCell", "torch._VF.lstm_cell"} <= set(reply.header["forbidden"])
+    reply = call(safe, "built_on_a_base", 3)
+    assert reply.value == 3 and reply.header["forbidden"] == ["torch.nn.RNNCellBase"]
+    reply = call(safe, "torch_layer")
+    assert reply.value == "GRU" and reply.header["forbidden"] == []
+
+
+def test_a_torch_cell_the_judge_builds_on_purpose_is_not_counted(safe):
+    p = Program()
+    cell = p.op("torch_cell", "LSTMCell", 3, 4, {"weight_ih": torch.ones(16, 3, dtype=torch.float64)}, "float64")
+    p.result(p.method(cell, "forward", torch.randn(2, 3, dtype=torch.float64)))
+    reply = safe.run(p.to_json(), p.inputs)
+    assert reply.header["ok"] and reply.header["forbidden"] == []
 
 
 # --------------------------------------------------------------------------- output

@@ -22,7 +22,8 @@ import pytest
 from harness.grading import grade
 from harness.report import render_report
 from harness.sandbox import launcher
-from harness.sandbox.isolation import PROTECTIONS, Limits
+from harness.runtime.config import Limits
+from harness.runtime.confine import PROTECTIONS
 from harness.sandbox.launcher import Sandbox, isolation_mode
 from harness.sandbox.program import Program
 from harness.spec import load_tasks

@@ -18,7 +18,8 @@ from harness.spec import SpecError, default_tasks_dir, load_tasks
 from student_env import make_venv_with_wheel, run_in, student_subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
-TASKS = sorted(p.relative_to(ROOT / "tasks").as_posix() for p in (ROOT / "tasks").rglob("*") if p.is_file())
+TASKS = sorted(p.relative_to(ROOT / "tasks").as_posix() for p in (ROOT / "tasks").rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts)
 
 
 def files_of(wheel: Path) -> dict[str, bytes]:
@@ -58,7 +59,7 @@ def test_the_student_wheel_holds_nothing_of_the_answer_key(student_files):
 def test_the_student_wheel_holds_the_judge_and_its_command(student_files):
     names = set(student_files)
     for path in ("harness/__init__.py", "harness/cli.py", "harness/spec.py", "harness/checks/__init__.py",
-                 "harness/checks/cells.py", "harness/checks/generation.py", "harness/sandbox/worker.py"):
+                 "harness/checks/cells.py", "harness/checks/generation.py", "harness/runtime/worker.py"):
         assert path in names
     templates = {p.name for p in (ROOT / "harness" / "templates").iterdir() if p.is_file()}
     assert {n.rsplit("/", 1)[-1] for n in names if n.startswith("harness/templates/")} == templates
@@ -160,7 +161,8 @@ def test_installed_not_editable_the_default_tasks_are_found_from_any_folder(inst
     probe = "from harness.spec import default_tasks_dir; print(default_tasks_dir())"
     where = Path(run_in(python, elsewhere, "-c", probe).strip())
     assert where.name == "harness_tasks" and where.resolve().is_relative_to(tmp_path.resolve())  # in the venv
-    assert sorted(p.relative_to(where).as_posix() for p in where.rglob("*") if p.is_file()) == TASKS
+    installed = [p for p in where.rglob("*") if p.is_file() and "__pycache__" not in p.parts]  # pip compiles .py
+    assert sorted(p.relative_to(where).as_posix() for p in installed) == TASKS
 
 
 def test_in_this_checkout_the_default_tasks_are_its_tasks_folder(tmp_path, monkeypatch):

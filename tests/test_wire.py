@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from harness.sandbox import wire
-from harness.sandbox.wire import MAGIC, Opaque, ProtocolError
+from harness.runtime import wire
+from harness.runtime.wire import MAGIC, Opaque, ProtocolError
 
 
 def roundtrip(value, **receive_kwargs):

@@ -3,19 +3,16 @@
 Two witnesses, both judged here: a static reading of the source (its syntax tree, never executed)
 that finds references to the forbidden built-ins and the top-level class or function they sit in,
 and the worker's tripwire, which records the forbidden built-ins actually called while a program
-ran (it catches ``getattr(torch.nn, "LSTM" + "Cell")`` and the like).
+ran (it catches ``getattr(torch.nn, "LSTM" + "Cell")`` and the like). Both read the one list of
+``harness/runtime/forbidden.py``.
 """
 from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
 
-FORBIDDEN = {
-    "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "RNNBase", "RNNCellBase", "MultiheadAttention",
-    "Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
-    "TransformerDecoderLayer", "scaled_dot_product_attention", "multi_head_attention_forward",
-    "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "lstm", "gru", "rnn_tanh", "rnn_relu", "_VF",
-}
+from ..runtime.forbidden import NAMES as FORBIDDEN
+
 #: Module paths whose attributes of those names are torch's built-ins.
 TORCH_OWNERS = {"torch", "torch.nn", "nn", "torch.nn.functional", "F", "functional", "torch._VF", "_VF",
                 "torch.nn.modules", "torch.nn.modules.rnn", "torch.nn.modules.activation", "torch._C._VariableFunctions"}

@@ -1,8 +1,9 @@
 """Vocabulary: tokens to ids and back, with the contract's special ids.
 
-Ids 0–3 are always ``<pad>``, ``<bos>``, ``<eos>``, ``<unk>`` (CONTRACT.md). The other tokens come
-from the training split only, most frequent first; ties are broken by the token's text (Unicode
-order), so the same training tokens always give the same ids.
+Ids 0–3 are always ``<pad>``, ``<bos>``, ``<eos>``, ``<unk>`` (CONTRACT.md; said once, in
+``harness/runtime/tokens.py``). The other tokens come from the training split only, most frequent
+first; ties are broken by the token's text (Unicode order), so the same training tokens always give
+the same ids.
 """
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-PAD, BOS, EOS, UNK = 0, 1, 2, 3
-SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
+from ..runtime.tokens import BOS, EOS, PAD, SPECIALS, UNK
+
+__all__ = ["Vocabulary", "PAD", "BOS", "EOS", "UNK", "SPECIALS"]
 
 
 @dataclass

@@ -1,9 +1,10 @@
 """The judge's handle on a worker: start it confined, send requests, enforce time, kill it.
 
-The launcher never imports submission code. It copies the worker runtime into the scratch
-directory, starts ``python -I`` there in a new session with a scrubbed environment, and speaks the
-framed protocol of ``wire.py`` over two dedicated pipes. The worker confines itself first thing
-(``isolation.confine``) and reports in its hello message which protections held.
+The launcher never imports submission code. It copies the worker's runtime — the folder
+``harness/runtime``, whole — into the scratch directory, starts ``python -I`` there in a new session
+with a scrubbed environment, and speaks the framed protocol of ``runtime/wire.py`` over two dedicated
+pipes. The worker confines itself first thing (``runtime/confine.py``) and reports in its hello
+message which protections held.
 
 Failure handling — a misbehaving submission costs the request it was running, never the judge:
 - every wait is bounded: the reply (``timeout``), and also the sending of a request, so a worker
@@ -22,13 +23,13 @@ Isolation mode — ``HARNESS_ISOLATION`` in the judge's environment:
 - unset (or ``auto``): ``full`` on Linux, ``basic`` on any other OS (macOS, Windows);
 - ``basic``: the basic path, also on Linux (what the tests use to exercise it; also the way out on a
   Linux where the full path misbehaves);
-- ``full``: the full path where the OS can take it (Linux; macOS gets what ``isolation.confine`` does
+- ``full``: the full path where the OS can take it (Linux; macOS gets what ``confine.confine`` does
   there: rlimits, process group, lifeline), refused on Windows.
 The basic path starts the same worker as a separate process, in a new session (POSIX) or process
 group (Windows), with a scrubbed environment, the scratch copy as its working directory and the same
 wall-clock timeouts, output caps and pickle-free protocol — but over stdin/stdout rather than extra
 descriptors, with requests written by a thread rather than on a non-blocking pipe, and without any
-of ``isolation.confine`` (namespaces, mounts, rlimits, uid change, prctl, pidfd). Instead of the
+of ``confine.confine`` (namespaces, mounts, rlimits, uid change, prctl, pidfd). Instead of the
 lifeline, the worker ends itself (and on POSIX its process group) when its request pipe closes; on
 Windows the kill is ``taskkill /T``. The worker reports every protection off, each with why ("not
 available on this OS (…)" or "HARNESS_ISOLATION=basic"), and ``Sandbox.mode`` says which path ran.
@@ -48,8 +49,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import wire
-from .isolation import TMP_DIRS, Confinement, Limits
+from ..runtime import wire
+from ..runtime.config import TMP_DIRS, Confinement, Limits
 
 try:
     import fcntl
@@ -57,11 +58,13 @@ try:
 except ImportError:  # Windows
     fcntl = termios = None
 
-# The sandbox modules that run in the worker (each imports only the standard library, torch,
-# safetensors and its siblings); copied next to the submission, never imported from the checkout.
-RUNTIME_FILES = ("worker.py", "wire.py", "program.py", "isolation.py", "training.py")
+# What runs in the worker: this folder, copied whole next to the submission as the package RUNTIME_PACKAGE
+# (its modules import only the standard library, torch, numpy, safetensors and each other), never
+# imported from the checkout.
+RUNTIME_DIR = Path(__file__).resolve().parents[1] / "runtime"
+RUNTIME_PACKAGE = "_harness_runtime"
 BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-        "from _harness_runtime.worker import main; main(sys.argv[2:])")
+        f"from {RUNTIME_PACKAGE}.worker import main; main(sys.argv[2:])")
 POLL_S = 0.05
 MODES = ("full", "basic")
 OS_NAMES = {"win32": "Windows", "darwin": "macOS"}
@@ -341,15 +344,17 @@ class Sandbox:
 
     # life cycle -------------------------------------------------------------------------------
     def _install_runtime(self) -> Path:
-        runtime = self.scratch / "runtime" / "_harness_runtime"
-        runtime.mkdir(parents=True, exist_ok=True)
-        (runtime / "__init__.py").write_text("")
-        for name in RUNTIME_FILES:  # always fresh: the worker runs exactly the judge's version
-            if (Path(__file__).parent / name).exists():
-                shutil.copyfile(Path(__file__).parent / name, runtime / name)
-        for path in (runtime.parent, runtime, *runtime.iterdir()):  # readable by the worker's uid
+        """Copy RUNTIME_DIR into ``scratch/runtime/RUNTIME_PACKAGE``, always fresh: the worker runs exactly
+        the judge's version, and nothing a previous worker left there. The folder to put on sys.path."""
+        root = self.scratch / "runtime"
+        if root.is_symlink():
+            root.unlink()
+        elif root.exists():
+            shutil.rmtree(root)
+        shutil.copytree(RUNTIME_DIR, root / RUNTIME_PACKAGE, ignore=shutil.ignore_patterns("__pycache__"))
+        for path in (root, *root.rglob("*")):  # readable by the worker's uid
             path.chmod(0o755 if path.is_dir() else 0o644)
-        return runtime.parent
+        return root
 
     def _confinement(self, runtime: Path, home: Path) -> Confinement:
         python_dirs, probes, python_paths = _python_paths()
@@ -357,7 +362,7 @@ class Sandbox:
         judge_home = os.path.expanduser("~")
         if judge_home not in ("", "/"):
             covers.append(judge_home)
-        probes += [str(p) for p in (runtime / "_harness_runtime").glob("*.py")]
+        probes += [str(p) for p in (runtime / RUNTIME_PACKAGE).rglob("*.py")]
         return Confinement(self.limits, hide_paths=answer_key_paths() + self.extra_hidden,
                            cover_paths=covers, writable_paths=[str(self.submission), str(home)],
                            readable_paths=[str(runtime), *python_dirs], probe_files=probes,

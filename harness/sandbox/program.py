@@ -1,4 +1,4 @@
-"""Programs: what the judge asks the worker to evaluate, as data.
+"""Programs: what the judge asks the worker to evaluate, as data — the judge's side (building them).
 
 A check never ships code to the worker. It builds a *program* — a short list of steps such as
 "construct ``cells.LSTMCell(3, 4)``", "load these weights", "unroll over x", "return the outputs
@@ -6,9 +6,9 @@ and the gradients" — and the worker evaluates it against the student's modules
 values. The judge evaluates the very same program against the answer key (``reference_models``)
 in its own process to get the expected values, so a check is written once and compared twice.
 
-The interpreter is deliberately small: names are looked up in a namespace of modules, a fixed set
-of trusted helper ops does the plumbing (leaf tensors, weight loading, unrolling, gradients,
-generators). This module imports nothing from the harness because it is copied into the worker.
+The interpreter and its trusted helper ops run on both sides, so they live in the worker's runtime
+(``harness/runtime/interpreter.py``, ``ops.py``); this builder runs in the judge only. The judge's
+callers evaluate programs through the names re-exported here (``run``, ``ContractError``).
 """
 from __future__ import annotations
 
@@ -17,17 +17,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import training
+from ..runtime.interpreter import resolve, run
+from ..runtime.ops import DTYPES, OPS, ContractError
 
-DTYPES = {"float64": torch.float64, "float32": torch.float32, "int64": torch.int64}
-
-
-class ContractError(Exception):
-    """The submission does not have the shape the contract requires (a missing parameter, a wrong
-    shape, a missing name). Reported to the student as such, not as a crash of their code."""
-
-
-# --------------------------------------------------------------------------- building (judge side)
+__all__ = ["Program", "Ref", "run", "resolve", "ContractError", "OPS", "DTYPES"]
 
 
 @dataclass(frozen=True)
@@ -93,247 +86,3 @@ class Program:
 
     def to_json(self) -> dict:
         return {"steps": self.steps, "result": self.result_expr}
-
-
-# --------------------------------------------------------------------------- trusted helper ops
-
-
-def _leaf(x):
-    """A fresh leaf tensor that records gradients."""
-    return x.detach().clone().requires_grad_(True)
-
-
-def _load_state(module, weights):
-    """Copy ``weights`` into the module's parameters by name, checking names and shapes."""
-    if not isinstance(module, torch.nn.Module):
-        raise ContractError(f"expected an nn.Module, got {type(module).__name__}")
-    own = dict(module.named_parameters())
-    for name, value in weights.items():
-        if name not in own:
-            have = ", ".join(sorted(own)) or "none"
-            raise ContractError(f"{type(module).__name__} has no parameter named {name!r} (its parameters: {have})")
-        if tuple(own[name].shape) != tuple(value.shape):
-            raise ContractError(
-                f"{type(module).__name__}.{name} has shape {tuple(own[name].shape)}, the contract says {tuple(value.shape)}")
-        with torch.no_grad():
-            own[name].data = value.detach().clone().to(own[name].dtype)
-    return module
-
-
-def _to(module_or_tensor, dtype):
-    return module_or_tensor.to(DTYPES[dtype] if isinstance(dtype, str) else dtype)
-
-
-
-def _hidden(state):
-    """The output h of a cell state: ``h`` itself or the first element of ``(h, c)``."""
-    return state[0] if isinstance(state, (tuple, list)) else state
-
-
-def _unroll(cell, x, state):
-    """Feed ``x[:, t]`` to the cell step by step; return (per-step states, final state)."""
-    states = []
-    for t in range(x.shape[1]):
-        state = cell(x[:, t], state)
-        states.append(state)
-    return states, state
-
-
-def _stack_hidden(states):
-    """Stack the outputs h of per-step states into (B, T, H)."""
-    return torch.stack([_hidden(s) for s in states], dim=1)
-
-
-def _flatten(value):
-    """The tensors of a nested value, in order."""
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (tuple, list)):
-        return [t for v in value for t in _flatten(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _flatten(v)]
-    return []
-
-
-def _grad(outputs, cotangents, inputs):
-    """Vector-Jacobian product: gradients of sum(<output, cotangent>) w.r.t. each input.
-
-    Inputs that the outputs do not depend on get ``None`` (the judge reports "no gradient")."""
-    outs, cots = _flatten(outputs), _flatten(cotangents)
-    if len(outs) != len(cots):
-        raise ContractError(f"returned {len(outs)} tensors where {len(cots)} were expected")
-    for o, c in zip(outs, cots):
-        if o.shape != c.shape:
-            raise ContractError(f"returned a tensor of shape {tuple(o.shape)}, expected {tuple(c.shape)}")
-    pairs = [(o, c) for o, c in zip(outs, cots) if o.requires_grad]
-    flat_inputs = _flatten(inputs)
-    if not pairs:
-        return [None] * len(flat_inputs)
-    grads = torch.autograd.grad([o for o, _ in pairs], flat_inputs, [c.to(o.dtype) for o, c in pairs],
-                                allow_unused=True)
-    return list(grads)
-
-
-def _dot(outputs, cotangents):
-    """sum(<output, cotangent>) as a Python float: the scalar loss of finite-difference checks."""
-    outs, cots = _flatten(outputs), _flatten(cotangents)
-    if len(outs) != len(cots):
-        raise ContractError(f"returned {len(outs)} tensors where {len(cots)} were expected")
-    return float(sum((o.detach().double() * c.double()).sum() for o, c in zip(outs, cots)))
-
-
-def _torch_cell(kind, input_size, hidden_size, weights, dtype):
-    """A torch.nn cell used as a known-good cell when testing a student's layer."""
-    cls = {"RNNCell": torch.nn.RNNCell, "LSTMCell": torch.nn.LSTMCell, "GRUCell": torch.nn.GRUCell}[kind]
-    cell = cls(input_size, hidden_size).to(DTYPES[dtype])
-    cell._harness_probe = True
-    return _load_state(cell, weights)
-
-
-def _generator(seed):
-    return torch.Generator().manual_seed(int(seed))
-
-
-def _manual_seed(seed):
-    torch.manual_seed(int(seed))
-
-
-class TableStep:
-    """A next-token distribution given by a table: ``step(prefix) -> log-probs (V,)``.
-
-    ``table`` maps a prefix written as space-separated ids (after bos, e.g. "" or "4 7") to
-    log-probabilities; prefixes not in the table get ``default``."""
-
-    def __init__(self, table, default):
-        self.table = {k: v.detach().clone() for k, v in table.items()}
-        self.default = default.detach().clone()
-
-    def __call__(self, prefix):
-        ids = [int(t) for t in (prefix.tolist() if isinstance(prefix, torch.Tensor) else prefix)]
-        key = " ".join(str(t) for t in ids[1:])  # drop bos
-        return self.table.get(key, self.default).clone()
-
-
-def _table_step(table, default):
-    return TableStep(table, default)
-
-
-def _parameters_with_grads(values, grads):
-    """Fresh parameters whose ``.grad`` is set, for testing gradient clipping."""
-    params = []
-    for v, g in zip(values, grads):
-        p = torch.nn.Parameter(v.detach().clone())
-        p.grad = g.detach().clone()
-        params.append(p)
-    return params
-
-
-def _grads_of(params):
-    return [p.grad for p in params]
-
-
-
-def _index(value, i):
-    return value[i]
-
-
-def _select_time(x, t):
-    return x[:, t]
-
-
-def _parameter_shapes(module):
-    if not isinstance(module, torch.nn.Module):
-        raise ContractError(f"expected an nn.Module, got {type(module).__name__}")
-    return {name: list(p.shape) for name, p in module.named_parameters()}
-
-
-def _param_list(module, names):
-    """The named parameters in the judge's order (so gradients line up with the answer key's)."""
-    own = dict(module.named_parameters())
-    missing = [n for n in names if n not in own]
-    if missing:
-        raise ContractError(f"has no parameter named {missing[0]!r} (its parameters: {', '.join(sorted(own)) or 'none'})")
-    return [own[n] for n in names]
-
-
-def _time_norms(grad):
-    """Norm of a (B, T, D) gradient at each time step: how much of the signal reaches step t."""
-    if grad is None:
-        return None
-    return grad.detach().double().pow(2).sum(dim=(0, 2)).sqrt()
-
-
-OPS = {
-    "leaf": _leaf,
-    "load_state": _load_state,
-    "to": _to,
-    "hidden": _hidden,
-    "unroll": _unroll,
-    "stack_hidden": _stack_hidden,
-    "grad": _grad,
-    "dot": _dot,
-    "torch_cell": _torch_cell,
-    "generator": _generator,
-    "manual_seed": _manual_seed,
-    "table_step": _table_step,
-    "parameters_with_grads": _parameters_with_grads,
-    "grads_of": _grads_of,
-    "index": _index,
-    "select_time": _select_time,
-    "parameter_shapes": _parameter_shapes,
-    "param_list": _param_list,
-    "time_norms": _time_norms,
-    "count_parameters": lambda module: sum(p.numel() for p in module.parameters()),
-    **training.OPS,
-}
-
-
-# --------------------------------------------------------------------------- evaluating (both sides)
-
-
-def resolve(namespace: dict, dotted: str):
-    """Find ``module.attr`` in a namespace of modules; a missing name is a ContractError."""
-    module_name, _, attr = dotted.partition(".")
-    if module_name not in namespace:
-        raise ContractError(f"module {module_name!r} is not available")
-    module = namespace[module_name]
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise ContractError(f"{module_name}.py does not define {attr!r}") from None
-
-
-def run(program: dict, inputs: dict, namespace: dict):
-    """Evaluate a program (as produced by :meth:`Program.to_json`) and return its result value."""
-    env = {}
-
-    def ev(e):
-        if isinstance(e, list):
-            return [ev(x) for x in e]
-        if not isinstance(e, dict):
-            return e
-        if "var" in e:
-            return env[e["var"]]
-        if "$tensor" in e:
-            return inputs[e["$tensor"]].clone()
-        if "$tuple" in e:
-            return tuple(ev(x) for x in e["$tuple"])
-        if "$dict" in e:
-            return {k: ev(v) for k, v in e["$dict"].items()}
-        if "$dtype" in e:
-            return DTYPES[e["$dtype"]]
-        if "call" in e:
-            return resolve(namespace, e["call"])(*ev(e["args"]), **ev(e["kwargs"]))
-        if "method" in e:
-            obj, name = e["method"]
-            return getattr(ev(obj), name)(*ev(e["args"]), **ev(e["kwargs"]))
-        if "op" in e:
-            return OPS[e["op"]](*ev(e["args"]))
-        if "lookup" in e:
-            module_name, _, attr = e["lookup"].partition(".")
-            return getattr(namespace.get(module_name), attr, None)
-        raise ValueError(f"unknown program expression {sorted(e)}")
-
-    for name, expr in program["steps"]:
-        env[name] = ev(expr)
-    return ev(program["result"])

@@ -5,7 +5,7 @@ gradient clipping, seed, time budget. The same code trains a student's model in 
 reference models in the judge, so their figures compare. Everything returned is raw (losses,
 logits, token ids); metrics and verdicts are computed by the judge.
 
-Copied into the worker with program.py, so it imports nothing from the harness.
+Part of the worker's runtime (``ops.py`` offers these as program ops), so it imports nothing from the harness.
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-PAD = 0
+from .tokens import PAD
+
 LOSSES = ("classes", "tokens", "seq2seq", "regression")
 
 
@@ -84,7 +85,7 @@ def predict(model, inputs: list, batch_size: int = 256) -> torch.Tensor:
 def greedy_decode(model, src: torch.Tensor, bos: int, eos: int, max_len: int, batch_size: int = 256) -> dict:
     """Greedy translation by re-running the teacher-forced forward on the growing prefix.
 
-    Returns token ids (N, max_len) padded with 0 after eos, and the model's ``attention`` (B, T, S)
+    Returns token ids (N, max_len) padded with PAD after eos, and the model's ``attention`` (B, T, S)
     from the last forward when it sets one."""
     model.eval()
     tokens, attention = [], []
@@ -94,13 +95,13 @@ def greedy_decode(model, src: torch.Tensor, bos: int, eos: int, max_len: int, ba
         done = torch.zeros(s.shape[0], dtype=torch.bool)
         for _ in range(max_len):
             next_id = model(s, prefix)[:, -1].argmax(-1)  # (B,)
-            next_id = torch.where(done, torch.zeros_like(next_id), next_id)
+            next_id = torch.where(done, torch.full_like(next_id, PAD), next_id)
             prefix = torch.cat([prefix, next_id[:, None]], dim=1)
             done |= next_id == eos
             if done.all():
                 break
         out = prefix[:, 1:]
-        tokens.append(F.pad(out, (0, max_len - out.shape[1])))
+        tokens.append(F.pad(out, (0, max_len - out.shape[1]), value=PAD))
         att = getattr(model, "attention", None)
         if isinstance(att, torch.Tensor) and att.dim() == 3 and att.shape[0] == s.shape[0]:
             attention.append(F.pad(att.detach().float(), (0, 0, 0, max_len - att.shape[1])))
@@ -117,7 +118,7 @@ def sample_text(model, n: int, bos: int, eos: int, max_len: int, temperature: fl
     for _ in range(max_len):
         probs = torch.softmax(model(seq)[:, -1].double() / temperature, dim=-1)
         next_id = torch.multinomial(probs, 1, generator=gen)[:, 0]
-        next_id = torch.where(done, torch.zeros_like(next_id), next_id)
+        next_id = torch.where(done, torch.full_like(next_id, PAD), next_id)
         seq = torch.cat([seq, next_id[:, None]], dim=1)
         done |= next_id == eos
         if done.all():

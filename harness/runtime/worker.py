@@ -2,13 +2,14 @@
 
 It imports the submission's modules, evaluates the judge's programs against them and sends back
 raw values. It computes no verdict and holds no expected value. It is started by the launcher with
-the submission copied into a scratch directory, in isolation (see ``isolation.py``), and talks to
+the submission copied into a scratch directory, in isolation (see ``confine.py``), and talks to
 the judge over two dedicated pipes so that whatever the submission prints cannot corrupt the
 protocol. In basic isolation those pipes arrive as stdin and stdout (the only ones every OS hands a
 child); the worker moves them aside first thing, so the submission's stdin is empty and its stdout
 goes with stderr.
 
-Runs outside the harness package (copied as ``_harness_runtime``), so only relative imports.
+Runs outside the harness package (the runtime folder is copied as ``_harness_runtime``), so only
+relative imports.
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ import sys
 import threading
 import time
 import traceback
+
+from . import forbidden
 
 BLOCKED_PACKAGES = ("harness", "reference_models")
 
@@ -40,14 +43,8 @@ class AnswerKeyBlocker(importlib.abc.MetaPathFinder):
 
 
 class Tripwire:
-    """Records calls of the torch built-ins that the contract says a student must not use."""
-
-    MODULE_CLASSES = ("RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "MultiheadAttention",
-                      "Transformer", "TransformerEncoder", "TransformerDecoder",
-                      "TransformerEncoderLayer", "TransformerDecoderLayer")
-    VF_FUNCTIONS = ("lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "lstm", "gru",
-                    "rnn_tanh", "rnn_relu")
-    FUNCTIONAL = ("scaled_dot_product_attention", "multi_head_attention_forward")
+    """Records uses of the torch built-ins that the contract says a student must not use
+    (``forbidden.py``): a call of one, or the construction of a submission's class built on one."""
 
     def __init__(self):
         self.used: set[str] = set()
@@ -74,7 +71,7 @@ class Tripwire:
 
         @functools.wraps(original)
         def forward(module, *args, **kwargs):
-            if getattr(module, "_harness_probe", False):  # a cell the judge put there on purpose
+            if getattr(module, forbidden.PROBE_ATTR, False):  # a cell the judge put there on purpose
                 self.suspended += 1
                 try:
                     return original(module, *args, **kwargs)
@@ -85,18 +82,33 @@ class Tripwire:
 
         cls.forward = forward
 
+    def _wrap_subclass_init(self, cls, label):
+        """Record the construction of a class of the submission's own built on ``cls`` (a base such as
+        ``RNNCellBase`` has no ``forward`` to wrap; torch's own classes built on it do not count)."""
+        original = cls.__init__
+
+        @functools.wraps(original)
+        def __init__(module, *args, **kwargs):
+            if type(module).__module__.partition(".")[0] != "torch":
+                self._record(label)
+            original(module, *args, **kwargs)
+
+        cls.__init__ = __init__
+
     def install(self):
         import torch
         import torch.nn.functional as F
 
-        for name in self.MODULE_CLASSES:
+        for name in forbidden.NN_CLASSES:
             cls = getattr(torch.nn, name, None)
             if cls is not None:
-                self._wrap_module_forward(cls, f"torch.nn.{name}")
-        for name in self.VF_FUNCTIONS:
+                if "forward" in vars(cls):
+                    self._wrap_module_forward(cls, f"torch.nn.{name}")
+                self._wrap_subclass_init(cls, f"torch.nn.{name}")
+        for name in forbidden.VF_FUNCTIONS:
             self._wrap_function(torch._VF, name, f"torch._VF.{name}")
             self._wrap_function(torch, name, f"torch.{name}")
-        for name in self.FUNCTIONAL:
+        for name in forbidden.FUNCTIONAL:
             self._wrap_function(F, name, f"torch.nn.functional.{name}")
 
     def take(self) -> list[str]:
@@ -150,9 +162,9 @@ def _describe(exc: BaseException, submission_dir: str) -> dict:
 
 class Worker:
     def __init__(self, fd_in: int, fd_out: int, submission_dir: str):
-        from . import program, wire
+        from . import interpreter, wire
 
-        self.wire, self.program = wire, program
+        self.wire, self.interpreter = wire, interpreter
         self.fd_in, self.fd_out = fd_in, fd_out
         self.submission_dir = os.path.abspath(submission_dir)
         self.modules: dict[str, object] = {}
@@ -199,8 +211,8 @@ class Worker:
         self.tripwire.take()
         start = time.perf_counter()
         try:
-            value = self.program.run(prog, inputs, self.modules)
-        except self.program.ContractError as exc:
+            value = self.interpreter.run(prog, inputs, self.modules)
+        except self.interpreter.ContractError as exc:
             return {"ok": False, "contract": _safe_str(exc), "forbidden": self.tripwire.take()}, {}
         except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
             return {"ok": False, "error": describe_exception(exc, self.submission_dir),
@@ -315,15 +327,16 @@ def main(argv: list[str] | None = None) -> None:
     hello = {}
     basic = False
     if len(argv) > 4:
-        from . import isolation
+        from . import confine
+        from .config import Confinement
 
-        conf = isolation.Confinement.from_json(argv[4])
+        conf = Confinement.from_json(argv[4])
         basic = conf.mode == "basic"
-        if basic:  # no system call of isolation's: works on any OS
-            boot = isolation.basic(conf.mode_reason)
+        if basic:  # no system call of confine's: works on any OS
+            boot = confine.basic(conf.mode_reason)
         else:
             # Confine before anything heavy is imported; on Linux this forks, and only the worker returns.
-            boot = isolation.confine(conf, keep_fds=(fd_in, fd_out), lifeline=lifeline)
+            boot = confine.confine(conf, keep_fds=(fd_in, fd_out), lifeline=lifeline)
         hello = {"init_pid": boot.init_pid, "uid": boot.uid, "protections": boot.held, "notes": boot.notes,
                  "mode": "basic" if basic else "full"}
         for path in conf.python_paths:

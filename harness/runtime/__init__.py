@@ -1,0 +1,16 @@
+"""The worker's runtime: what runs in the worker process, all of it, and nothing else.
+
+The launcher (``harness/sandbox/launcher.py``) copies this folder whole into each worker's scratch
+directory, as the package ``_harness_runtime``; the worker never imports it from the checkout. So a
+module here imports only the standard library, torch, numpy, safetensors and its siblings (relatively),
+never the rest of the harness (``tests/test_runtime_boundary.py`` holds it to that).
+
+- ``worker.py``: the worker's main loop, the import blocker and the tripwire (worker only);
+- ``confine.py``: the worker confines itself (worker only);
+- ``config.py``: the limits and the confinement the judge sends (both sides);
+- ``wire.py``: the framed, pickle-free protocol (both sides);
+- ``interpreter.py``, ``ops.py``, ``training.py``: programs and the ops they call, evaluated in the worker
+  against a submission and in the judge against the answer key (both sides);
+- ``tokens.py``, ``forbidden.py``: facts both sides must agree on, said once (special token ids, the
+  built-ins the implement-it-yourself rule forbids).
+"""

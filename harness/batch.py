@@ -39,13 +39,14 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
 from . import __version__
-from .gradebook import GRADED, Database, write_atomically, write_csv
+from .classrun import GRADED, NOT_GRADED, ClassRun, Outcome, Tally, count
+from .gradebook import Database, write_atomically, write_csv
 from .results import Results
 from .spec import VISIBILITIES, TaskSpec, default_tasks_dir, load_tasks
 from .submission import SKIP_DIRS, SubmissionError, locate
@@ -55,7 +56,6 @@ ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", "
 HASHED_SUFFIXES = (".py", ".ipynb")
 HASHED_NAMES = ("harness.toml",)
 HASH_KEY = "submission_sha256"  # in Results.environment: which files were graded
-NOT_GRADED = "not graded"
 POLL_S = 0.2
 
 
@@ -74,67 +74,6 @@ class Job:
     digests: tuple[tuple[str, str], ...]  # (task, spec digest) the run started with
     hide: tuple[str, ...] = ()             # folders the sandboxed worker must not see
     visibility: tuple[str, ...] = VISIBILITIES
-
-
-@dataclass
-class Outcome:
-    """What a run found for one submission."""
-
-    name: str
-    path: Path
-    status: str                       # "graded" | "not graded"
-    reason: str = ""                  # why it could not be graded
-    results: Results | None = None
-    content_hash: str | None = None
-    how: str = "graded"               # graded | up to date | imported | not graded | not reached
-    graded_in_run: int | None = None
-    seconds: float = 0.0              # time the job took, graded or not
-
-    @property
-    def report(self) -> str | None:
-        """The report's path relative to the output folder, when there is one."""
-        return f"submissions/{self.name}/report.html" if self.results is not None else None
-
-
-@dataclass
-class Tally:
-    """Progress of a run, as the progress callback sees it."""
-
-    total: int            # submissions found
-    to_grade: int         # of which not up to date
-    done: int = 0         # jobs finished in this run
-    not_graded: int = 0   # of which could not be graded
-
-
-@dataclass
-class ClassRun:
-    """A finished (or stopped) run: its outcomes, one per submission, in name order."""
-
-    run_id: int
-    out: Path
-    outcomes: list[Outcome]
-    specs: list[TaskSpec]
-    started: str
-    finished: str
-    workers: int | None
-    scheduler: str | None
-    interrupted: bool = False
-    seconds: float = 0.0
-    counts: dict = field(default_factory=dict)
-
-    def summary(self) -> str:
-        c = self.counts
-        lines = [f"{c['graded']} graded ({c['graded_now']} in this run, {c['up_to_date']} up to date), "
-                 f"{c['not_graded']} not graded" + (f", {c['not_reached']} not reached" if c["not_reached"] else "")
-                 + f" — {self.seconds:.1f} s"]
-        for o in self.outcomes:
-            if o.status != GRADED and o.how != "not reached":
-                lines.append(f"  not graded: {o.name}: {o.reason}")
-        if self.interrupted:
-            lines.append("stopped: run the same command again to grade the rest")
-        lines.append(f"overview:  {self.out / 'index.html'}\ngradebook: {self.out / 'gradebook.csv'}, "
-                     f"{self.out / 'gradebook.sqlite'}")
-        return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- finding submissions
@@ -524,15 +463,6 @@ def up_to_date(out: Path, name: str, specs: list[TaskSpec], digest: str | None) 
             or stamp != {s.name: (s.digest, s.version) for s in specs}):
         return None
     return results
-
-
-def count(outcomes: list[Outcome]) -> dict[str, int]:
-    return {"total": len(outcomes),
-            "graded": sum(o.status == GRADED for o in outcomes),
-            "graded_now": sum(o.how == "graded" for o in outcomes),
-            "up_to_date": sum(o.how in ("up to date", "imported") for o in outcomes),
-            "not_graded": sum(o.status != GRADED and o.how != "not reached" for o in outcomes),
-            "not_reached": sum(o.how == "not reached" for o in outcomes)}
 
 
 def _save(out: Path, run_id: int, path: Path, payload: dict) -> Outcome:

@@ -1,4 +1,5 @@
-"""CI around the checks: the pass/fail rule, what to fix first, GitHub annotations, the Markdown summary.
+"""CI around the checks: the pass/fail rule, GitHub annotations, the Markdown summary (what to fix first
+comes from ``harness.triage``, as in the terminal, the HTML report and Gradescope).
 
 ``harness ci`` grades the **public** checks by default. On a student's pull request the job page and
 its annotations are the student's to read, so CI shows what ``harness check`` shows and nothing the
@@ -19,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .results import CheckResult, Results, TaskResult
+from .triage import NEEDS_WORK, fix_first
 
-NEEDS_WORK = ("failed", "error")
 #: GitHub shows at most 10 error annotations per step; the rest are dropped silently.
 GITHUB_ERROR_LIMIT = 10
 
@@ -100,52 +101,6 @@ def evaluate(results: Results, gate: Gate) -> Outcome:
         else:
             fine.append(f"all {len(results.checks)} checks passed")
     return Outcome(not problems, gate.describe(), "; ".join(problems or fine))
-
-
-# --------------------------------------------------------------------------- what to fix first
-
-
-@dataclass(frozen=True)
-class FixItem:
-    """Checks that failed with the same message (one cause), and the points that cause costs."""
-
-    checks: tuple[CheckResult, ...]
-
-    @property
-    def first(self) -> CheckResult:
-        return self.checks[0]
-
-    @property
-    def points_lost(self) -> float:
-        return round(sum(c.max_points - c.points for c in self.checks), 6)
-
-    @property
-    def title(self) -> str:
-        more = len(self.checks) - 1
-        return self.first.id + (f" and {more} more" if more else "")
-
-    @property
-    def message(self) -> str:
-        return self.first.message
-
-    @property
-    def hint(self) -> str:
-        return self.first.hint
-
-
-def fix_first(results: Results, limit: int | None = None) -> list[FixItem]:
-    """Failed and errored checks grouped by cause (same task, message and hint), most points lost first.
-
-    Five checks of a cell that all fail for "has no parameter named 'weight_ih'" are one thing to fix,
-    listed once. Ties keep the spec's order, which puts the simpler checks of a part first.
-    """
-    groups: dict[tuple, list[CheckResult]] = {}
-    for c in results.checks:
-        if c.status in NEEDS_WORK:
-            groups.setdefault((c.task, c.status, c.message, c.hint), []).append(c)
-    items = [FixItem(tuple(cs)) for cs in groups.values()]
-    items.sort(key=lambda item: -item.points_lost)  # stable: ties stay in the spec's order
-    return items if limit is None else items[:limit]
 
 
 # --------------------------------------------------------------------------- where a check points

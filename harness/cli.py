@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .ci import fix_first
 from .results import Results
 from .spec import SpecError, load_tasks
 from .submission import SubmissionError
+from .triage import fix_first
 
 def require_instructor(command: str) -> None:
     """Exit 2 with a clear message when a command of the instructor's side runs from the student package."""

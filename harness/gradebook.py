@@ -1,7 +1,7 @@
 """The gradebook of a class: a CSV for an LMS import and an SQLite history of every run.
 
-Both are written from the outcomes of a run (``harness.batch``), which carry each submission's
-Results document; nothing here grades or reads a submission.
+Both are written from the outcomes of a run (``harness.classrun``, made by ``harness.batch``),
+which carry each submission's Results document; nothing here grades or reads a submission.
 
 ``gradebook.csv`` — UTF-8, a header row, no index column, one row per student (the submission
 folder's name) in name order (text that a spreadsheet would run as a formula, starting with = + - @,
@@ -55,13 +55,12 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from .classrun import GRADED, Outcome
 from .report import percent, points
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .batch import Outcome
     from .spec import TaskSpec
 
-GRADED = "graded"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run these as formulas
 
 SCHEMA = """

@@ -50,7 +50,8 @@ def _output(check: CheckResult) -> str:
 
 
 def _summary(results: Results) -> str:
-    from .ci import fix_first, percent
+    from .ci import percent
+    from .triage import fix_first
 
     lines = [f"Score {results.score:g}/{results.max_score:g} ({percent(results.score, results.max_score):.0f}%)"]
     if results.not_run_checks:

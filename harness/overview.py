@@ -15,19 +15,16 @@ import statistics
 from collections import Counter, defaultdict
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .classrun import GRADED, ClassRun, Outcome
 from .figures import PALETTE, RC
-from .gradebook import GRADED, write_atomically
+from .gradebook import write_atomically
 from .report import TEMPLATES, environment, percent
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .batch import ClassRun, Outcome
 
 SLOWEST = 10
 BINS = 10  # score histogram: 0–10 %, …, 90–100 %

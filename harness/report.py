@@ -15,11 +15,11 @@ import jinja2
 
 from .figures import draw
 from .results import STATUSES, CheckResult, Results
+from .triage import NEEDS_WORK, FixItem, fix_first
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 STATUS_LOOK = {"passed": "✓", "failed": "✗", "error": "!", "skipped": "–"}
-NEEDS_WORK = ("failed", "error")
 PRE_NUMBERS = {"traceback": "Traceback", "output": "Output"}  # text kept as printed, not as JSON
 ENVIRONMENT_LABELS = {"python": "Python", "torch": "PyTorch", "platform": "Platform", "threads": "Threads",
                       "deterministic_algorithms": "Deterministic algorithms"}
@@ -72,7 +72,8 @@ def page(results: Results) -> dict:
         "not_run": results.coverage_line(),
         "counts": [{"status": s, "icon": STATUS_LOOK[s], "n": counts[s]} for s in STATUSES],
         "n_checks": len(results.checks),
-        "fix_first": [rows[id(c)] for c in results.checks if c.status in NEEDS_WORK],
+        "fix_first": [fix_row(item, rows) for item in fix_first(results)],
+        "n_needs_work": sum(counts[s] for s in NEEDS_WORK),
         "tasks": tasks,
         "figures": [figure_view(f, anchors) for f in results.figures],
         "notes": [str(n) for n in results.notes],
@@ -102,6 +103,11 @@ def check_row(check: CheckResult, anchor: str) -> dict:
             "icon": STATUS_LOOK.get(check.status, "?"), "points": check.points, "max_points": check.max_points,
             "message": check.message, "hint": check.hint, "hidden": check.visibility != "public",
             "visibility": check.visibility, "details": details}
+
+
+def fix_row(item: FixItem, rows: dict[int, dict]) -> dict:
+    """A cause under "Fix first": the row of its first check, the points the cause costs, its other checks."""
+    return {**rows[id(item.first)], "points_lost": item.points_lost, "also": [rows[id(c)] for c in item.checks[1:]]}
 
 
 def figure_view(figure: dict, anchors: Anchors) -> dict:

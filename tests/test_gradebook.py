@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.batch import ClassRun, Outcome, count
+from harness.classrun import ClassRun, Outcome, count
 from harness.gradebook import Database, csv_rows, write_csv
 from harness.overview import check_rows, histogram, render_overview
 from harness.results import CheckResult, Results, TaskResult

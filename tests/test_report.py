@@ -64,11 +64,16 @@ def test_report_shows_score_checks_hint_and_figure(results):
     assert "2024" in page and "2.13.0+cpu" in page and "process limit: not held" in page
 
 
-def test_fix_first_links_to_checks_that_did_not_pass(results):
+def test_fix_first_links_to_checks_that_did_not_pass_most_points_lost_first(results):
+    results.checks.append(CheckResult("cells.GRUCell.gradients", "cells", "failed", 0.0, 1.0,
+                                      "GRUCell: largest error 1.03", hint="the update gate is used the other way round"))
     page = render_report(results)
     fix_first = page[page.index("Fix first"):page.index('<section class="task"')]
-    assert 'href="#check-cells.GRUCell.forward"' in fix_first
-    assert 'href="#check-cells.LSTMCell.shapes"' in fix_first
+    links = re.findall(r'<li><a href="#(check-[^"]+)"', fix_first)
+    assert links == ["check-cells.GRUCell.forward", "check-cells.LSTMCell.shapes"]  # one item per cause
+    assert "cells.GRUCell.forward</code></a> and 1 more" in fix_first and "&minus;4 points" in fix_first
+    assert 'href="#check-cells.GRUCell.gradients"' in fix_first  # the cause's other check, linked too
+    assert "3 checks did not pass, for 2 causes" in fix_first
     assert "RNNCell.forward" not in fix_first
     assert 'id="check-cells.GRUCell.forward"' in page
 

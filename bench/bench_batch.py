@@ -20,10 +20,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from bench_grading import bare  # noqa: E402
 
 from harness.batch import grade_class  # noqa: E402
+from patches import overlay  # noqa: E402  (tests/patches.py: a fixture laid over the reference)
 from harness.spec import load_tasks  # noqa: E402
 
 FUNCTION_TASKS = ["cells", "attention", "sequences", "generation"]
@@ -36,12 +38,11 @@ def make_class(folder: Path, n: int, modules: set[str]) -> int:
     correct = 0
     for i in range(n):
         dest = folder / f"student{i:03d}"
-        shutil.copytree(ROOT / "submissions" / "reference", dest)
         if i % 3 == 0:
+            shutil.copytree(ROOT / "submissions" / "reference", dest)
             correct += 1
             continue
-        for path in buggy[i % len(buggy)].glob("*.py"):
-            shutil.copy(path, dest / path.name)
+        overlay(buggy[i % len(buggy)], ROOT / "submissions" / "reference", dest)  # whole modules or patches
     return correct
 
 

@@ -45,6 +45,7 @@ class StudentSide:
     def _check_every_example(self) -> dict:
         from harness.release.wheel import build_student_wheel
         from harness.results import Results
+        from patches import PatchError
         from student_env import make_student_venv, student_subprocess_env
         from test_verdicts import ALL_EXAMPLES, SUBMISSIONS, overlay, tasks_of
 
@@ -53,20 +54,23 @@ class StudentSide:
         done = subprocess.run([sys.executable, "-c", RELEASE.format(tests=str(TESTS), folder=str(release))],
                               capture_output=True, text=True, timeout=1800)
         assert done.returncode == 0, "the release failed:\n" + done.stderr[-5000:]
-        jobs = []
+        jobs = {}
         for name in ALL_EXAMPLES:
             path = SUBMISSIONS / name
             if "/" in name:
-                path = overlay(path, self.root / "examples" / name.replace("/", "-"))
+                try:
+                    path = overlay(path, self.root / "examples" / name.replace("/", "-"))
+                except PatchError:  # its own test says so, from the same overlay; the others go on
+                    continue
             tasks = tasks_of(name) or sorted(p.name for p in (release / ".harness" / "tasks").iterdir())
-            jobs.append({"name": name.replace("/", "-"), "path": str(path), "tasks": tasks})
+            jobs[name] = {"name": name.replace("/", "-"), "path": str(path), "tasks": tasks}
         config = self.root / "jobs.json"
-        config.write_text(json.dumps({"bundle": str(release / ".harness"), "fast": True, "jobs": jobs}))
+        config.write_text(json.dumps({"bundle": str(release / ".harness"), "fast": True, "jobs": list(jobs.values())}))
         done = subprocess.run([str(python), str(TESTS / "student_driver.py"), str(config), str(self.root / "results")],
                               capture_output=True, text=True, cwd=self.root, env=student_subprocess_env(),
                               timeout=3600)
         assert done.returncode == 0, "the student's side failed:\n" + done.stdout[-3000:] + done.stderr[-5000:]
-        return {name: Results.read(self.root / "results" / f"{name.replace('/', '-')}.json") for name in ALL_EXAMPLES}
+        return {name: Results.read(self.root / "results" / f"{job['name']}.json") for name, job in jobs.items()}
 
     def results(self) -> dict:
         self._thread.join()

@@ -1,9 +1,9 @@
 """Every example submission with a known bug gets exactly its known verdict — on both sides.
 
-A folder under ``submissions/buggy`` or ``submissions/broken`` holds the one module with the bug
-and an ``EXPECTED.toml``; it is overlaid on ``submissions/reference`` and graded. The checks named
-in ``failed`` must fail (and ``errored`` ones error), with the named ``diagnosis`` when one is
-given; every other check must pass.
+A folder under ``submissions/buggy`` or ``submissions/broken`` holds the one module with the bug (whole,
+or as ``<module>.patch`` against the reference's: tests/patches.py) and an ``EXPECTED.toml``; it is overlaid
+on ``submissions/reference`` and graded. The checks named in ``failed`` must fail (and ``errored`` ones
+error), with the named ``diagnosis`` when one is given; every other check must pass.
 
 Each example is also checked the way a student's machine checks it: from a bundle released from
 these specs, with the student package alone, in a fresh venv outside the repository (the
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import shutil
 import tomllib
 from pathlib import Path
 
@@ -24,6 +23,8 @@ import pytest
 from harness.grading import grade
 from harness.results import Results
 from harness.spec import load_tasks
+
+import patches
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "submissions"
@@ -34,11 +35,7 @@ def examples(kind: str) -> list[Path]:
 
 
 def overlay(example: Path, dest: Path) -> Path:
-    shutil.copytree(SUBMISSIONS / "reference", dest)
-    for path in example.iterdir():
-        if path.name != "EXPECTED.toml":
-            shutil.copy(path, dest / path.name)
-    return dest
+    return patches.overlay(example, SUBMISSIONS / "reference", dest)
 
 
 FUNCTION_TASKS = ["cells", "attention", "sequences", "generation"]
@@ -133,6 +130,14 @@ def assert_same_public_verdicts(live: Results, student: Results, specs, expected
     assert all(c.visibility == "public" for c in student.checks)
     later = [c for s in specs for c in s.checks if c.graded_later]
     assert (student.not_run_checks, student.not_run_points) == (len(later), sum(c.points for c in later))
+
+
+@pytest.mark.parametrize("patch", sorted(SUBMISSIONS.glob("buggy/*/*.patch")), ids=lambda p: p.parent.name)
+def test_a_patched_fixture_applies_to_the_reference_and_shows_its_bug(patch: Path):
+    reference = SUBMISSIONS / "reference" / f"{patch.stem}.py"
+    text = patch.read_text(encoding="utf-8")
+    patches.apply(reference.read_text(encoding="utf-8"), text, f"buggy/{patch.parent.name}/{patch.name}")
+    assert any(line.startswith("+") and "# BUG" in line for line in text.splitlines())
 
 
 @pytest.mark.parametrize("example", examples("buggy"), ids=lambda p: p.name)

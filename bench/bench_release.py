@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # student_env: the student's venv, as t
 
 from harness import bundle  # noqa: E402
 from harness.checking import run as check  # noqa: E402
-from harness.checks.tasks import cache_dir  # noqa: E402
+from harness.checks.trained import cache_dir  # noqa: E402
 from harness.release import write_release  # noqa: E402
 from harness.release.record import record  # noqa: E402
 from harness.spec import load_tasks  # noqa: E402

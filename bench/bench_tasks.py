@@ -25,7 +25,7 @@ HEADLINE = {"sentiment": ("accuracy", True), "next_word": ("perplexity", False),
 
 def main() -> None:
     os.environ["HARNESS_CACHE"] = tempfile.mkdtemp(prefix="harness-bench-cache-")
-    from harness.checks.tasks import optimum_of
+    from harness.checks.trained import optimum_of
     from harness.grading import grade
     from harness.spec import load_tasks
 

@@ -3,7 +3,8 @@
 A check asks its Context for three kinds of trusted values: the answer key's value of a program, the
 value of a catalogue variant (the answer key with one known mistake) for diagnosis, and values the
 judge computes once from the answer key (a trained task's baselines). On the instructor's side they
-are computed live (:class:`LiveAnswers`, which imports ``reference_models``); on a student's machine
+are computed live (:class:`LiveAnswers`, from each task folder's answer_key.py and catalogue.py: see
+harness.course); on a student's machine
 they are read from the bundle an instructor released (:class:`BundleAnswers`), which holds the values
 and never the code. The random inputs of a check are drawn through the same object, so that a bundle
 can hand a student's machine the very tensors the instructor's run drew.
@@ -69,25 +70,45 @@ def detached(value):
 
 
 class LiveAnswers:
-    """The instructor's side: the answer key in this process."""
+    """The instructor's side: each task's answer key and catalogue (harness.course), in this process.
+    ``specs``: the tasks graded (default: the default tasks folder's)."""
 
     side = "instructor"
 
-    def __init__(self):
+    def __init__(self, specs=None):
+        self._specs = specs
         self._namespace: dict | None = None
+        self._catalogues: dict | None = None
+
+    def load(self) -> None:
+        """Import every task's answer key and catalogue now (a missing or broken one is a SpecError)."""
+        from . import course
+        from .errors import SpecError
+        from .spec import load_tasks
+
+        specs = self._specs if self._specs is not None else load_tasks()
+        self._namespace, self._catalogues = {}, {}
+        for spec in specs:
+            key = course.answer_key(spec)
+            if key is None:
+                raise SpecError(spec.path.parent / course.ANSWER_KEY, "file", "missing: the checks compare a "
+                                "submission with the task's answer key", "write answer_key.py beside task.toml, e.g. "
+                                f"`from reference_models.{spec.module} import *` for the default course's")
+            self._namespace.setdefault(spec.module, key)
+            self._catalogues.setdefault(spec.module, course.catalogue(spec))
 
     @property
     def namespace(self) -> dict:
-        """The answer key as a namespace of modules, in the shape a submission has."""
+        """The answer keys as a namespace of modules, in the shape a submission has (module name -> module)."""
         if self._namespace is None:
-            import reference_models.attention
-            import reference_models.cells
-            import reference_models.generation
-            import reference_models.sequences
-
-            self._namespace = {"cells": reference_models.cells, "attention": reference_models.attention,
-                               "sequences": reference_models.sequences, "generation": reference_models.generation}
+            self.load()
         return self._namespace
+
+    def catalogue(self, module: str) -> list:
+        """The known forms of ``module``'s answers (harness.course.Entry), as its task's catalogue lists them."""
+        if self._catalogues is None:
+            self.load()
+        return self._catalogues.get(module, [])
 
     def draw(self, key: str, index: int, make: Callable[[], torch.Tensor]) -> torch.Tensor:
         return make()
@@ -98,9 +119,7 @@ class LiveAnswers:
         return detached(interpreter.run(program.to_json(), program.inputs, namespace or self.namespace))
 
     def variants(self, module: str, target: str) -> list:
-        from reference_models.variants import variants_for
-
-        return variants_for(module, target)
+        return [v for v in self.catalogue(module) if v.target == target]
 
     def variant(self, program, variant):
         namespace = dict(self.namespace)

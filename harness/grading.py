@@ -169,7 +169,7 @@ def view_of(check) -> str:
 
 
 def run_figure(spec: TaskSpec, figure_id: str, runner: Runner, answers, state: dict) -> dict | None:
-    definition = FIGURES[figure_id]
+    definition = FIGURES[spec.figure_definitions[figure_id]]
     stem = spec.module
     ctx = Context(figure_id, {}, spec.tolerances, spec.seed,
                   lambda program, timeout=None: runner.run(stem, program, timeout), answers, spec, state,
@@ -219,7 +219,9 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIB
     load_builtin_checks()
     started = time.perf_counter()
     sub = locate(Path(path), sorted({s.module for s in specs}))
-    answers = answers or LiveAnswers()
+    answers = answers or LiveAnswers(specs)
+    if isinstance(answers, LiveAnswers):
+        answers.load()  # a task without its answer key is the spec's error, said before any worker starts
     checks: list[CheckResult] = []
     figures: list[dict] = []
     tasks: list[TaskResult] = []

@@ -81,6 +81,7 @@ class TaskSpec:
     seed: int = 0
     description: str = ""
     figures: list[str] = field(default_factory=list)
+    figure_definitions: dict[str, str] = field(default_factory=dict)  # figure id -> the registered figure it draws
     digest: str = ""
     dataset: dict | None = None      # the [dataset] table, built by harness.data (trained tasks)
     training: dict | None = None     # the recipe with defaults filled in, and "bounds"
@@ -184,14 +185,27 @@ def load_spec(path: Path) -> TaskSpec:
                                   (int, float), "a number") for k in ("rtol", "atol")}
         tolerances[dtype] = Tolerance(float(values["rtol"]), float(values["atol"]))
 
+    training = _training(path, data.get("training")) if "training" in data else None
+    dataset = data.get("dataset")
+    prefixes: tuple[str, ...] = ()
+    if dataset is not None:
+        from .data.build import KINDS, resolve
+
+        if not isinstance(dataset, dict):
+            raise SpecError(path, "[dataset]", "must be a table", 'e.g. [dataset] kind = "synthetic-sentiment"')
+        resolve(dataset, path)  # validates keys and files now, with errors that name them
+        prefixes = (KINDS[dataset["kind"]][0], "trained")  # a trained task's checks: its family's
+        if training is None:
+            raise SpecError(path, "[training]", "missing", "a task with a [dataset] needs a [training] recipe")
+
     table = data.get("checks", {})
     if not isinstance(table, dict) or not table:
         raise SpecError(path, "[checks]", "no checks", f'add a table like [checks."{task["module"]}.NAME.forward"]')
-    checks = _checks(path, table, ("public",), "public")
+    checks = _checks(path, table, ("public",), "public", prefixes=prefixes)
     hidden_seed = None
     hidden_path = path.parent / HIDDEN_FILE
     if hidden_path.is_file():
-        hidden_seed, hidden_checks, hidden_raw = _hidden(hidden_path)
+        hidden_seed, hidden_checks, hidden_raw = _hidden(hidden_path, prefixes)
         raw += b"\0" + hidden_raw
         checks += hidden_checks
 
@@ -200,39 +214,42 @@ def load_spec(path: Path) -> TaskSpec:
         raise SpecError(path, "figures", "must be a list of figure ids")
     from .checks import FIGURES
 
+    figure_definitions = {}
     for fig in figures:
-        if fig not in FIGURES:
+        figure_definitions[fig] = definition_of(fig, prefixes, FIGURES)
+        if figure_definitions[fig] is None:
             raise SpecError(path, "figures", f"unknown figure {fig!r}", suggest(fig, FIGURES))
-
-    training = _training(path, data.get("training")) if "training" in data else None
-    dataset = data.get("dataset")
-    if dataset is not None:
-        from .data.build import resolve
-
-        if not isinstance(dataset, dict):
-            raise SpecError(path, "[dataset]", "must be a table", 'e.g. [dataset] kind = "synthetic-sentiment"')
-        resolve(dataset, path)  # validates keys and files now, with errors that name them
-        if training is None:
-            raise SpecError(path, "[training]", "missing", "a task with a [dataset] needs a [training] recipe")
 
     spec = TaskSpec(dataset=dataset, training=training, name=task["name"], title=task["title"], module=task["module"], version=version,
                     path=path, names=names, checks=checks, limits=limits, tolerances=tolerances,
                     seed=seed, description=task.get("description", ""), figures=figures,
+                    figure_definitions=figure_definitions,
                     digest=hashlib.sha256(raw).hexdigest()[:16], hidden_seed=hidden_seed)
     spec.data  # build the dataset now: a bad file or checksum is an error before any grading starts
     return spec
 
 
-def _checks(path: Path, table: dict, allowed: tuple[str, ...], default: str, suffix: str = "") -> list[CheckSpec]:
+def definition_of(check_id: str, prefixes: tuple[str, ...], registry: dict) -> str | None:
+    """The registered check (or figure) a task's id runs: the id itself, else, for a trained task, the same
+    name under its family or under ``trained`` (``sentiment.accuracy`` runs ``classification.accuracy``)."""
+    if check_id in registry:
+        return check_id
+    rest = check_id.partition(".")[2]
+    return next((f"{p}.{rest}" for p in prefixes if f"{p}.{rest}" in registry), None)
+
+
+def _checks(path: Path, table: dict, allowed: tuple[str, ...], default: str, suffix: str = "",
+            prefixes: tuple[str, ...] = ()) -> list[CheckSpec]:
     """The [checks] table of task.toml or hidden.toml: registered ids, points, visibility, options."""
     from .checks import REGISTRY, OptionError, Structured
 
     checks = []
     for check_id, body in table.items():
         key = f'[checks."{check_id}"]'
-        if check_id not in REGISTRY:
+        found = definition_of(check_id, prefixes, REGISTRY)
+        if found is None:
             raise SpecError(path, key, "unknown check id", suggest(check_id, REGISTRY))
-        definition = REGISTRY[check_id]
+        definition = REGISTRY[found]
         if not isinstance(body, dict):
             raise SpecError(path, key, "must be a table", "e.g. points = 1")
         body = dict(body)
@@ -267,11 +284,11 @@ def _checks(path: Path, table: dict, allowed: tuple[str, ...], default: str, suf
             kind = ((int, float) if isinstance(default_value, (int, float)) and not isinstance(default_value, bool)
                     else type(default_value))
             options[name] = _expect_type(path, f"{key}.{name}", value, kind, f"like {default_value!r}")
-        checks.append(CheckSpec(check_id + suffix, float(points), visibility, options, definition=check_id))
+        checks.append(CheckSpec(check_id + suffix, float(points), visibility, options, definition=found))
     return checks
 
 
-def _hidden(path: Path) -> tuple[int, list[CheckSpec], bytes]:
+def _hidden(path: Path, prefixes: tuple[str, ...] = ()) -> tuple[int, list[CheckSpec], bytes]:
     """``hidden.toml``: the seed of the hidden inputs and the checks graded after submission."""
     raw = path.read_bytes()
     try:
@@ -285,7 +302,7 @@ def _hidden(path: Path) -> tuple[int, list[CheckSpec], bytes]:
     table = data.get("checks", {})
     if not isinstance(table, dict):
         raise SpecError(path, "[checks]", "must be a table", 'e.g. [checks."cells.LSTMCell.forward"] points = 2')
-    return seed, _checks(path, table, GRADED_LATER, "after_due_date", suffix=".hidden"), raw
+    return seed, _checks(path, table, GRADED_LATER, "after_due_date", suffix=".hidden", prefixes=prefixes), raw
 
 
 def _training(path: Path, table) -> dict:

@@ -8,13 +8,12 @@ instance of the answer key). The task modules get ``build_model`` with the param
 it with, and ``HYPERPARAMETERS`` set to the spec's ``[training]`` recipe. Because all of it comes from
 the specs and the code the judge uses, what students receive cannot drift from what is graded.
 
-Runs on the instructor's side (it imports ``reference_models``); nothing of the answer key's code is
+Runs on the instructor's side (it imports each task's answer key, harness.course); nothing of the answer key's code is
 copied, only signatures, docstrings and parameter shapes.
 """
 from __future__ import annotations
 
 import builtins
-import importlib
 import inspect
 import json
 import re
@@ -22,6 +21,7 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import course
 from .spec import STUDENT_SETTABLE, TaskSpec
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -141,12 +141,17 @@ def _split_signature(text: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- docstrings
 
 
+def _answer_key_code(obj) -> bool:
+    """Whether ``obj`` was written in an answer key (not inherited from torch or Python)."""
+    return (getattr(obj, "__module__", None) or "builtins").split(".")[0] not in ("torch", "builtins", "typing", "abc")
+
+
 def _own_doc(obj) -> str:
     """The docstring written on the object itself (never torch's, inherited)."""
     doc = obj.__dict__.get("__doc__") if isinstance(obj, type) else getattr(obj, "__doc__", None)
     if isinstance(obj, type) and not doc:
         for base in obj.__mro__[1:]:
-            if base.__module__.startswith("reference_models") and base.__dict__.get("__doc__"):
+            if _answer_key_code(base) and base.__dict__.get("__doc__"):
                 doc = base.__dict__["__doc__"]
                 break
     return inspect.cleandoc(doc) if doc else ""
@@ -230,14 +235,14 @@ def _identifiers(text: str) -> set[str]:
 class _Needs:
     """Imports and type aliases the generated annotations use, resolved in the answer key's module."""
 
-    def __init__(self, ref_module):
+    def __init__(self, ref_module, names=()):
         self.ref = ref_module
         self.imports: dict[str, str] = {}
         self.aliases: dict[str, str] = {}
-        try:
-            self.source = inspect.getsource(ref_module) if ref_module else ""
-        except (OSError, TypeError):
-            self.source = ""
+        # the answer key's own source, and that of the modules its names come from (a task's answer_key.py may
+        # take them from a library, as the default course's take them from reference_models)
+        homes = [ref_module] + [inspect.getmodule(getattr(ref_module, n, None)) for n in names]
+        self.source = "\n".join(_source(m) for m in dict.fromkeys(h for h in homes if h is not None))
 
     def add(self, text: str | None) -> None:
         for ident in _identifiers(text or ""):
@@ -253,6 +258,13 @@ class _Needs:
                 self.add(alias.group(1))
             elif obj is not None and getattr(obj, "__module__", "") in ("typing", "collections.abc"):
                 self.imports[ident] = f"from {obj.__module__} import {ident}"
+
+
+def _source(module) -> str:
+    try:
+        return inspect.getsource(module)
+    except (OSError, TypeError):
+        return ""
 
 
 def _stub_body(indent: str, qualname: str) -> str:
@@ -298,7 +310,7 @@ def class_item(name: str, cls, needs: _Needs) -> Item:
     elif shapes is None and not any("Module" in (_annotation_text(p.annotation) or "") for p in args):
         lines.append("        # TODO: create the parameters (see the contract for their names and shapes)\n")
     forward = cls.__dict__.get("forward") or getattr(cls, "forward", None)
-    if forward is not None and getattr(forward, "__module__", "").startswith("reference_models"):
+    if forward is not None and _answer_key_code(forward):
         fsig = inspect.signature(forward)
         for p in fsig.parameters.values():
             needs.add(_annotation_text(p.annotation))
@@ -320,21 +332,27 @@ def generic_item(name: str) -> Item:
 # --------------------------------------------------------------------------- task modules
 
 
-def _family(module: str):
-    from .checks.tasks import FAMILIES, SHAPE_WORDS
+def _family(spec: TaskSpec):
+    """The family of a trained task (harness.checks.trained), or None for a task of functions and classes."""
+    if spec.dataset is None:
+        return None
+    from .checks import load_builtin_checks
+    from .checks.trained import family_of
 
-    return FAMILIES.get(module), SHAPE_WORDS.get(module, "")
+    load_builtin_checks()
+    return family_of(spec)
 
 
 def build_model_item(spec: TaskSpec, needs: _Needs) -> Item:
     """``build_model`` with the parameters the harness calls it with (the checks' own table)."""
-    family, shape_words = _family(spec.module)
+    family = _family(spec)
     if family is None:
         return generic_item("build_model")
+    shape_words = family.output
     params = re.search(r"\((.*)\)", family.signature).group(1)
     names = [p.strip() for p in params.split(",") if p.strip()]
     needs.imports.setdefault("nn", KNOWN_IMPORTS["nn"])
-    reference = _reference_model(spec.module)
+    reference = getattr(course.answer_key(spec), "build_model", None)
     inputs = ""
     if reference is not None:
         fsig = inspect.signature(reference.forward)
@@ -346,17 +364,6 @@ def build_model_item(spec: TaskSpec, needs: _Needs) -> Item:
     code = (_def_line("", "build_model", ", ".join(f"{n}: int" for n in names), " -> nn.Module") + "\n"
             + _docstring(doc, "    ") + _stub_body("    ", "build_model"))
     return Item("build_model", doc.split("\n\n")[0], code)
-
-
-def _reference_model(module: str):
-    family, _ = _family(module)
-    if family is None:
-        return None
-    try:
-        cell = family.reference.__closure__[0].cell_contents  # the class name _reference() closed over
-        return getattr(importlib.import_module("reference_models.models"), cell)
-    except (AttributeError, IndexError, TypeError, ImportError):
-        return None
 
 
 def hyperparameters_item(spec: TaskSpec) -> Item | None:
@@ -392,7 +399,7 @@ def _module_docstring(spec: TaskSpec, ref_module, task_module: bool) -> str:
         conventions = (ref_module.__doc__ or "").strip().split("\n\n")[1:]
         parts += [" ".join(p.split()) for p in conventions if p.strip()]
     if task_module:
-        family, _ = _family(spec.module)
+        family = _family(spec)
         call = family.signature if family else "build_model(...)"
         parts.append(f"The harness builds your model with {call}, trains it with its own recipe (see "
                      "HYPERPARAMETERS) and evaluates it on a split you do not see.")
@@ -403,12 +410,9 @@ def _module_docstring(spec: TaskSpec, ref_module, task_module: bool) -> str:
 
 def starter_module(spec: TaskSpec) -> StarterModule:
     """What ``<module>.py`` of a task holds, built from its spec and the answer key."""
-    task_module = spec.names == ["build_model"] and _family(spec.module)[0] is not None
-    try:
-        ref = importlib.import_module(f"reference_models.{spec.module}") if not task_module else None
-    except ImportError:
-        ref = None
-    needs = _Needs(ref)
+    task_module = spec.names == ["build_model"] and _family(spec) is not None
+    ref = course.answer_key(spec) if not task_module else None
+    needs = _Needs(ref, spec.names)
     items, warnings = [], []
     if task_module:
         hyper = hyperparameters_item(spec)
@@ -422,7 +426,8 @@ def starter_module(spec: TaskSpec) -> StarterModule:
             elif callable(obj):
                 items.append(function_item(name, obj, needs))
             else:
-                warnings.append(f"{spec.module}.{name} is not in the answer key (reference_models.{spec.module}); "
+                warnings.append(f"{spec.module}.{name} is not in the answer key ({spec.path.parent.name}/"
+                                f"{course.ANSWER_KEY}); "
                                 "its stub takes (*args, **kwargs)")
                 items.append(generic_item(name))
     imports = sorted(set(needs.imports.values()))

@@ -11,6 +11,12 @@ from harness.spec import DEFAULT_TOLERANCES, load_tasks
 
 
 @functools.cache
+def shipped_answers() -> LiveAnswers:
+    """The shipped tasks' answer keys and catalogues (harness.course), loaded once for the session."""
+    return LiveAnswers()
+
+
+@functools.cache
 def shipped_options() -> dict:
     """The options the shipped task specs give each public check (the tables of the decoding checks, say)."""
     return {c.id: c.options for spec in load_tasks() for c in spec.checks if not c.graded_later}
@@ -22,7 +28,7 @@ def run_in_process(check_id: str, options: dict | None = None, **replacements):
     The check's options are the shipped spec's, with ``options`` on top."""
     load_builtin_checks()
     definition = REGISTRY[check_id]
-    answers = LiveAnswers()
+    answers = shipped_answers()
     namespace = answers.namespace
     module = types.SimpleNamespace(**vars(namespace[definition.module]))
     for name, value in replacements.items():

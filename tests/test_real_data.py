@@ -35,6 +35,7 @@ def task(folder: Path, name: str, module: str, dataset: str, checks: str) -> Pat
     path = folder / name / "task.toml"
     path.write_text(f'[task]\nname = "{name}"\ntitle = "{name}"\nmodule = "{module}"\nseed = 3\n'
                     f"{dataset}\n{TRAINING}\n{checks}")
+    shutil.copy(ROOT / "tasks" / module / "answer_key.py", folder / name)  # the default course's reference model
     return path
 
 

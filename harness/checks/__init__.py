@@ -68,7 +68,8 @@ class FigureDef:
 
 REGISTRY: dict[str, CheckDef] = {}
 FIGURES: dict[str, FigureDef] = {}
-BUILTIN = ("cells", "attention", "sequences", "generation", "decoding", "tasks")
+BUILTIN = ("cells", "attention", "sequences", "generation", "decoding", "trained", "classification", "language_model",
+           "translation", "forecasting")
 
 
 def register(check_id: str, needs: tuple[str, ...] | list[str], description: str, prepare: Callable | None = None,

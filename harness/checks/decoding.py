@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 
 from ..answers import VariantFailed
+from ..runtime.tokens import BOS, EOS
 from ..sandbox.program import Program
 from . import Context, OptionError, Structured, Verdict, register
 from .cases import CREDIT, by_case
@@ -33,7 +34,6 @@ from .compare import as_float, describe
 from .diagnose import wrong_output
 
 FLOAT64 = torch.float64
-BOS, EOS = 1, 2
 VOCAB = 8
 FLOOR = 1e-6  # the probability of a token a table does not list, before renormalising
 TOKEN_IDS = {"eos": EOS, "A": 4, "B": 5, "C": 6, "D": 7}

@@ -32,8 +32,8 @@ class RecordError(Exception):
 class Recorder(LiveAnswers):
     """The live answer key, keeping a copy of everything it is asked."""
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, specs):
+        super().__init__(specs)
         self.contents = Contents()
 
     def draw(self, key, index, make):
@@ -76,10 +76,8 @@ class Recorder(LiveAnswers):
         return self.contents.computed[key]
 
     def _variants_called_by(self, program) -> list:
-        from reference_models.variants import CATALOGUE
-
         called = _called_names(program.to_json())
-        return [v for v in CATALOGUE if f"{v.module}.{v.target}" in called]
+        return [v for module in self.namespace for v in self.catalogue(module) if f"{v.module}.{v.target}" in called]
 
 
 def _called_names(tree) -> set[str]:
@@ -111,11 +109,9 @@ def _in_process_runner(namespace: dict):
 
 def _stand_ins(answers: LiveAnswers, module: str, needs: tuple[str, ...]):
     """The answer key, then the answer key with each catalogue variant of ``needs`` swapped in."""
-    from reference_models.variants import CATALOGUE
-
     yield answers.namespace
-    for variant in CATALOGUE:
-        if variant.module == module and variant.target in needs:
+    for variant in answers.catalogue(module):
+        if variant.target in needs:
             patched = types.SimpleNamespace(**vars(answers.namespace[module]))
             setattr(patched, variant.target, variant.impl)
             yield {**answers.namespace, module: patched}
@@ -123,11 +119,9 @@ def _stand_ins(answers: LiveAnswers, module: str, needs: tuple[str, ...]):
 
 def record(specs: list[TaskSpec]) -> Contents:
     """Everything the public checks and figures of ``specs`` ask of the answer key."""
-    from reference_models.variants import CATALOGUE
-
     load_builtin_checks()
-    recorder = Recorder()
-    modules = {spec.module for spec in specs}
+    recorder = Recorder(specs)
+    modules = list(dict.fromkeys(spec.module for spec in specs))
     for spec in specs:
         public = [c for c in spec.checks if not c.graded_later]
         later = [c for c in spec.checks if c.graded_later]
@@ -146,7 +140,7 @@ def record(specs: list[TaskSpec]) -> Contents:
                 except Exception:  # noqa: BLE001 - a stand-in that breaks the check has given what it could
                     pass
         for figure_id in spec.figures:
-            figure = FIGURES[figure_id]
+            figure = FIGURES[spec.figure_definitions[figure_id]]
             ctx = _context(spec, figure_id, {}, spec.seed, _in_process_runner(recorder.namespace), recorder, "public")
             try:
                 figure.func(ctx)
@@ -158,12 +152,12 @@ def record(specs: list[TaskSpec]) -> Contents:
             "spec_digest": spec.digest,
             "withheld": {"checks": len(later), "points": round(sum(c.points for c in later), 6)}}
     recorder.contents.catalogue = [VariantInfo(**{k: v for k, v in asdict(variant).items() if k != "impl"})
-                                   for variant in CATALOGUE if variant.module in modules]
+                                   for module in modules for variant in recorder.catalogue(module)]
     return recorder.contents
 
 
 def _context(spec, check_id, options, seed, runner, answers, view) -> Context:
-    # every view the task's checks score, so that one reference training run serves them all (harness.checks.tasks)
+    # every view the task's checks score, so that one reference training run serves them all (harness.checks.trained)
     views = tuple(dict.fromkeys([view] + [view_of(c) for c in spec.checks]))
     return Context(check_id, options, spec.tolerances, seed, runner, answers, spec, {"views": views}, view=view,
                    source=ModuleSource(spec.module))

@@ -1,0 +1,118 @@
+"""The language-model family (next-word prediction): the model maps token ids (B, T) to next-token logits
+(B, T, V); it is scored by corpus perplexity against unigram and Kneser-Ney trigram models, the reference
+model and, when the data's grammar knows it, the optimal perplexity — and only if it is causal: a probe
+changes the later tokens of a batch and looks at the earlier predictions."""
+from __future__ import annotations
+
+import torch
+
+from .. import metrics
+from ..data.vocab import BOS, EOS, PAD
+from . import Context, Verdict, register, register_figure
+from .trained import (GRADED, Family, baselines, bars_figure, family, graded_figure, scorable, student_figures,
+                      student_run)
+
+
+@family
+class LanguageModel(Family):
+    name = "language_model"
+    loss = "tokens"
+    params = ("vocab_size",)
+    output = "(B, T, vocab_size) next-token logits"
+
+    def build_args(self, data) -> tuple:
+        return (len(data.vocab),)
+
+    def training_data(self, data) -> dict:
+        return {"x": data.train.inputs, "y": data.train.targets}
+
+    def probe_inputs(self, data, n: int = 4) -> list:
+        return [data.train.inputs[:n]]
+
+    def expected_shape(self, data, inputs: list) -> tuple:
+        return *inputs[0].shape, len(data.vocab)
+
+    def test_outputs(self, p, model, data) -> dict:
+        return {"logits": p.op("predict", model, [data.test.inputs])}
+
+    def extra_outputs(self, p, model, data, seed: int) -> dict:
+        """The causality probe (the second half of 16 training rows replaced), samples at three temperatures and
+        a beam search, for the causal check and the samples figure."""
+        ids = data.train.inputs[:16]
+        cut = ids.shape[1] // 2
+        altered = ids.clone()
+        gen = torch.Generator().manual_seed(seed)
+        altered[:, cut:] = torch.randint(4, len(data.vocab), (ids.shape[0], ids.shape[1] - cut), generator=gen)
+        return {"causal": {"cut": cut, "a": p.op("predict", model, [ids]), "b": p.op("predict", model, [altered])},
+                "samples": {f"{t:g}": p.op("sample_text", model, 3, BOS, EOS, 20, t, seed) for t in (0.5, 1.0, 1.5)},
+                "beam": p.op("beam_text", model, BOS, EOS, 3, 20)}
+
+    def evaluate(self, data, out: dict) -> dict:
+        targets = data.test.targets
+        logits = scorable(out["logits"], (*targets.shape, len(data.vocab)), "test logits")
+        log_probs = torch.log_softmax(logits, dim=-1)  # the judge normalises: logits or log-probs both work
+        figures = {"perplexity": metrics.corpus_perplexity(log_probs.numpy(), targets.numpy(), pad_id=PAD)}
+        if "causal" in out:
+            cut = out["causal"]["cut"]
+            a, b = out["causal"]["a"], out["causal"]["b"]
+            if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape:
+                figures["causal_change"] = float((a[:, :cut] - b[:, :cut]).abs().max())
+        return figures
+
+    def classical_baselines(self, data) -> dict:
+        from .. import baselines as b
+
+        # the n-gram models take sentences without <bos>/<eos> and score <eos> themselves, as the judge does
+        words = lambda t: [[int(i) for i in row if i not in (PAD, EOS)] for row in t]  # noqa: E731
+        train, test, v = words(data.train.targets), words(data.test.targets), len(data.vocab)
+        return {"unigram (add-one)": {"perplexity": b.UnigramLM(v).fit(train).perplexity(test)},
+                "trigram (Kneser-Ney)": {"perplexity": b.KneserNeyLM(v, n=3).fit(train).perplexity(test)}}
+
+
+CAUSAL_ATOL = 1e-5
+
+
+@register("language_model.causal", ["build_model"], "changing later tokens does not change earlier predictions",
+          prepare=baselines, atol=CAUSAL_ATOL)
+def check_causal(ctx: Context) -> Verdict:
+    change = student_figures(ctx).get("causal_change")
+    cut = student_run(ctx)["out"]["causal"]["cut"]
+    if change is None:
+        return Verdict(False, "the causality probe could not be evaluated (the outputs had different shapes)")
+    if change > ctx.options["atol"]:
+        return Verdict(False, f"changing the tokens from position {cut} on changed the predictions at earlier "
+                       f"positions by up to {change:.3g}: the model looks at future tokens",
+                       "a language model may only read tokens up to t when predicting t+1: no bidirectional layer, "
+                       "no attention without a causal mask", {"max_change": change})
+    return Verdict(True, f"predictions before position {cut} do not depend on later tokens (max change {change:.2g})",
+                   numbers={"max_change": change})
+
+
+@register("language_model.perplexity", ["build_model"], "test perplexity between the unigram model and the optimum",
+          prepare=baselines, **GRADED)
+def check_perplexity(ctx: Context) -> Verdict:
+    verdict = graded_figure(ctx, "perplexity", False, "test perplexity", "unigram (add-one)", log_scale=True,
+                            fmt=".3f")
+    change = student_figures(ctx).get("causal_change")
+    if change is None or change > CAUSAL_ATOL:
+        return Verdict(False, "no perplexity points: the model is not causal, so its perplexity is not a language "
+                       "model's (it can read the word it predicts)", "see next_word.causal", verdict.numbers, fraction=0.0)
+    return verdict
+
+
+@register_figure("language_model.perplexity", ["build_model"], "Test perplexity next to the baselines and the optimum")
+def perplexitybars_figure(ctx: Context) -> dict:
+    return bars_figure(ctx, "perplexity", True, "test perplexity", log_y=True)
+
+
+@register_figure("language_model.samples", ["build_model"], "Text generated by your model")
+def samples(ctx: Context) -> dict:
+    out, vocab = student_run(ctx)["out"], ctx.data.vocab
+    text = lambda ids: " ".join(vocab.decode([int(i) for i in ids]))  # noqa: E731
+    rows = [{"label": f"T = {t}", "text": text(seq)} for t, draws in out["samples"].items()
+            for seq in (draws if isinstance(draws, torch.Tensor) else [])]
+    beam = out.get("beam")
+    if isinstance(beam, list):
+        rows += [{"label": f"beam (width 3), log p = {score:.2f}", "text": text(tokens)} for tokens, score in beam[:3]]
+    return {"kind": "text", "rows": rows, "note": "Sampled with the harness's sampler from softmax(logits / T); "
+            "beam search keeps the 3 best prefixes by summed log-probability."}

@@ -1,0 +1,3 @@
+"""Known forms of the cells task's answers: the default course's catalogue, kept for its four function tasks
+in reference_models/variants.py (the harness keeps the entries of this task's module)."""
+from reference_models.variants import CATALOGUE  # noqa: F401

@@ -119,6 +119,11 @@ def _manual_seed(seed):
     torch.manual_seed(int(seed))
 
 
+def prefix_key(ids) -> str:
+    """How a next-token table names a prefix (the ids after bos): "" or "4 7". The judge's tables use it too."""
+    return " ".join(str(int(t)) for t in ids)
+
+
 class TableStep:
     """A next-token distribution given by a table: ``step(prefix) -> log-probs (V,)``.
 
@@ -130,9 +135,8 @@ class TableStep:
         self.default = default.detach().clone()
 
     def __call__(self, prefix):
-        ids = [int(t) for t in (prefix.tolist() if isinstance(prefix, torch.Tensor) else prefix)]
-        key = " ".join(str(t) for t in ids[1:])  # drop bos
-        return self.table.get(key, self.default).clone()
+        ids = prefix.tolist() if isinstance(prefix, torch.Tensor) else list(prefix)
+        return self.table.get(prefix_key(ids[1:]), self.default).clone()  # without bos
 
 
 def _table_step(table, default):

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness.answers import LiveAnswers, detached  # noqa: E402
-from harness.checks import REGISTRY, Context, load_builtin_checks  # noqa: E402
+from harness.checks import Context, load_builtin_checks  # noqa: E402
 from harness.checks.implementation import scan_source  # noqa: E402
 from harness.grading import grade, view_of  # noqa: E402
 from harness.sandbox import program as interpreter  # noqa: E402
@@ -58,7 +58,7 @@ def bare(specs) -> float:
             ctx = Context(check.id, check.options, spec.tolerances, spec.seed_for(check), run, answers, spec,
                           view=view_of(check), source=sources[spec.module],
                           static_findings=scan_source(sources[spec.module].python))
-            verdict = REGISTRY[check.definition].func(ctx)
+            verdict = spec.definitions[check.definition].func(ctx)
             assert verdict.passed, (check.id, verdict.message)
     return time.perf_counter() - start
 

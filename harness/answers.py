@@ -96,6 +96,8 @@ class LiveAnswers:
                                 f"`from reference_models.{spec.module} import *` for the default course's")
             self._namespace.setdefault(spec.module, key)
             self._catalogues.setdefault(spec.module, course.catalogue(spec))
+        for spec in specs:  # through computed, so that a release records them for students' interface maps
+            self.signatures(spec)
 
     @property
     def namespace(self) -> dict:
@@ -135,6 +137,15 @@ class LiveAnswers:
         """A value the judge computes from the answer key (e.g. baselines); ``key`` names it in a bundle."""
         return compute()
 
+    def signatures(self, spec) -> dict:
+        """The parameters and methods of the task's contract names, as the answer key has them: what an
+        interface map's ``args`` and ``methods`` are checked and bound against (harness.interface)."""
+        from . import interface
+
+        names = interface.contract_names(spec.names, spec.training is not None)
+        return self.computed(interface.signatures_key(spec),
+                             lambda: interface.signatures(self.namespace[spec.module], names))
+
 
 class BundleAnswers:
     """A student's side: expected values read from a released bundle (see harness.bundle)."""
@@ -158,3 +169,12 @@ class BundleAnswers:
 
     def computed(self, key: str, compute: Callable[[], object]):
         return self.bundle.computed(key)
+
+    def signatures(self, spec) -> dict | None:
+        """The contract's signatures the release recorded (see LiveAnswers.signatures); None if it has none."""
+        from .interface import signatures_key
+
+        try:
+            return self.bundle.computed(signatures_key(spec))
+        except NotInBundle:
+            return None

@@ -6,12 +6,18 @@
 - ``catalogue.py``: ``CATALOGUE``, the known forms of an answer: mistakes, variants from the literature,
   and forms the contract also accepts. Each entry has ``name``, ``target`` (the contract name it stands
   in for), ``kind`` ("mistake", "variant" or "accepted"), ``description`` (one sentence a student reads)
-  and ``impl`` (a drop-in replacement for ``target``); ``module`` defaults to the task's.
+  and ``impl`` (a drop-in replacement for ``target``); ``module`` defaults to the task's. An entry is an
+  object with those attributes or a dict with those keys.
+- ``checks.py``: the task's written checks, registered with ``harness.checks.register`` like the engine's, but
+  into the task's own registry (two courses may use the same ids). A check the TOML can declare
+  (harness.checks.declared) needs no Python.
 
-Only the judge loads them, from the instructor's tasks folder. The worker cannot see a task folder
-(harness.grading hides each one), and a release copies a task's TOML and data files, never its Python
-(harness.release): a student's machine gets expected values and the catalogue's descriptions from the
-bundle instead.
+Only the judge loads them, from the instructor's tasks folder; the worker cannot see a task folder
+(harness.grading hides each one). A release copies a task's TOML, data files and ``checks.py`` — never its
+answer key or catalogue (harness.release): a student's machine gets expected values and the catalogue's
+descriptions from the bundle instead, and runs the released checks.py against them, once the bundle's
+digests say it is the file the instructor released. The instructor's side reads task folders only from
+its tasks directory, never from a bundle or a submission.
 """
 from __future__ import annotations
 
@@ -20,11 +26,11 @@ import importlib.util
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 from .errors import SpecError
 
-ANSWER_KEY, CATALOGUE = "answer_key.py", "catalogue.py"
+ANSWER_KEY, CATALOGUE, CHECKS = "answer_key.py", "catalogue.py", "checks.py"
 KINDS = ("mistake", "variant", "accepted")
 
 
@@ -51,6 +57,31 @@ def task_python(folder: Path, filename: str) -> ModuleType | None:
     finally:
         sys.dont_write_bytecode = writes_bytecode
     return module
+
+
+def task_sources(folder: Path) -> bytes:
+    """The task's Python, as bytes in a fixed order: part of the spec's digest, so that a changed check or answer
+    key is a changed task."""
+    return b"".join(b"\0" + name.encode() + b"\0" + (Path(folder) / name).read_bytes()
+                    for name in (ANSWER_KEY, CATALOGUE, CHECKS) if (Path(folder) / name).is_file())
+
+
+_WRITTEN: dict[str, tuple[dict, dict]] = {}  # module name of a checks.py -> what it registered
+
+
+def written_checks(folder: Path) -> tuple[dict, dict]:
+    """The checks and figures a task folder's ``checks.py`` registers, as (checks, figures) by id; empty when the
+    task has none. Imported once per file, like the answer key."""
+    from .checks import collecting
+
+    if not (Path(folder) / CHECKS).is_file():
+        return {}, {}
+    before = set(sys.modules)
+    with collecting() as registered:  # a check registered twice fails the import, naming both functions
+        module = task_python(folder, CHECKS)
+    if module.__name__ not in before:  # imported just now: what it registered is this file's
+        _WRITTEN[module.__name__] = registered
+    return _WRITTEN.get(module.__name__, ({}, {}))
 
 
 def answer_key(spec) -> ModuleType | None:
@@ -83,6 +114,8 @@ def catalogue(spec) -> list[Entry]:
     entries, seen = [], set()
     for i, item in enumerate(raw):
         where = f"CATALOGUE[{i}]"
+        if isinstance(item, dict):  # an entry may be a plain dict
+            item = SimpleNamespace(**item)
         try:
             entry = Entry(item.name, getattr(item, "module", spec.module), item.target, item.kind, item.description,
                           item.impl)

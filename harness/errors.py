@@ -1,5 +1,6 @@
-"""The error a wrong task spec raises, and the suggestion it makes: shared by the spec and the dataset loaders,
-which both read task.toml and must name the file, the key and the fix the same way."""
+"""The errors of what the harness reads — a wrong task spec, a submission that cannot be graded — and the
+suggestion they make: shared by the spec, dataset and interface-map loaders, which must name the file, the key
+and the fix the same way."""
 from __future__ import annotations
 
 import difflib
@@ -15,6 +16,10 @@ class SpecError(Exception):
         if fix:
             text += f" — {fix}"
         super().__init__(text)
+
+
+class SubmissionError(Exception):
+    """The submission as a whole cannot be graded (missing folder, an archive, a bad harness.toml)."""
 
 
 def suggest(word: str, options) -> str:

@@ -20,9 +20,9 @@ from typing import Callable
 
 import torch
 
-from . import __version__
+from . import __version__, interface
 from .answers import LiveAnswers, NotInBundle
-from .checks import FIGURES, REGISTRY, Context, ContractBroken, StudentError, load_builtin_checks
+from .checks import Context, ContractBroken, StudentError, load_builtin_checks
 from .checks.implementation import scan_source
 from .results import CheckResult, Results, TaskResult
 from .sandbox.isolation import Limits
@@ -38,9 +38,11 @@ class ModuleBroken(Exception):
 class Runner:
     """Runs programs on a submission's modules in one sandbox, (re)loading modules as needed."""
 
-    def __init__(self, sandbox: Sandbox, submission: Submission):
+    def __init__(self, sandbox: Sandbox, submission: Submission, maps: dict | None = None):
         self.sandbox = sandbox
         self.submission = submission
+        self.maps = maps or {}                # module -> its interface map, as the worker applies it
+        self.map_problems: dict[str, dict[str, str]] = {}  # module -> contract name -> why its map points to nothing
         self.loaded: dict[str, int] = {}      # module -> sandbox start in which it was loaded
         self.names: dict[str, list[str]] = {}
         self.broken: dict[str, str] = {}
@@ -65,7 +67,7 @@ class Runner:
             return
         source = self.source(stem)
         try:
-            reply = self.sandbox.load(stem, f"{stem}.py")
+            reply = self.sandbox.load(stem, f"{stem}.py", self.maps.get(stem))
         except WorkerDied as died:
             self.broken[stem] = f"importing {source.display_name} failed: {died.detail}"
             raise ModuleBroken(self.broken[stem]) from None
@@ -78,6 +80,12 @@ class Runner:
             raise ModuleBroken(self.broken[stem])
         self.loaded[stem] = self.sandbox.starts
         self.names[stem] = reply.header.get("names", [])
+        self.map_problems[stem] = reply.header.get("map_problems", {})
+
+    def contract_scopes(self, stem: str, findings: list) -> list:
+        """Static findings with the scope of a mapped name given as the contract's (``MyLSTM`` -> ``LSTMCell``)."""
+        contract_of = {entry["name"]: contract for contract, entry in self.maps.get(stem, {}).items()}
+        return [replace(f, scope=contract_of.get(f.scope, f.scope)) for f in findings]
 
     def _note_imports(self, stem: str, header: dict) -> None:
         new = set(header.get("answer_key_imports", [])) - self._seen_imports
@@ -109,7 +117,7 @@ def _result(spec: TaskSpec, check, status: str, message: str, hint: str = "", nu
 
 def run_check(spec: TaskSpec, check, runner: Runner, answers, state: dict) -> CheckResult:
     """One check of one spec, with every way a submission can fail turned into a result."""
-    definition = REGISTRY[check.definition]
+    definition = spec.definitions[check.definition]
     stem = spec.module
     source = runner.source(stem)
     if source.problem:
@@ -119,17 +127,23 @@ def run_check(spec: TaskSpec, check, runner: Runner, answers, state: dict) -> Ch
         runner.ensure(stem)
     except ModuleBroken as exc:
         return _result(spec, check, "error", str(exc), "fix the import error first: every check of this module needs it")
-    hung = [n for n in definition.needs if n in runner.hung]
+    needs = definition.needs_for(check.options)
+    hung = [n for n in needs if n in runner.hung]
     if hung:
         return _result(spec, check, "error", f"not run: {hung[0]} timed out earlier, in {runner.hung[hung[0]]}",
                        "make it finish: look for a loop that never ends, or input() / sleep calls")
-    missing = [n for n in definition.needs if n not in runner.names.get(stem, [])]
+    missing = [n for n in needs if n not in runner.names.get(stem, [])]
+    unmapped = [runner.map_problems.get(stem, {})[n] for n in missing if n in runner.map_problems.get(stem, {})]
+    if unmapped:
+        return _result(spec, check, "failed", unmapped[0], "make the map and your file agree: names and parameters "
+                       "as your file spells them (they are case-sensitive)")
     if missing:
         return _result(spec, check, "failed", f"{source.display_name} does not define {', '.join(missing)}",
                        "the contract's names are case-sensitive; see the starter files")
     ctx = Context(check.id, check.options, spec.tolerances, spec.seed_for(check),
                   lambda program, timeout=None: runner.run(stem, program, timeout), answers, spec, state,
-                  view=view_of(check), source=source, static_findings=scan_source(source.python or ""),
+                  view=view_of(check), source=source,
+                  static_findings=runner.contract_scopes(stem, scan_source(source.python or "")),
                   hung=runner.hung)
     start = time.perf_counter()
     try:
@@ -144,7 +158,7 @@ def run_check(spec: TaskSpec, check, runner: Runner, answers, state: dict) -> Ch
         return _result(spec, check, "failed", f"{exc.lead}: {exc}", exc.hint, seconds=time.perf_counter() - start)
     except WorkerDied as died:
         if died.reason == "timeout":
-            for name in definition.needs:
+            for name in needs:
                 runner.hung.setdefault(name, check.id)
         return _result(spec, check, "error", died.detail,
                        numbers={"output": died.output[-3000:]}, seconds=time.perf_counter() - start)
@@ -169,7 +183,7 @@ def view_of(check) -> str:
 
 
 def run_figure(spec: TaskSpec, figure_id: str, runner: Runner, answers, state: dict) -> dict | None:
-    definition = FIGURES[spec.figure_definitions[figure_id]]
+    definition = spec.figure_definitions[figure_id]
     stem = spec.module
     ctx = Context(figure_id, {}, spec.tolerances, spec.seed,
                   lambda program, timeout=None: runner.run(stem, program, timeout), answers, spec, state,
@@ -222,6 +236,7 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIB
     answers = answers or LiveAnswers(specs)
     if isinstance(answers, LiveAnswers):
         answers.load()  # a task without its answer key is the spec's error, said before any worker starts
+    maps = interface.for_submission(specs, sub, answers)  # a wrong map too
     checks: list[CheckResult] = []
     figures: list[dict] = []
     tasks: list[TaskResult] = []
@@ -231,7 +246,7 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIB
         os.chmod(scratch, 0o711)
         copy = make_scratch_copy(sub, Path(scratch) / "submission")
         sandbox = Sandbox(copy, Path(scratch), merged_limits(specs), hide=[*hide, *task_folders(specs, scratch)])
-        runner = Runner(sandbox, sub)
+        runner = Runner(sandbox, sub, maps)
         try:
             for spec in specs:
                 to_run = [c for c in spec.checks if c.visibility in visibility]

@@ -30,6 +30,7 @@ TOP_LEVEL = {"task", "interface", "limits", "tolerances", "checks", "figures", "
 #: The harness's training recipe, and which of its keys a student's HYPERPARAMETERS may set.
 TRAINING_DEFAULTS = {"lr": 3e-3, "epochs": 5, "batch_size": 64, "clip": 1.0, "time_budget_s": 120.0}
 STUDENT_SETTABLE = ("lr", "epochs", "batch_size")
+DECLARED = "declared."  # the registered checks a check declared with ``kind`` runs (harness.checks.declared)
 TASK_KEYS = {"name", "title", "module", "version", "description", "seed"}
 
 
@@ -81,12 +82,14 @@ class TaskSpec:
     seed: int = 0
     description: str = ""
     figures: list[str] = field(default_factory=list)
-    figure_definitions: dict[str, str] = field(default_factory=dict)  # figure id -> the registered figure it draws
+    definitions: dict = field(default_factory=dict)         # CheckSpec.definition -> its CheckDef
+    figure_definitions: dict = field(default_factory=dict)  # figure id -> the FigureDef it draws
     digest: str = ""
     dataset: dict | None = None      # the [dataset] table, built by harness.data (trained tasks)
     training: dict | None = None     # the recipe with defaults filled in, and "bounds"
     hidden_seed: int | None = None   # from hidden.toml: inputs of hidden checks, the hidden test split
     withheld: Withheld = Withheld()  # a released spec: what is graded after submission
+    interface_map: dict = field(default_factory=dict)  # [interface.map]: contract name -> interface.MapEntry
     _data: dict = field(default_factory=dict, repr=False)
 
     def data_for(self, view: str = "public"):
@@ -131,8 +134,10 @@ def _unknown_keys(path, where, table, allowed):
 
 
 def load_spec(path: Path) -> TaskSpec:
-    """Read and validate one task spec, and the ``hidden.toml`` beside it when there is one."""
-    from .checks import load_builtin_checks
+    """Read and validate one task spec, the ``hidden.toml`` beside it when there is one, and the checks its
+    folder's ``checks.py`` writes (harness.course)."""
+    from .checks import FIGURES, REGISTRY, load_builtin_checks
+    from .course import CHECKS, task_sources, written_checks
 
     load_builtin_checks()
     path = Path(path)
@@ -158,10 +163,28 @@ def load_spec(path: Path) -> TaskSpec:
     seed = _expect_type(path, "[task].seed", task.get("seed", 0), int, "an integer")
 
     interface = data.get("interface", {})
-    _unknown_keys(path, "[interface].", interface, {"names"})
+    _unknown_keys(path, "[interface].", interface, {"names", "map"})
     names = interface.get("names", [])
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise SpecError(path, "[interface].names", "must be a list of names", 'e.g. names = ["LSTMCell"]')
+    interface_map = {}
+    if "map" in interface:  # the course's names for the contract's (harness.interface)
+        from .course import ANSWER_KEY, task_python
+        from .interface import MapError, contract_names, parse, resolve, signatures
+
+        if not names:
+            raise SpecError(path, "[interface].names", "missing: a map renames the names listed there",
+                            'e.g. names = ["dot_attention"]')
+        known = contract_names(names, "training" in data)
+        try:
+            interface_map = parse(interface["map"], "[interface.map]", "task.toml", known)
+            # the instructor's side: parameters and methods are checked against the answer key now
+            binds = any(e.args or e.methods for e in interface_map.values())
+            answer_key = task_python(path.parent, ANSWER_KEY) if binds else None
+            if answer_key is not None:
+                resolve(task["module"], interface_map, signatures(answer_key, known), "")
+        except MapError as exc:
+            raise SpecError(path, exc.key, exc.problem, exc.fix) from None
 
     limits = Limits()
     limit_fields = {f.name: f for f in fields(Limits)}
@@ -198,33 +221,41 @@ def load_spec(path: Path) -> TaskSpec:
         if training is None:
             raise SpecError(path, "[training]", "missing", "a task with a [dataset] needs a [training] recipe")
 
+    written, written_figures = written_checks(path.parent)
+    for check_id in [*written, *written_figures]:
+        if check_id in REGISTRY or check_id in FIGURES:
+            raise SpecError(path.parent / CHECKS, check_id, "is an id of the harness's own checks",
+                            f"register it under another id, e.g. {task['name']}.{check_id.rpartition('.')[2]}")
+    registry, figure_registry = {**REGISTRY, **written}, {**FIGURES, **written_figures}
     table = data.get("checks", {})
     if not isinstance(table, dict) or not table:
         raise SpecError(path, "[checks]", "no checks", f'add a table like [checks."{task["module"]}.NAME.forward"]')
-    checks = _checks(path, table, ("public",), "public", prefixes=prefixes)
+    checks = _checks(path, table, ("public",), "public", prefixes=prefixes, registry=registry)
     hidden_seed = None
     hidden_path = path.parent / HIDDEN_FILE
     if hidden_path.is_file():
-        hidden_seed, hidden_checks, hidden_raw = _hidden(hidden_path, prefixes)
+        hidden_seed, hidden_checks, hidden_raw = _hidden(hidden_path, prefixes, registry)
         raw += b"\0" + hidden_raw
         checks += hidden_checks
+    raw += task_sources(path.parent)  # a changed check or answer key is a changed task (resumed runs regrade)
 
     figures = data.get("figures", [])
     if not isinstance(figures, list) or not all(isinstance(f, str) for f in figures):
         raise SpecError(path, "figures", "must be a list of figure ids")
-    from .checks import FIGURES
-
     figure_definitions = {}
     for fig in figures:
-        figure_definitions[fig] = definition_of(fig, prefixes, FIGURES)
-        if figure_definitions[fig] is None:
-            raise SpecError(path, "figures", f"unknown figure {fig!r}", suggest(fig, FIGURES))
+        found = definition_of(fig, prefixes, figure_registry)
+        if found is None:
+            raise SpecError(path, "figures", f"unknown figure {fig!r}", suggest(fig, figure_registry))
+        figure_definitions[fig] = figure_registry[found]
 
     spec = TaskSpec(dataset=dataset, training=training, name=task["name"], title=task["title"], module=task["module"], version=version,
                     path=path, names=names, checks=checks, limits=limits, tolerances=tolerances,
                     seed=seed, description=task.get("description", ""), figures=figures,
                     figure_definitions=figure_definitions,
-                    digest=hashlib.sha256(raw).hexdigest()[:16], hidden_seed=hidden_seed)
+                    definitions={c.definition: registry[c.definition] for c in checks},
+                    digest=hashlib.sha256(raw).hexdigest()[:16], hidden_seed=hidden_seed,
+                    interface_map=interface_map)
     spec.data  # build the dataset now: a bad file or checksum is an error before any grading starts
     return spec
 
@@ -239,20 +270,26 @@ def definition_of(check_id: str, prefixes: tuple[str, ...], registry: dict) -> s
 
 
 def _checks(path: Path, table: dict, allowed: tuple[str, ...], default: str, suffix: str = "",
-            prefixes: tuple[str, ...] = ()) -> list[CheckSpec]:
-    """The [checks] table of task.toml or hidden.toml: registered ids, points, visibility, options."""
+            prefixes: tuple[str, ...] = (), registry: dict | None = None) -> list[CheckSpec]:
+    """The [checks] table of task.toml or hidden.toml: registered ids (the engine's and the task's checks.py),
+    points, visibility, options."""
     from .checks import REGISTRY, OptionError, Structured
 
+    registry = REGISTRY if registry is None else registry
     checks = []
     for check_id, body in table.items():
         key = f'[checks."{check_id}"]'
-        found = definition_of(check_id, prefixes, REGISTRY)
-        if found is None:
-            raise SpecError(path, key, "unknown check id", suggest(check_id, REGISTRY))
-        definition = REGISTRY[found]
         if not isinstance(body, dict):
             raise SpecError(path, key, "must be a table", "e.g. points = 1")
         body = dict(body)
+        if "kind" in body:  # declared in the TOML (harness.checks.declared)
+            found = _declared(path, key, body, registry)
+        else:
+            found = definition_of(check_id, prefixes, registry)
+            if found is None or found.startswith(DECLARED):
+                raise SpecError(path, key, "unknown check id", suggest(check_id, registry) + (
+                    "; or declare it: kind = one of " + ", ".join(_kinds(registry))))
+        definition = registry[found]
         points = _expect_type(path, f"{key}.points", body.pop("points", None), (int, float), "a number ≥ 0")
         if points < 0:
             raise SpecError(path, f"{key}.points", f"must be ≥ 0, got {points}")
@@ -288,7 +325,30 @@ def _checks(path: Path, table: dict, allowed: tuple[str, ...], default: str, suf
     return checks
 
 
-def _hidden(path: Path, prefixes: tuple[str, ...] = ()) -> tuple[int, list[CheckSpec], bytes]:
+def _kinds(registry: dict) -> list[str]:
+    return sorted(k.partition(".")[2] for k in registry if k.startswith(DECLARED))
+
+
+def _declared(path: Path, key: str, body: dict, registry: dict) -> str:
+    """The registered check a declared one runs (``kind = "equals"`` runs ``declared.equals``), its required
+    options present and its target one the task's answer key defines (where the answer key is here)."""
+    kind = body.pop("kind")
+    if f"{DECLARED}{kind}" not in registry:
+        raise SpecError(path, f"{key}.kind", f"unknown kind {kind!r}", suggest(str(kind), _kinds(registry)))
+    for option in ("target", "cases"):
+        if option in registry[f"{DECLARED}{kind}"].options and option not in body:
+            raise SpecError(path, f"{key}.{option}", "missing", "a declared check names its target (a function or "
+                            "class of the task's module) and its cases, e.g. cases = [{ args = [{ randn = [3, 4] }] }]")
+    from .course import ANSWER_KEY, task_python
+
+    key_module = task_python(path.parent, ANSWER_KEY)
+    if key_module is not None and isinstance(body["target"], str) and not hasattr(key_module, body["target"]):
+        raise SpecError(path, f"{key}.target", f"the task's {ANSWER_KEY} defines no {body['target']!r}",
+                        suggest(body["target"], [n for n in vars(key_module) if not n.startswith("_")]))
+    return f"{DECLARED}{kind}"
+
+
+def _hidden(path: Path, prefixes: tuple[str, ...] = (), registry: dict | None = None) -> tuple[int, list[CheckSpec], bytes]:
     """``hidden.toml``: the seed of the hidden inputs and the checks graded after submission."""
     raw = path.read_bytes()
     try:
@@ -302,7 +362,8 @@ def _hidden(path: Path, prefixes: tuple[str, ...] = ()) -> tuple[int, list[Check
     table = data.get("checks", {})
     if not isinstance(table, dict):
         raise SpecError(path, "[checks]", "must be a table", 'e.g. [checks."cells.LSTMCell.forward"] points = 2')
-    return seed, _checks(path, table, GRADED_LATER, "after_due_date", suffix=".hidden", prefixes=prefixes), raw
+    return seed, _checks(path, table, GRADED_LATER, "after_due_date", suffix=".hidden", prefixes=prefixes,
+                         registry=registry), raw
 
 
 def _training(path: Path, table) -> dict:

@@ -12,6 +12,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import SubmissionError  # noqa: F401 - raised here, imported from here by callers
+
 try:
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
@@ -21,10 +23,6 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
 COPY_SIZE_LIMIT = 20 * 1024 * 1024
 SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".venv", "venv", "node_modules"}
-
-
-class SubmissionError(Exception):
-    """The submission as a whole cannot be graded (missing folder, an archive, a bad harness.toml)."""
 
 
 @dataclass
@@ -63,6 +61,7 @@ class ModuleSource:
 class Submission:
     root: Path
     modules: dict[str, ModuleSource]
+    maps: dict[str, dict] = field(default_factory=dict)  # harness.toml [map.<module>]: contract name -> MapEntry
 
 
 def is_self_check_cell(text: str) -> bool:
@@ -162,14 +161,19 @@ def notebook_to_python(path: Path) -> ModuleSource:
     return source
 
 
-def _read_mapping(root: Path) -> dict[str, str]:
+def _harness_toml(root: Path) -> tuple[Path, dict]:
+    """The submission's harness.toml, read (empty when there is none)."""
     path = root / "harness.toml"
     if not path.exists():
-        return {}
+        return path, {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return path, tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SubmissionError(f"{path}: not valid TOML ({exc}); fix the file or remove it") from None
+
+
+def _read_mapping(root: Path) -> dict[str, str]:
+    path, data = _harness_toml(root)
     table = data.get("modules", {k: v for k, v in data.items() if isinstance(v, str)})
     mapping = {}
     for stem, target in table.items():
@@ -182,6 +186,22 @@ def _read_mapping(root: Path) -> dict[str, str]:
     return mapping
 
 
+def _read_maps(root: Path) -> dict[str, dict]:
+    """harness.toml's ``[map.<module>]`` tables: the student's names for the contract's (harness.interface),
+    checked for their form here and against the contract when a task is graded."""
+    from .interface import MapError, parse
+
+    path, data = _harness_toml(root)
+    table = data.get("map", {})
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise SubmissionError(f"{path}: [map] must hold one table per module, e.g. [map.attention] then "
+                              'dot_attention = "my_attention"')
+    try:
+        return {module: parse(entries, f"[map.{module}]", "harness.toml") for module, entries in table.items()}
+    except MapError as exc:
+        raise SubmissionError(f"{path}: {exc}") from None
+
+
 def locate(root: Path, stems: list[str]) -> Submission:
     """Find each contract module of a submission; a missing one is recorded, not an error."""
     root = Path(root)
@@ -191,6 +211,7 @@ def locate(root: Path, stems: list[str]) -> Submission:
         hint = " (unpack the archive first)" if root.suffix in {".zip", ".gz", ".tgz", ".tar"} else ""
         raise SubmissionError(f"{root} is a file, not a submission folder{hint}")
     mapping = _read_mapping(root)
+    maps = _read_maps(root)
     modules = {}
     for stem in stems:
         candidates = [mapping[stem]] if stem in mapping else [f"{stem}.py", f"{stem}.ipynb"]
@@ -208,7 +229,7 @@ def locate(root: Path, stems: list[str]) -> Submission:
                 modules[stem] = ModuleSource(stem, path, "py", problem=f"{path.name} is not UTF-8 text")
                 continue
             modules[stem] = ModuleSource(stem, path, "py", python=text)
-    return Submission(root, modules)
+    return Submission(root, modules, maps)
 
 
 def make_scratch_copy(sub: Submission, dest: Path) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -34,6 +35,10 @@ class CheckDef:
     options: dict
     description: str
     prepare: Callable | None = None  # ctx -> None: what it needs from the answer key beyond its programs
+
+    def needs_for(self, options: dict) -> tuple[str, ...]:
+        """The contract names a check of these options needs: a declared check's ``{target}`` is its target."""
+        return tuple(options.get("target", n) if n == "{target}" else n for n in self.needs)
 
     def defaults(self) -> dict:
         """The options' default values (an option registered as a tuple of choices defaults to the first)."""
@@ -66,9 +71,10 @@ class FigureDef:
     title: str
 
 
-REGISTRY: dict[str, CheckDef] = {}
+REGISTRY: dict[str, CheckDef] = {}   # the engine's checks: trained families and declared kinds
 FIGURES: dict[str, FigureDef] = {}
-BUILTIN = ("cells", "attention", "sequences", "generation", "decoding", "trained", "classification", "language_model",
+_SCOPES: list[tuple[dict, dict]] = []  # a task's checks.py being imported: where its registrations go
+BUILTIN = ("declared", "cells", "attention", "sequences", "generation", "decoding", "trained", "classification", "language_model",
            "translation", "forecasting")
 
 
@@ -79,8 +85,9 @@ def register(check_id: str, needs: tuple[str, ...] | list[str], description: str
     programs — a trained task's baselines — so that a release can record them."""
 
     def deco(func):
-        _refuse_duplicate(REGISTRY, check_id, func)
-        REGISTRY[check_id] = CheckDef(check_id, check_id.split(".")[0], tuple(needs), func, options, description,
+        registry = _SCOPES[-1][0] if _SCOPES else REGISTRY
+        _refuse_duplicate(registry, check_id, func)
+        registry[check_id] = CheckDef(check_id, check_id.split(".")[0], tuple(needs), func, options, description,
                                       prepare)
         return func
 
@@ -89,11 +96,24 @@ def register(check_id: str, needs: tuple[str, ...] | list[str], description: str
 
 def register_figure(figure_id: str, needs, title: str):
     def deco(func):
-        _refuse_duplicate(FIGURES, figure_id, func)
-        FIGURES[figure_id] = FigureDef(figure_id, figure_id.split(".")[0], tuple(needs), func, title)
+        figures = _SCOPES[-1][1] if _SCOPES else FIGURES
+        _refuse_duplicate(figures, figure_id, func)
+        figures[figure_id] = FigureDef(figure_id, figure_id.split(".")[0], tuple(needs), func, title)
         return func
 
     return deco
+
+
+@contextmanager
+def collecting():
+    """Registrations made inside go to a task's own registries, yielded as (checks, figures), not the engine's:
+    how a task folder's checks.py is read (harness.course), so two courses may use the same ids."""
+    scope: tuple[dict, dict] = ({}, {})
+    _SCOPES.append(scope)
+    try:
+        yield scope
+    finally:
+        _SCOPES.pop()
 
 
 class DuplicateCheck(Exception):

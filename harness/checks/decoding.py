@@ -32,6 +32,7 @@ from ..sandbox.program import Program
 from . import Context, OptionError, Structured, Verdict, register
 from .cases import CREDIT, by_case
 from .compare import as_float, describe
+from .declared import validate_target
 from .diagnose import wrong_output
 
 FLOAT64 = torch.float64
@@ -196,13 +197,19 @@ def as_tokens(value) -> list[int] | None:
     return None
 
 
-def greedy_call(table: Table) -> str:
-    return f"greedy_search(step, bos={BOS}, eos={EOS}, max_len={table.max_len}) on {table.about}"
+def searched(ctx: Context, default: str) -> tuple[str, str]:
+    """The module and name of the search under test: the contract's, or a declared check's ``target``."""
+    target = ctx.options.get("target")
+    return (ctx.task.module, target) if target else ("generation", default)
 
 
-def greedy_program(table: Table) -> Program:
+def greedy_call(table: Table, name: str = "greedy_search") -> str:
+    return f"{name}(step, bos={BOS}, eos={EOS}, max_len={table.max_len}) on {table.about}"
+
+
+def greedy_program(table: Table, dotted: str = "generation.greedy_search") -> Program:
     p = Program()
-    return p.result(p.call("generation.greedy_search", table.step(p), BOS, EOS, table.max_len))
+    return p.result(p.call(dotted, table.step(p), BOS, EOS, table.max_len))
 
 
 def first_difference(got: list[int], want: list[int]) -> str:
@@ -210,10 +217,14 @@ def first_difference(got: list[int], want: list[int]) -> str:
     return f"they part at position {at} (0 = the first token after bos)"
 
 
+GREEDY_OPTIONS = dict(accept_missing_eos=False, tables=GREEDY_TABLES, random_tables=6, random_max_len=5, credit=CREDIT)
+
+
+@register("declared.greedy", ["{target}"], "a greedy search on next-token tables equals the answer key's",
+          target=Structured("", validate_target), **GREEDY_OPTIONS)
 @register("generation.greedy_search", ["greedy_search"],
           "exact on small tables (eos early, stopped by max_len, eos first) and on random tables where every "
-          "prefix has its own distribution", accept_missing_eos=False, tables=GREEDY_TABLES, random_tables=6,
-          random_max_len=5, credit=CREDIT)
+          "prefix has its own distribution", **GREEDY_OPTIONS)
 def check_greedy(ctx: Context) -> Verdict:
     hand = parse_tables(ctx.options["tables"], beam=False)
     randoms = random_tables(ctx, ctx.options["random_tables"], ctx.options["random_max_len"], beam=False)
@@ -232,8 +243,9 @@ def check_greedy(ctx: Context) -> Verdict:
 
 
 def judge_greedy(ctx: Context, table: Table) -> Verdict | None:
-    label = greedy_call(table)
-    program = greedy_program(table)
+    module, name = searched(ctx, "greedy_search")
+    label = greedy_call(table, name)
+    program = greedy_program(table, f"{module}.{name}")
     got = ctx.student(program, case=label)
     want = ctx.reference(program)
     tokens = as_tokens(got)
@@ -248,28 +260,28 @@ def judge_greedy(ctx: Context, table: Table) -> Verdict | None:
         if ctx.options["accept_missing_eos"]:
             return None
         return wrong_output(ctx, f"{label}: {expected}: the same tokens without the final eos, which the contract's "
-                                 "result includes", program, got, "generation", "greedy_search", 0.0, 0.0,
+                                 "result includes", program, got, module, name, 0.0, 0.0,
                             "the contract's convention: the result holds the tokens after bos, eos included when it "
                             "is emitted (as in beam search's hypotheses)", numbers)
     hint = ("at each step take the arg-max of step([bos, *tokens so far]); stop after appending eos or once "
             "max_len tokens follow bos; return the tokens without bos")
     if tokens[:1] == [BOS]:
         hint = "the result holds the tokens after bos, without bos itself"
-    return wrong_output(ctx, f"{label}: {expected}: {first_difference(tokens, want)}", program, got, "generation",
-                        "greedy_search", 0.0, 0.0, hint, numbers)
+    return wrong_output(ctx, f"{label}: {expected}: {first_difference(tokens, want)}", program, got, module, name,
+                        0.0, 0.0, hint, numbers)
 
 
 # --------------------------------------------------------------------------- beam search
 
 
-def beam_call(table: Table, width: int) -> str:
-    return (f"beam_search(step, bos={BOS}, eos={EOS}, beam_width={width}, max_len={table.max_len}) on "
+def beam_call(table: Table, width: int, name: str = "beam_search") -> str:
+    return (f"{name}(step, bos={BOS}, eos={EOS}, beam_width={width}, max_len={table.max_len}) on "
             f"{table.about}")
 
 
-def beam_program(table: Table, width: int, best_only: bool = False) -> Program:
+def beam_program(table: Table, width: int, best_only: bool = False, dotted: str = "generation.beam_search") -> Program:
     p = Program()
-    found = p.call("generation.beam_search", table.step(p), BOS, EOS, width, table.max_len)
+    found = p.call(dotted, table.step(p), BOS, EOS, width, table.max_len)
     return p.result(p.op("index", found, 0) if best_only else found)
 
 
@@ -354,7 +366,7 @@ def accepted_bests(ctx: Context, program: Program, want) -> list[tuple[list[int]
     """The best hypothesis (tokens, score) of the answer key, then of each accepted form of beam search in the
     catalogue (one that cannot run this program is left out)."""
     bests = [(list(want[0][0]), float(want[0][1]))]
-    for variant in ctx.variants("generation", "beam_search"):
+    for variant in ctx.variants(*searched(ctx, "beam_search")):
         if variant.kind != "accepted":
             continue
         try:
@@ -367,19 +379,20 @@ def accepted_bests(ctx: Context, program: Program, want) -> list[tuple[list[int]
 
 def judge_beam(ctx: Context, table: Table, width: int, drawn: bool) -> Verdict | None:
     tol = ctx.options["score_tol"]
-    label = beam_call(table, width)
-    program = beam_program(table, width)
+    module, name = searched(ctx, "beam_search")
+    label = beam_call(table, width, name)
+    program = beam_program(table, width, dotted=f"{module}.{name}")
     got = ctx.student(program, case=label)
     want = ctx.reference(program)
     numbers = {"case": table.about, "beam_width": width}
     found, problem = parse_hypotheses(got)
     if found is None:
-        return wrong_output(ctx, f"{label}: {problem}", program, got, "generation", "beam_search", tol, tol,
+        return wrong_output(ctx, f"{label}: {problem}", program, got, module, name, tol, tol,
                             "return [(tokens without bos, summed log-probability), ...], best first", numbers)
     for tokens, score in found:
         bad = hypothesis_problem(table, tokens, score, tol)
         if bad:
-            verdict = wrong_output(ctx, f"{label}: {bad.what}", program, found, "generation", "beam_search", tol, tol,
+            verdict = wrong_output(ctx, f"{label}: {bad.what}", program, found, module, name, tol, tol,
                                    bad.hint, numbers)
             if bad.traced and "diagnosis" not in verdict.numbers:  # traced from the table, not matched to a variant
                 verdict.numbers["diagnosis"] = [bad.traced]
@@ -408,17 +421,22 @@ def judge_beam(ctx: Context, table: Table, width: int, drawn: bool) -> Verdict |
             "extending each by its best tokens; a hypothesis finishes at eos or at max_len tokens and is returned "
             "with the others")
     numbers.update(expected_best=[best_tokens, best_score], got_best=[tokens, score])
-    diagnosed = wrong_output(ctx, message, program, found, "generation", "beam_search", tol, tol, "", numbers)
+    diagnosed = wrong_output(ctx, message, program, found, module, name, tol, tol, "", numbers)
     if diagnosed.hint:
         return diagnosed
-    return wrong_output(ctx, message, beam_program(table, width, best_only=True), found[0], "generation",
-                        "beam_search", tol, tol, hint, numbers)
+    return wrong_output(ctx, message, beam_program(table, width, best_only=True, dotted=f"{module}.{name}"),
+                        found[0], module, name, tol, tol, hint, numbers)
 
 
+BEAM_OPTIONS = dict(score_tol=1e-6, tables=BEAM_TABLES, random_tables=6, random_max_len=5, credit=CREDIT)
+
+
+@register("declared.beam", ["{target}"], "a beam search on next-token tables finds the answer key's best hypothesis",
+          target=Structured("", validate_target), **BEAM_OPTIONS)
 @register("generation.beam_search", ["beam_search"],
           "on tables where greedy, beam 2 and beam 3 differ and every prefix has its own distribution, and on random "
           "tables: every score, order and ending checked, the best hypothesis compared; beam_width=1 equals greedy",
-          score_tol=1e-6, tables=BEAM_TABLES, random_tables=6, random_max_len=5, credit=CREDIT)
+          **BEAM_OPTIONS)
 def check_beam(ctx: Context) -> Verdict:
     hand = parse_tables(ctx.options["tables"], beam=True)
     randoms = random_tables(ctx, ctx.options["random_tables"], ctx.options["random_max_len"], beam=True)

@@ -36,8 +36,21 @@ def _dotted(node) -> str | None:
     return None
 
 
-def scan_source(source: str) -> list[Finding]:
-    """Every reference to a forbidden torch built-in in ``source``, with its line and scope."""
+def scan_source(source: str, names: list[str] | None = None) -> list[Finding]:
+    """Every reference to a forbidden torch built-in in ``source``, with its line and scope. ``names`` (a
+    task's own rule) replaces the default list: dotted names such as ``torch.nn.functional.softmax`` (found
+    however the module is imported or aliased), and ``Tensor.softmax`` for that method on any object but self."""
+    if names is None:
+        attrs = FORBIDDEN
+        def named(owner: str, expanded: str, attr: str) -> str | None:
+            torch_owned = owner in TORCH_OWNERS or expanded in TORCH_OWNERS or expanded.startswith("torch")
+            return f"{expanded}.{attr}" if torch_owned else None
+    else:
+        attrs = {n.rpartition(".")[2] for n in names}
+        def named(owner: str, expanded: str, attr: str) -> str | None:
+            if f"{expanded}.{attr}" in names:
+                return f"{expanded}.{attr}"
+            return f"Tensor.{attr}" if f"Tensor.{attr}" in names and owner != "self" else None
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -48,7 +61,7 @@ def scan_source(source: str) -> list[Finding]:
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "torch":
             for a in node.names:
                 full = f"{node.module}.{a.name}"
-                if a.name in FORBIDDEN:
+                if a.name in attrs:
                     aliases[a.asname or a.name] = full
                 else:
                     module_aliases[a.asname or a.name] = full
@@ -66,15 +79,15 @@ def scan_source(source: str) -> list[Finding]:
 
     findings = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr in FORBIDDEN:
-            owner = _dotted(node.value)
-            if owner is None:
-                continue
+        if isinstance(node, ast.Attribute) and node.attr in attrs:
+            owner = _dotted(node.value) or "(an expression)"
             head, _, rest = owner.partition(".")
             expanded = module_aliases.get(head, head) + (f".{rest}" if rest else "")
-            if owner in TORCH_OWNERS or expanded in TORCH_OWNERS or expanded.startswith("torch"):
-                findings.append(Finding(f"{expanded}.{node.attr}", node.lineno, scope_of(node.lineno)))
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in aliases:
+            name = named(owner, expanded, node.attr)
+            if name is not None:
+                findings.append(Finding(name, node.lineno, scope_of(node.lineno)))
+        elif (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in aliases
+              and (names is None or aliases[node.id] in names)):
             findings.append(Finding(aliases[node.id], node.lineno, scope_of(node.lineno)))
     return sorted(set(findings), key=lambda f: (f.line, f.name))
 

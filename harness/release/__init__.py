@@ -10,12 +10,16 @@ import shutil
 from pathlib import Path
 
 from .. import __version__, bundle
+from ..course import ANSWER_KEY, CATALOGUE, CHECKS
 from ..spec import HIDDEN_FILE, TaskSpec
 
 WORKFLOW = ".github/workflows/harness.yml"
 
-#: What of a task folder is never released: the hidden checks and seed, and the instructor's Python.
-NEVER_RELEASED = (HIDDEN_FILE, "*.py", "*.pyc", "__pycache__")
+#: What of a task folder a release copies: its public spec and written checks (run on the student's machine
+#: against the bundle's values), and the data file its [dataset] names. Never the hidden checks and seed, the
+#: answer key or the catalogue (harness.course); anything else stays behind with a warning.
+RELEASED = ("task.toml", CHECKS)
+INSTRUCTOR_ONLY = (HIDDEN_FILE, ANSWER_KEY, CATALOGUE)
 
 
 class ReleaseError(Exception):
@@ -40,11 +44,19 @@ and not yet the grade.
 
 
 def released_task_files(spec: TaskSpec) -> list[Path]:
-    """The files of a task's folder that a release copies (everything but NEVER_RELEASED)."""
+    """The files of a task's folder that a release copies (see RELEASED)."""
     folder = spec.path.parent
-    never = {p for pattern in NEVER_RELEASED for p in folder.rglob(pattern)}
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p not in never
-                  and not any(parent in never for parent in p.parents))
+    names = list(RELEASED) + ([spec.dataset["path"]] if spec.dataset and spec.dataset.get("path") else [])
+    return sorted(p for p in (folder / name for name in names) if p.is_file())
+
+
+def left_behind(spec: TaskSpec) -> list[str]:
+    """A warning for each file of the task folder that is neither released nor the instructor's own."""
+    folder, released = spec.path.parent, set(released_task_files(spec))
+    return [f"task {spec.name}: {path.relative_to(folder).as_posix()} is not released (a release copies "
+            f"{', '.join(RELEASED)} and the [dataset] file; {', '.join(INSTRUCTOR_ONLY)} stay with the instructor)"
+            for path in sorted(folder.rglob("*")) if path.is_file() and path not in released
+            and path.name not in INSTRUCTOR_ONLY and "__pycache__" not in path.parts and path.suffix != ".pyc"]
 
 
 def file_data_warnings(spec: TaskSpec) -> list[str]:
@@ -79,7 +91,7 @@ def write_release(directory: Path, specs: list[TaskSpec], notebook: bool = False
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
             written.append(target)
-        warnings += file_data_warnings(spec)
+        warnings += file_data_warnings(spec) + left_behind(spec)
     written.append(bundle.write(folder, contents))
     written.append(folder / bundle.VALUES)
     public = sum(c.points for s in specs for c in s.checks if not c.graded_later)

@@ -17,7 +17,7 @@ import torch
 
 from ..answers import LiveAnswers, VariantFailed, VariantInfo, program_digest
 from ..bundle import Contents
-from ..checks import FIGURES, REGISTRY, Context, load_builtin_checks
+from ..checks import Context, load_builtin_checks
 from ..grading import view_of
 from ..sandbox import program as interpreter
 from ..sandbox import wire
@@ -126,11 +126,11 @@ def record(specs: list[TaskSpec]) -> Contents:
         public = [c for c in spec.checks if not c.graded_later]
         later = [c for c in spec.checks if c.graded_later]
         for check in public:
-            definition = REGISTRY[check.definition]
+            definition = spec.definitions[check.definition]
             if definition.prepare is not None:
                 definition.prepare(_context(spec, check.id, check.options, spec.seed, None, recorder, view_of(check)))
                 continue
-            for namespace in _stand_ins(recorder, spec.module, definition.needs):
+            for namespace in _stand_ins(recorder, spec.module, definition.needs_for(check.options)):
                 ctx = _context(spec, check.id, check.options, spec.seed, _in_process_runner(namespace), recorder,
                                view_of(check))
                 try:
@@ -140,7 +140,7 @@ def record(specs: list[TaskSpec]) -> Contents:
                 except Exception:  # noqa: BLE001 - a stand-in that breaks the check has given what it could
                     pass
         for figure_id in spec.figures:
-            figure = FIGURES[spec.figure_definitions[figure_id]]
+            figure = spec.figure_definitions[figure_id]
             ctx = _context(spec, figure_id, {}, spec.seed, _in_process_runner(recorder.namespace), recorder, "public")
             try:
                 figure.func(ctx)

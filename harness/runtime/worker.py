@@ -162,9 +162,9 @@ def _describe(exc: BaseException, submission_dir: str) -> dict:
 
 class Worker:
     def __init__(self, fd_in: int, fd_out: int, submission_dir: str):
-        from . import interpreter, wire
+        from . import interpreter, mapping, wire
 
-        self.wire, self.interpreter = wire, interpreter
+        self.wire, self.interpreter, self.mapping = wire, interpreter, mapping
         self.fd_in, self.fd_out = fd_in, fd_out
         self.submission_dir = os.path.abspath(submission_dir)
         self.modules: dict[str, object] = {}
@@ -188,9 +188,12 @@ class Worker:
         sys.path.insert(0, self.submission_dir)
         os.chdir(self.submission_dir)
 
-    def load(self, module: str, filename: str) -> dict:
+    def load(self, module: str, filename: str, entries: dict | None = None) -> dict:
+        """Import a module of the submission; with ``entries`` (an interface map, see ``mapping.py``) its
+        contract names are the ones the map gives, and the reply says which of them point to nothing."""
         if module in self.modules:
-            return {"ok": True, "names": self._public_names(self.modules[module])}
+            mod = self.modules[module]
+            return {"ok": True, "names": self._public_names(mod), "map_problems": self.mapping.problems_of(mod)}
         path = os.path.join(self.submission_dir, filename)
         spec = importlib.util.spec_from_file_location(module, path)
         mod = importlib.util.module_from_spec(spec)
@@ -200,12 +203,14 @@ class Worker:
         except BaseException as exc:  # noqa: BLE001 - everything a submission can raise is reported
             sys.modules.pop(module, None)
             return {"ok": False, "error": describe_exception(exc, self.submission_dir)}
+        problems = {}
+        if entries:
+            mod, problems = self.mapping.apply(mod, entries)
         self.modules[module] = mod
-        return {"ok": True, "names": self._public_names(mod)}
+        return {"ok": True, "names": self._public_names(mod), "map_problems": problems}
 
-    @staticmethod
-    def _public_names(mod) -> list[str]:
-        return sorted(n for n in vars(mod) if not n.startswith("_"))
+    def _public_names(self, mod) -> list[str]:
+        return [n for n in self.mapping.names_of(mod) if not n.startswith("_")]
 
     def run(self, prog: dict, inputs: dict) -> tuple[dict, dict]:
         self.tripwire.take()
@@ -229,7 +234,7 @@ class Worker:
     def handle(self, header: dict, tensors: dict) -> tuple[dict, dict]:
         cmd = header.get("cmd")
         if cmd == "load":
-            return self.load(header["module"], header["file"]), {}
+            return self.load(header["module"], header["file"], header.get("map")), {}
         if cmd == "run":
             return self.run(header["program"], tensors)
         return {"ok": False, "error": {"type": "ProtocolError", "message": f"unknown command {cmd!r}"}}, {}

@@ -329,7 +329,7 @@ class Sandbox:
         self.worker_pid: int | None = None
         self.worker_uid: int | None = None
         self._init_pidfd: int | None = None
-        self._loaded: dict[str, str] = {}
+        self._loaded: dict[str, tuple[str, dict | None]] = {}
         self._ids = itertools.count(1)
         self._to = self._lifeline = None
         self._replies: _Replies | None = None
@@ -417,8 +417,8 @@ class Sandbox:
         self.protection_notes = dict(hello.header.get("notes") or {})
         self._watch_init(hello.header.get("init_pid"))
         self.start_seconds = time.perf_counter() - begun
-        for module, filename in list(self._loaded.items()):  # a restart is invisible to the checks
-            self.load(module, filename)
+        for module, (filename, mapping) in list(self._loaded.items()):  # a restart is invisible to the checks
+            self.load(module, filename, mapping)
 
     def _start_basic(self, runtime: Path, conf: Confinement, env: dict, home: Path) -> tuple[int, int, int]:
         """Start the worker the way every OS can: its requests on stdin, its replies on stdout, its
@@ -643,11 +643,15 @@ class Sandbox:
             pass  # the worker died; _wait says how
         return self._wait(timeout, doing, request_id, deadline)
 
-    def load(self, module: str, filename: str) -> Reply:
-        reply = self.request({"cmd": "load", "module": module, "file": filename},
-                             timeout=self.limits.load_timeout_s, doing=f"importing {filename}")
+    def load(self, module: str, filename: str, mapping: dict | None = None) -> Reply:
+        """Import a module of the submission; ``mapping``: its interface map, as the worker applies it
+        (``runtime/mapping.py``)."""
+        header = {"cmd": "load", "module": module, "file": filename}
+        if mapping:
+            header["map"] = mapping
+        reply = self.request(header, timeout=self.limits.load_timeout_s, doing=f"importing {filename}")
         if reply.header.get("ok"):
-            self._loaded[module] = filename
+            self._loaded[module] = (filename, mapping)
         return reply
 
     def run(self, program: dict, inputs: dict, timeout: float | None = None, doing: str = "running a check") -> Reply:

@@ -5,7 +5,7 @@ import functools
 import types
 
 from harness.answers import LiveAnswers
-from harness.checks import REGISTRY, Context, load_builtin_checks
+from harness.checks import Context
 from harness.sandbox import program as interpreter
 from harness.spec import DEFAULT_TOLERANCES, load_tasks
 
@@ -14,6 +14,20 @@ from harness.spec import DEFAULT_TOLERANCES, load_tasks
 def shipped_answers() -> LiveAnswers:
     """The shipped tasks' answer keys and catalogues (harness.course), loaded once for the session."""
     return LiveAnswers()
+
+
+@functools.cache
+def shipped_definitions() -> dict:
+    """Every check the shipped tasks run, by its registered id: the engine's and the tasks' own (checks.py)."""
+    return {name: definition for spec in load_tasks() for name, definition in spec.definitions.items()}
+
+
+def task_checks(name: str):
+    """The module of a shipped task's checks.py (``task_checks("generation").SAMPLING_LOGITS``)."""
+    from harness.course import CHECKS, task_python
+    from harness.spec import default_tasks_dir
+
+    return task_python(default_tasks_dir() / name, CHECKS)
 
 
 @functools.cache
@@ -26,8 +40,7 @@ def run_in_process(check_id: str, options: dict | None = None, **replacements):
     """Run one check with no worker: the submission is the answer key with ``replacements`` swapped in
     (for example ``beam_search=my_variant``), so a check's verdict on a hand-written variant is quick to test.
     The check's options are the shipped spec's, with ``options`` on top."""
-    load_builtin_checks()
-    definition = REGISTRY[check_id]
+    definition = shipped_definitions()[check_id]
     answers = shipped_answers()
     namespace = answers.namespace
     module = types.SimpleNamespace(**vars(namespace[definition.module]))

@@ -12,13 +12,11 @@ import pytest
 import torch
 
 import reference_models.generation as ref
-from harness.checks import REGISTRY, load_builtin_checks
 from harness.checks.decoding import BOS, EOS, parse_tables
 from harness.spec import SpecError, load_spec
-from helpers import run_in_process, shipped_options
+from helpers import run_in_process, shipped_definitions, shipped_options
 from reference_models import variants
 
-load_builtin_checks()
 BEAM_TABLES = parse_tables(shipped_options()["generation.beam_search"]["tables"], beam=True)
 DEEP = next(t for t in BEAM_TABLES if t.max_len == 5)
 
@@ -230,7 +228,7 @@ def test_a_wrong_table_is_refused_with_its_key(tmp_path, extra, key, words):
 
 
 def test_the_option_defaults_are_random_tables_only():
-    options = REGISTRY["generation.beam_search"].defaults()
+    options = shipped_definitions()["generation.beam_search"].defaults()
     assert options["tables"] == [] and options["random_tables"] > 0
 
 

@@ -14,11 +14,10 @@ import torch
 from scipy import stats
 
 import reference_models.generation as ref
-from harness.checks.generation import (SAMPLING_LOGITS, chi_square_gof, draws_fit,
-                                       target_probs)
+from harness.checks.sampling import chi_square_gof, draws_fit, target_probs
+from helpers import run_in_process, shipped_definitions, task_checks
 
-from harness.checks import REGISTRY
-from helpers import run_in_process
+SAMPLING_LOGITS = task_checks("generation").SAMPLING_LOGITS
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "submissions"
@@ -46,7 +45,7 @@ def multiplied_sampler(logits, t, g, n):
 def test_false_alarm_rate_of_a_correct_sampler_is_what_the_check_states():
     seeds = range(200)
     p = np.array([sampling_family(correct_sampler, seed, 1e-3) for seed in seeds])  # (seeds, temperatures)
-    alpha = REGISTRY["generation.sample_next.distribution"].options["alpha"]
+    alpha = shipped_definitions()["generation.sample_next.distribution"].options["alpha"]
     family_rejections = int((p.min(axis=1) < alpha).sum())
     # Stated: at most 3 × 1e-3 per run (Bonferroni), i.e. ≤ 0.6 expected false alarms in 200 runs.
     assert family_rejections <= 4
@@ -57,7 +56,7 @@ def test_false_alarm_rate_of_a_correct_sampler_is_what_the_check_states():
 
 
 def test_a_temperature_multiplied_sampler_is_rejected_for_every_seed():
-    alpha = REGISTRY["generation.sample_next.distribution"].options["alpha"]
+    alpha = shipped_definitions()["generation.sample_next.distribution"].options["alpha"]
     rejected = [min(sampling_family(multiplied_sampler, seed, alpha)) < alpha for seed in range(200)]
     assert all(rejected)
 

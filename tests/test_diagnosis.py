@@ -12,19 +12,17 @@ import math
 import pytest
 import torch
 
-from harness.checks import REGISTRY, load_builtin_checks
-from helpers import run_in_process, shipped_answers
+from helpers import run_in_process, shipped_answers, shipped_definitions
 from reference_models.attention import scaled_dot_product_attention
 from harness.spec import load_tasks
 
-load_builtin_checks()
 #: every task's catalogue (harness.course): the default course's, and any task folder's
 CATALOGUE = [v for module in dict.fromkeys(s.module for s in load_tasks()) for v in shipped_answers().catalogue(module)]
 
 
 def checks_of(variant) -> list[str]:
     """The checks that test the variant's name (not the implementation rule, which reads the source)."""
-    return [c for c, d in REGISTRY.items() if d.module == variant.module and variant.target in d.needs
+    return [c for c, d in shipped_definitions().items() if d.module == variant.module and variant.target in d.needs
             and not c.endswith(".implementation")]
 
 

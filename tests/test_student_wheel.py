@@ -59,7 +59,7 @@ def test_the_student_wheel_holds_nothing_of_the_answer_key(student_files):
 def test_the_student_wheel_holds_the_judge_and_its_command(student_files):
     names = set(student_files)
     for path in ("harness/__init__.py", "harness/cli.py", "harness/spec.py", "harness/checks/__init__.py",
-                 "harness/checks/cells.py", "harness/checks/generation.py", "harness/runtime/worker.py"):
+                 "harness/checks/declared.py", "harness/checks/decoding.py", "harness/runtime/worker.py"):
         assert path in names
     templates = {p.name for p in (ROOT / "harness" / "templates").iterdir() if p.is_file()}
     assert {n.rsplit("/", 1)[-1] for n in names if n.startswith("harness/templates/")} == templates
@@ -74,7 +74,7 @@ def test_the_student_wheel_holds_the_judge_and_its_command(student_files):
 
 
 @pytest.mark.parametrize("path, shipped", [
-    ("harness/cli.py", True), ("harness/checks/cells.py", True), ("harness/templates/report.html.j2", True),
+    ("harness/cli.py", True), ("harness/checks/declared.py", True), ("harness/templates/report.html.j2", True),
     ("harness/release/wheel.py", False), ("harness/release", False), ("harness/starter.py", False),
     ("harness/__pycache__/cli.cpython-311.pyc", False), ("harness/checks/__pycache__/x.py", False),
     ("reference_models/cells.py", False), ("tasks/cells/task.toml", False), ("harness/notes.md", False),

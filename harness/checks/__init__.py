@@ -3,11 +3,17 @@ evaluates the same programs on the answer key in this (trusted) process, and ret
 
 A check is a function ``check(ctx) -> Verdict`` registered under its id (``cells.LSTMCell.forward``)
 with the contract names it needs and its options (tolerances, sizes) that a spec may override.
+
+This package is the engine: the machinery every check uses (cases, compare, diagnose, implementation,
+sampling), the kinds a task declares in TOML (declared, decoding) and the trained-task families (trained and
+one module per family). The checks of one assignment live in its task folder's ``checks.py`` (the default
+course's: ``tasks/<name>/checks.py``), registered into that task's own registry (harness.course).
 """
 from __future__ import annotations
 
 import hashlib
 import importlib
+import pkgutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
@@ -71,11 +77,9 @@ class FigureDef:
     title: str
 
 
-REGISTRY: dict[str, CheckDef] = {}   # the engine's checks: trained families and declared kinds
+REGISTRY: dict[str, CheckDef] = {}   # the engine's checks: declared kinds and trained families
 FIGURES: dict[str, FigureDef] = {}
 _SCOPES: list[tuple[dict, dict]] = []  # a task's checks.py being imported: where its registrations go
-BUILTIN = ("declared", "cells", "attention", "sequences", "generation", "decoding", "trained", "classification", "language_model",
-           "translation", "forecasting")
 
 
 def register(check_id: str, needs: tuple[str, ...] | list[str], description: str, prepare: Callable | None = None,
@@ -131,8 +135,10 @@ def _refuse_duplicate(registry: dict, key: str, func: Callable) -> None:
 
 
 def load_builtin_checks() -> None:
-    for name in BUILTIN:
-        importlib.import_module(f"{__name__}.{name}")
+    """Import every module of this package: the engine's checks register themselves (a task's own are in its
+    folder's checks.py, read by harness.course)."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
 
 
 class StudentError(Exception):

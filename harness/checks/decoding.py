@@ -197,10 +197,10 @@ def as_tokens(value) -> list[int] | None:
     return None
 
 
-def searched(ctx: Context, default: str) -> tuple[str, str]:
-    """The module and name of the search under test: the contract's, or a declared check's ``target``."""
-    target = ctx.options.get("target")
-    return (ctx.task.module, target) if target else ("generation", default)
+def searched(ctx: Context) -> tuple[str, str]:
+    """The module and name of the search under test: the task's module, the check's ``target``."""
+    module = ctx.task.module if ctx.task is not None else ctx.check_id.partition(".")[0]
+    return module, ctx.options["target"]
 
 
 def greedy_call(table: Table, name: str = "greedy_search") -> str:
@@ -217,14 +217,14 @@ def first_difference(got: list[int], want: list[int]) -> str:
     return f"they part at position {at} (0 = the first token after bos)"
 
 
-GREEDY_OPTIONS = dict(accept_missing_eos=False, tables=GREEDY_TABLES, random_tables=6, random_max_len=5, credit=CREDIT)
+def greedy_options(target: str = "") -> dict:
+    """The options of a greedy-search check (a task's own check of this kind passes its target's name)."""
+    return dict(target=Structured(target, validate_target), accept_missing_eos=False, tables=GREEDY_TABLES,
+                random_tables=6, random_max_len=5, credit=CREDIT)
 
 
 @register("declared.greedy", ["{target}"], "a greedy search on next-token tables equals the answer key's",
-          target=Structured("", validate_target), **GREEDY_OPTIONS)
-@register("generation.greedy_search", ["greedy_search"],
-          "exact on small tables (eos early, stopped by max_len, eos first) and on random tables where every "
-          "prefix has its own distribution", **GREEDY_OPTIONS)
+          **greedy_options())
 def check_greedy(ctx: Context) -> Verdict:
     hand = parse_tables(ctx.options["tables"], beam=False)
     randoms = random_tables(ctx, ctx.options["random_tables"], ctx.options["random_max_len"], beam=False)
@@ -243,7 +243,7 @@ def check_greedy(ctx: Context) -> Verdict:
 
 
 def judge_greedy(ctx: Context, table: Table) -> Verdict | None:
-    module, name = searched(ctx, "greedy_search")
+    module, name = searched(ctx)
     label = greedy_call(table, name)
     program = greedy_program(table, f"{module}.{name}")
     got = ctx.student(program, case=label)
@@ -366,7 +366,7 @@ def accepted_bests(ctx: Context, program: Program, want) -> list[tuple[list[int]
     """The best hypothesis (tokens, score) of the answer key, then of each accepted form of beam search in the
     catalogue (one that cannot run this program is left out)."""
     bests = [(list(want[0][0]), float(want[0][1]))]
-    for variant in ctx.variants(*searched(ctx, "beam_search")):
+    for variant in ctx.variants(*searched(ctx)):
         if variant.kind != "accepted":
             continue
         try:
@@ -379,7 +379,7 @@ def accepted_bests(ctx: Context, program: Program, want) -> list[tuple[list[int]
 
 def judge_beam(ctx: Context, table: Table, width: int, drawn: bool) -> Verdict | None:
     tol = ctx.options["score_tol"]
-    module, name = searched(ctx, "beam_search")
+    module, name = searched(ctx)
     label = beam_call(table, width, name)
     program = beam_program(table, width, dotted=f"{module}.{name}")
     got = ctx.student(program, case=label)
@@ -428,15 +428,14 @@ def judge_beam(ctx: Context, table: Table, width: int, drawn: bool) -> Verdict |
                         found[0], module, name, tol, tol, hint, numbers)
 
 
-BEAM_OPTIONS = dict(score_tol=1e-6, tables=BEAM_TABLES, random_tables=6, random_max_len=5, credit=CREDIT)
+def beam_options(target: str = "") -> dict:
+    """The options of a beam-search check (a task's own check of this kind passes its target's name)."""
+    return dict(target=Structured(target, validate_target), score_tol=1e-6, tables=BEAM_TABLES, random_tables=6,
+                random_max_len=5, credit=CREDIT)
 
 
 @register("declared.beam", ["{target}"], "a beam search on next-token tables finds the answer key's best hypothesis",
-          target=Structured("", validate_target), **BEAM_OPTIONS)
-@register("generation.beam_search", ["beam_search"],
-          "on tables where greedy, beam 2 and beam 3 differ and every prefix has its own distribution, and on random "
-          "tables: every score, order and ending checked, the best hypothesis compared; beam_width=1 equals greedy",
-          **BEAM_OPTIONS)
+          **beam_options())
 def check_beam(ctx: Context) -> Verdict:
     hand = parse_tables(ctx.options["tables"], beam=True)
     randoms = random_tables(ctx, ctx.options["random_tables"], ctx.options["random_max_len"], beam=True)

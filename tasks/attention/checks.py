@@ -19,12 +19,12 @@ from typing import Callable, NamedTuple
 
 import torch
 
-from ..sandbox.program import Program
-from . import Context, ContractBroken, Verdict, register
-from .compare import mismatch, tensor_mismatch
-from .cases import CREDIT, by_case
-from .diagnose import wrong_output
-from .implementation import rule_verdict, trial
+from harness.checks import Context, ContractBroken, Verdict, register
+from harness.checks.cases import CREDIT, by_case
+from harness.checks.compare import mismatch, tensor_mismatch
+from harness.checks.diagnose import wrong_output
+from harness.checks.implementation import rule_verdict, trial
+from harness.sandbox.program import Program
 
 FLOAT64, FLOAT32 = torch.float64, torch.float32
 SIZES = dict(batch=3, source=6, hidden=4)

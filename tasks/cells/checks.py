@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import torch
 
-from ..sandbox.program import Program
-from . import Context, Verdict, register, register_figure
-from .cases import CREDIT, by_case
-from .compare import describe, mismatch, tensor_mismatch
-from .diagnose import wrong_output
-from .implementation import constant_output, rule_verdict, trial
+from harness.checks import Context, Verdict, register, register_figure
+from harness.checks.cases import CREDIT, by_case
+from harness.checks.compare import describe, mismatch, tensor_mismatch
+from harness.checks.diagnose import wrong_output
+from harness.checks.implementation import constant_output, rule_verdict, trial
+from harness.sandbox.program import Program
 
 CELLS = ("RNNCell", "LSTMCell", "GRUCell", "PeepholeLSTMCell")
 TUPLE_STATE = {"LSTMCell", "PeepholeLSTMCell"}

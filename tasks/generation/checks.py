@@ -1,4 +1,5 @@
-"""Checks of ``generation.py``: temperature softmax, sampling and perplexity (greedy and beam search: decoding.py).
+"""Checks of ``generation.py``: temperature softmax, sampling, perplexity, greedy and beam search (the last two on
+next-token tables, harness/checks/decoding.py; the statistics of sampling: harness/checks/sampling.py).
 
 Sampling is tested statistically: many draws with a fixed generator, a chi-square goodness-of-fit
 test against softmax(logits/T) at a small significance level per temperature (the family-wise false
@@ -10,15 +11,15 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
-from scipy import stats
 
-from ..answers import VariantFailed
-from ..sandbox.program import Program
-from . import Context, Verdict, register
-from .compare import as_float, describe, mismatch
-from .diagnose import wrong_output
+from harness.answers import VariantFailed
+from harness.checks import Context, Verdict, register
+from harness.checks.compare import as_float, describe, mismatch
+from harness.checks.decoding import beam_options, check_beam, check_greedy, greedy_options
+from harness.checks.diagnose import wrong_output
+from harness.checks.sampling import draws_fit, target_probs
+from harness.sandbox.program import Program
 
 FLOAT64, FLOAT32 = torch.float64, torch.float32
 
@@ -56,57 +57,6 @@ def check_softmax_temperature(ctx: Context) -> Verdict:
 
 
 # --------------------------------------------------------------------------- sampling: distribution
-
-
-def chi_square_gof(counts, probs, min_expected: float = 5.0) -> dict:
-    """Pearson's chi-square goodness of fit of observed ``counts`` to category ``probs``.
-
-    Categories whose expected count is below ``min_expected`` are merged into one tail bin (merged in
-    turn into the smallest kept bin if still too small), so that every bin's expected count is at
-    least ``min_expected``. Draws of a category of probability 0 make the fit impossible (p = 0).
-    Returns chi2, dof, p and the number of bins. A pure function: no submission value is trusted."""
-    counts = np.asarray(counts, dtype=np.float64)
-    probs = np.asarray(probs, dtype=np.float64)
-    n = counts.sum()
-    probs = probs / probs.sum()
-    if n == 0:
-        return {"chi2": 0.0, "dof": 0, "p": 1.0, "bins": 0}
-    if counts[probs == 0].sum() > 0:
-        return {"chi2": math.inf, "dof": int((probs > 0).sum()) - 1, "p": 0.0, "bins": int((probs > 0).sum())}
-    expected = probs * n
-    order = np.argsort(-expected, kind="stable")
-    observed_bins, expected_bins = [], []
-    tail_o = tail_e = 0.0
-    for i in order:
-        if expected[i] >= min_expected:
-            observed_bins.append(counts[i])
-            expected_bins.append(expected[i])
-        else:
-            tail_o += counts[i]
-            tail_e += expected[i]
-    if tail_e > 0:
-        if tail_e >= min_expected or not expected_bins:
-            observed_bins.append(tail_o)
-            expected_bins.append(tail_e)
-        else:
-            observed_bins[-1] += tail_o
-            expected_bins[-1] += tail_e
-    o, e = np.array(observed_bins), np.array(expected_bins)
-    chi2 = float(((o - e) ** 2 / e).sum())
-    dof = len(o) - 1
-    p = float(stats.chi2.sf(chi2, dof)) if dof > 0 else 1.0
-    return {"chi2": chi2, "dof": dof, "p": p, "bins": len(o)}
-
-
-def draws_fit(draws: torch.Tensor, probs: torch.Tensor, min_expected: float = 5.0) -> dict:
-    """chi_square_gof of integer draws (N,) against probabilities (V,)."""
-    counts = torch.bincount(draws.long().flatten(), minlength=probs.numel()).double()
-    return chi_square_gof(counts.numpy(), probs.double().numpy(), min_expected)
-
-
-def target_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """softmax(logits / T), the distribution a sampler must draw from (computed here, trusted)."""
-    return torch.softmax(logits.double() / temperature, dim=-1)
 
 
 SAMPLING_LOGITS = [2.0, 1.0, 0.5, 0.0, -1.0, 0.3, -2.0, -3.5]
@@ -290,3 +240,14 @@ def check_perplexity(ctx: Context) -> Verdict:
                             "generation", "perplexity", rtol, 0.0, hint, {"case": label, "figures": figures})
     return Verdict(True, "corpus perplexity matches: pad targets are left out (pad_id 0 at the end or the front, and "
                          "a custom pad_id), one exponential over the whole set", numbers={"figures": figures})
+
+
+# --------------------------------------------------------------------------- decoding: the engine's checks on tables
+
+register("generation.greedy_search", ["greedy_search"],
+         "exact on small tables (eos early, stopped by max_len, eos first) and on random tables where every "
+         "prefix has its own distribution", **greedy_options("greedy_search"))(check_greedy)
+register("generation.beam_search", ["beam_search"],
+         "on tables where greedy, beam 2 and beam 3 differ and every prefix has its own distribution, and on random "
+         "tables: every score, order and ending checked, the best hypothesis compared; beam_width=1 equals greedy",
+         **beam_options("beam_search"))(check_beam)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import torch
 
-from ..sandbox.program import Program
-from . import Context, Verdict, register
-from .compare import describe
-from .cases import CREDIT, by_case
-from .diagnose import wrong_output
+from harness.checks import Context, Verdict, register
+from harness.checks.cases import CREDIT, by_case
+from harness.checks.compare import describe
+from harness.checks.diagnose import wrong_output
+from harness.sandbox.program import Program
 
 #: (label, seqs, maxlen, keyword arguments given explicitly)
 PAD_CASES = [

@@ -5,6 +5,7 @@ In-process (without a worker): each form of beam search stands in for the answer
 """
 from __future__ import annotations
 
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import torch
 
 import reference_models.generation as ref
 from harness.checks.decoding import BOS, EOS, parse_tables
-from harness.spec import SpecError, load_spec
+from harness.spec import SpecError, default_tasks_dir, load_spec
 from helpers import run_in_process, shipped_definitions, shipped_options
 from reference_models import variants
 
@@ -199,8 +200,10 @@ beam_widths = [1, 2]
 
 
 def spec_with(tmp_path, extra: str):
+    """A generation task with one beam-search table: task.toml, and the generation task's checks.py beside it."""
     path = tmp_path / "task.toml"
     path.write_text(TASK.format(extra=extra))
+    shutil.copy(default_tasks_dir() / "generation" / "checks.py", tmp_path / "checks.py")
     return load_spec(path)
 
 

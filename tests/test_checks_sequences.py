@@ -117,6 +117,7 @@ def test_the_credit_option_is_one_of_its_choices(tmp_path):
     folder = tmp_path / "sequences"
     folder.mkdir()
     text = (ROOT / "tasks" / "sequences" / "task.toml").read_text()
+    (folder / "checks.py").write_text((ROOT / "tasks" / "sequences" / "checks.py").read_text())
     (folder / "task.toml").write_text(text.replace('[checks."sequences.make_windows"]\npoints = 2',
                                                    '[checks."sequences.make_windows"]\npoints = 2\ncredit = "percase"'))
     with pytest.raises(SpecError, match=r"credit: must be one of 'per-case', 'all-or-nothing'.*did you mean 'per-case'"):

@@ -179,7 +179,8 @@ def hidden_tasks(tmp_path) -> Path:
     assert "make_windows" not in text.split("[checks", 1)[1]
     (tasks / "task.toml").write_text(text)
     (tasks / "hidden.toml").write_text('seed = 5\n[checks."sequences.make_windows"]\npoints = 2\n')
-    shutil.copy(ROOT / "tasks" / "sequences" / "answer_key.py", tasks / "answer_key.py")
+    for name in ("answer_key.py", "checks.py"):
+        shutil.copy(ROOT / "tasks" / "sequences" / name, tasks / name)
     return tmp_path / "tasks"
 
 

@@ -54,11 +54,13 @@ def test_the_release_holds_starters_workflow_readme_and_the_public_specs(release
 
 
 def test_nothing_hidden_is_released(released):
-    """No hidden check, no hidden seed, no code: the whole folder searched byte by byte."""
+    """No hidden check, no hidden seed, no code but the written checks: the whole folder searched byte by byte."""
     specs = load_tasks(names=TASKS)
     hidden_ids = [c.id for s in specs for c in s.checks if c.graded_later]
     texts = {p: p.read_bytes() for p in released.rglob("*") if p.is_file()}
-    assert not [p for p in texts if p.suffix == ".py" and ".harness" in p.parts]
+    code = {p.relative_to(released).as_posix(): p.read_text() for p in texts if p.suffix == ".py" and ".harness" in p.parts}
+    assert code == {f".harness/tasks/{s.name}/checks.py": (s.path.parent / "checks.py").read_text() for s in specs
+                    if (s.path.parent / "checks.py").is_file()}  # the written checks, and no other Python
     for path, data in texts.items():
         for check_id in hidden_ids:
             assert check_id.encode() not in data, (path, check_id)

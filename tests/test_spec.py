@@ -1,11 +1,15 @@
 """Task specs: the shipped ones load; broken ones fail with the file, the key and the fix."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from harness.spec import SpecError, load_spec, load_tasks
+from harness.spec import SpecError, default_tasks_dir, load_spec, load_tasks
+
+#: the cells task's written checks, which a spec of that task names
+CELLS_CHECKS = default_tasks_dir() / "cells" / "checks.py"
 
 GOOD = '''
 [task]
@@ -23,6 +27,7 @@ def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "cells" / "task.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+    shutil.copy(CELLS_CHECKS, path.parent)
     return path
 
 
@@ -65,6 +70,7 @@ def test_folder_and_name_must_agree(tmp_path):
     path = tmp_path / "other" / "task.toml"
     path.parent.mkdir()
     path.write_text(GOOD)
+    shutil.copy(CELLS_CHECKS, path.parent)
     with pytest.raises(SpecError, match="make them the same"):
         load_tasks(tmp_path)
 

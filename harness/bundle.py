@@ -28,7 +28,7 @@ import torch
 
 from . import __version__
 from .answers import NotInBundle, VariantFailed, VariantInfo, map_tensors
-from .sandbox import wire
+from .runtime import wire
 
 SCHEMA_VERSION = 1
 FOLDER = ".harness"

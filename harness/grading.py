@@ -25,7 +25,7 @@ from .answers import LiveAnswers, NotInBundle
 from .checks import Context, ContractBroken, StudentError, load_builtin_checks
 from .checks.implementation import scan_source
 from .results import CheckResult, Results, TaskResult
-from .sandbox.isolation import Limits
+from .runtime.config import Limits
 from .sandbox.launcher import Sandbox, WorkerDied
 from .spec import VISIBILITIES, TaskSpec
 from .submission import ModuleSource, Submission, locate, make_scratch_copy

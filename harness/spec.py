@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .errors import SpecError, suggest
-from .sandbox.isolation import Limits
+from .runtime.config import Limits
 
 try:
     import tomllib

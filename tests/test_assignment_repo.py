@@ -242,7 +242,8 @@ def test_the_release_is_the_assignment_folder(released, specs):
         assert (released / f"{spec.module}.py").is_file()  # the starter file, where the solution goes
         assert (released / ".harness" / "tasks" / spec.name / "task.toml").is_file()
     assert (released / ".harness" / "bundle.json").is_file() and (released / ".harness" / "values.safetensors").is_file()
-    assert not list(released.rglob("hidden.toml")) and not list((released / ".harness").rglob("*.py"))
+    assert not list(released.rglob("hidden.toml"))
+    assert {p.name for p in (released / ".harness").rglob("*.py")} <= {"checks.py"}  # the written checks, no answer key
     assert (released / "README.md").is_file()
 
 

@@ -633,7 +633,7 @@ def test_the_worker_dies_with_the_judge(tmp_path):
     script = textwrap.dedent(f"""
         import os
         from pathlib import Path
-        from harness.sandbox.isolation import Limits
+        from harness.runtime.config import Limits
         from harness.sandbox.launcher import Sandbox
         from harness.sandbox.program import Program
         sb = Sandbox(Path({str(sub)!r}), Path({str(scratch)!r}), Limits(timeout_s=5, load_timeout_s=20))

@@ -150,7 +150,7 @@ def test_the_worker_and_its_children_end_when_the_judge_dies(tmp_path):
     script = textwrap.dedent(f"""
         import os, threading
         from pathlib import Path
-        from harness.sandbox.isolation import Limits
+        from harness.runtime.config import Limits
         from harness.sandbox.launcher import Sandbox
         from harness.sandbox.program import Program
         sb = Sandbox(Path({str(sub)!r}), Path({str(scratch)!r}), Limits(timeout_s=30, load_timeout_s=20))

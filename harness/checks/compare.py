@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from ..sandbox.wire import Opaque
+from ..runtime.wire import Opaque
 
 
 def _shape(t: torch.Tensor) -> str:

@@ -20,7 +20,7 @@ from ..bundle import Contents
 from ..checks import Context, load_builtin_checks
 from ..grading import view_of
 from ..sandbox import program as interpreter
-from ..sandbox import wire
+from ..runtime import wire
 from ..spec import TaskSpec
 from ..submission import ModuleSource
 

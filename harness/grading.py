@@ -282,4 +282,5 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIB
                    figures=figures, notes=notes, environment={**environment(), "seeds": {s.name: s.seed for s in specs}},
                    sandbox={"mode": sandbox.mode, "protections": sandbox.protections,
                             "notes": getattr(sandbox, "protection_notes", {}), "worker_starts": sandbox.starts,
+                            "limits": sandbox.tree_budget, "tree_peak": sandbox.tree_peak,
                             "python": sys.executable}, seconds=round(time.perf_counter() - started, 3))

@@ -83,6 +83,7 @@ def page(results: Results) -> dict:
                                        said=basic_reason(results.sandbox)),
         "basic_isolation": basic_isolation_line(results.sandbox),
         "worker_starts": results.sandbox.get("worker_starts"),
+        "limits": limits_line(results.sandbox),
         "harness_version": results.harness_version,
         "schema_version": results.schema_version,
         "created": results.created,
@@ -149,6 +150,18 @@ def protection_rows(protections: dict, notes: dict | None = None, said: str = ""
         else:
             rows.append({"name": name.replace("_", " "), "state": "not held", "icon": "–", "why": str(state)})
     return rows
+
+
+def limits_line(sandbox: dict) -> str:
+    """Which mechanism held the task's limits (one budget for the worker's tree, or per process), and the
+    largest use of it seen."""
+    limits = sandbox.get("limits")
+    if not isinstance(limits, str) or not limits:
+        return ""
+    peak = sandbox.get("tree_peak") if isinstance(sandbox.get("tree_peak"), dict) else {}
+    seen = (f"; at most {peak['peak_mb']:g} MB and {peak['processes']} processes in use"
+            if isinstance(peak.get("peak_mb"), (int, float)) and isinstance(peak.get("processes"), int) else "")
+    return f"Limits: {limits}{seen}."
 
 
 def basic_reason(sandbox: dict) -> str:

@@ -17,10 +17,12 @@ class Limits:
 
     timeout_s: float = 60.0         # wall clock for one request (a check's program)
     load_timeout_s: float = 60.0    # wall clock for starting the worker or importing a module
-    cpu_s: int = 600                # CPU time of each worker process (SIGXCPU, SIGKILL 2 s later)
-    memory_mb: int = 4096           # address space of each worker process
+    cpu_s: int = 600                # CPU time: of the whole tree where a control group holds it, and of each
+                                    # process (SIGXCPU, SIGKILL 2 s later)
+    memory_mb: int = 4096           # resident memory and swap of the whole tree (control group), and address
+                                    # space of each process
     file_mb: int = 64               # largest file the worker may write
-    max_processes: int = 64         # processes and threads of the worker (where it has its own uid)
+    max_processes: int = 64         # processes and threads of the tree (control group), and of its uid
     output_bytes: int = 64 * 1024   # stdout/stderr kept for the report; the rest is counted, not kept
     reply_mb: int = 512             # largest reply payload the judge accepts (protects its memory)
     tmp_mb: int = 64                # size of each private tmpfs (/tmp, /var/tmp, /dev/shm)
@@ -38,6 +40,8 @@ class Confinement:
     probe_files: list[str] = field(default_factory=list)     # must stay readable after the uid drop
     python_paths: list[str] = field(default_factory=list)    # extra sys.path entries for the worker
     disable: list[str] = field(default_factory=list)          # protections not to attempt (tests, debugging)
+    cgroup_procs: list[str] = field(default_factory=list)     # the worker's control group(s): joined first thing
+    tree_budget: str = ""                                    # the mechanism they are, or why there are none
     mode: str = "full"                                       # "full": confine; "basic": attempt nothing
     mode_reason: str = ""                                    # why basic: the note on every protection
 

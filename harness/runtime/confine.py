@@ -89,7 +89,7 @@ UID_BASE = 1_900_000_000   # far above any real account; unique per live worker 
 PROTECTIONS = ("process_group", "pid_namespace", "network_namespace", "mount_namespace",
                "answer_key_hidden", "judge_files_hidden", "private_tmp", "private_proc", "readonly_filesystem",
                "unprivileged_uid", "capabilities_dropped", "no_new_privs", "rlimits", "memory_limit",
-               "process_limit", "dies_with_judge", "oom_victim_first")
+               "process_limit", "tree_budget", "dies_with_judge", "oom_victim_first")
 
 
 @dataclass
@@ -426,6 +426,7 @@ def confine(conf: Confinement, keep_fds=(), lifeline: int = -1) -> Boot:
     notes: dict = {}
     boot = Boot(held, notes)
     _set_limit(resource.RLIMIT_CORE, 0)
+    _join_tree_budget(conf, held, notes)  # before anything forks: every process after this is inside
     try:
         if sys.platform.startswith("linux"):
             _confine_linux(conf, boot, list(keep_fds), lifeline)
@@ -441,6 +442,21 @@ def confine(conf: Confinement, keep_fds=(), lifeline: int = -1) -> Boot:
         notes["rlimits"] = repr(exc)
     held.pop("_userns", None)
     return boot
+
+
+def _join_tree_budget(conf: Confinement, held: dict, notes: dict) -> None:
+    """Enter the control group(s) the judge made for this worker: one memory, process and CPU budget for the
+    whole tree (harness/sandbox/cgroups.py). Without them, the rlimits bind each process on its own."""
+    if not conf.cgroup_procs:
+        notes["tree_budget"] = conf.tree_budget or "no control group: the limits bind each process on its own"
+        return
+    try:
+        for path in conf.cgroup_procs:
+            _write(path, str(os.getpid()))
+        held["tree_budget"] = True
+        notes["tree_budget"] = conf.tree_budget
+    except OSError as exc:
+        notes["tree_budget"] = f"could not join the control group ({exc}): the limits bind each process on its own"
 
 
 def _confine_linux(conf: Confinement, boot: Boot, keep_fds: list, lifeline: int) -> None:

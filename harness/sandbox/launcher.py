@@ -39,6 +39,7 @@ from __future__ import annotations
 import itertools
 import os
 import queue
+import select
 import shutil
 import signal
 import struct
@@ -51,6 +52,7 @@ from pathlib import Path
 
 from ..runtime import wire
 from ..runtime.config import TMP_DIRS, Confinement, Limits
+from . import cgroups
 
 try:
     import fcntl
@@ -66,6 +68,7 @@ RUNTIME_PACKAGE = "_harness_runtime"
 BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
         f"from {RUNTIME_PACKAGE}.worker import main; main(sys.argv[2:])")
 POLL_S = 0.05
+CGROUP_ROOT = "/sys/fs/cgroup"
 MODES = ("full", "basic")
 OS_NAMES = {"win32": "Windows", "darwin": "macOS"}
 WINDOWS_CRASHES = {0xC0000005: " (an access violation: the Windows segmentation fault)",
@@ -113,21 +116,28 @@ class _Drain(threading.Thread):
         self.total = 0
         self.idle = False    # True while waiting in read() with everything read so far counted
         self.closed = False
+        self.counting = threading.Lock()  # POSIX: held from taking bytes out of the pipe until they are counted
 
     def run(self):
+        poller = select.poll() if hasattr(select, "poll") else None
+        if poller is not None:
+            poller.register(self.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
         while True:
             self.idle = True
-            try:
-                chunk = os.read(self.fd, 1 << 16)
-            except OSError:
-                break
-            self.idle = False
-            if not chunk:
-                break
-            self.total += len(chunk)
-            room = self.cap - len(self.kept)
-            if room > 0:
-                self.kept += chunk[:room]
+            if poller is not None:
+                poller.poll()  # readable or closed: the read below returns at once
+            with self.counting:
+                try:
+                    chunk = os.read(self.fd, 1 << 16)
+                except OSError:
+                    break
+                self.idle = False
+                if not chunk:
+                    break
+                self.total += len(chunk)
+                room = self.cap - len(self.kept)
+                if room > 0:
+                    self.kept += chunk[:room]
         self.closed = True
         os.close(self.fd)
 
@@ -143,6 +153,9 @@ class _Drain(threading.Thread):
             if pending is None:  # the OS cannot say: let the reader catch up for a moment
                 time.sleep(0.02)
                 pending = 0
+            if pending == 0 and hasattr(select, "poll"):  # bytes taken out of the pipe are counted under the lock
+                with self.counting:
+                    return
             if pending == 0 and self.idle:
                 return
             time.sleep(0.002)
@@ -335,6 +348,10 @@ class Sandbox:
         self._replies: _Replies | None = None
         self._output: _Drain | None = None
         self._sender: threading.Thread | None = None  # basic mode: the thread writing a request
+        self.budget: cgroups.TreeBudget | None = None    # the control group(s) of the running worker
+        self.tree_budget = ""                            # which mechanism limits the tree, or why none does
+        self.tree_peak: dict = {}                        # the largest use of the budget seen, over all starts
+        self._processes_seen = 0
 
     def __enter__(self) -> Sandbox:
         return self
@@ -363,8 +380,11 @@ class Sandbox:
         if judge_home not in ("", "/"):
             covers.append(judge_home)
         probes += [str(p) for p in (runtime / RUNTIME_PACKAGE).rglob("*.py")]
+        if self.budget is not None:
+            covers.append(CGROUP_ROOT)  # the worker cannot leave its group, whatever uid it ends up with
         return Confinement(self.limits, hide_paths=answer_key_paths() + self.extra_hidden,
-                           cover_paths=covers, writable_paths=[str(self.submission), str(home)],
+                           cover_paths=covers, cgroup_procs=self.budget.procs_files if self.budget else [],
+                           tree_budget=self.tree_budget, writable_paths=[str(self.submission), str(home)],
                            readable_paths=[str(runtime), *python_dirs], probe_files=probes,
                            python_paths=python_paths, disable=self.disable, mode=self.mode,
                            mode_reason=self.mode_reason)
@@ -376,6 +396,7 @@ class Sandbox:
         runtime = self._install_runtime()
         home = self.scratch / "home"
         home.mkdir(exist_ok=True)
+        self._open_budget()
         conf = self._confinement(runtime, home)
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
                "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
@@ -419,6 +440,54 @@ class Sandbox:
         self.start_seconds = time.perf_counter() - begun
         for module, (filename, mapping) in list(self._loaded.items()):  # a restart is invisible to the checks
             self.load(module, filename, mapping)
+
+    def _open_budget(self) -> None:
+        """A control group for the worker about to start (full mode, where the judge can make one): the task's
+        limits for its whole process tree (harness/sandbox/cgroups.py)."""
+        self.budget, self._processes_seen = None, 0
+        if self.mode != "full":
+            self.tree_budget = "per-process limits only: basic isolation attempts no operating-system protection"
+            return
+        if "tree_budget" in self.disable:
+            self.tree_budget = "per-process limits only: the control group was disabled"
+            return
+        where = cgroups.placement()
+        if not where.available:
+            self.tree_budget = f"per-process limits only: {where.reason}"
+            return
+        try:
+            self.budget = where.create(self.limits)
+        except OSError as exc:
+            self.tree_budget = f"per-process limits only: the kernel refused a control group ({exc})"
+            return
+        self.tree_budget = self.budget.mechanism
+
+    def _over_budget(self, doing: str) -> WorkerDied | None:
+        """The worker's tree went over its budget (memory, processes or CPU time): the error that says so,
+        with the tree killed; None when it did not, or when no control group holds it."""
+        if self.budget is None:
+            return None
+        use = self.budget.usage()
+        self._processes_seen = max(self._processes_seen, use.processes)
+        self.tree_peak = {"peak_mb": round(max(self.tree_peak.get("peak_mb", 0.0), use.peak_mb), 1),
+                          "processes": max(self.tree_peak.get("processes", 0), self._processes_seen)}
+        seen, lim = self._processes_seen, self.limits
+        if use.oom_kills:
+            detail = (f"your code used more than {lim.memory_mb} MB (the task's limit, for all its processes "
+                      f"together) — {seen} process{'es' if seen != 1 else ''} at the time — while {doing}")
+            reason = "memory"
+        elif use.forks_refused:
+            detail = (f"your code tried to run more than {lim.max_processes} processes and threads at once (the "
+                      f"task's limit) while {doing}")
+            reason = "processes"
+        elif use.cpu_s > lim.cpu_s:
+            detail = (f"your code used more than {lim.cpu_s} s of CPU time (the task's limit, summed over its "
+                      f"{seen} process{'es' if seen != 1 else ''}) while {doing}")
+            reason = "cpu"
+        else:
+            return None
+        self.kill()
+        return WorkerDied(reason, detail, self.output())
 
     def _start_basic(self, runtime: Path, conf: Confinement, env: dict, home: Path) -> tuple[int, int, int]:
         """Start the worker the way every OS can: its requests on stdin, its replies on stdout, its
@@ -564,6 +633,9 @@ class Sandbox:
             self._replies.stopped.set()
         if self._output is not None:
             self._output.join(timeout=2)
+        budget, self.budget = self.budget, None
+        if budget is not None:  # also takes whatever left the process group and the namespace
+            budget.remove()
 
     def close(self) -> None:
         if self.alive:
@@ -578,6 +650,9 @@ class Sandbox:
     # requests ---------------------------------------------------------------------------------
     def _died(self, doing: str) -> WorkerDied:
         """Diagnose a worker that ended (or closed its channel) while ``doing``; kills what is left."""
+        over = self._over_budget(doing)
+        if over is not None:
+            return over
         try:
             code = self.proc.wait(timeout=1)
         except subprocess.TimeoutExpired:
@@ -601,6 +676,9 @@ class Sandbox:
         replies = self._replies
         while True:
             remaining = deadline - time.monotonic()
+            over = self._over_budget(doing)
+            if over is not None:
+                raise over
             if remaining <= 0:
                 self.kill()
                 raise WorkerDied("timeout", f"{doing} took longer than {timeout:g} s and was stopped",
@@ -619,6 +697,9 @@ class Sandbox:
                     self.kill()
                     raise WorkerDied("protocol", f"the worker answered out of turn while {doing}",
                                      self.output())
+                over = self._over_budget(doing)  # a fork refused that the code survived is still over budget
+                if over is not None:
+                    raise over
                 return reply
             if isinstance(reply, wire.ProtocolError):
                 self.kill()

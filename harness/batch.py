@@ -247,6 +247,23 @@ def _one_thread() -> None:
 def _pool_init() -> None:
     _one_thread()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # idle: the parent decides what Ctrl-C means
+    _follow_parent()
+
+
+def _follow_parent(period: float = 0.5, grace: float = 5.0) -> None:
+    """A pool process ends when the run that started it is gone (killed with SIGKILL, say), instead of
+    grading on as an orphan: it stops its job as Ctrl-C would (the job's sandbox closes, its worker's control
+    group with it), then exits. What a kill leaves anyway is swept by the next run (harness.sandbox.cgroups)."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(period)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(grace)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="harness-follow-parent").start()
 
 
 def _pool_job(job: Job) -> dict:

@@ -277,3 +277,54 @@ def test_where_groups_are_made_is_found_or_said(tmp_path):
     found = machine(v2, own, {f"{app}/cgroup.subtree_control": "cpu\n"})
     assert not found.available and "does not delegate memory and pids" in found.reason
     assert "Delegate=yes" in found.reason
+
+
+SLEEPER = '''
+
+import time as _time
+
+_first = []
+
+
+def make_windows(ids, window, _make_windows=make_windows):
+    if not _first:  # the first call takes a while: the run is killed meanwhile
+        _first.append(1)
+        _time.sleep(20)
+    return _make_windows(ids, window)
+'''
+
+
+@needs_cgroups
+def test_harness_grade_killed_and_resumed_leaves_no_group(tmp_path):
+    """`harness grade` stopped with SIGKILL while its pool grades: its pool processes stop their jobs (their
+    workers' groups go with them) instead of grading on as orphans; the resumed run grades everyone, and no
+    group of either run is left in the kernel's hierarchy."""
+    klass = tmp_path / "class"
+    for name in ("slow", "quick"):
+        (klass / name).mkdir(parents=True)
+        text = (ROOT / "submissions" / "reference" / "sequences.py").read_text()
+        (klass / name / "sequences.py").write_text(text + (SLEEPER if name == "slow" else ""))
+    command = [str(Path(sys.executable).with_name("harness")), "grade", str(klass), "--out", str(tmp_path / "out"),
+               "--task", "sequences", "--workers", "2"]
+    before = {g.name for parent in WHERE.parents.values() for g in parent.glob(f"{cgroups.PREFIX}*")}
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        groups = {g.name for parent in WHERE.parents.values() for g in parent.glob(f"{cgroups.PREFIX}*")} - before
+        if groups:
+            break
+        time.sleep(0.1)
+    assert groups, "the run never started a worker"
+    pool = {int(name[len(cgroups.PREFIX):].split("-")[0]) for name in groups}
+    first.kill()
+    first.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in pool):
+        time.sleep(0.1)
+    assert not [pid for pid in pool if Path(f"/proc/{pid}").exists()], "a pool process outlived the killed run"
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    grades = (tmp_path / "out" / "gradebook.csv").read_text()
+    assert "slow,8" in grades and "quick,8" in grades, grades
+    left = {g.name for parent in WHERE.parents.values() for g in parent.glob(f"{cgroups.PREFIX}*")} - before
+    assert not left, left

@@ -204,7 +204,7 @@ def judge_tag(pid: int | None = None) -> str:
     return f"{PREFIX}{pid}-{_start_time(pid) or 0}-"
 
 
-def _stale(name: str) -> bool:
+def is_stale(name: str) -> bool:
     """A group of a judge that is no longer running."""
     try:
         pid, start = name[len(PREFIX):].split("-")[:2]
@@ -259,7 +259,7 @@ class Placement:
         removed = []
         for parent in dict.fromkeys(self.parents.values()):
             for group in sorted(parent.glob(f"{PREFIX}*")):
-                if group.is_dir() and _stale(group.name):
+                if group.is_dir() and is_stale(group.name):
                     controller = next(k for k, v in self.parents.items() if v == parent)
                     TreeBudget(self.version, {controller: group}, Limits()).remove()
                     removed.append(str(group))

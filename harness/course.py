@@ -76,12 +76,10 @@ def written_checks(folder: Path) -> tuple[dict, dict]:
 
     if not (Path(folder) / CHECKS).is_file():
         return {}, {}
-    before = set(sys.modules)
     with collecting() as registered:  # a check registered twice fails the import, naming both functions
         module = task_python(folder, CHECKS)
-    if module.__name__ not in before:  # imported just now: what it registered is this file's
-        _WRITTEN[module.__name__] = registered
-    return _WRITTEN.get(module.__name__, ({}, {}))
+    # the first import registers (a failed one raises); a module already imported registers nothing again
+    return _WRITTEN.setdefault(module.__name__, registered)
 
 
 def answer_key(spec) -> ModuleType | None:

@@ -163,20 +163,27 @@ class Call:
         p = Program()
         return p.result(p.op("parameter_shapes", p.call(self.name, *self.init, **self.init_kwargs)))
 
-    def add(self, p: Program, dtype, leaves: bool = False, values: list | None = None):
-        """Add the call to ``p``: returns (output, the float tensors it differentiates by, their labels).
-        ``values`` replaces those tensors (finite differences); ``leaves`` makes them record gradients."""
+    def differentiated(self, dtype) -> tuple[list[torch.Tensor], list[str]]:
+        """The tensors the call is differentiated by, in ``dtype``, and their labels: the floating arguments,
+        then the floating keyword arguments, then the weights (a class's parameters)."""
         args, kwargs = _cast(self.args, dtype), _cast(self.kwargs, dtype)
-        labels = [f"args[{i}]" for i, a in enumerate(args) if _is_float(a)] + \
-                 [k for k, a in kwargs.items() if _is_float(a)]
-        given = [a for a in args if _is_float(a)] + [a for a in kwargs.values() if _is_float(a)]
-        weights = {k: w.to(dtype) for k, w in self.weights.items()}
-        if values is not None:
-            given, weights = values[:len(given)], dict(zip(weights, values[len(given):]))
+        floats = [(f"args[{i}]", a) for i, a in enumerate(args) if _is_float(a)] + \
+                 [(k, a) for k, a in kwargs.items() if _is_float(a)] + \
+                 [(f"{self.target}.{k}", w.to(dtype)) for k, w in self.weights.items()]
+        return [t for _, t in floats], [label for label, _ in floats]
+
+    def add(self, p: Program, dtype, leaves: bool = False, values: list | None = None):
+        """Add the call to ``p``: returns (output, the tensors it differentiates by, their labels), in the order
+        of :meth:`differentiated`. ``values`` replaces those tensors (finite differences); ``leaves`` makes the
+        floating arguments record gradients (a class's parameters do in any case)."""
+        tensors, labels = self.differentiated(dtype)
+        values = tensors if values is None else values
+        inputs = len(values) - len(self.weights)
+        given, weights = values[:inputs], dict(zip(self.weights, values[inputs:]))
         refs = [p.op("leaf", t) if leaves else t for t in given]
-        it = iter(refs)
-        args = [next(it) if _is_float(a) else a for a in args]
-        kwargs = {k: next(it) if _is_float(a) else a for k, a in kwargs.items()}
+        it = iter(refs)  # the floating arguments in their places; the others (lists of tensors too) cast as they are
+        args = [next(it) if _is_float(a) else a for a in _cast(self.args, dtype)]
+        kwargs = {k: next(it) if _is_float(a) else a for k, a in _cast(self.kwargs, dtype).items()}
         if not self.is_class:
             return p.call(self.name, *args, **kwargs), refs, labels
         obj = p.call(self.name, *self.init, **self.init_kwargs)
@@ -185,7 +192,7 @@ class Call:
         p.op("to", obj, dtype)
         params = p.op("param_list", obj, list(weights)) if weights else None
         out = p.method(obj, self.method, *args, **kwargs)
-        return out, (refs + [params] if params is not None else refs), labels + [f"{self.target}.{w}" for w in weights]
+        return out, (refs + [params] if params is not None else refs), labels
 
     def program(self, dtype) -> Program:
         p = Program()
@@ -318,7 +325,7 @@ def check_gradcheck(ctx: Context) -> Verdict:
         p = Program()
         out, refs, labels = call.add(p, dtype, leaves=True)
         cots = _cotangents(ctx, call)
-        base = [t.to(dtype) for t in _given(call, dtype)]
+        base = call.differentiated(dtype)[0]
         directions = [ctx.randn(*t.shape) for t in base]
         losses = []
         for k in range(len(base)):
@@ -327,7 +334,7 @@ def check_gradcheck(ctx: Context) -> Verdict:
                 losses.append(p.op("dot", call.add(p, dtype, values=values)[0], cots))
         got = ctx.student(p.result({"grads": p.op("grad", out, cots, refs), "losses": losses}),
                           case=call.describe(dtype))
-        grads = _flatten_grads(got["grads"])
+        grads = got["grads"]  # one per label: the grad op flattens a class's parameter list
         bad, numbers = [], {}
         for k, label in enumerate(labels):
             numeric = (got["losses"][2 * k] - got["losses"][2 * k + 1]) / (2 * eps)
@@ -345,26 +352,12 @@ def check_gradcheck(ctx: Context) -> Verdict:
         True, f"analytic gradients of {target} agree with central finite differences (ε={eps:g})"))
 
 
-def _given(call: Call, dtype) -> list[torch.Tensor]:
-    """The tensors a call differentiates by, in the order of Call.add: floating inputs, then weights."""
-    args, kwargs = _cast(call.args, dtype), _cast(call.kwargs, dtype)
-    return [a for a in args if _is_float(a)] + [a for a in kwargs.values() if _is_float(a)] + list(call.weights.values())
-
-
-def _flatten_grads(grads) -> list:
-    """The gradients in the order of Call.add's labels (a module's parameters come as one list)."""
-    flat = []
-    for g in grads:
-        flat.extend(g if isinstance(g, list) else [g])
-    return flat
-
-
 @register("declared.implementation", [TARGET], "implemented without the built-ins the task forbids",
           forbidden=Structured([], validate_names), **COMMON)
 def check_implementation(ctx: Context) -> Verdict:
     target, forbidden = ctx.options["target"], ctx.options["forbidden"]
     found = scan_source(ctx.source.python or "", names=forbidden)
-    first = calls(ctx)[0]
+    first = Call(ctx, ctx.options["cases"][0], 0)
     second = Call(ctx, ctx.options["cases"][0], 0)  # the same call on new random inputs
     run = trial(ctx, target, first.program(torch.float64), second.program(torch.float64))
     return rule_verdict(f"{ctx.task.module}.py", [run], found, [], ctx.source.locate_line, ", ".join(forbidden),

@@ -28,7 +28,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..runtime.config import Limits
@@ -58,7 +58,6 @@ class TreeBudget:
     version: int
     dirs: dict[str, Path]             # controller ("memory", "pids", "cpuacct", or "unified") -> its group
     limits: Limits
-    created: float = field(default_factory=time.monotonic)
 
     @property
     def mechanism(self) -> str:

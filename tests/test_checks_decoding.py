@@ -15,7 +15,7 @@ import torch
 import reference_models.generation as ref
 from harness.checks.decoding import BOS, EOS, parse_tables
 from harness.spec import SpecError, default_tasks_dir, load_spec
-from helpers import run_in_process, shipped_definitions, shipped_options
+from helpers import run_in_process, shipped_answers, shipped_definitions, shipped_options
 from reference_models import variants
 
 BEAM_TABLES = parse_tables(shipped_options()["generation.beam_search"]["tables"], beam=True)
@@ -241,3 +241,59 @@ def test_the_readme_example_table_is_read_and_graded():
     tables = tomllib.loads(block[:block.index("```")])["checks"]["generation.beam_search"]["tables"]
     assert len(parse_tables(tables, beam=True)) == 1
     assert run_in_process("generation.beam_search", {"tables": tables, "random_tables": 0}).passed
+
+
+DECLARED = '''
+[task]
+name = "decoding"
+title = "Decoding, declared"
+module = "generation"
+
+[interface]
+names = ["greedy_search", "beam_search"]
+
+[checks."decoding.greedy"]
+kind = "greedy"
+target = "greedy_search"
+points = 1
+
+[checks."decoding.beam"]
+kind = "beam"
+target = "beam_search"
+points = 1
+random_tables = 8
+'''
+
+
+def test_greedy_and_beam_declared_in_toml_judge_their_target(tmp_path):
+    """kind = "greedy" / "beam" in a task's TOML run the table checks on the target it names: the answer key's
+    forms pass, a greedy that drops eos and a beam search that is greedy fail, named from the catalogue."""
+    import types
+
+    from harness.checks import Context
+    from harness.sandbox import program as interpreter
+
+    folder = tmp_path / "decoding"
+    folder.mkdir()
+    shutil.copy(default_tasks_dir() / "generation" / "answer_key.py", folder)
+    (folder / "task.toml").write_text(DECLARED)
+    spec = load_spec(folder / "task.toml")
+    assert {c.id: c.definition for c in spec.checks} == {"decoding.greedy": "declared.greedy",
+                                                        "decoding.beam": "declared.beam"}
+    answers = shipped_answers()
+
+    def verdict(check_id: str, **replacements):
+        check = next(c for c in spec.checks if c.id == check_id)
+        module = types.SimpleNamespace(**{**vars(answers.namespace["generation"]), **replacements})
+        student = {**answers.namespace, "generation": module}
+        runner = lambda program: types.SimpleNamespace(  # noqa: E731
+            header={}, value=interpreter.run(program.to_json(), program.inputs, student))
+        ctx = Context(check.id, check.options, spec.tolerances, spec.seed, runner, answers, task=spec)
+        return spec.definitions[check.definition].func(ctx)
+
+    assert verdict("decoding.greedy").passed and verdict("decoding.beam").passed
+    assert verdict("decoding.beam", beam_search=variants.beam_search_full_beam).passed  # another accepted form
+    dropped = verdict("decoding.greedy", greedy_search=variants.greedy_drops_eos)
+    assert not dropped.passed and "greedy_search(step, bos=" in dropped.message
+    greedy = verdict("decoding.beam", beam_search=variants.beam_is_greedy)
+    assert not greedy.passed and "beam_search(step, bos=" in greedy.message

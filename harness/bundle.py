@@ -13,7 +13,10 @@
                                   never hidden.toml, never Python)
 
 It is plain data: JSON value trees whose tensors live in the safetensors file (the encoding of the
-worker's wire). Nothing in it is code, and nothing in it is hidden: no hidden check, no hidden seed.
+worker's wire). Nothing in it is code, and nothing in it is hidden: no hidden check, no hidden seed, and no
+value computed from them or from the answer key's source — a task's digest here is of its released files
+only (``TaskSpec.public_digest``), so that a seed cannot be searched for by hashing guesses. Of hidden.toml,
+a bundle says only how many checks and points are graded later, which the student is told anyway.
 A bundle fits one engine: the check code that rebuilds the programs must be byte-for-byte the one
 that recorded them, so :func:`load` refuses a bundle made by another harness, saying which to install.
 """
@@ -78,7 +81,7 @@ class Contents:
     variants: dict[str, dict] = field(default_factory=dict)       # program digest -> {variant: value | failure}
     computed: dict[str, object] = field(default_factory=dict)     # "task:view:name" -> value
     catalogue: list[VariantInfo] = field(default_factory=list)
-    tasks: dict[str, dict] = field(default_factory=dict)          # name -> {"spec_digest", "withheld": {...}}
+    tasks: dict[str, dict] = field(default_factory=dict)          # name -> {"digest", "withheld": {...}}
     engine: str = field(default_factory=lambda: engine_digest())  # of the code that recorded the values
 
 
@@ -140,6 +143,11 @@ class Bundle:
 
         specs = load_tasks(self.tasks_dir, names or None)
         for spec in specs:
+            recorded = self.index["tasks"].get(spec.name, {}).get("digest")
+            if recorded is not None and recorded != spec.digest:  # the released files alone make the digest here
+                raise BundleError(f"{self.tasks_dir / spec.name}: the task's files are not the ones released "
+                                  f"(digest {spec.digest}, released {recorded}); take {FOLDER}/ again from the "
+                                  "released assignment")
             withheld = self.index["tasks"].get(spec.name, {}).get("withheld", {"checks": 0, "points": 0.0})
             spec.withheld = Withheld(int(withheld["checks"]), float(withheld["points"]))
         return specs

@@ -59,11 +59,11 @@ def task_python(folder: Path, filename: str) -> ModuleType | None:
     return module
 
 
-def task_sources(folder: Path) -> bytes:
-    """The task's Python, as bytes in a fixed order: part of the spec's digest, so that a changed check or answer
-    key is a changed task."""
+def task_sources(folder: Path, names: tuple[str, ...] = (ANSWER_KEY, CATALOGUE, CHECKS)) -> bytes:
+    """The task's Python (or the ``names`` of it), as bytes in a fixed order: part of the spec's digest, so that a
+    changed check or answer key is a changed task."""
     return b"".join(b"\0" + name.encode() + b"\0" + (Path(folder) / name).read_bytes()
-                    for name in (ANSWER_KEY, CATALOGUE, CHECKS) if (Path(folder) / name).is_file())
+                    for name in names if (Path(folder) / name).is_file())
 
 
 _WRITTEN: dict[str, tuple[dict, dict]] = {}  # module name of a checks.py -> what it registered

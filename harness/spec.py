@@ -84,7 +84,8 @@ class TaskSpec:
     figures: list[str] = field(default_factory=list)
     definitions: dict = field(default_factory=dict)         # CheckSpec.definition -> its CheckDef
     figure_definitions: dict = field(default_factory=dict)  # figure id -> the FigureDef it draws
-    digest: str = ""
+    digest: str = ""                 # of everything the verdicts depend on, hidden.toml and answer key included
+    public_digest: str = ""          # of the released files only (task.toml, checks.py): what a bundle may hold
     dataset: dict | None = None      # the [dataset] table, built by harness.data (trained tasks)
     training: dict | None = None     # the recipe with defaults filled in, and "bounds"
     hidden_seed: int | None = None   # from hidden.toml: inputs of hidden checks, the hidden test split
@@ -231,6 +232,8 @@ def load_spec(path: Path) -> TaskSpec:
     if not isinstance(table, dict) or not table:
         raise SpecError(path, "[checks]", "no checks", f'add a table like [checks."{task["module"]}.NAME.forward"]')
     checks = _checks(path, table, ("public",), "public", prefixes=prefixes, registry=registry)
+    # The released files alone: on a student's machine (no hidden.toml, no answer key) this is the spec's digest.
+    public_digest = hashlib.sha256(raw + task_sources(path.parent, (CHECKS,))).hexdigest()[:16]
     hidden_seed = None
     hidden_path = path.parent / HIDDEN_FILE
     if hidden_path.is_file():
@@ -254,7 +257,7 @@ def load_spec(path: Path) -> TaskSpec:
                     seed=seed, description=task.get("description", ""), figures=figures,
                     figure_definitions=figure_definitions,
                     definitions={c.definition: registry[c.definition] for c in checks},
-                    digest=hashlib.sha256(raw).hexdigest()[:16], hidden_seed=hidden_seed,
+                    digest=hashlib.sha256(raw).hexdigest()[:16], public_digest=public_digest, hidden_seed=hidden_seed,
                     interface_map=interface_map)
     spec.data  # build the dataset now: a bad file or checksum is an error before any grading starts
     return spec

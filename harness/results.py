@@ -1,23 +1,115 @@
 """Results: one JSON document per graded submission, the single source reports are rendered from.
 
-Schema (version 2)::
+Schema (version 3)::
 
-    {"schema_version": 2, "harness_version", "submission", "created", "score", "max_score",
+    {"schema_version": 3, "harness_version", "submission", "created", "score", "max_score",
      "tasks": [{"name", "title", "module", "source", "score", "max_score", "spec_version", "spec_digest",
                 "not_run_checks", "not_run_points"}],
      "checks": [{"id", "task", "status", "points", "max_points", "message", "hint", "numbers",
                  "visibility", "seconds"}],
      "figures": [{"id", "title", "task", "data"}],
      "notes": [...], "environment": {...}, "sandbox": {...}, "seconds"}
+
+Numbers that are not finite. A submission's values can be NaN or infinite, and ``numbers`` and ``figures``
+report them as they are. JSON has no such numbers, so the document holds them as the strings ``"NaN"``,
+``"Infinity"`` and ``"-Infinity"`` (the spellings JavaScript and Python's own ``json`` module print), and
+reading turns those three strings back into floats wherever they appear (a string that happens to be spelled
+so reads back as the float it names, which is shown the same way). Points and scores are always finite: a
+check whose points are not a finite number scores 0.
+
+Strings a submission controls. Messages that quote its output, its exception text, its names, notes about its
+files, source lines: every string of a document is cut to :data:`TEXT_LIMIT` characters (:data:`NAME_LIMIT`
+for ids, names and the submission's path), and ``numbers`` and ``figures`` are cut at :data:`DEPTH_LIMIT`
+levels of nesting, when a result is made and again when one is read. What ends up in the gradebook, the
+reports and the class overview comes from here, so none of them sees more.
+
+Version 3 added the encoding of non-finite numbers; documents of version 2 (which could not hold them) are
+read as they are.
 """
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = 2  # 2: visibilities public/after_due_date/hidden; tasks say what was not run
+SCHEMA_VERSION = 3  # 2: visibilities public/after_due_date/hidden; tasks say what was not run; 3: NaN/inf as strings
+READABLE_SCHEMAS = (2, 3)
 STATUSES = ("passed", "failed", "error", "skipped")
+TEXT_LIMIT = 4000  # characters of any one string in a results document (a message, a traceback, a note)
+NAME_LIMIT = 200   # characters of an id, a name, a module's source or the submission's path
+DEPTH_LIMIT = 12   # levels of nesting kept in ``numbers`` and figure data
+NOTES_LIMIT = 200  # notes kept (one per skipped notebook line, say); the rest are counted
+NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def cut(text, limit: int = TEXT_LIMIT) -> str:
+    """``text`` as a string of at most ``limit`` characters, saying how much was cut, and one that UTF-8 can hold."""
+    text = text if isinstance(text, str) else str(text)
+    if len(text) > limit:
+        keep = max(limit - len(f" [… {len(text)} more characters cut]"), 0)
+        text = (text[:keep] + f" [… {len(text) - keep} more characters cut]")[:limit]
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON can carry one): no file could be written with it
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def bounded(value, limit: int = TEXT_LIMIT, depth: int = 0):
+    """A JSON-like tree with every string cut to ``limit``, keys to NAME_LIMIT, nesting to DEPTH_LIMIT."""
+    if isinstance(value, str):
+        return cut(value, limit)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if depth >= DEPTH_LIMIT:
+        return f"[nested deeper than {DEPTH_LIMIT} levels: cut]"
+    if isinstance(value, dict):
+        return {cut(k, NAME_LIMIT): bounded(v, limit, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [bounded(v, limit, depth + 1) for v in value]
+    return value  # not a JSON value: encoded (or refused) on writing, see encode()
+
+
+def finite_or_zero(value) -> float:
+    """A points value as a finite float (0 for anything else: no points for a number that is not one)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
+def encode(value):
+    """A tree with non-finite floats as their strings (see the module's docstring), ready for strict JSON.
+    What JSON cannot hold otherwise (a tensor a check left in its numbers, say) is written as its repr, cut."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encode(v) for v in value]
+    try:
+        return encode(float(value)) if hasattr(value, "__float__") and not hasattr(value, "__len__") else cut(repr(value))
+    except (TypeError, ValueError):
+        return cut(repr(value))
+
+
+def decode(value):
+    """Inverse of :func:`encode`: the strings of non-finite numbers back to floats."""
+    if isinstance(value, str):
+        return NON_FINITE.get(value, value)
+    if isinstance(value, dict):
+        return {k: decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    return value
 
 
 @dataclass
@@ -36,6 +128,11 @@ class CheckResult:
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"unknown status {self.status!r}")
+        self.id, self.task = cut(self.id, NAME_LIMIT), cut(self.task, NAME_LIMIT)
+        self.message, self.hint = cut(self.message), cut(self.hint)
+        self.numbers = bounded(self.numbers)
+        self.points, self.max_points = finite_or_zero(self.points), finite_or_zero(self.max_points)
+        self.seconds = finite_or_zero(self.seconds)
 
 
 @dataclass
@@ -51,6 +148,12 @@ class TaskResult:
     not_run_checks: int = 0      # checks graded after submission that this run did not run
     not_run_points: float = 0.0  # and their points: ``max_score`` counts only what ran
 
+    def __post_init__(self):
+        self.name, self.title, self.module = (cut(v, NAME_LIMIT) for v in (self.name, self.title, self.module))
+        self.source = cut(self.source, NAME_LIMIT)
+        self.score, self.max_score = finite_or_zero(self.score), finite_or_zero(self.max_score)
+        self.not_run_points = finite_or_zero(self.not_run_points)
+
 
 @dataclass
 class Results:
@@ -65,6 +168,16 @@ class Results:
     sandbox: dict = field(default_factory=dict)
     seconds: float = 0.0
     schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self):
+        self.submission = cut(self.submission)
+        notes = [cut(n) for n in self.notes[:NOTES_LIMIT]]
+        if len(self.notes) > NOTES_LIMIT:
+            notes.append(f"… and {len(self.notes) - NOTES_LIMIT} more notes, not kept")
+        self.notes = notes
+        self.figures = bounded(self.figures)
+        self.environment, self.sandbox = bounded(self.environment), bounded(self.sandbox)
+        self.seconds = finite_or_zero(self.seconds)
 
     @property
     def score(self) -> float:
@@ -94,25 +207,44 @@ class Results:
         return {s: sum(c.status == s for c in self.checks) for s in STATUSES}
 
     def to_dict(self) -> dict:
+        """The document as JSON values (non-finite numbers as their strings, see the module's docstring)."""
         data = asdict(self)
         data["score"], data["max_score"] = self.score, self.max_score
         order = ["schema_version", "harness_version", "submission", "created", "score", "max_score"]
-        return {**{k: data[k] for k in order}, **{k: v for k, v in data.items() if k not in order}}
+        return encode({**{k: data[k] for k in order}, **{k: v for k, v in data.items() if k not in order}})
 
-    def write(self, path: Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    def to_json(self) -> str:
+        """The document's text, strict JSON (what :meth:`write` puts in the file)."""
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+
+    def write(self, path: Path, within: Path | None = None) -> None:
+        """Write the document to ``path`` atomically and never through a link (``within``: see
+        harness.files.write_output)."""
+        from .files import write_output
+
+        write_output(path, self.to_json(), within)
 
     @classmethod
     def from_dict(cls, data: dict) -> "Results":
-        if data.get("schema_version") != SCHEMA_VERSION:
-            raise ValueError(f"results schema {data.get('schema_version')} is not {SCHEMA_VERSION}")
-        data = {k: v for k, v in data.items() if k not in ("score", "max_score")}
+        """A document of a readable schema (version 2 or 3) back as Results; ValueError for anything else."""
+        if not isinstance(data, dict) or data.get("schema_version") not in READABLE_SCHEMAS:
+            found = data.get("schema_version") if isinstance(data, dict) else type(data).__name__
+            raise ValueError(f"results schema {found} is not one of {', '.join(map(str, READABLE_SCHEMAS))}")
+        data = {k: v for k, v in decode(data).items() if k not in ("score", "max_score")}
+        data["schema_version"] = SCHEMA_VERSION  # read, it is what this version writes
         data["tasks"] = [TaskResult(**t) for t in data["tasks"]]
         data["checks"] = [CheckResult(**c) for c in data["checks"]]
         return cls(**data)
 
     @classmethod
+    def from_json(cls, text: str) -> "Results":
+        """Inverse of :meth:`to_json`."""
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
     def read(cls, path: Path) -> "Results":
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        """A results file as the harness wrote it: a regular file (a link or a FIFO is refused with an OSError),
+        of at most harness.files.RESULTS_BYTES."""
+        from .files import RESULTS_BYTES, read_path
+
+        return cls.from_json(read_path(path, RESULTS_BYTES).decode("utf-8"))

@@ -18,7 +18,7 @@ def test_check_writes_json_and_report_and_exits_0(tmp_path):
     assert result.exit_code == 0, result.output
     assert "Score 38/38 (100%)" in result.output
     data = json.loads(out_json.read_text())
-    assert data["schema_version"] == 2 and data["score"] == data["max_score"] == 38
+    assert data["schema_version"] == 3 and data["score"] == data["max_score"] == 38
     # the checks of tasks/cells/hidden.toml did not run, and the summary says how many points that leaves out
     assert "public checks: 38 of 38 points; 8 more points (6 checks) are graded after submission" in " ".join(
         result.output.split())

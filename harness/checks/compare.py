@@ -10,7 +10,10 @@ import math
 
 import torch
 
+from ..results import cut
 from ..runtime.wire import Opaque
+
+QUOTE_LIMIT = 200  # characters of a submission's value quoted in a message (a string it returned, say)
 
 
 def _shape(t: torch.Tensor) -> str:
@@ -28,7 +31,17 @@ def describe(value) -> str:
         return f"an object of type {value.type_name}"
     if value is None:
         return "None"
-    return f"{type(value).__name__} {value!r}"
+    return cut(f"{type(value).__name__} {value!r}", QUOTE_LIMIT)
+
+
+def within(actual: float, expected: float, rtol: float, atol: float) -> bool:
+    """Whether two numbers agree to ``atol + rtol * |expected|``: never when either is NaN (NaN is not close
+    to anything, itself included), and infinities only when equal."""
+    if math.isnan(actual) or math.isnan(expected):
+        return False
+    if math.isinf(actual) or math.isinf(expected):
+        return actual == expected
+    return abs(actual - expected) <= atol + rtol * abs(expected)
 
 
 def as_float(value) -> float | None:
@@ -124,7 +137,7 @@ def mismatch(actual, expected, rtol: float, atol: float, what: str = "output",
             return None
         return f"{what}: got {actual:.6g}, expected {expected:.6g}"
     if actual != expected:
-        return f"{what}: got {actual!r}, expected {expected!r}"
+        return f"{what}: got {cut(repr(actual), QUOTE_LIMIT)}, expected {cut(repr(expected), QUOTE_LIMIT)}"
     return None
 
 

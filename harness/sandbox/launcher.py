@@ -53,6 +53,7 @@ from pathlib import Path
 from ..runtime import wire
 from ..runtime.config import TMP_DIRS, Confinement, Limits
 from . import cgroups
+from .replies import ReplyError, check_reply
 
 try:
     import fcntl
@@ -671,7 +672,9 @@ class Sandbox:
         return WorkerDied("exit", f"the worker exited with status {code} while {doing}", self.output())
 
     def _wait(self, timeout: float, doing: str, request_id: int | None = None,
-              deadline: float | None = None) -> Reply:
+              deadline: float | None = None, kind: str = "hello") -> Reply:
+        """The reply to request ``request_id`` (None: the hello), checked against the schema of its ``kind``
+        (sandbox/replies.py); a reply that does not fit is a protocol error, as a frame that is not one."""
         deadline = time.monotonic() + timeout if deadline is None else deadline
         replies = self._replies
         while True:
@@ -700,7 +703,12 @@ class Sandbox:
                 over = self._over_budget(doing)  # a fork refused that the code survived is still over budget
                 if over is not None:
                     raise over
-                return reply
+                try:
+                    return Reply(check_reply(kind, reply.header), reply.value)
+                except ReplyError as exc:
+                    self.kill()
+                    raise WorkerDied("protocol", f"the worker broke the protocol while {doing}: {exc}",
+                                     self.output()) from None
             if isinstance(reply, wire.ProtocolError):
                 self.kill()
                 raise WorkerDied("protocol", f"the worker broke the protocol while {doing}: {reply}",
@@ -722,7 +730,7 @@ class Sandbox:
                              self.output()) from None
         except OSError:
             pass  # the worker died; _wait says how
-        return self._wait(timeout, doing, request_id, deadline)
+        return self._wait(timeout, doing, request_id, deadline, kind=header.get("cmd", ""))
 
     def load(self, module: str, filename: str, mapping: dict | None = None) -> Reply:
         """Import a module of the submission; ``mapping``: its interface map, as the worker applies it

@@ -7,11 +7,13 @@ Layers are tested with ``torch.nn`` cells inside, so that a wrong cell does not 
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from harness.checks import Context, Verdict, register, register_figure
 from harness.checks.cases import CREDIT, by_case
-from harness.checks.compare import describe, mismatch, tensor_mismatch
+from harness.checks.compare import describe, mismatch, tensor_mismatch, within
 from harness.checks.diagnose import wrong_output
 from harness.checks.implementation import constant_output, rule_verdict, trial
 from harness.sandbox.program import Program
@@ -261,12 +263,17 @@ def check_gradcheck(ctx: Context, cls: str) -> Verdict:
         g = got["grads"][k]
         analytic_dir = 0.0 if g is None else float((g.double() * directions[k]).sum())
         numbers[label] = {"analytic": analytic_dir, "numeric": numeric}
-        if abs(analytic_dir - numeric) > ctx.options["atol"] + ctx.options["rtol"] * abs(numeric):
+        if not within(analytic_dir, float(numeric), ctx.options["rtol"], ctx.options["atol"]):  # NaN never agrees
             bad.append(f"{label} (analytic {analytic_dir:.6g}, finite difference {numeric:.6g})")
     if all(n["analytic"] == 0.0 and n["numeric"] == 0.0 for n in numbers.values()):
         return Verdict(False, f"{cls}: every directional derivative is 0 — the output does not depend on the weights, "
                        "the input or the state, so there is no gradient to check yet",
                        "compute the new state from x and the state with the contract's equations", {"directional": numbers})
+    broken = [label for label, n in numbers.items() if not math.isfinite(n["analytic"] + float(n["numeric"]))]
+    if broken:
+        return Verdict(False, f"{cls}: NaN or infinite gradients or outputs for {', '.join(broken)}: there is "
+                       "nothing finite to compare", "look for a division by zero, a log of 0 or an overflow in the "
+                       "forward pass", {"directional": numbers})
     if bad:
         return Verdict(False, f"{cls}: your backward pass disagrees with finite differences of your forward pass "
                        f"for {', '.join(bad)}",
@@ -444,7 +451,7 @@ def check_clip_norm(ctx: Context) -> Verdict:
             total = float(total)
         if not isinstance(total, (int, float)):
             return Verdict(False, f"clip_grad_norm should return the total norm (a number), got {describe(total)}")
-        if abs(total - float(want["returned"])) > atol + rtol * abs(float(want["returned"])):
+        if not within(float(total), float(want["returned"]), rtol, atol):
             return Verdict(False, f"{label}: returned total norm {total:.6g}, expected {float(want['returned']):.6g}",
                            "the total norm is the L2 norm of all gradients together, as if concatenated into one vector")
         problem = mismatch(got["grads"], want["grads"], rtol, atol, "gradient")

@@ -33,7 +33,9 @@ to 1000 so that, should memory run out, the kernel kills the worker's processes 
 
 Each protection is attempted independently and verified where it can be; what held is reported to
 the judge in the worker's hello message (``Sandbox.protections``), with the reason for what did not
-in ``Sandbox.protection_notes``. See docs/THREAT_MODEL.md.
+in ``Sandbox.protection_notes``. The hello comes before any submission code is loaded, and the judge
+kills a worker that lacks a protection its isolation mode promises (fail closed: the submission is
+not graded, and the reason says which protection failed). See docs/THREAT_MODEL.md.
 
 Basic isolation (``Confinement.mode == "basic"``: any OS but Linux, or ``HARNESS_ISOLATION=basic``)
 attempts none of this: :func:`basic` reports every protection off, with why. What still holds then
@@ -209,6 +211,14 @@ def _blocking_ancestor(path: str) -> str | None:
     return None
 
 
+def _visible(path: str) -> bool:
+    """Whether anything of ``path`` can still be listed (a folder with entries)."""
+    try:
+        return bool(os.path.isdir(path) and os.listdir(path))
+    except OSError:
+        return False
+
+
 def _only(paths, keep):
     return sorted({_real(p) for p in paths if p and keep(_real(p))})
 
@@ -253,11 +263,18 @@ def _prepare_filesystem(libc, conf: Confinement, held: dict, notes: dict, drop_t
     finally:
         for fd in fds.values():
             os.close(fd)
-    # The answer key last: whatever was re-exposed above, these end up empty.
-    for path in _only(conf.hide_paths, os.path.isdir):
+    # The answer key last: whatever was re-exposed above, these end up empty. Outermost first; a folder inside
+    # one already hidden is gone with it (a task folder inside an installed harness_tasks, say).
+    hidden: list[str] = []
+    for path in sorted(_only(conf.hide_paths, os.path.isdir), key=len):
+        if any(_inside(path, h) for h in hidden) or not os.path.isdir(path):
+            continue
         if os.listdir(path):
-            _mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "mode=555,size=4k")
-    leaked = [p for p in conf.hide_paths if os.path.isdir(p) and os.listdir(p)]
+            if _mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "mode=555,size=4k"):
+                hidden.append(path)
+            else:
+                notes.setdefault("answer_key_hidden", _err(f"could not hide {path}"))
+    leaked = [p for p in conf.hide_paths if _visible(p)]
     held["answer_key_hidden"] = not leaked
     if leaked:
         notes["answer_key_hidden"] = f"still visible: {', '.join(leaked)}"
@@ -418,7 +435,9 @@ def basic(reason: str) -> Boot:
 
 def confine(conf: Confinement, keep_fds=(), lifeline: int = -1) -> Boot:
     """Confine this process; on Linux it may fork (see the module docstring). Only the worker
-    process returns. Never raises: what fails is recorded in ``notes``."""
+    process returns. Never raises: what fails is recorded in ``notes`` (an unexpected error as
+    ``notes["error"]``, with everything after it left not held), and the judge, reading ``held`` in the
+    hello, refuses a worker that lacks a protection its mode promises (harness/sandbox/isolation.py)."""
     if resource is None or not hasattr(os, "getpgid"):  # not POSIX: nothing below exists here
         return basic(f"not available on this OS ({sys.platform})")
     held = {name: False for name in PROTECTIONS}
@@ -433,7 +452,7 @@ def confine(conf: Confinement, keep_fds=(), lifeline: int = -1) -> Boot:
         else:
             notes["namespaces"] = f"{sys.platform} has no namespaces: no network, mount or PID isolation"
             held["no_new_privs"] = False
-    except Exception as exc:  # noqa: BLE001 - the worker goes on with what held
+    except Exception as exc:  # noqa: BLE001 - reported; the judge refuses what its mode lacks
         notes["error"] = repr(exc)
     try:
         _apply_rlimits(conf, held, notes, private_nproc=boot.uid is not None or

@@ -34,6 +34,7 @@ import json
 import multiprocessing
 import os
 import signal
+import stat
 import tempfile
 import threading
 import time
@@ -47,16 +48,19 @@ from typing import Callable, Iterator
 
 from . import __version__
 from .classrun import GRADED, NOT_GRADED, ClassRun, Outcome, Tally, count
-from .gradebook import Database, write_atomically, write_csv
+from .files import MIB, OutputError, TooManyEntries, read_regular, remove_output, walk, write_output
+from .gradebook import Database, write_csv
 from .results import Results, cut
 from .spec import VISIBILITIES, TaskSpec, default_tasks_dir, load_tasks
-from .submission import SKIP_DIRS, SubmissionError, locate
+from .submission import MAX_ENTRIES, SKIP_DIRS, SubmissionError, locate, source_cap
 
 ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".gz", ".bz2", ".xz",
             ".7z", ".rar")
 HASHED_SUFFIXES = (".py", ".ipynb")
 HASHED_NAMES = ("harness.toml",)
 HASH_KEY = "submission_sha256"  # in Results.environment: which files were graded
+HASH_FILE_BYTES = 64 * MIB   # a hashed file larger than this is hashed by its size and time of change, unread
+HASH_TOTAL_BYTES = 256 * MIB  # and so is every hashed file once this much has been read
 POLL_S = 0.2
 
 
@@ -89,38 +93,46 @@ def discover(submissions_dir: Path, out: Path | None = None) -> list[tuple[str, 
         children = sorted(root.iterdir(), key=lambda p: p.name)
     except OSError as exc:
         raise BatchError(f"{root}: cannot list it ({exc.strerror or exc})") from None
-    skip = Path(out).resolve() if out else None
-    return [(p.name, p) for p in children if not p.name.startswith(".") and p.resolve() != skip]
+    skip = os.path.realpath(out) if out else None  # realpath: a link loop among the children does not raise
+    return [(p.name, p) for p in children if not p.name.startswith(".") and os.path.realpath(p) != skip]
 
 
 def content_hash(root: Path) -> str | None:
     """sha256 over the files the harness reads (``.py``, ``.ipynb``, ``harness.toml``), by relative path.
 
-    For a file (an archive), the hash of the file; None when the submission cannot be read."""
+    Bounded like every step before the sandbox: links are never followed (a link, FIFO or device is hashed as
+    what it is and where it points, never opened), a file over HASH_FILE_BYTES, or past HASH_TOTAL_BYTES read
+    in all, by its size and time of change, at most MAX_ENTRIES entries walked. For a file (an archive): its
+    size and time of change. None when the submission cannot be read, or is too large to walk."""
     digest = hashlib.sha256()
     try:
-        if root.is_file():
-            digest.update(root.read_bytes())
+        info = os.stat(root)
+        if not stat.S_ISDIR(info.st_mode):
+            digest.update(f"file\0{info.st_size}\0{info.st_mtime_ns}".encode())
             return digest.hexdigest()
-
-        def fail(exc: OSError):
-            raise exc
-
-        for folder, dirs, files in os.walk(root, onerror=fail):
-            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
-            for name in sorted(files):
-                path = Path(folder, name)
-                if (path.suffix not in HASHED_SUFFIXES and name not in HASHED_NAMES) or path.is_symlink():
-                    continue
-                data = path.read_bytes()
-                digest.update(f"{path.relative_to(root).as_posix()}\0{len(data)}\0".encode() + data)
-    except OSError:
+        read = 0
+        for entry in walk(root, SKIP_DIRS, MAX_ENTRIES):
+            name = entry.relative.rsplit("/", 1)[-1]
+            if entry.is_folder or (not name.endswith(HASHED_SUFFIXES) and name not in HASHED_NAMES):
+                continue
+            head = f"{entry.relative}\0"
+            if not entry.is_regular:
+                link = os.readlink(os.path.join(root, entry.relative)) if stat.S_ISLNK(entry.info.st_mode) else ""
+                digest.update(f"{head}{stat.S_IFMT(entry.info.st_mode)}\0{link}\0".encode())
+            elif entry.info.st_size > HASH_FILE_BYTES or read + entry.info.st_size > HASH_TOTAL_BYTES:
+                digest.update(f"{head}unread\0{entry.info.st_size}\0{entry.info.st_mtime_ns}\0".encode())
+            else:
+                data = read_regular(root, entry.relative, HASH_FILE_BYTES)
+                read += len(data)
+                digest.update(f"{head}{len(data)}\0".encode() + data)
+    except (OSError, TooManyEntries):
         return None
     return digest.hexdigest()
 
 
-def assumption_problem(root: Path, stems: list[str]) -> str | None:
-    """Why the submission at ``root`` cannot be graded at all, or None when it can (trusted side: reads only)."""
+def assumption_problem(root: Path, stems: list[str], max_bytes: int | None = None) -> str | None:
+    """Why the submission at ``root`` cannot be graded at all, or None when it can (trusted side: reads only,
+    bounded: see harness.submission.locate; ``max_bytes``: the most a module file may weigh)."""
     name = root.name
     if root.is_symlink() and not root.exists():
         return f"{name} is a broken link"
@@ -140,14 +152,18 @@ def assumption_problem(root: Path, stems: list[str]) -> str | None:
     if not os.access(root, os.R_OK | os.X_OK):
         return "the folder cannot be read (permission denied)"
     try:
-        sub = locate(root, stems)
+        sub = locate(root, stems, max_bytes)
     except SubmissionError as exc:
         return str(exc)
     found = [m for m in sub.modules.values() if m.path is not None]
     if not found:
         expected = ", ".join(f"{s}.py" for s in stems)
-        deeper = sorted(p.relative_to(root).as_posix() for s in stems for suffix in HASHED_SUFFIXES
-                        for p in root.glob(f"*/**/{s}{suffix}") if not set(p.relative_to(root).parts) & SKIP_DIRS)
+        wanted = {f"{s}{suffix}" for s in stems for suffix in HASHED_SUFFIXES}
+        try:
+            deeper = sorted(e.relative for e in walk(root, SKIP_DIRS, MAX_ENTRIES)
+                            if "/" in e.relative and e.relative.rsplit("/", 1)[-1] in wanted)
+        except (OSError, TooManyEntries) as exc:
+            return f"no recognised module, and the folder cannot be searched ({exc}): remove data and environments"
         if deeper:
             return (f"no recognised module: expected {expected} (or .ipynb); found {', '.join(deeper[:3])} in a "
                     "subfolder: move it to the top of the submission or map it in harness.toml")
@@ -177,7 +193,7 @@ def grade_job(job: Job) -> dict:
     try:
         digest = content_hash(path)
         specs = _specs(job)
-        problem = assumption_problem(path, sorted({s.module for s in specs}))
+        problem = assumption_problem(path, sorted({s.module for s in specs}), source_cap(specs))
         if problem:
             return _payload(job, NOT_GRADED, problem, digest, started)
         results = _grade(path, specs, job.hide, job.visibility)
@@ -469,7 +485,7 @@ def _plan(entries: list[tuple[str, Path]], specs: list[TaskSpec], tasks_dir: Pat
         if not report.exists():  # rendered from the Results, the single source
             from .report import render_report
 
-            write_atomically(report, render_report(kept))
+            write_output(report, render_report(kept), within=out)
         db.record(run_id, outcome)
         outcomes[name] = outcome
     return jobs
@@ -495,18 +511,19 @@ def _save(out: Path, run_id: int, path: Path, payload: dict) -> Outcome:
     """Write a finished job's files (atomically) and make its Outcome."""
     name = payload["name"]
     folder = out / "submissions" / name
-    if payload["status"] == GRADED:
-        results = Results.from_dict(payload["results"])
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / ".results.json.tmp"
-        results.write(tmp)
-        tmp.replace(folder / "results.json")
-        write_atomically(folder / "report.html", payload["report"])
-        return Outcome(name, path, GRADED, results=results, content_hash=payload["content_hash"], how="graded",
-                       graded_in_run=run_id, seconds=payload["seconds"])
-    for stale in ("results.json", "report.html"):  # an earlier grading of files that are no longer there
-        (folder / stale).unlink(missing_ok=True)
-    return Outcome(name, path, NOT_GRADED, payload["reason"], content_hash=payload["content_hash"], how=NOT_GRADED,
+    reason = payload["reason"]
+    try:
+        if payload["status"] == GRADED:
+            results = Results.from_dict(payload["results"])
+            results.write(folder / "results.json", within=out)
+            write_output(folder / "report.html", payload["report"], within=out)
+            return Outcome(name, path, GRADED, results=results, content_hash=payload["content_hash"], how="graded",
+                           graded_in_run=run_id, seconds=payload["seconds"])
+        for stale in ("results.json", "report.html"):  # an earlier grading of files that are no longer there
+            remove_output(folder / stale, within=out)
+    except OutputError as exc:  # a link planted in --out: this submission's files are not written through it
+        reason = f"graded, but its files were not saved: {exc}"
+    return Outcome(name, path, NOT_GRADED, reason, content_hash=payload["content_hash"], how=NOT_GRADED,
                    seconds=payload["seconds"])
 
 

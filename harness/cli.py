@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .files import write_output
 from .results import Results
 from .spec import SpecError, load_tasks
 from .submission import SubmissionError
@@ -107,7 +108,6 @@ def check(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, json_path:
           bundle_dir: Path | None = None) -> None:
     """Run the public checks on the submission at PATH and report what to fix first."""
     from .checking import run
-    from .report import write_report
 
     console = Console(stderr=False, highlight=False)
     try:
@@ -119,16 +119,29 @@ def check(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, json_path:
     except cannot_run() as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)
-    json_path = json_path or out / "results.json"
-    report_path = report_path or out / "report.html"
-    results.write(json_path)
-    write_report(results, report_path)
+    json_path, report_path = save_check(results, json_path, report_path, out, console)
     if gradescope_path:
         from .gradescope import write_gradescope
 
         write_gradescope(results, gradescope_path)
     print_summary(results, console, verbose)
     console.print(f"results: {json_path}\nreport:  {report_path}")
+
+
+def save_check(results: Results, json_path: Path | None, report_path: Path | None, out: Path,
+               console: Console) -> tuple[Path, Path]:
+    """Write the results and the report of ``harness check``: where the user said, else under ``out``
+    (``reports/<name>`` in the working folder, which may be a student's: every folder on the way must be a
+    real one, never a link). Exits 2 saying why when they cannot be written."""
+    from .report import write_report
+
+    try:
+        results.write(json_path or out / "results.json", within=None if json_path else Path("."))
+        write_report(results, report_path or out / "report.html", within=None if report_path else Path("."))
+    except OSError as exc:
+        console.print(f"[red]error:[/] the results were not saved: {escape(str(exc))}", soft_wrap=True)
+        sys.exit(2)
+    return json_path or out / "results.json", report_path or out / "report.html"
 
 
 @main.command("grade")
@@ -234,8 +247,7 @@ def ci_command(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, all_c
         write_gradescope(results, gradescope_path)
     markdown = ci.markdown_summary(results, outcome)
     if summary_path:
-        Path(summary_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(summary_path).write_text(markdown, encoding="utf-8")
+        write_output(summary_path, markdown)
     ci.write_step_summary(markdown)
     print_summary(results, console)
     if ci.in_github_actions():
@@ -255,16 +267,14 @@ def _ci_cannot_run(console: Console, message: str, summary_path: Path | None, gr
     console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
     markdown = ci.error_summary(message)
     if summary_path:
-        Path(summary_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(summary_path).write_text(markdown, encoding="utf-8")
+        write_output(summary_path, markdown)
     ci.write_step_summary(markdown)
     if gradescope_path:
         import json
 
         from .gradescope import failure_document
 
-        Path(gradescope_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(gradescope_path).write_text(json.dumps(failure_document(message), indent=2) + "\n", encoding="utf-8")
+        write_output(gradescope_path, json.dumps(failure_document(message), indent=2) + "\n")
     if ci.in_github_actions():
         click.echo(ci.workflow_command("error", message, title="harness could not run"))
     sys.exit(2)
@@ -309,8 +319,7 @@ def export_command(results_json: Path, fmt: str | None, output: Path | None, hid
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
         click.echo(f"wrote {output}", err=True)
 
 

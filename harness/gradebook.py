@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from .classrun import GRADED, Outcome
+from .files import check_output, write_output
 from .report import percent, points
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -118,22 +119,13 @@ def write_csv(outcomes: Iterable[Outcome], specs: list[TaskSpec], path: Path) ->
     """Write ``gradebook.csv`` (atomically: a reader never sees half a file)."""
     buffer = io.StringIO(newline="")
     csv.writer(buffer).writerows(csv_rows(outcomes, specs))
-    return write_atomically(Path(path), buffer.getvalue())
+    return write_output(path, buffer.getvalue())
 
 
 def _cell(text: str) -> str:
     """Text a spreadsheet shows as text, on one line: a folder or file name may start with '='."""
     text = " ".join(str(text).split())
     return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def write_atomically(path: Path, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8", newline="")
-    tmp.replace(path)
-    return path
 
 
 # --------------------------------------------------------------------------- SQLite
@@ -145,6 +137,7 @@ class Database:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        check_output(self.path)  # SQLite opens it by name: never a link planted there
         self.conn = sqlite3.connect(self.path, timeout=30)
         self.conn.execute("PRAGMA foreign_keys = ON")
         with self.conn:

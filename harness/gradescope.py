@@ -98,10 +98,9 @@ def to_gradescope(results: Results, hidden: str | None = None) -> dict:
 
 
 def write_gradescope(results: Results, path: Path, hidden: str | None = None) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_gradescope(results, hidden), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    return path
+    from .files import write_output
+
+    return write_output(path, json.dumps(to_gradescope(results, hidden), indent=2, allow_nan=False) + "\n")
 
 
 def failure_document(message: str) -> dict:

@@ -29,7 +29,7 @@ from .results import CheckResult, Results, TaskResult
 from .runtime.config import Limits
 from .sandbox.launcher import Sandbox, WorkerDied
 from .spec import VISIBILITIES, TaskSpec
-from .submission import ModuleSource, Submission, locate, make_scratch_copy
+from .submission import ModuleSource, Submission, locate, make_scratch_copy, source_cap
 
 
 class ModuleBroken(Exception):
@@ -235,7 +235,7 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIB
     answer key, live)."""
     load_builtin_checks()
     started = time.perf_counter()
-    sub = locate(Path(path), sorted({s.module for s in specs}))
+    sub = locate(Path(path), sorted({s.module for s in specs}), source_cap(specs))
     answers = answers or LiveAnswers(specs)
     if isinstance(answers, LiveAnswers):
         answers.load()  # a task without its answer key is the spec's error, said before any worker starts

@@ -117,7 +117,7 @@ def to_junit(results: Results, name: str = "harness") -> str:
 
 
 def write_junit(results: Results, path: Path, name: str = "harness") -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_junit(results, name), encoding="utf-8")
-    return path
+    """Write the JUnit XML to ``path`` atomically, never through a link (harness.files.write_output)."""
+    from .files import write_output
+
+    return write_output(path, to_junit(results, name))

@@ -148,7 +148,7 @@ def modules_in(notebook: Path) -> tuple[str, ...]:
     except SubmissionError:
         mapping = {}  # checking reports the broken harness.toml itself
     mapped = tuple(module for module, target in mapping.items()
-                   if (notebook.parent / target).resolve() == notebook.resolve())
+                   if os.path.normpath(notebook.parent / target) == os.path.normpath(notebook))
     return mapped or (notebook.stem,)
 
 

@@ -23,7 +23,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .classrun import GRADED, ClassRun, Outcome
 from .figures import PALETTE, RC
-from .gradebook import write_atomically
+from .files import write_output
 from .report import TEMPLATES, environment, percent
 
 SLOWEST = 10
@@ -38,7 +38,7 @@ def render_overview(run: ClassRun) -> str:
 
 def write_overview(run: ClassRun, path: Path) -> Path:
     """Render and write ``index.html`` atomically; returns the path."""
-    return write_atomically(Path(path), render_overview(run))
+    return write_output(path, render_overview(run))
 
 
 def page(run: ClassRun) -> dict:

@@ -39,12 +39,12 @@ def render_report(results: Results) -> str:
     return environment().get_template("report.html.j2").render(page=page(results))
 
 
-def write_report(results: Results, path: Path) -> Path:
-    """Render and write the report to ``path`` (parents created); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(results), encoding="utf-8")
-    return path
+def write_report(results: Results, path: Path, within: Path | None = None) -> Path:
+    """Render and write the report to ``path`` atomically, never through a link (``within``: see
+    harness.files.write_output); returns the path."""
+    from .files import write_output
+
+    return write_output(path, render_report(results), within)
 
 
 def page(results: Results) -> dict:
@@ -82,6 +82,7 @@ def page(results: Results) -> dict:
         "protections": protection_rows(results.sandbox.get("protections", {}), results.sandbox.get("notes"),
                                        said=basic_reason(results.sandbox)),
         "basic_isolation": basic_isolation_line(results.sandbox),
+        "not_graded": str(results.sandbox.get("not_graded") or ""),  # the worker could not be confined: nothing ran
         "worker_starts": results.sandbox.get("worker_starts"),
         "limits": limits_line(results.sandbox),
         "harness_version": results.harness_version,

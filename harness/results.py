@@ -217,10 +217,12 @@ class Results:
         """The document's text, strict JSON (what :meth:`write` puts in the file)."""
         return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
 
-    def write(self, path: Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_json(), encoding="utf-8")
+    def write(self, path: Path, within: Path | None = None) -> None:
+        """Write the document to ``path`` atomically and never through a link (``within``: see
+        harness.files.write_output)."""
+        from .files import write_output
+
+        write_output(path, self.to_json(), within)
 
     @classmethod
     def from_dict(cls, data: dict) -> "Results":
@@ -241,4 +243,8 @@ class Results:
 
     @classmethod
     def read(cls, path: Path) -> "Results":
-        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+        """A results file as the harness wrote it: a regular file (a link or a FIFO is refused with an OSError),
+        of at most harness.files.RESULTS_BYTES."""
+        from .files import RESULTS_BYTES, read_path
+
+        return cls.from_json(read_path(path, RESULTS_BYTES).decode("utf-8"))

@@ -7,12 +7,14 @@ code cells in order, IPython magics and shell lines skipped (and reported), stor
 """
 from __future__ import annotations
 
+import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import SubmissionError  # noqa: F401 - raised here, imported from here by callers
+from .files import MIB, FileRefused, TooManyEntries, read_regular, walk
+from .runtime.config import Limits
 
 try:
     import tomllib
@@ -21,7 +23,11 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 #: Cell magics whose body is still Python: the magic line is dropped, the code kept.
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
-COPY_SIZE_LIMIT = 20 * 1024 * 1024
+COPY_SIZE_LIMIT = 20 * MIB    # larger files (data, checkpoints) are left out of the worker's copy
+COPY_TOTAL_LIMIT = 256 * MIB  # the copy as a whole: past it the submission is not graded
+MAX_ENTRIES = 20_000          # files and folders walked in a submission (copy, content hash, search)
+HARNESS_TOML_BYTES = 64 * 1024
+SOURCE_KEY = "[limits] source_mb in the task's task.toml"
 SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".venv", "venv", "node_modules"}
 
 
@@ -71,7 +77,7 @@ def is_self_check_cell(text: str) -> bool:
 
     try:
         body = ast.parse(text).body
-    except SyntaxError:
+    except (SyntaxError, ValueError, MemoryError, RecursionError):  # not Python, or too deep for the parser
         return False
     names = {"harness"}
 
@@ -106,13 +112,19 @@ def is_self_check_cell(text: str) -> bool:
                               for n in body)
 
 
-def notebook_to_python(path: Path) -> ModuleSource:
-    """Read and validate a notebook with nbformat and turn its code cells into one Python file."""
+def notebook_to_python(path: Path, text: str | None = None) -> ModuleSource:
+    """Validate a notebook with nbformat and turn its code cells into one Python file. ``text``: the
+    notebook as read (by ``locate``, with its checks); without it the file at ``path`` is read the same way."""
     import nbformat
 
     source = ModuleSource(stem=path.stem, path=path, kind="ipynb")
     try:
-        nb = nbformat.read(str(path), as_version=4)
+        if text is None:
+            text = read_regular(path.parent, path.name, Limits().source_mb * MIB).decode("utf-8")
+        nb = nbformat.reads(text, as_version=4)
+    except FileRefused as exc:
+        source.problem = str(exc)
+        return source
     except Exception as exc:  # nbformat raises NotJSONError, ValidationError, UnicodeDecodeError...
         source.problem = (f"{path.name} is not a readable notebook ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0][:200] if str(exc) else 'no detail'}); "
@@ -162,36 +174,46 @@ def notebook_to_python(path: Path) -> ModuleSource:
 
 
 def _harness_toml(root: Path) -> tuple[Path, dict]:
-    """The submission's harness.toml, read (empty when there is none)."""
+    """The submission's harness.toml, read (empty when there is none): a regular file of at most
+    HARNESS_TOML_BYTES, never through a link."""
     path = root / "harness.toml"
-    if not path.exists():
-        return path, {}
     try:
-        return path, tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SubmissionError(f"{path}: not valid TOML ({exc}); fix the file or remove it") from None
+        data = read_regular(root, "harness.toml", HARNESS_TOML_BYTES)
+    except FileNotFoundError:
+        return path, {}
+    except FileRefused as exc:
+        raise SubmissionError(f"{exc} (harness.toml maps modules to files; a student's harness.toml is at most "
+                              f"{HARNESS_TOML_BYTES // 1024} KB)") from None
+    except OSError as exc:
+        raise SubmissionError(f"harness.toml cannot be read ({exc.strerror or exc}); fix the file or remove it") from None
+    try:
+        return path, tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise SubmissionError(f"{path}: not valid TOML ({str(exc)[:300]}); fix the file or remove it") from None
 
 
-def _read_mapping(root: Path) -> dict[str, str]:
-    path, data = _harness_toml(root)
+def _read_mapping(root: Path, data: tuple[Path, dict] | None = None) -> dict[str, str]:
+    path, data = data or _harness_toml(root)
     table = data.get("modules", {k: v for k, v in data.items() if isinstance(v, str)})
+    if not isinstance(table, dict):
+        raise SubmissionError(f'{path}: [modules] must be a table, e.g. [modules] then cells = "cells.ipynb"')
     mapping = {}
     for stem, target in table.items():
         if not isinstance(target, str):
             raise SubmissionError(f"{path}: [modules] {stem} must be a file name like \"{stem}.ipynb\"")
-        resolved = (root / target).resolve()
-        if root.resolve() not in resolved.parents:
+        lexical = os.path.normpath(target)  # links are not resolved here: the reader refuses every one of them
+        if os.path.isabs(lexical) or lexical == ".." or lexical.startswith(f"..{os.sep}") or "\0" in target:
             raise SubmissionError(f"{path}: {stem} = {target!r} points outside the submission folder")
         mapping[stem] = target
     return mapping
 
 
-def _read_maps(root: Path) -> dict[str, dict]:
+def _read_maps(root: Path, data: tuple[Path, dict] | None = None) -> dict[str, dict]:
     """harness.toml's ``[map.<module>]`` tables: the student's names for the contract's (harness.interface),
     checked for their form here and against the contract when a task is graded."""
     from .interface import MapError, parse
 
-    path, data = _harness_toml(root)
+    path, data = data or _harness_toml(root)
     table = data.get("map", {})
     if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
         raise SubmissionError(f"{path}: [map] must hold one table per module, e.g. [map.attention] then "
@@ -202,48 +224,87 @@ def _read_maps(root: Path) -> dict[str, dict]:
         raise SubmissionError(f"{path}: {exc}") from None
 
 
-def locate(root: Path, stems: list[str]) -> Submission:
-    """Find each contract module of a submission; a missing one is recorded, not an error."""
+def source_cap(specs) -> int:
+    """The most a module file or notebook may weigh for these specs, in bytes ([limits] source_mb)."""
+    return max((s.limits.source_mb for s in specs), default=Limits().source_mb) * MIB
+
+
+def locate(root: Path, stems: list[str], max_bytes: int | None = None) -> Submission:
+    """Find each contract module of a submission; a missing or unreadable one is recorded, not an error.
+
+    A module file, like harness.toml, must be a regular file reached without a link: a symbolic link (even
+    one that points inside the folder), a FIFO, a device, a socket or a folder is refused, never followed
+    or opened in a way that blocks; a file over ``max_bytes`` (default: [limits] source_mb) is refused too."""
     root = Path(root)
+    max_bytes = max_bytes or Limits().source_mb * MIB
     if not root.exists():
         raise SubmissionError(f"{root}: no such folder")
     if root.is_file():
         hint = " (unpack the archive first)" if root.suffix in {".zip", ".gz", ".tgz", ".tar"} else ""
         raise SubmissionError(f"{root} is a file, not a submission folder{hint}")
-    mapping = _read_mapping(root)
-    maps = _read_maps(root)
+    toml = _harness_toml(root)
+    mapping = _read_mapping(root, toml)
+    maps = _read_maps(root, toml)
     modules = {}
     for stem in stems:
         candidates = [mapping[stem]] if stem in mapping else [f"{stem}.py", f"{stem}.ipynb"]
-        path = next((root / c for c in candidates if (root / c).is_file()), None)
-        if path is None:
+        found = next((c for c in candidates if os.path.lexists(root / c)), None)
+        if found is None:
             where = f" ({mapping[stem]} named in harness.toml does not exist)" if stem in mapping else ""
             modules[stem] = ModuleSource(stem, problem=f"{stem}.py not submitted{where}")
-        elif path.suffix == ".ipynb":
-            modules[stem] = notebook_to_python(path)
-            modules[stem].stem = stem
-        else:
-            try:
-                text = path.read_text(encoding="utf-8")
-            except UnicodeDecodeError:
-                modules[stem] = ModuleSource(stem, path, "py", problem=f"{path.name} is not UTF-8 text")
-                continue
-            modules[stem] = ModuleSource(stem, path, "py", python=text)
+            continue
+        modules[stem] = _read_module(root, stem, found, max_bytes)
     return Submission(root, modules, maps)
 
 
+def _read_module(root: Path, stem: str, name: str, max_bytes: int) -> ModuleSource:
+    path = root / name
+    kind = "ipynb" if path.suffix == ".ipynb" else "py"
+    try:
+        data = read_regular(root, name, max_bytes, SOURCE_KEY)
+    except FileRefused as exc:
+        return ModuleSource(stem, path, kind, problem=str(exc))
+    except OSError as exc:
+        return ModuleSource(stem, path, kind, problem=f"{path.name} cannot be read ({exc.strerror or exc})")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return ModuleSource(stem, path, kind, problem=f"{path.name} is not UTF-8 text")
+    if kind == "py":
+        return ModuleSource(stem, path, "py", python=text)
+    source = notebook_to_python(path, text)
+    source.stem = stem
+    return source
+
+
 def make_scratch_copy(sub: Submission, dest: Path) -> Path:
-    """Copy the submission's small files to ``dest`` and write each usable module as ``<stem>.py``."""
+    """Copy the submission's small regular files to ``dest`` and write each usable module as ``<stem>.py``.
+
+    Links, FIFOs and devices are left out (never followed or opened); files over COPY_SIZE_LIMIT too. A
+    folder of more than MAX_ENTRIES entries or COPY_TOTAL_LIMIT bytes is not graded (SubmissionError)."""
     dest.mkdir(parents=True, exist_ok=True)
-    for path in sorted(sub.root.rglob("*")):
-        rel = path.relative_to(sub.root)
-        if any(part in SKIP_DIRS for part in rel.parts) or path.is_symlink():
-            continue
-        if path.is_dir():
-            (dest / rel).mkdir(parents=True, exist_ok=True)
-        elif path.is_file() and path.stat().st_size <= COPY_SIZE_LIMIT:
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, dest / rel)
+    total = 0
+    try:
+        for entry in walk(sub.root, SKIP_DIRS, MAX_ENTRIES):
+            target = dest / entry.relative
+            if entry.is_folder:
+                target.mkdir(parents=True, exist_ok=True)
+            elif entry.is_regular and entry.info.st_size <= COPY_SIZE_LIMIT:
+                total += entry.info.st_size
+                if total > COPY_TOTAL_LIMIT:
+                    raise SubmissionError(f"the submission folder holds more than {COPY_TOTAL_LIMIT // MIB} MB of "
+                                          "files: remove data, checkpoints and environments from it")
+                try:
+                    data = read_regular(sub.root, entry.relative, COPY_SIZE_LIMIT)
+                except OSError:
+                    continue  # changed since listed: left out like any file that is not a regular one
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+    except TooManyEntries as exc:
+        raise SubmissionError(f"the submission folder holds {exc}: remove data, checkpoints and environments "
+                              "from it") from None
+    except OSError as exc:
+        raise SubmissionError(f"the submission folder cannot be copied ({exc}); fix its permissions") from None
     for stem, source in sub.modules.items():
         if source.python is not None:
             (dest / f"{stem}.py").write_text(source.python, encoding="utf-8")

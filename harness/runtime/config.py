@@ -26,6 +26,7 @@ class Limits:
     output_bytes: int = 64 * 1024   # stdout/stderr kept for the report; the rest is counted, not kept
     reply_mb: int = 512             # largest reply payload the judge accepts (protects its memory)
     tmp_mb: int = 64                # size of each private tmpfs (/tmp, /var/tmp, /dev/shm)
+    source_mb: int = 8              # largest module file or notebook the judge reads from a submission
 
 
 @dataclass

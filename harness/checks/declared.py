@@ -36,7 +36,8 @@ from . import Context, OptionError, Structured, Verdict, register
 from .cases import CREDIT, by_case
 from .compare import mismatch, tensor_mismatch
 from .diagnose import wrong_output
-from .implementation import rule_verdict, scan_source, trial
+from .gradcheck import directional
+from .implementation import findings_for, rule_verdict, tampered, trial
 
 TARGET = "{target}"  # in ``needs``: the contract name the check's ``target`` option names
 INPUTS = {  # a drawn tensor: its key holds the shape; the other keys, with their defaults
@@ -334,19 +335,10 @@ def check_gradcheck(ctx: Context) -> Verdict:
                 losses.append(p.op("dot", call.add(p, dtype, values=values)[0], cots))
         got = ctx.student(p.result({"grads": p.op("grad", out, cots, refs), "losses": losses}),
                           case=call.describe(dtype))
-        grads = got["grads"]  # one per label: the grad op flattens a class's parameter list
-        bad, numbers = [], {}
-        for k, label in enumerate(labels):
-            numeric = (got["losses"][2 * k] - got["losses"][2 * k + 1]) / (2 * eps)
-            analytic = 0.0 if grads[k] is None else float((grads[k].double() * directions[k]).sum())
-            numbers[label] = {"analytic": analytic, "numeric": numeric}
-            if abs(analytic - numeric) > ctx.options["atol"] + ctx.options["rtol"] * abs(numeric):
-                bad.append(f"{label} (analytic {analytic:.6g}, finite difference {numeric:.6g})")
-        if bad:
-            return Verdict(False, f"{call.describe(dtype)}: the backward pass disagrees with finite differences of the "
-                           f"forward pass for {', '.join(bad)}", "autograd gets this right by itself: look for a custom "
-                           "autograd.Function, .detach() or .data in the path to those tensors", {"directional": numbers})
-        return None
+        # one gradient per label: the grad op flattens a class's parameter list
+        failed, _ = directional(call.describe(dtype), labels, got["grads"], got["losses"], directions, eps,
+                                ctx.options["rtol"], ctx.options["atol"])
+        return failed
 
     return by_case(ctx, calls(ctx), judge, Verdict(
         True, f"analytic gradients of {target} agree with central finite differences (ε={eps:g})"))
@@ -356,10 +348,11 @@ def check_gradcheck(ctx: Context) -> Verdict:
           forbidden=Structured([], validate_names), **COMMON)
 def check_implementation(ctx: Context) -> Verdict:
     target, forbidden = ctx.options["target"], ctx.options["forbidden"]
-    found = scan_source(ctx.source.python or "", names=forbidden)
+    found = findings_for(ctx, names=forbidden)
     first = Call(ctx, ctx.options["cases"][0], 0)
     second = Call(ctx, ctx.options["cases"][0], 0)  # the same call on new random inputs
     run = trial(ctx, target, first.program(torch.float64), second.program(torch.float64))
-    return rule_verdict(f"{ctx.task.module}.py", [run], found, [], ctx.source.locate_line, ", ".join(forbidden),
+    return rule_verdict(f"{ctx.task.module}.py", [run], found, tampered(ctx.forbidden), ctx.source.locate_line,
+                        ", ".join(forbidden),
                         f"the assignment asks you to write {target} yourself; {', '.join(forbidden)} "
                         "{} not allowed".format("is" if len(forbidden) == 1 else "are"))

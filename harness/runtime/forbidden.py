@@ -25,3 +25,8 @@ NAMES = frozenset(NN_CLASSES + VF_FUNCTIONS + FUNCTIONAL + NAMESPACES)
 #: The attribute that marks a torch cell the judge's program built on purpose (a known-good cell to test
 #: a student's layer with): the tripwire does not count what it calls.
 PROBE_ATTR = "_harness_probe"
+
+#: How the tripwire reports a guard found undone when a program ends (a wrapper replaced, the original put back,
+#: the recording switched off): ``TAMPERED + "torch.nn.LSTMCell.forward"`` among the names it reports. The judge
+#: treats it as a breach of the rule, whatever was called.
+TAMPERED = "tripwire undone: "

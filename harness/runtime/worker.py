@@ -13,7 +13,6 @@ relative imports.
 """
 from __future__ import annotations
 
-import functools
 import importlib.abc
 import importlib.util
 import os
@@ -44,60 +43,76 @@ class AnswerKeyBlocker(importlib.abc.MetaPathFinder):
 
 class Tripwire:
     """Records uses of the torch built-ins that the contract says a student must not use
-    (``forbidden.py``): a call of one, or the construction of a submission's class built on one."""
+    (``forbidden.py``): a call of one, or the construction of a submission's class built on one.
+
+    The submission runs in this process and could undo a guard; so the guards do not point back to what they
+    replace (no ``__wrapped__``), and :meth:`take` reports, with the names used, every guard it finds undone —
+    a wrapper replaced, an original put back, the recording switched off, torch's recurrent module given
+    another ``_VF`` — as ``forbidden.TAMPERED + label``. The judge decides what that costs."""
 
     def __init__(self):
         self.used: set[str] = set()
         self.suspended = 0
+        self._guards: list[tuple[object, str, object, str]] = []  # (owner, attribute, wrapper, label)
+        self._links: list[tuple[object, str, object, str]] = []   # (module, global, the object it must be, label)
 
     def _record(self, name):
         if not self.suspended:
             self.used.add(name)
 
+    def _install(self, owner, attr, wrapper, original, label):
+        for key in ("__module__", "__name__", "__qualname__", "__doc__"):  # not __wrapped__: no way back
+            try:
+                setattr(wrapper, key, getattr(original, key))
+            except (AttributeError, TypeError):
+                pass
+        setattr(owner, attr, wrapper)
+        self._guards.append((owner, attr, wrapper, label))
+
     def _wrap_function(self, owner, attr, label):
         original = getattr(owner, attr, None)
         if original is None:
             return
+        record = self._record
 
-        @functools.wraps(original)
         def wrapper(*args, **kwargs):
-            self._record(label)
+            record(label)
             return original(*args, **kwargs)
 
-        setattr(owner, attr, wrapper)
+        self._install(owner, attr, wrapper, original, label)
 
     def _wrap_module_forward(self, cls, label):
-        original = cls.forward
+        original, tripwire = cls.forward, self
 
-        @functools.wraps(original)
         def forward(module, *args, **kwargs):
             if getattr(module, forbidden.PROBE_ATTR, False):  # a cell the judge put there on purpose
-                self.suspended += 1
+                tripwire.suspended += 1
                 try:
                     return original(module, *args, **kwargs)
                 finally:
-                    self.suspended -= 1
-            self._record(label)
+                    tripwire.suspended -= 1
+            tripwire._record(label)
             return original(module, *args, **kwargs)
 
-        cls.forward = forward
+        self._install(cls, "forward", forward, original, f"{label}.forward")
 
     def _wrap_subclass_init(self, cls, label):
         """Record the construction of a class of the submission's own built on ``cls`` (a base such as
         ``RNNCellBase`` has no ``forward`` to wrap; torch's own classes built on it do not count)."""
-        original = cls.__init__
+        original, record = cls.__init__, self._record
 
-        @functools.wraps(original)
         def __init__(module, *args, **kwargs):
             if type(module).__module__.partition(".")[0] != "torch":
-                self._record(label)
+                record(label)
             original(module, *args, **kwargs)
 
-        cls.__init__ = __init__
+        self._install(cls, "__init__", __init__, original, f"{label}.__init__")
 
     def install(self):
         import torch
         import torch.nn.functional as F
+        import torch.nn.modules.activation
+        import torch.nn.modules.rnn
 
         for name in forbidden.NN_CLASSES:
             cls = getattr(torch.nn, name, None)
@@ -110,9 +125,27 @@ class Tripwire:
             self._wrap_function(torch, name, f"torch.{name}")
         for name in forbidden.FUNCTIONAL:
             self._wrap_function(F, name, f"torch.nn.functional.{name}")
+        # where torch's own modules find the guarded kernels: swapped, they would reach the kernels unguarded
+        self._links = [(torch.nn.modules.rnn, "_VF", torch._VF, "torch.nn.modules.rnn._VF"),
+                       (torch.nn.modules.activation, "F", F, "torch.nn.modules.activation.F"),
+                       (torch, "_VF", torch._VF, "torch._VF"), (torch.nn, "functional", F, "torch.nn.functional")]
+
+    def breaches(self) -> list[str]:
+        """The guards found undone: each one's label."""
+        found = [label for owner, attr, wrapper, label in self._guards
+                 if vars(owner).get(attr) is not wrapper]
+        found += [label for module, name, target, label in self._links if vars(module).get(name) is not target]
+        if self.suspended:
+            found.append("the recording (switched off)")
+        return found
 
     def take(self) -> list[str]:
-        used, self.used = sorted(self.used), set()
+        """The built-ins used since the last call, and every guard found undone (``forbidden.TAMPERED + label``)."""
+        try:
+            breaches = self.breaches()
+        except BaseException:  # noqa: BLE001 - a guard's owner made unreadable is a guard undone
+            breaches = ["the guards (unreadable)"]
+        used, self.used = sorted(self.used) + [forbidden.TAMPERED + b for b in breaches], set()
         return used
 
 

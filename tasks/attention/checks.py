@@ -23,7 +23,7 @@ from harness.checks import Context, ContractBroken, Verdict, register
 from harness.checks.cases import CREDIT, by_case
 from harness.checks.compare import mismatch, tensor_mismatch
 from harness.checks.diagnose import wrong_output
-from harness.checks.implementation import rule_verdict, trial
+from harness.checks.implementation import findings_for, rule_verdict, trial
 from harness.sandbox.program import Program
 
 FLOAT64, FLOAT32 = torch.float64, torch.float32
@@ -439,7 +439,7 @@ def implementation_programs(ctx: Context) -> list[tuple[str, Program, Program]]:
           "no torch.nn.MultiheadAttention, F.scaled_dot_product_attention or Transformer modules")
 def check_implementation(ctx: Context) -> Verdict:
     trials = [trial(ctx, name, first, second) for name, first, second in implementation_programs(ctx)]
-    return rule_verdict("attention.py", trials, ctx.static_findings, ctx.forbidden, ctx.source.locate_line,
+    return rule_verdict("attention.py", trials, findings_for(ctx), ctx.forbidden, ctx.source.locate_line,
                         "torch attention or transformer built-ins",
                         "the assignment asks you to write attention yourself with tensor operations (matmul, softmax, "
                         "masked_fill); torch.nn.MultiheadAttention, F.scaled_dot_product_attention and the Transformer "

@@ -15,7 +15,9 @@ from harness.checks import Context, Verdict, register, register_figure
 from harness.checks.cases import CREDIT, by_case
 from harness.checks.compare import describe, mismatch, tensor_mismatch, within
 from harness.checks.diagnose import wrong_output
-from harness.checks.implementation import constant_output, rule_verdict, trial
+from harness.checks.gradcheck import directional
+from harness.checks.implementation import findings_for, rule_verdict, trial
+from harness.checks.stubs import constant_output
 from harness.sandbox.program import Program
 
 CELLS = ("RNNCell", "LSTMCell", "GRUCell", "PeepholeLSTMCell")
@@ -256,31 +258,11 @@ def check_gradcheck(ctx: Context, cls: str) -> Verdict:
             losses.append(p.op("dot", [parts["h"], parts["final"]], list(cots)))
     p.result({"grads": grads, "losses": losses})
     got = ctx.student(p)
-    bad = []
-    numbers = {}
-    for k, label in enumerate(labels):
-        numeric = (got["losses"][2 * k] - got["losses"][2 * k + 1]) / (2 * eps)
-        g = got["grads"][k]
-        analytic_dir = 0.0 if g is None else float((g.double() * directions[k]).sum())
-        numbers[label] = {"analytic": analytic_dir, "numeric": numeric}
-        if not within(analytic_dir, float(numeric), ctx.options["rtol"], ctx.options["atol"]):  # NaN never agrees
-            bad.append(f"{label} (analytic {analytic_dir:.6g}, finite difference {numeric:.6g})")
-    if all(n["analytic"] == 0.0 and n["numeric"] == 0.0 for n in numbers.values()):
-        return Verdict(False, f"{cls}: every directional derivative is 0 — the output does not depend on the weights, "
-                       "the input or the state, so there is no gradient to check yet",
-                       "compute the new state from x and the state with the contract's equations", {"directional": numbers})
-    broken = [label for label, n in numbers.items() if not math.isfinite(n["analytic"] + float(n["numeric"]))]
-    if broken:
-        return Verdict(False, f"{cls}: NaN or infinite gradients or outputs for {', '.join(broken)}: there is "
-                       "nothing finite to compare", "look for a division by zero, a log of 0 or an overflow in the "
-                       "forward pass", {"directional": numbers})
-    if bad:
-        return Verdict(False, f"{cls}: your backward pass disagrees with finite differences of your forward pass "
-                       f"for {', '.join(bad)}",
-                       "autograd gets this right by itself: look for a custom autograd.Function, .detach() or "
-                       ".data in the path to those tensors", {"directional": numbers})
-    return Verdict(True, f"analytic gradients agree with central finite differences (ε={eps:g}) for "
-                   f"{', '.join(labels)}", numbers={"directional": numbers})
+    failed, numbers = directional(cls, labels, got["grads"], got["losses"], directions, eps, ctx.options["rtol"],
+                                  ctx.options["atol"], "compute the new state from x and the state with the "
+                                  "contract's equations")
+    return failed or Verdict(True, f"analytic gradients agree with central finite differences (ε={eps:g}) for "
+                             f"{', '.join(labels)}", numbers={"directional": numbers})
 
 
 def check_implementation(ctx: Context, cls: str) -> Verdict:
@@ -288,7 +270,7 @@ def check_implementation(ctx: Context, cls: str) -> Verdict:
     weights = cell_weights(ctx, cls, s["input_size"], s["hidden_size"])
     xs = [ctx.randn(s["batch"], 2, s["input_size"]), ctx.randn(s["batch"], 2, s["input_size"])]
     run = trial(ctx, cls, *(unroll_program(cls, s, weights, x, None, FLOAT64) for x in xs))
-    static = [f for f in ctx.static_findings if f.scope == cls]
+    static = findings_for(ctx, scope=cls)
     return rule_verdict(cls, [run], static, ctx.forbidden, ctx.source.locate_line, "torch recurrent built-ins",
                         "the assignment asks you to write the cell's equations yourself with tensor operations "
                         "(matmul, sigmoid, tanh); torch's recurrent modules and kernels are not allowed in cells.py")

@@ -35,6 +35,7 @@ import multiprocessing
 import os
 import signal
 import stat
+import sys
 import tempfile
 import threading
 import time
@@ -51,6 +52,8 @@ from .classrun import GRADED, NOT_GRADED, ClassRun, Outcome, Tally, count
 from .files import MIB, OutputError, TooManyEntries, read_regular, remove_output, walk, write_output
 from .gradebook import Database, write_csv
 from .results import Results, cut
+from .sandbox.isolation import Isolation, IsolationFailed
+from .sandbox.isolation import resolve as resolve_isolation
 from .spec import VISIBILITIES, TaskSpec, default_tasks_dir, load_tasks
 from .submission import MAX_ENTRIES, SKIP_DIRS, SubmissionError, locate, source_cap
 
@@ -79,6 +82,7 @@ class Job:
     digests: tuple[tuple[str, str], ...]  # (task, spec digest) the run started with
     hide: tuple[str, ...] = ()             # folders the sandboxed worker must not see
     visibility: tuple[str, ...] = VISIBILITIES
+    isolation: tuple[str, str] = ("", "")  # (mode, why) resolved once for the run; ("", "") resolves in the job
 
 
 # --------------------------------------------------------------------------- finding submissions
@@ -196,14 +200,14 @@ def grade_job(job: Job) -> dict:
         problem = assumption_problem(path, sorted({s.module for s in specs}), source_cap(specs))
         if problem:
             return _payload(job, NOT_GRADED, problem, digest, started)
-        results = _grade(path, specs, job.hide, job.visibility)
+        results = _grade(path, specs, job.hide, job.visibility, job.isolation)
         results.environment[HASH_KEY] = digest
         from .report import render_report
 
         document = results.to_dict()
         json.dumps(document, allow_nan=False)  # what cannot be written fails here, charged to this submission
         return {**_payload(job, GRADED, "", digest, started), "results": document, "report": render_report(results)}
-    except SubmissionError as exc:
+    except (SubmissionError, IsolationFailed) as exc:  # a worker without its promised protections ran nothing
         return _payload(job, NOT_GRADED, str(exc), digest, started)
     except Exception as exc:  # noqa: BLE001 - a bug of the harness costs this submission, not the run
         return _payload(job, NOT_GRADED, crash_reason(exc), digest, started)
@@ -235,11 +239,13 @@ def _specs(job: Job) -> list[TaskSpec]:
     return _SPECS[key]
 
 
-def _grade(path: Path, specs: list[TaskSpec], hide: tuple[str, ...], visibility: tuple[str, ...]) -> Results:
-    """``grading.grade`` with the class's folders hidden from the submission's sandboxed worker."""
+def _grade(path: Path, specs: list[TaskSpec], hide: tuple[str, ...], visibility: tuple[str, ...],
+           isolation: tuple[str, str] = ("", "")) -> Results:
+    """``grading.grade`` with the class's folders hidden from the submission's sandboxed worker, in the run's mode."""
     from . import grading
 
-    return grading.grade(path, specs, visibility, hide=list(hide))
+    mode = Isolation(*isolation) if isolation[0] else None
+    return grading.grade(path, specs, visibility, hide=list(hide), isolation=mode)
 
 
 def _hideable(paths: list[Path]) -> tuple[str, ...]:
@@ -385,13 +391,16 @@ def run_dask(jobs: list[Job], client, stop: threading.Event) -> Iterator[tuple[J
 def grade_class(submissions_dir: Path, out: Path, *, tasks: list[str] | None = None, tasks_dir: Path | None = None,
                 workers: int | None = None, scheduler: str | None = None, regrade: bool = False,
                 progress: Callable[[Tally, Outcome | None], None] | None = None,
-                stop: threading.Event | None = None) -> ClassRun:
+                stop: threading.Event | None = None, isolation: str | Isolation | None = None) -> ClassRun:
     """Grade every submission in ``submissions_dir`` into ``out``; see the module's docstring.
 
     ``workers``: local processes (default: the number of cores); ``scheduler``: a Dask address
     instead. ``progress(tally, outcome)`` is called at the start (outcome None) and after each job.
-    ``stop``, when set (Ctrl-C sets it), ends the run early with what finished saved."""
+    ``stop``, when set (Ctrl-C sets it), ends the run early with what finished saved. ``isolation``: the
+    workers' mode (harness/sandbox/isolation.py), by default :func:`class_isolation`; a mode this machine
+    cannot give raises IsolationError before anything runs."""
     begun = time.perf_counter()
+    chosen = isolation if isinstance(isolation, Isolation) else class_isolation(isolation)
     submissions_dir, out = Path(submissions_dir), Path(out)
     tasks_dir = Path(tasks_dir) if tasks_dir else default_tasks_dir()
     specs = load_tasks(tasks_dir, tasks)
@@ -411,7 +420,7 @@ def grade_class(submissions_dir: Path, out: Path, *, tasks: list[str] | None = N
     previous = _catch_ctrl_c(stop)
     try:
         jobs = _plan(entries, specs, tasks_dir, out, run_id, db, regrade, outcomes,
-                     _hideable([submissions_dir, out]))
+                     _hideable([submissions_dir, out]), (chosen.mode, chosen.why))
         tally = Tally(total=len(entries), to_grade=len(jobs))
         if progress:
             progress(tally, None)
@@ -465,8 +474,17 @@ def grade_class(submissions_dir: Path, out: Path, *, tasks: list[str] | None = N
     return run
 
 
+def class_isolation(asked: str | None = None) -> Isolation:
+    """The mode a class is graded in: ``asked``, else ``HARNESS_ISOLATION``, else ``full`` on Linux (the strongest
+    elsewhere). Never weaker than asked: IsolationError when this machine cannot give it."""
+    if not asked and not os.environ.get("HARNESS_ISOLATION", "").strip() and sys.platform.startswith("linux"):
+        asked = "full"
+    return resolve_isolation(asked)
+
+
 def _plan(entries: list[tuple[str, Path]], specs: list[TaskSpec], tasks_dir: Path, out: Path, run_id: int,
-          db: Database, regrade: bool, outcomes: dict[str, Outcome], hide: tuple[str, ...]) -> list[Job]:
+          db: Database, regrade: bool, outcomes: dict[str, Outcome], hide: tuple[str, ...],
+          isolation: tuple[str, str] = ("", "")) -> list[Job]:
     """Keep (and record) what is up to date; return the jobs for the rest."""
     jobs = []
     digests = tuple(sorted((s.name, s.digest) for s in specs))
@@ -475,14 +493,14 @@ def _plan(entries: list[tuple[str, Path]], specs: list[TaskSpec], tasks_dir: Pat
         kept = None if regrade else up_to_date(out, name, specs, digest)
         if kept is None:
             jobs.append(Job(name, str(path.absolute()), str(tasks_dir.resolve()), tuple(s.name for s in specs),
-                            digests, hide))
+                            digests, hide, isolation=isolation))
             continue
         graded_in = db.graded_in(name, digest, kept.created)
         outcome = Outcome(name, path, GRADED, results=kept, content_hash=digest,
                           how="up to date" if graded_in else "imported", graded_in_run=graded_in or run_id,
                           seconds=kept.seconds)
         report = out / "submissions" / name / "report.html"
-        if not report.exists():  # rendered from the Results, the single source
+        if not os.path.lexists(report):  # rendered from the Results, the single source
             from .report import render_report
 
             write_output(report, render_report(kept), within=out)
@@ -497,7 +515,7 @@ def up_to_date(out: Path, name: str, specs: list[TaskSpec], digest: str | None) 
     if digest is None or not path.is_file():
         return None
     try:
-        results = Results.read(path)
+        results = Results.read(path, within=out)  # through real folders only: a planted link is not read
     except (OSError, ValueError, TypeError, KeyError):
         return None  # unreadable or of another schema: grade again
     stamp = {t.name: (t.spec_digest, t.spec_version) for t in results.tasks}

@@ -27,7 +27,8 @@ def answer_key_installed() -> bool:
 
 
 def run(path: Path | str, tasks: list[str] | tuple = (), all_checks: bool = False, bundle: Path | str | None = None,
-        tasks_dir: Path | str | None = None, progress: Callable[[str], None] | None = None) -> Results:
+        tasks_dir: Path | str | None = None, progress: Callable[[str], None] | None = None,
+        isolation=None) -> Results:
     """Grade the submission at ``path``: public checks, or every check with ``all_checks`` (instructor).
 
     ``bundle``: a released ``.harness`` folder to check against (default on a student's machine: the one
@@ -43,10 +44,26 @@ def run(path: Path | str, tasks: list[str] | tuple = (), all_checks: bool = Fals
                                 "or pass --bundle FOLDER (instructors: harness release writes that folder)")
     if bundle is None:
         specs = load_tasks(Path(tasks_dir) if tasks_dir else None, list(tasks) or None)
-        return grade(path, specs, visibility=VISIBILITIES if all_checks else ("public",), progress=progress)
+        return grade(path, specs, visibility=VISIBILITIES if all_checks else ("public",), progress=progress,
+                     isolation=isolation)
     if all_checks:
         raise CheckingError("the checks graded after submission are not on this machine: they run on the "
                             "instructor's side (harness grade); leave out --all")
     released = bundles.load(Path(bundle))
     return grade(path, released.specs(list(tasks)), visibility=("public",), progress=progress,
-                 answers=BundleAnswers(released))
+                 answers=BundleAnswers(released), isolation=isolation)
+
+
+def not_graded(path: Path | str, refused) -> Results:
+    """The results of a submission whose worker could not be confined as its mode promises (IsolationFailed):
+    no check ran, and the notes and the sandbox section say which protection failed and why."""
+    from datetime import datetime, timezone
+
+    from . import __version__
+
+    return Results(submission=str(path), harness_version=__version__,
+                   created=datetime.now(timezone.utc).isoformat(timespec="seconds"), tasks=[], checks=[],
+                   notes=[],
+                   sandbox={"mode": refused.isolation.mode, "not_graded": str(refused), "missing": refused.missing,
+                            "protections": refused.held,
+                            "notes": refused.notes})

@@ -30,6 +30,29 @@ def require_instructor(command: str) -> None:
         sys.exit(2)
 
 
+ISOLATION_HELP = ("How the worker that runs student code is confined: full (Linux as root), userns (Linux as "
+                  "an ordinary user), basic (no operating-system protection), or auto (the strongest here). A mode "
+                  "this machine cannot give is refused, never weakened. Default: $HARNESS_ISOLATION, else auto")
+
+
+def isolation_option(default_note: str = ""):
+    return click.option("--isolation", type=click.Choice(["auto", "full", "userns", "basic"]), default=None,
+                        help=ISOLATION_HELP + (default_note or "."))
+
+
+def state_isolation(asked: str | None, console: Console, resolve=None):
+    """The worker's isolation, resolved and said before grading starts; exits 2 when this machine cannot give it."""
+    from .sandbox.isolation import IsolationError, resolve as resolve_default
+
+    try:
+        chosen = (resolve or resolve_default)(asked)
+    except IsolationError as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        sys.exit(2)
+    console.print(escape(chosen.describe()), soft_wrap=True)
+    return chosen
+
+
 def cannot_run() -> tuple[type[Exception], ...]:
     """What stops a check before any check ran: a bad spec, path or bundle (imported when one is raised)."""
     from .bundle import BundleError
@@ -103,23 +126,34 @@ def main() -> None:
               help="Also write the results in Gradescope's results.json format here.")
 @click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Check against this released .harness folder (default on a student's machine: the assignment's).")
+@isolation_option()
 def check(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, json_path: Path | None,
           report_path: Path | None, verbose: bool, all_checks: bool = False, gradescope_path: Path | None = None,
-          bundle_dir: Path | None = None) -> None:
+          bundle_dir: Path | None = None, isolation: str | None = None) -> None:
     """Run the public checks on the submission at PATH and report what to fix first."""
     from .checking import run
 
+    from .checking import not_graded
+    from .sandbox.isolation import IsolationFailed
+
     console = Console(stderr=False, highlight=False)
+    chosen = state_isolation(isolation, console)
+    refused = None
     try:
         name = path.resolve().name
         out = Path("reports") / name
         with console.status("grading…") as status:
             results = run(path, tasks, all_checks=all_checks, bundle=bundle_dir, tasks_dir=tasks_dir,
-                          progress=lambda check_id: status.update(f"grading: {check_id}"))
+                          progress=lambda check_id: status.update(f"grading: {check_id}"), isolation=chosen)
+    except IsolationFailed as exc:  # fail closed: nothing of the submission ran; the report says why
+        refused, results = exc, not_graded(path, exc)
     except cannot_run() as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)
     json_path, report_path = save_check(results, json_path, report_path, out, console)
+    if refused is not None:
+        console.print(f"[red]error:[/] {escape(str(refused))}\nreport:  {report_path}", soft_wrap=True)
+        sys.exit(2)
     if gradescope_path:
         from .gradescope import write_gradescope
 
@@ -155,8 +189,9 @@ def save_check(results: Results, json_path: Path | None, report_path: Path | Non
 @click.option("--task", "tasks", multiple=True, help="Grade only this task (repeatable). Default: all tasks.")
 @click.option("--tasks-dir", type=click.Path(path_type=Path), default=None,
               help="Folder of task specs (default: the tasks/ folder that ships with the harness).")
+@isolation_option("; for a class, full on Linux.")
 def grade_command(submissions_dir: Path, out: Path, workers: int | None, scheduler: str | None, regrade: bool,
-                  tasks: tuple[str, ...], tasks_dir: Path | None) -> None:
+                  tasks: tuple[str, ...], tasks_dir: Path | None, isolation: str | None = None) -> None:
     """Grade every submission folder in SUBMISSIONS_DIR, with the hidden checks, in parallel.
 
     Exit status: 0 when the run finished (whatever the scores, and even if some submissions could
@@ -164,13 +199,14 @@ def grade_command(submissions_dir: Path, out: Path, workers: int | None, schedul
     from rich.markup import escape
 
     require_instructor("grade")
-    from .batch import BatchError, ProgressBar, grade_class
+    from .batch import BatchError, ProgressBar, class_isolation, grade_class
 
     console = Console(highlight=False)
+    chosen = state_isolation(isolation, console, class_isolation)
     try:
         with ProgressBar(console) as bar:
             run = grade_class(submissions_dir, out, tasks=list(tasks) or None, tasks_dir=tasks_dir, workers=workers,
-                              scheduler=scheduler, regrade=regrade, progress=bar)
+                              scheduler=scheduler, regrade=regrade, progress=bar, isolation=chosen)
     except (SpecError, BatchError) as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)
@@ -202,10 +238,11 @@ def grade_command(submissions_dir: Path, out: Path, workers: int | None, schedul
               help="Write Gradescope's results.json here.")
 @click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Check against this released .harness folder (default on a student's machine: the assignment's).")
+@isolation_option()
 def ci_command(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, all_checks: bool, min_score: float | None,
                min_percent: float | None, require_all: bool, junit_path: Path | None, summary_path: Path | None,
                json_path: Path | None, report_path: Path | None, gradescope_path: Path | None,
-               bundle_dir: Path | None = None) -> None:
+               bundle_dir: Path | None = None, isolation: str | None = None) -> None:
     """Grade PATH in CI: the public checks, a pass/fail rule, JUnit XML, a Markdown summary, annotations.
 
     Exit status: 0 when the rule holds, 1 when it does not, 2 when the harness itself cannot run (a bad
@@ -219,13 +256,16 @@ def ci_command(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, all_c
         gate = ci.Gate(min_score, min_percent, require_all)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    from .sandbox.isolation import IsolationFailed
+
     console = Console(highlight=False)
+    chosen = state_isolation(isolation, console)
     try:
         from .checking import run
 
-        results = run(path, tasks, all_checks=all_checks, bundle=bundle_dir, tasks_dir=tasks_dir)
+        results = run(path, tasks, all_checks=all_checks, bundle=bundle_dir, tasks_dir=tasks_dir, isolation=chosen)
         outcome = ci.evaluate(results, gate)
-    except (*cannot_run(), ci.CIError) as exc:
+    except (*cannot_run(), ci.CIError, IsolationFailed) as exc:
         _ci_cannot_run(console, str(exc), summary_path, gradescope_path)
     except Exception as exc:  # noqa: BLE001 - a bug of the harness: say so, exit 2, not 1
         traceback.print_exc()

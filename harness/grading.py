@@ -227,12 +227,23 @@ def task_folders(specs: list[TaskSpec], scratch: str) -> list[str]:
     return sorted(str(f) for f in folders if f != inside and f not in inside.parents)
 
 
+def neighbours(path: Path, specs: list[TaskSpec], scratch: str) -> list[str]:
+    """Folders beside what is graded, covered in the worker: the submission's own folder's parent (other students'
+    folders, when an instructor checks one of a class) and each folder of task folders (the tasks not graded now,
+    their hidden.toml). Never one that holds the scratch folder, nor the root."""
+    inside = Path(scratch).resolve()
+    folders = {Path(path).resolve().parent, *(s.path.parent.parent.resolve() for s in specs)}
+    return sorted(str(f) for f in folders if f != Path(f.anchor) and f != inside and f not in inside.parents)
+
+
 def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIBILITIES,
-          progress: Callable[[str], None] | None = None, hide: list[str] | tuple = (), answers=None) -> Results:
+          progress: Callable[[str], None] | None = None, hide: list[str] | tuple = (), answers=None,
+          isolation=None) -> Results:
     """Grade the submission at ``path`` against ``specs``, running the checks of the given visibilities.
     ``hide``: more folders the worker must not see (a batch run hides the class's other submissions and
     the output folder). ``answers``: where expected values come from (harness.answers; default: the
-    answer key, live)."""
+    answer key, live). ``isolation``: the worker's mode (harness/sandbox/isolation.py; default: ``HARNESS_ISOLATION``,
+    else the strongest here); raises IsolationFailed, grading nothing, when a worker lacks what it promises."""
     load_builtin_checks()
     started = time.perf_counter()
     sub = locate(Path(path), sorted({s.module for s in specs}), source_cap(specs))
@@ -248,9 +259,15 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIB
     with tempfile.TemporaryDirectory(prefix="harness-") as scratch:
         os.chmod(scratch, 0o711)
         copy = make_scratch_copy(sub, Path(scratch) / "submission")
-        sandbox = Sandbox(copy, Path(scratch), merged_limits(specs), hide=[*hide, *task_folders(specs, scratch)])
+        sandbox = Sandbox(copy, Path(scratch), merged_limits(specs), hide=[*hide, *task_folders(specs, scratch)],
+                          isolation=isolation, cover=neighbours(Path(path), specs, scratch))
         runner = Runner(sandbox, sub, maps)
         try:
+            if any(m.python is not None for m in sub.modules.values()):
+                try:  # fail closed: IsolationFailed here, before any of the submission's code runs
+                    sandbox.start()
+                except WorkerDied:
+                    pass  # a worker that did not come up: the checks that need it say why
             for spec in specs:
                 to_run = [c for c in spec.checks if c.visibility in visibility]
                 # what the checks and figures of this task share: a trained model's outputs, the views scored
@@ -278,6 +295,8 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIB
                                         round(sum(c.max_points for c in task_checks), 6), spec.version, spec.digest,
                                         not_run_checks=len(not_run) + spec.withheld.checks,
                                         not_run_points=round(sum(c.points for c in not_run) + spec.withheld.points, 6)))
+            if sandbox.refused:  # a restart that came up without a promised protection: nothing of it counts
+                raise sandbox.refused
         finally:
             sandbox.close()
     return Results(submission=str(Path(path)), harness_version=__version__,

@@ -21,6 +21,30 @@ def student_venv(student_wheel, tmp_path_factory):
     return make_student_venv(student_wheel, tmp_path_factory.mktemp("student-venv"))
 
 
+@pytest.fixture(scope="session")
+def instructor_wheel(tmp_path_factory):
+    """``pip wheel .`` of this checkout (the README's non-editable install), built from a copy of what the build
+    reads: a build in the checkout would write build/ there."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    src = tmp_path_factory.mktemp("instructor") / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("harness", "reference_models", "tasks"):
+        shutil.copytree(root / name, src / name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(root / name, src / name)
+    out = src.parent / "dist"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                    "--disable-pip-version-check", "-q", "-w", str(out), str(src)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (wheel,) = out.glob("harness-*.whl")
+    return wheel
+
+
 # --------------------------------------------------------------------------- the student's side of the verdicts
 
 

@@ -61,6 +61,7 @@ def make_venv_with_wheel(wheel: Path, where: Path, with_pip: bool = True) -> Pat
     environment's pip instead of the venv's own."""
     where = Path(where).resolve()
     venv.EnvBuilder(with_pip=with_pip, clear=True).create(where)
+    where.chmod(0o755)  # as a venv usually is: a worker that drops to a uid of its own must read it (tmp folders are 700)
     python = where / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     purelib = Path(run_in(python, where, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip())
     dirs = [_without_instructor(d, where / "borrowed" / f"site-{i}") for i, d in enumerate(dependency_dirs())]

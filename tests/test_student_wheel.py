@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -124,22 +123,6 @@ def test_a_students_venv_runs_the_command_without_the_answer_key(student_venv, t
 
 
 # ------------------------------------------------------------------------ the instructor's wheel (tasks)
-
-
-@pytest.fixture(scope="module")
-def instructor_wheel(tmp_path_factory) -> Path:
-    """``pip wheel .`` of a copy of what the build reads (a build in the checkout would write build/ there)."""
-    src = tmp_path_factory.mktemp("instructor") / "src"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("harness", "reference_models", "tasks"):
-        shutil.copytree(ROOT / name, src / name, ignore=ignore)
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, src / name)
-    out = src.parent / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-                    "--disable-pip-version-check", "-q", "-w", str(out), str(src)], check=True)
-    (wheel,) = out.glob("harness-*.whl")
-    return wheel
 
 
 def test_the_instructor_wheel_ships_the_answer_key_and_the_default_tasks(instructor_wheel):

@@ -297,7 +297,8 @@ def _prepare_filesystem(libc, conf: Confinement, held: dict, notes: dict, drop_t
 
 
 def _probe_uid(uid: int, conf: Confinement) -> str | None:
-    """Fork a throwaway child that becomes ``uid`` and reads what the worker will need."""
+    """Fork a throwaway child that becomes ``uid`` and reads what the worker will need; why it cannot, or None."""
+    needs = [(path, "read") for path in conf.probe_files] + [(path, "write in") for path in conf.writable_paths]
     pid = os.fork()
     if pid == 0:
         code = 1
@@ -305,19 +306,25 @@ def _probe_uid(uid: int, conf: Confinement) -> str | None:
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
-            for path in conf.probe_files:
-                os.close(os.open(path, os.O_RDONLY))
-            for path in conf.writable_paths:
-                if not os.access(path, os.W_OK | os.X_OK):
-                    raise PermissionError(f"cannot write {path}")
+            for i, (path, how) in enumerate(needs):
+                code = 2 + min(i, 250)
+                if how == "read":
+                    os.close(os.open(path, os.O_RDONLY))
+                elif not os.access(path, os.W_OK | os.X_OK):
+                    raise PermissionError(path)
             code = 0
         except BaseException:  # noqa: BLE001
             pass
         os._exit(code)
     _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        return "the Python installation or the submission is not readable by an unprivileged uid"
-    return None
+    code = os.waitstatus_to_exitcode(status)
+    if code == 0:
+        return None
+    if 2 <= code < 2 + len(needs):
+        path, how = needs[code - 2]
+        return (f"an unprivileged uid cannot {how} {path} (a folder on the way, or the file itself, is not open to "
+                "other users: make the Python installation readable by all, e.g. chmod 755 on its folder)")
+    return "the Python installation or the submission is not readable by an unprivileged uid"
 
 
 def _chown_tree(path: str, uid: int) -> None:

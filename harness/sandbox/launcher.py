@@ -19,12 +19,12 @@ Failure handling — a misbehaving submission costs the request it was running, 
 - a third pipe, the lifeline, is held only by the judge: if the judge dies, the worker follows.
 After a death the next request starts a fresh worker, and the modules loaded before are loaded again.
 
-Isolation mode — ``HARNESS_ISOLATION`` in the judge's environment:
-- unset (or ``auto``): ``full`` on Linux, ``basic`` on any other OS (macOS, Windows);
-- ``basic``: the basic path, also on Linux (what the tests use to exercise it; also the way out on a
-  Linux where the full path misbehaves);
-- ``full``: the full path where the OS can take it (Linux; macOS gets what ``confine.confine`` does
-  there: rlimits, process group, lifeline), refused on Windows.
+Isolation mode (harness/sandbox/isolation.py): ``full`` (Linux as root), ``userns`` (Linux as an ordinary
+user, in a user namespace) or ``basic`` (any OS), asked for with ``Sandbox(isolation=…)`` (the commands'
+``--isolation``) or ``HARNESS_ISOLATION``, else the strongest this machine has. The full and userns modes
+run the same worker, which confines itself (``runtime/confine.py``); each start is checked against what
+the mode promises before any submission code is loaded, and a worker lacking a promised protection is
+killed (``IsolationFailed``): the submission is not graded rather than graded half-confined.
 The basic path starts the same worker as a separate process, in a new session (POSIX) or process
 group (Windows), with a scrubbed environment, the scratch copy as its working directory and the same
 wall-clock timeouts, output caps and pickle-free protocol — but over stdin/stdout rather than extra
@@ -52,7 +52,9 @@ from pathlib import Path
 
 from ..runtime import wire
 from ..runtime.config import TMP_DIRS, Confinement, Limits
-from . import cgroups
+from . import cgroups, isolation
+from .isolation import Isolation, IsolationFailed
+from .isolation import resolve as isolation_resolve
 from .replies import ReplyError, check_reply
 
 try:
@@ -70,25 +72,14 @@ BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
         f"from {RUNTIME_PACKAGE}.worker import main; main(sys.argv[2:])")
 POLL_S = 0.05
 CGROUP_ROOT = "/sys/fs/cgroup"
-MODES = ("full", "basic")
-OS_NAMES = {"win32": "Windows", "darwin": "macOS"}
 WINDOWS_CRASHES = {0xC0000005: " (an access violation: the Windows segmentation fault)",
                    0xC00000FD: " (a stack overflow)", 0xC0000409: " (it aborted)"}
 
 
 def isolation_mode() -> tuple[str, str]:
-    """(``"full"`` or ``"basic"``, why basic) for this OS and ``HARNESS_ISOLATION`` (see the docstring)."""
-    asked = os.environ.get("HARNESS_ISOLATION", "").strip().lower()
-    if asked not in ("", "auto", *MODES):
-        raise ValueError(f"HARNESS_ISOLATION={os.environ['HARNESS_ISOLATION']!r} is not one of: basic, full, "
-                         "auto (or unset)")
-    if asked == "basic":
-        return "basic", "HARNESS_ISOLATION=basic"
-    if sys.platform.startswith("linux") or (asked == "full" and os.name == "posix"):
-        return "full", ""
-    if asked == "full":
-        raise ValueError(f"HARNESS_ISOLATION=full: the full isolation path needs a POSIX system, not {sys.platform}")
-    return "basic", f"not available on this OS ({OS_NAMES.get(sys.platform, sys.platform)})"
+    """(mode, why) resolved from ``HARNESS_ISOLATION`` and this machine (harness/sandbox/isolation.py)."""
+    chosen = isolation.resolve()
+    return chosen.mode, chosen.why
 
 
 class WorkerDied(Exception):
@@ -323,18 +314,24 @@ class Sandbox:
     """One worker process over one scratch copy of a submission. Restartable after a death.
 
     ``hide`` adds directories the worker must not see (e.g. the folder of all submissions, the
-    gradebook); the answer key, the judge's code and its checkout are always hidden. ``disable``
+    gradebook); the answer key, the judge's code and its checkout are always hidden. ``cover`` adds
+    directories hidden the same way except for what the worker needs inside them (a venv, say): the
+    submission's neighbours, the folder of task folders. ``disable``
     names protections not to attempt (e.g. ``"pid_namespace"``), to test the fallbacks. ``mode``
     (``"full"`` or ``"basic"``) is decided here, from the OS and ``HARNESS_ISOLATION``."""
 
     def __init__(self, submission_copy: Path, scratch: Path, limits: Limits | None = None, *,
-                 hide: list[Path] | tuple = (), disable: list[str] | tuple = ()):
+                 hide: list[Path] | tuple = (), disable: list[str] | tuple = (),
+                 isolation: Isolation | str | None = None, cover: list[Path] | tuple = ()):
         self.submission = Path(submission_copy)
         self.scratch = Path(scratch)
         self.limits = limits or Limits()
         self.extra_hidden = [str(p) for p in hide]
+        self.extra_covered = [str(p) for p in cover]  # hidden too, but what the worker needs inside stays visible
         self.disable = list(disable)  # protections not to attempt: for tests of the fallbacks only
-        self.mode, self.mode_reason = isolation_mode()
+        self.isolation = isolation if isinstance(isolation, Isolation) else isolation_resolve(isolation)
+        self.mode, self.mode_reason = self.isolation.mode, self.isolation.why
+        self.refused: IsolationFailed | None = None  # set when a worker came up without a promised protection
         self.proc: subprocess.Popen | None = None
         self.protections: dict = {}
         self.protection_notes: dict = {}
@@ -376,10 +373,14 @@ class Sandbox:
 
     def _confinement(self, runtime: Path, home: Path) -> Confinement:
         python_dirs, probes, python_paths = _python_paths()
-        covers = [str(_package_root()), *TMP_DIRS, *self.extra_hidden]
+        covers = [str(_package_root()), *TMP_DIRS, *self.extra_hidden, *self.extra_covered]
         judge_home = os.path.expanduser("~")
         if judge_home not in ("", "/"):
             covers.append(judge_home)
+        # An installed judge (pip install .) lives in site-packages, which the worker needs: its packages there are
+        # hidden one by one (answer_key_paths), and a folder the Python installation holds is never a cover.
+        installed = [d.rstrip(os.sep) + os.sep for d in python_dirs]
+        covers = [c for c in covers if not any((os.path.realpath(c) + os.sep).startswith(d) for d in installed)]
         probes += [str(p) for p in (runtime / RUNTIME_PACKAGE).rglob("*.py")]
         if self.budget is not None:
             covers.append(CGROUP_ROOT)  # the worker cannot leave its group, whatever uid it ends up with
@@ -387,8 +388,8 @@ class Sandbox:
                            cover_paths=covers, cgroup_procs=self.budget.procs_files if self.budget else [],
                            tree_budget=self.tree_budget, writable_paths=[str(self.submission), str(home)],
                            readable_paths=[str(runtime), *python_dirs], probe_files=probes,
-                           python_paths=python_paths, disable=self.disable, mode=self.mode,
-                           mode_reason=self.mode_reason)
+                           python_paths=python_paths, disable=self.disable,
+                           mode="basic" if self.mode == "basic" else "full", mode_reason=self.mode_reason)
 
     def start(self) -> None:
         if self.proc is not None:
@@ -438,6 +439,13 @@ class Sandbox:
         self.protections = dict(hello.header.get("protections") or {"unknown": True})
         self.protection_notes = dict(hello.header.get("notes") or {})
         self._watch_init(hello.header.get("init_pid"))
+        # Fail closed: no submission code has run yet (it is loaded by the requests that follow); a worker
+        # without every protection its mode promises is killed before any is.
+        missing = self.isolation.missing(self.protections, self.disable, group_made=self.budget is not None)
+        if missing:
+            self.kill()
+            self.refused = IsolationFailed(self.isolation, missing, self.protection_notes, self.protections)
+            raise self.refused
         self.start_seconds = time.perf_counter() - begun
         for module, (filename, mapping) in list(self._loaded.items()):  # a restart is invisible to the checks
             self.load(module, filename, mapping)
@@ -446,7 +454,7 @@ class Sandbox:
         """A control group for the worker about to start (full mode, where the judge can make one): the task's
         limits for its whole process tree (harness/sandbox/cgroups.py)."""
         self.budget, self._processes_seen = None, 0
-        if self.mode != "full":
+        if self.mode == "basic":
             self.tree_budget = "per-process limits only: basic isolation attempts no operating-system protection"
             return
         if "tree_budget" in self.disable:

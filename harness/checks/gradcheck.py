@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from . import Verdict
 from .compare import as_float
-from .stubs import not_finite
+from .stubs import non_finite
 
 IDLE_HINT = "compute the output from the inputs (and the parameters) with the contract's equations"
 
@@ -27,12 +27,12 @@ def directional(what: str, labels: list[str], grads: list, losses: list, directi
         g = grads[k]
         analytic = 0.0 if g is None else float((g.double() * directions[k]).sum())
         numbers[label] = {"analytic": analytic, "numeric": numeric}
-        if not_finite([analytic, numeric]) or abs(analytic - numeric) > atol + rtol * abs(numeric):
+        if non_finite([analytic, numeric]) or abs(analytic - numeric) > atol + rtol * abs(numeric):
             bad.append(label)
     if not labels:
         return Verdict(False, f"{what}: the calls give no floating tensor to differentiate by, so there is no "
                        "gradient to check", "the check needs a floating input or a parameter"), numbers
-    broken = [label for label in labels if not_finite(list(numbers[label].values()))]
+    broken = [label for label in labels if non_finite(list(numbers[label].values()))]
     if broken:
         return Verdict(False, f"{what}: the outputs or their gradients are not finite (NaN or infinity) for "
                        f"{', '.join(broken)}, so there is nothing to check", "look for a division by zero, the log "

@@ -111,13 +111,17 @@ def scan_source(source: str, names: list[str] | None = None) -> list[Finding]:
     return list(_read(data, tuple(sorted(names)) if names is not None else None, "").findings)
 
 
+def _too_large(file: str, size: int) -> _Read:
+    return _Read((_unreadable(file, f"is {size / 1e6:.1f} MB, over the {MAX_SOURCE_BYTES // 2**20} MB the grader "
+                                    "reads of a Python file"),), (), (), ())
+
+
 @lru_cache(maxsize=32)
 def _read(data: bytes, names: tuple[str, ...] | None, file: str) -> _Read:
     """One file's findings and imports: parsed at most once per text (a check asks for it again and again)."""
     nothing = _Read((), (), (), ())
     if len(data) > MAX_SOURCE_BYTES:
-        return _Read((_unreadable(file, f"is {len(data) / 1e6:.1f} MB, over the {MAX_SOURCE_BYTES // 2**20} MB "
-                                        "the grader reads of a Python file"),), (), (), ())
+        return _too_large(file, len(data))
     try:
         from importlib.util import decode_source
 
@@ -213,19 +217,22 @@ def _uses(tree) -> tuple[tuple, tuple]:
 # --------------------------------------------------------------------------- the modules it imports from its folder
 
 
-def _open_regular(path: Path) -> bytes | None:
-    """The bytes of a regular file (never through a link, never blocking on a FIFO), at most the cap and one."""
+def _helper_bytes(root: Path, rel: str) -> bytes | int | None:
+    """A helper module's bytes, read as the judge reads any file of a submission (harness.files: never through a
+    link, never blocking on a FIFO); its size when it is over the cap; None for what the worker's copy leaves
+    out too (links, FIFOs…)."""
+    from ..files import FileRefused, read_regular
+
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        return read_regular(root, rel, MAX_SOURCE_BYTES)
+    except FileRefused:
+        try:
+            info = os.lstat(root / rel)
+        except OSError:
+            return None
+        return info.st_size if stat.S_ISREG(info.st_mode) and info.st_size > MAX_SOURCE_BYTES else None
     except OSError:
         return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read(MAX_SOURCE_BYTES + 1)
-    finally:
-        os.close(fd)
 
 
 def _locate(root: Path, parts: list[str]) -> tuple[list[Path], str | None]:
@@ -331,10 +338,11 @@ def _closure(root: Path, paths: list[list[str]], key, seen: dict, budget: dict) 
                     found.append(_unreadable(rel, f"is past the {MAX_MODULES} files or {MAX_TOTAL_BYTES // 2**20} MB "
                                                   "of its own modules the grader follows"))
                     return found
-                data = _open_regular(path)
+                data = _helper_bytes(root, rel)
                 budget["modules"] -= 1
-                budget["bytes"] -= len(data or b"")
-                read = _read(data, key, rel) if data is not None else _Read((), (), (), ())
+                budget["bytes"] -= len(data) if isinstance(data, bytes) else 0
+                read = _read(data, key, rel) if isinstance(data, bytes) else \
+                    _too_large(rel, data) if data is not None else _Read((), (), (), ())
                 package = list(Path(rel).parent.parts) if path.name == "__init__.py" else list(Path(rel).parts[:-1])
                 seen[rel] = (read.findings, [t for imp in read.imports for t in _targets(root, package, imp)])
             findings, targets = seen[rel]

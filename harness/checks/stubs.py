@@ -8,8 +8,6 @@ implement-it-yourself rule, reproducibility — call the functions here, so that
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 from .compare import close
@@ -34,26 +32,22 @@ def _floats(value) -> list[torch.Tensor]:
     return found
 
 
-def no_finite_value(value) -> bool:
-    """True when the value holds floating numbers and not one of them is finite (all NaN or infinite)."""
-    floats = _floats(value)
-    return bool(floats) and not any(bool(torch.isfinite(t).any()) for t in floats)
-
-
-def not_finite(numbers: list[float]) -> bool:
-    """True when any of the numbers is NaN or infinite (a NaN compares as never over a tolerance)."""
-    return any(not math.isfinite(n) for n in numbers)
+def non_finite(value) -> bool:
+    """True when any floating number of the value is NaN or infinite: no computation a check runs on ordinary
+    inputs gives one, and a NaN compares as never over a tolerance."""
+    return any(not bool(torch.isfinite(t).all()) for t in _floats(value))
 
 
 def constant_output(first, second, given=None) -> str | None:
-    """What is wrong when two different inputs gave ``first`` and ``second`` (None when nothing is): no finite
-    value at all, all zeros, the state it was given, or just the same values."""
-    if no_finite_value(first) and no_finite_value(second):
-        return "no finite value (NaN or infinity) whatever the input"
+    """What is wrong when two different inputs gave ``first`` and ``second`` (None when nothing is): NaN or
+    infinite values, all zeros, the state it was given, or just the same values."""
+    if non_finite(first) or non_finite(second):
+        return "NaN or infinite values"
     if not close(first, second, 0.0, 0.0):
         return None
     tensors = [t for t in leaves(first) if isinstance(t, torch.Tensor)]
-    if tensors and all(not t.is_floating_point() or bool((t == 0).all()) for t in tensors):
+    floats = [t for t in tensors if t.is_floating_point()] or tensors  # the values, beside any ints (lengths…)
+    if floats and all(bool((t == 0).all()) for t in floats):
         return "all zeros whatever the input"
     if given is not None and close(first, given, 0.0, 0.0):
         return "the state it was given, unchanged, whatever the input"

@@ -19,6 +19,7 @@ from harness.checks.compare import as_float, describe, mismatch
 from harness.checks.decoding import beam_options, check_beam, check_greedy, greedy_options
 from harness.checks.diagnose import wrong_output
 from harness.checks.sampling import draws_fit, target_probs
+from harness.checks.stubs import constant_output
 from harness.sandbox.program import Program
 
 FLOAT64, FLOAT32 = torch.float64, torch.float32
@@ -168,13 +169,20 @@ def check_sampling_determinism(ctx: Context) -> Verdict:
     first = p.call("generation.sample_next", x, 1.0, p.op("generator", ctx.seed))
     p.op("manual_seed", 12345)
     second = p.call("generation.sample_next", x, 1.0, p.op("generator", ctx.seed))
-    p.result([first, second])
+    other = p.call("generation.sample_next", p.op("to", ctx.randn(rows, v, scale=0.5), "float64"), 1.0,
+                   p.op("generator", ctx.seed))
+    p.result([first, second, other])
     got = ctx.student(p, case=f"sample_next(logits ({rows}, {v}) float64, T=1, generator) twice, with generators "
-                              "seeded alike")
-    for label, draws in zip(("first", "second"), got):
+                              "seeded alike, then on other logits")
+    for label, draws in zip(("first", "second", "third"), got):
         problem = draws_problem(draws, rows, v, f"sample_next (the {label} call)")
         if problem:
             return Verdict(False, problem, "return one token id per row, a LongTensor of shape (B,)")
+    constant = constant_output(got[0], got[2])
+    if constant:  # a sampler that ignores its logits is reproducible too, and worth nothing
+        return Verdict(False, f"sample_next returns {constant} (the same {rows} draws for other logits): there is "
+                       "nothing to reproduce yet", "draw each row's token from softmax(logits / T), e.g. "
+                       "torch.multinomial(probs, 1, generator=generator)")
     if torch.equal(got[0], got[1]):
         return Verdict(True, f"two calls with generators seeded alike give the same {rows} draws, although torch's "
                              "global seed was changed in between")

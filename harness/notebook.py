@@ -110,6 +110,7 @@ def check(path: str | Path | None = None, tasks: list[str] | tuple = (), **optio
     the report. The submission checked is the notebook's folder; ``tasks`` default to the task of each
     module the notebook holds (``cells.ipynb``: cells; or what the folder's harness.toml maps to it)."""
     from . import checking  # lazily: importing harness.notebook must stay light
+    from .sandbox.isolation import IsolationFailed
     from .spec import SpecError
 
     tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
@@ -128,6 +129,8 @@ def check(path: str | Path | None = None, tasks: list[str] | tuple = (), **optio
                 options["bundle"] = found
         try:
             results = checking.run(folder, tasks=tasks, **options)
+        except IsolationFailed as exc:  # nothing of the notebook ran: the report shown says why
+            results = checking.not_graded(folder, exc)
         except SpecError as exc:
             if not (guessed and exc.problem == "not found"):
                 raise

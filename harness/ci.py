@@ -177,8 +177,11 @@ def definition_line(path: Path, check_id: str) -> int | None:
     parts = check_id.split(".")
     if len(parts) < 2 or path.suffix != ".py":
         return None
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+    from .files import read_path
+    from .runtime.config import Limits
+
+    try:  # a regular file only: a FIFO or a link in the submission's place is never opened or followed
+        text = read_path(path, Limits().source_mb * 1024 * 1024).decode("utf-8", errors="replace")
     except OSError:
         return None
     pattern = re.compile(rf"^\s*(?:class|def|async\s+def)\s+{re.escape(parts[1])}\b", re.MULTILINE)

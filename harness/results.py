@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -242,9 +243,13 @@ class Results:
         return cls.from_dict(json.loads(text))
 
     @classmethod
-    def read(cls, path: Path) -> "Results":
+    def read(cls, path: Path, within: Path | None = None) -> "Results":
         """A results file as the harness wrote it: a regular file (a link or a FIFO is refused with an OSError),
-        of at most harness.files.RESULTS_BYTES."""
-        from .files import RESULTS_BYTES, read_path
+        of at most harness.files.RESULTS_BYTES; ``within``: a folder from which every folder on the way to
+        ``path`` must be a real one."""
+        from .files import RESULTS_BYTES, read_path, read_regular
 
-        return cls.from_json(read_path(path, RESULTS_BYTES).decode("utf-8"))
+        if within is None:
+            return cls.from_json(read_path(path, RESULTS_BYTES).decode("utf-8"))
+        relative = os.path.relpath(os.path.abspath(path), os.path.abspath(within))
+        return cls.from_json(read_regular(within, relative, RESULTS_BYTES).decode("utf-8"))

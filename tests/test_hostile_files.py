@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 from harness import batch
 from harness.batch import assumption_problem, content_hash, discover, grade_class
+from harness.ci import definition_line
 from harness.classrun import GRADED, NOT_GRADED
 from harness.cli import main
 from harness.files import OutputError, write_output
@@ -244,6 +245,30 @@ def test_a_class_run_never_writes_through_a_link_planted_in_out(tmp_path):
     outcome = batch._save(out, 1, tmp_path / "class" / "bob", payload)
     assert outcome.status == NOT_GRADED and "bob is a symbolic link" in outcome.reason
     assert (victim / "results.json").read_text() == "untouched"  # the stale-file sweep did not reach through
+
+
+def test_results_are_read_back_only_through_real_folders(tmp_path):
+    out, victim = tmp_path / "out", tmp_path / "victim"
+    document = Results(submission="bob", harness_version="0", created="now", tasks=[], checks=[])
+    document.write(victim / "results.json")
+    (out / "submissions").mkdir(parents=True)
+    (out / "submissions" / "bob").symlink_to(victim)
+    assert Results.read(victim / "results.json").submission == "bob"
+    with pytest.raises(OSError, match="bob is a symbolic link"):
+        Results.read(out / "submissions" / "bob" / "results.json", within=out)
+    os.mkfifo(out / "submissions" / "fifo.json")
+    with pytest.raises(OSError, match="named pipe"):
+        in_time(Results.read, out / "submissions" / "fifo.json")
+
+
+def test_ci_annotations_never_open_a_fifo_or_follow_a_link_in_the_modules_place(tmp_path, answer_key):
+    sub = folder(tmp_path / "mallory")
+    os.mkfifo(sub / "cells.py")
+    (sub / "attention.py").symlink_to(answer_key)
+    assert in_time(definition_line, sub / "cells.py", "cells.LSTMCell") is None
+    assert definition_line(sub / "attention.py", "attention.LSTMCell") is None
+    (sub / "sequences.py").write_text("\n\nclass LSTMCell:\n    pass\n")
+    assert definition_line(sub / "sequences.py", "sequences.LSTMCell") == 3
 
 
 def test_check_inside_a_students_folder_refuses_a_linked_reports_folder(tmp_path, monkeypatch):

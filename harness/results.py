@@ -15,7 +15,8 @@ report them as they are. JSON has no such numbers, so the document holds them as
 ``"Infinity"`` and ``"-Infinity"`` (the spellings JavaScript and Python's own ``json`` module print), and
 reading turns those three strings back into floats wherever they appear (a string that happens to be spelled
 so reads back as the float it names, which is shown the same way). Points and scores are always finite: a
-check whose points are not a finite number scores 0.
+check whose points are not a finite number scores 0, and a check's points lie between 0 and its ``max_points``
+(at most :data:`POINTS_LIMIT`).
 
 Strings a submission controls. Messages that quote its output, its exception text, its names, notes about its
 files, source lines: every string of a document is cut to :data:`TEXT_LIMIT` characters (:data:`NAME_LIMIT`
@@ -41,6 +42,7 @@ TEXT_LIMIT = 4000  # characters of any one string in a results document (a messa
 NAME_LIMIT = 200   # characters of an id, a name, a module's source or the submission's path
 DEPTH_LIMIT = 12   # levels of nesting kept in ``numbers`` and figure data
 NOTES_LIMIT = 200  # notes kept (one per skipped notebook line, say); the rest are counted
+POINTS_LIMIT = 1e6  # points of one check, at most: a check's points lie between 0 and its max_points
 NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -132,7 +134,8 @@ class CheckResult:
         self.id, self.task = cut(self.id, NAME_LIMIT), cut(self.task, NAME_LIMIT)
         self.message, self.hint = cut(self.message), cut(self.hint)
         self.numbers = bounded(self.numbers)
-        self.points, self.max_points = finite_or_zero(self.points), finite_or_zero(self.max_points)
+        self.max_points = min(max(finite_or_zero(self.max_points), 0.0), POINTS_LIMIT)
+        self.points = min(max(finite_or_zero(self.points), 0.0), self.max_points)
         self.seconds = finite_or_zero(self.seconds)
 
 

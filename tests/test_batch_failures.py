@@ -86,3 +86,31 @@ def test_results_that_cannot_be_saved_cost_that_submission_only(tmp_path, monkey
     assert "the harness failed on this submission (ValueError: Out of range float" in table["a"]["status"]
     assert run.counts["graded"] == 1 and run.counts["not_graded"] == 1 and run.counts["not_reached"] == 0
     assert not (tmp_path / "out" / "submissions" / "a" / "results.json").exists()
+
+
+def test_a_huge_value_in_harness_toml_is_cut_before_the_gradebook_and_the_overview(tmp_path, monkeypatch):
+    """The largest harness.toml a student may hand in, one value filling it: what reaches the class's files is cut."""
+    from harness.results import TEXT_LIMIT
+    from harness.submission import HARNESS_TOML_BYTES
+
+    klass = tmp_path / "class"
+    for name in ("honest", "huge"):
+        shutil.copytree(REFERENCE, klass / name)
+    name = "n" * (HARNESS_TOML_BYTES - 100)
+    (klass / "huge" / "harness.toml").write_text(f'[modules]\ncells = "{name}.py"\n', encoding="utf-8")
+
+    def in_process(jobs, workers, stop):
+        for job in jobs:
+            yield job, grade_job(job)
+
+    monkeypatch.setattr(batch, "run_local", in_process)
+    grade_class(klass, tmp_path / "out", tasks=["cells", "sequences"])
+    out = tmp_path / "out"
+    assert rows(out)["huge"]["status"] == "graded" and rows(out)["honest"]["status"] == "graded"
+    for written in ("gradebook.csv", "gradebook.sqlite", "index.html", "submissions/huge/results.json",
+                    "submissions/huge/report.html"):
+        text = (out / written).read_bytes()
+        assert name.encode() not in text, written  # never the whole value
+    results = json.loads((out / "submissions" / "huge" / "results.json").read_text(encoding="utf-8"))
+    assert all(len(c["message"]) <= TEXT_LIMIT for c in results["checks"])
+    assert (out / "submissions" / "huge" / "results.json").stat().st_size < 4 * HARNESS_TOML_BYTES

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
@@ -148,7 +149,8 @@ def assumption_problem(root: Path, stems: list[str], max_bytes: int | None = Non
     if not root.is_dir():
         return f"{name} is not a folder"
     try:
-        entries = [p for p in root.iterdir() if not p.name.startswith(".") and p.name not in SKIP_DIRS]
+        shown = (p for p in root.iterdir() if not p.name.startswith(".") and p.name not in SKIP_DIRS)
+        entries = list(itertools.islice(shown, MAX_ENTRIES))  # a bound: only names are listed from here on
     except OSError as exc:
         return f"the folder cannot be read ({exc.strerror or exc})"
     if not entries:

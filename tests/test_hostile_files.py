@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sqlite3
+import stat
 import threading
 from pathlib import Path
 
@@ -108,12 +110,30 @@ def test_a_module_in_a_linked_folder_is_refused_wherever_the_folder_points(tmp_p
     assert locate(sub, ["cells"]).modules["cells"].problem == "work is a symbolic link; submit the file itself"
 
 
+def bind_socket(path: Path) -> None:
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.close()  # the socket file stays
+
+
+def device(path: Path) -> None:
+    """A character device like /dev/zero (1, 5); creating one needs privileges, so the test skips without them."""
+    try:
+        os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 5))
+    except (PermissionError, AttributeError):
+        pytest.skip("making a device file needs privileges")
+
+
 @pytest.mark.parametrize("kind, make, message", [
     ("fifo", lambda p: os.mkfifo(p), FIFO),
     ("folder", lambda p: p.mkdir(), "cells.py is a folder, not a regular file; submit the file itself"),
+    ("socket", bind_socket, "cells.py is a socket, not a regular file; submit the file itself"),
+    ("device", device, "cells.py is a device, not a regular file; submit the file itself"),
 ])
 def test_a_module_that_is_not_a_regular_file_is_refused_without_blocking(tmp_path, kind, make, message):
     sub = folder(tmp_path / "mallory")
+    if kind == "socket" and len(str(sub / "cells.py")) > 100:
+        pytest.skip("the path is too long for a socket")
     make(sub / "cells.py")
     assert in_time(locate, sub, ["cells"]).modules["cells"].problem == message
     assert in_time(assumption_problem, sub, ["cells"]) == message

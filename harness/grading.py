@@ -24,7 +24,7 @@ import torch
 from . import __version__, interface
 from .answers import LiveAnswers, NotInBundle
 from .checks import Context, ContractBroken, StudentError, load_builtin_checks
-from .checks.implementation import scan_source
+from .checks.implementation import static_witness
 from .results import CheckResult, Results, TaskResult
 from .runtime.config import Limits
 from .sandbox.launcher import Sandbox, WorkerDied
@@ -146,7 +146,7 @@ def run_check(spec: TaskSpec, check, runner: Runner, answers, state: dict) -> Ch
     ctx = Context(check.id, check.options, spec.tolerances, spec.seed_for(check),
                   lambda program, timeout=None: runner.run(stem, program, timeout), answers, spec, state,
                   view=view_of(check), source=source,
-                  static_findings=runner.contract_scopes(stem, scan_source(source.python or "")),
+                  static_findings=runner.contract_scopes(stem, static_witness(source, runner.submission.root)),
                   hung=runner.hung)
     start = time.perf_counter()
     try:

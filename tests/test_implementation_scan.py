@@ -156,3 +156,21 @@ def test_the_rule_fails_closed_on_what_it_cannot_read_and_on_a_tripwire_undone()
     verdict = rule_verdict("cells.py", trial, [], ["tripwire undone: torch._VF.lstm_cell"], locate, "b", "h")
     assert not verdict.passed and "torch._VF.lstm_cell (undone at run time)" in verdict.message
     assert rule_verdict("cells.py", trial, [], [], locate, "b", "h").passed
+
+
+def test_a_built_in_looked_up_by_name_is_found_and_a_name_built_at_run_time_is_not_taken_on_trust():
+    found = scan_source("import torch\nfrom torch import nn\n\ndef f(k):\n    a = getattr(nn, 'LSTMCell')\n"
+                        "    return getattr(torch, 'lstm' + k)\n\ndef g(x):\n    return getattr(torch, 'float64')\n")
+    assert [(f.name, f.line, f.scope) for f in found] == [
+        ("torch.nn.LSTMCell", 5, "f"), ("torch.<a name built at run time> (write the attribute out)", 6, "f")]
+
+
+def test_the_static_witness_holds_the_module_and_its_helpers_under_the_names_that_use_them(tmp_path):
+    """What the judge computes once per check: a class imported from a helper is found under its own name, which
+    an interface map then turns into the contract's (Runner.contract_scopes)."""
+    from harness.checks.implementation import static_witness
+
+    (tmp_path / "parts.py").write_text("import torch\n\n\nclass MyLSTM(torch.nn.LSTMCell):\n    pass\n")
+    source = source_of(tmp_path, "import torch\nfrom parts import MyLSTM\n\n\ndef f(x):\n    return torch.lstm(x)\n")
+    assert {(f.name, f.file, f.scope) for f in static_witness(source, tmp_path)} == {
+        ("torch.lstm", "", "f"), ("torch.nn.LSTMCell", "parts.py", "MyLSTM")}

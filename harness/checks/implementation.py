@@ -183,6 +183,20 @@ def _findings(tree, nodes: list, names, file: str) -> list[Finding]:
         elif (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in aliases
               and (names is None or aliases[node.id] in names)):
             findings.append(Finding(aliases[node.id], node.lineno, scope_of(node.lineno), file))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+              and len(node.args) >= 2):  # getattr(torch.nn, "LSTMCell"), getattr(torch, "lstm" + "_cell")
+            owner = _dotted(node.args[0]) or "(an expression)"
+            head, _, rest = owner.partition(".")
+            expanded = module_aliases.get(head, head) + (f".{rest}" if rest else "")
+            attr = node.args[1].value if isinstance(node.args[1], ast.Constant) else None
+            if isinstance(attr, str):
+                name = named(owner, expanded, attr) if attr in attrs else None
+            elif expanded.split(".")[0] == "torch" and head in module_aliases:
+                name = f"{expanded}.<a name built at run time> (write the attribute out)"
+            else:
+                name = None
+            if name is not None:
+                findings.append(Finding(name, node.lineno, scope_of(node.lineno), file))
     return sorted(set(findings), key=lambda f: (f.line, f.name, f.scope))
 
 
@@ -354,11 +368,17 @@ def _closure(root: Path, paths: list[list[str]], key, seen: dict, budget: dict) 
 # --------------------------------------------------------------------------- the rule, judged the same way in every task
 
 
+def static_witness(source, root: Path | None = None, names: list[str] | None = None) -> list[Finding]:
+    """The static witness of the rule for a module (a ModuleSource): its own findings and those of the modules it
+    imports from the submission's folder ``root``. The judge computes it once per check (harness.grading), and
+    gives the scopes their contract names."""
+    return scan_source(source.python or "", names) + helper_findings(source, root, names)
+
+
 def findings_for(ctx, scope: str | None = None, names: list[str] | None = None) -> list[Finding]:
-    """The static witness of the rule for a check: the module's own findings and those of the modules it imports
-    from the submission's folder; only those of ``scope`` (a contract name) and of every scope when given."""
-    own = ctx.static_findings if names is None else scan_source(ctx.source.python or "", names)
-    found = list(own) + helper_findings(ctx.source, names=names)
+    """The static witness a check judges: the one the judge computed (a task's own ``names``: computed here), only
+    that of ``scope`` (a contract name) and of every scope when one is given."""
+    found = ctx.static_findings if names is None else static_witness(ctx.source, names=names)
     return [f for f in found if scope is None or f.scope in (scope, EVERY_SCOPE)]
 
 

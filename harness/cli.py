@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .files import write_output
+from .files import OutputError, write_output
 from .results import Results
 from .spec import SpecError, load_tasks
 from .submission import SubmissionError
@@ -207,7 +207,7 @@ def grade_command(submissions_dir: Path, out: Path, workers: int | None, schedul
         with ProgressBar(console) as bar:
             run = grade_class(submissions_dir, out, tasks=list(tasks) or None, tasks_dir=tasks_dir, workers=workers,
                               scheduler=scheduler, regrade=regrade, progress=bar, isolation=chosen)
-    except (SpecError, BatchError) as exc:
+    except (SpecError, BatchError, OutputError) as exc:  # OutputError: a link where --out's files go
         console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)
     console.print(run.summary(), markup=False)

@@ -300,6 +300,19 @@ def test_ci_annotations_never_open_a_fifo_or_follow_a_link_in_the_modules_place(
     assert definition_line(sub / "sequences.py", "sequences.LSTMCell") == 3
 
 
+def test_grade_refuses_a_gradebook_that_is_a_link(tmp_path):
+    klass, out = folder(tmp_path / "class" / "ada", **{"cells.py": ""}).parent, tmp_path / "out"
+    victim = tmp_path / "victim.sqlite"
+    victim.write_text("not ours")
+    out.mkdir()
+    (out / "gradebook.sqlite").symlink_to(victim)
+    result = CliRunner().invoke(main, ["grade", str(klass), "--out", str(out), "--task", "cells",
+                                       "--isolation", "basic"])
+    assert result.exit_code == 2, result.output
+    assert "gradebook.sqlite: it is a symbolic link" in " ".join(result.output.split())
+    assert victim.read_text() == "not ours"
+
+
 def test_check_inside_a_students_folder_refuses_a_linked_reports_folder(tmp_path, monkeypatch):
     """An instructor runs ``harness check .`` in a student's folder whose ``reports/<name>`` is a link to another
     student's graded results: those stay untouched, and the command says why it saved nothing."""

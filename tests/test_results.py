@@ -177,6 +177,11 @@ KEYS = st.one_of(st.text(string.ascii_letters + "_", min_size=1, max_size=12),
 LEAVES = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), FLOATS, TEXTS)
 TREES = st.recursive(LEAVES, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                       st.dictionaries(KEYS, inner, max_size=4)), max_leaves=25)
+SERIES = st.fixed_dictionaries({"label": TEXTS, "values": st.lists(FLOATS, max_size=6)}, optional={"who": TEXTS})
+FIGURES = st.one_of(TREES, st.fixed_dictionaries({"kind": st.sampled_from(["lines", "bars", "matrix", "text", "heatmaps"]),
+                                                  "series": st.lists(SERIES, max_size=3)},
+                                                 optional={"values": st.lists(st.lists(FLOATS, max_size=3), max_size=3),
+                                                           "log_y": st.booleans(), "x_label": TEXTS}))
 STATUSES = st.sampled_from(["passed", "failed", "error", "skipped"])
 CHECKS = st.builds(CheckResult, id=TEXTS, task=st.just("cells"), status=STATUSES, points=FLOATS, max_points=FLOATS,
                    message=TEXTS, hint=TEXTS, numbers=st.dictionaries(KEYS, TREES, max_size=5),
@@ -184,7 +189,7 @@ CHECKS = st.builds(CheckResult, id=TEXTS, task=st.just("cells"), status=STATUSES
 
 
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(checks=st.lists(CHECKS, min_size=1, max_size=4), notes=st.lists(TEXTS, max_size=3), figure=TREES)
+@given(checks=st.lists(CHECKS, min_size=1, max_size=4), notes=st.lists(TEXTS, max_size=3), figure=FIGURES)
 def test_generated_results_go_through_write_read_report_and_gradebook(tmp_path_factory, checks, notes,
                                                                                 figure):
     out = tmp_path_factory.mktemp("class")

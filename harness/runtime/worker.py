@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 
 from . import forbidden
 
@@ -55,6 +56,7 @@ class Tripwire:
         self.suspended = 0
         self._guards: list[tuple[object, str, object, str]] = []  # (owner, attribute, wrapper, label)
         self._links: list[tuple[object, str, object, str]] = []   # (module, global, the object it must be, label)
+        self._probes = weakref.WeakSet()  # the torch cells the judge's programs made (ops "torch_cell"), by identity
 
     def _record(self, name):
         if not self.suspended:
@@ -85,7 +87,7 @@ class Tripwire:
         original, tripwire = cls.forward, self
 
         def forward(module, *args, **kwargs):
-            if getattr(module, forbidden.PROBE_ATTR, False):  # a cell the judge put there on purpose
+            if module in tripwire._probes:  # a cell the judge put there on purpose (not one merely marked so)
                 tripwire.suspended += 1
                 try:
                     return original(module, *args, **kwargs)
@@ -108,6 +110,18 @@ class Tripwire:
 
         self._install(cls, "__init__", __init__, original, f"{label}.__init__")
 
+    def _register_probes(self, ops):
+        """The judge's own torch cells (a known-good cell to test a student's layer with) are exempt: known by
+        identity as the op makes them, so that a submission cannot exempt its own by copying a marker."""
+        make, probes = ops.OPS["torch_cell"], self._probes
+
+        def torch_cell(*args, **kwargs):
+            cell = make(*args, **kwargs)
+            probes.add(cell)
+            return cell
+
+        ops.OPS["torch_cell"] = torch_cell
+
     def install(self):
         import torch
         import torch.nn.functional as F
@@ -125,6 +139,9 @@ class Tripwire:
             self._wrap_function(torch, name, f"torch.{name}")
         for name in forbidden.FUNCTIONAL:
             self._wrap_function(F, name, f"torch.nn.functional.{name}")
+        from . import ops
+
+        self._register_probes(ops)
         # where torch's own modules find the guarded kernels: swapped, they would reach the kernels unguarded
         self._links = [(torch.nn.modules.rnn, "_VF", torch._VF, "torch.nn.modules.rnn._VF"),
                        (torch.nn.modules.activation, "F", F, "torch.nn.modules.activation.F"),

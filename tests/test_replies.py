@@ -9,12 +9,15 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.checks import ContractBroken, StudentError
+from harness.checks.compare import describe, mismatch
 from harness.grading import ModuleBroken, Runner, grade
 from harness.results import NAME_LIMIT, TEXT_LIMIT, CheckResult, Results
+from harness.runtime import wire
 from harness.sandbox.launcher import Reply, WorkerDied
 from harness.sandbox.program import Program
 from harness.sandbox.replies import SCHEMAS, ReplyError, check_reply
@@ -173,6 +176,28 @@ def test_generated_hostile_replies_never_raise_past_the_submission(submission, g
     result = CheckResult("cells.x", "cells", "error", 0.0, 1.0, outcome,
                          numbers={"names": runner.names.get("cells", []), "imports": sorted(runner._seen_imports)})
     Results("s", "0", "now", [], [result]).to_json()
+
+
+MARKERS = st.sampled_from(["$tensor", "$tuple", "$dict", "$float", "$opaque"])
+VALUES = st.recursive(LEAVES, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                       st.dictionaries(st.one_of(MARKERS, st.text(max_size=5)), inner,
+                                                                       max_size=2)), max_leaves=20)
+EXPECTED = st.sampled_from([torch.zeros(2, 3, dtype=torch.float64), (torch.ones(2), torch.zeros(1)), 1.5, 3,
+                            {"h": torch.zeros(2), "c": [0.5, 1.0]}, [torch.zeros(1)], "text"])
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(tree=st.one_of(VALUES, DEEP), expected=EXPECTED)
+def test_generated_values_decode_or_are_refused_and_compare_in_bounded_words(tree, expected):
+    """A run reply's value: decoded (the reader thread does this) or a protocol error; compared with what a check
+    expects, the difference is said in a bounded sentence, never raised."""
+    try:
+        value = wire.decode(tree, {"t0": torch.full((2, 3), math.nan, dtype=torch.float64)})
+    except wire.ProtocolError:
+        return
+    said = mismatch(value, expected, 1e-6, 1e-8)
+    assert said is None or len(said) < 2000
+    assert len(describe(value)) <= 200
 
 
 def _texts_within(tree, depth: int = 0) -> bool:

@@ -13,14 +13,15 @@ Schema (version 3)::
 Numbers that are not finite. A submission's values can be NaN or infinite, and ``numbers`` and ``figures``
 report them as they are. JSON has no such numbers, so the document holds them as the strings ``"NaN"``,
 ``"Infinity"`` and ``"-Infinity"`` (the spellings JavaScript and Python's own ``json`` module print), and
-reading turns those three strings back into floats wherever they appear (a string that happens to be spelled
-so reads back as the float it names, which is shown the same way). Points and scores are always finite: a
-check whose points are not a finite number scores 0, and a check's points lie between 0 and its ``max_points``
-(at most :data:`POINTS_LIMIT`).
+reading turns those three strings back into floats wherever they appear in a check's ``numbers``, the figures,
+``environment`` and ``sandbox`` (there, a string that happens to be spelled so reads back as the float it names,
+which is shown the same way; messages, hints, notes and names are never read as numbers). Points and scores are
+always finite: a check whose points are not a finite number scores 0, and a check's points lie between 0 and its
+``max_points`` (at most :data:`POINTS_LIMIT`).
 
 Strings a submission controls. Messages that quote its output, its exception text, its names, notes about its
 files, source lines: every string of a document is cut to :data:`TEXT_LIMIT` characters (:data:`NAME_LIMIT`
-for ids, names and the submission's path), and ``numbers`` and ``figures`` are cut at :data:`DEPTH_LIMIT`
+for ids, names and a module's source), and ``numbers`` and ``figures`` are cut at :data:`DEPTH_LIMIT`
 levels of nesting, when a result is made and again when one is read. What ends up in the gradebook, the
 reports and the class overview comes from here, so none of them sees more.
 
@@ -44,6 +45,7 @@ DEPTH_LIMIT = 12   # levels of nesting kept in ``numbers`` and figure data
 NOTES_LIMIT = 200  # notes kept (one per skipped notebook line, say); the rest are counted
 POINTS_LIMIT = 1e6  # points of one check, at most: a check's points lie between 0 and its max_points
 NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+DECODED = ("figures", "environment", "sandbox")  # with each check's numbers: where a non-finite number is read back
 
 
 def cut(text, limit: int = TEXT_LIMIT) -> str:
@@ -234,10 +236,10 @@ class Results:
         if not isinstance(data, dict) or data.get("schema_version") not in READABLE_SCHEMAS:
             found = data.get("schema_version") if isinstance(data, dict) else type(data).__name__
             raise ValueError(f"results schema {found} is not one of {', '.join(map(str, READABLE_SCHEMAS))}")
-        data = {k: v for k, v in decode(data).items() if k not in ("score", "max_score")}
+        data = {k: (decode(v) if k in DECODED else v) for k, v in data.items() if k not in ("score", "max_score")}
         data["schema_version"] = SCHEMA_VERSION  # read, it is what this version writes
         data["tasks"] = [TaskResult(**t) for t in data["tasks"]]
-        data["checks"] = [CheckResult(**c) for c in data["checks"]]
+        data["checks"] = [CheckResult(**{**c, "numbers": decode(c.get("numbers", {}))}) for c in data["checks"]]
         return cls(**data)
 
     @classmethod

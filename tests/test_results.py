@@ -86,6 +86,13 @@ def test_nan_and_infinities_are_written_as_strings_and_read_back_as_floats(tmp_p
     assert back.score == 1.0 and back.max_score == 2.0
 
 
+def test_only_numbers_are_read_back_as_non_finite_floats():
+    """A message or a note spelled like a non-finite number stays text; in numbers, the string reads as the float."""
+    back = Results.from_json(results_with({"label": "NaN"}, message="NaN", notes=["Infinity"]).to_json())
+    assert back.checks[0].message == "NaN" and back.notes == ["Infinity"]
+    assert math.isnan(back.checks[0].numbers["label"])
+
+
 def test_the_report_shows_nan_where_the_numbers_hold_it(tmp_path):
     results = results_with({"directional": {"x": {"analytic": math.nan, "numeric": -math.inf}}},
                            message="NaN or infinite gradients for x")

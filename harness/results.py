@@ -232,15 +232,19 @@ class Results:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Results":
-        """A document of a readable schema (version 2 or 3) back as Results; ValueError for anything else."""
+        """A document of a readable schema (version 2 or 3) back as Results; ValueError for anything else (another
+        schema, a field missing or of the wrong type)."""
         if not isinstance(data, dict) or data.get("schema_version") not in READABLE_SCHEMAS:
             found = data.get("schema_version") if isinstance(data, dict) else type(data).__name__
             raise ValueError(f"results schema {found} is not one of {', '.join(map(str, READABLE_SCHEMAS))}")
-        data = {k: (decode(v) if k in DECODED else v) for k, v in data.items() if k not in ("score", "max_score")}
-        data["schema_version"] = SCHEMA_VERSION  # read, it is what this version writes
-        data["tasks"] = [TaskResult(**t) for t in data["tasks"]]
-        data["checks"] = [CheckResult(**{**c, "numbers": decode(c.get("numbers", {}))}) for c in data["checks"]]
-        return cls(**data)
+        try:
+            data = {k: (decode(v) if k in DECODED else v) for k, v in data.items() if k not in ("score", "max_score")}
+            data["schema_version"] = SCHEMA_VERSION  # read, it is what this version writes
+            data["tasks"] = [TaskResult(**t) for t in data["tasks"]]
+            data["checks"] = [CheckResult(**{**c, "numbers": decode(c.get("numbers", {}))}) for c in data["checks"]]
+            return cls(**data)
+        except (TypeError, KeyError, AttributeError) as exc:  # a field missing, of another type, or unknown
+            raise ValueError(f"the results document is malformed ({type(exc).__name__}: {cut(str(exc), 200)})") from None
 
     @classmethod
     def from_json(cls, text: str) -> "Results":

@@ -126,6 +126,14 @@ def test_a_document_of_another_schema_is_refused_by_name(version):
         Results.from_dict(document)
 
 
+@pytest.mark.parametrize("change", [{"checks": [["not", "a", "check"]]}, {"tasks": 3}, {"notes": 5},
+                                    {"checks": [{"id": "x"}]}, {"figures": None, "extra": 1}])
+def test_a_malformed_document_is_a_value_error(change):
+    """What a resumed run catches to grade the submission again, whatever is wrong with the file."""
+    with pytest.raises(ValueError, match="malformed"):
+        Results.from_dict({**results_with({}).to_dict(), **change})
+
+
 # --------------------------------------------------------------------------- strings a submission controls
 
 

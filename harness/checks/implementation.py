@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ..runtime.forbidden import NAMES as FORBIDDEN
 from ..runtime.forbidden import PROBE_ATTR, TAMPERED
+from ..sandbox.launcher import RUNTIME_PACKAGE
 
 #: Module paths whose attributes of those names are torch's built-ins.
 TORCH_OWNERS = {"torch", "torch.nn", "nn", "torch.nn.functional", "F", "functional", "torch._VF", "_VF",
@@ -36,7 +37,7 @@ TORCH_OWNERS = {"torch", "torch.nn", "nn", "torch.nn.functional", "F", "function
 TAMPER_NAMES = {"__wrapped__": "__wrapped__ (reaches past the grader's tripwire)",
                 "__closure__": "__closure__ (reaches past the grader's tripwire)",
                 "cell_contents": "cell_contents (reaches past the grader's tripwire)",
-                "_harness_runtime": "_harness_runtime (the grader's worker code)",
+                RUNTIME_PACKAGE: f"{RUNTIME_PACKAGE} (the grader's worker code)",
                 PROBE_ATTR: f"{PROBE_ATTR} (the grader's marker for its own cells)"}
 #: What the scan parses of one file, how many files of a submission it follows, and their total size.
 MAX_SOURCE_BYTES = 1024 * 1024

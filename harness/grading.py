@@ -176,8 +176,12 @@ def run_check(spec: TaskSpec, check, runner: Runner, answers, state: dict) -> Ch
                        "please report it to the course staff",
                        numbers={"traceback": traceback.format_exc()[-3000:]}, seconds=time.perf_counter() - start)
     elapsed = time.perf_counter() - start
-    return _result(spec, check, "passed" if verdict.passed else "failed", verdict.message, verdict.hint,
-                   verdict.numbers, elapsed, verdict.fraction)
+    try:
+        return _result(spec, check, "passed" if verdict.passed else "failed", verdict.message, verdict.hint,
+                       verdict.numbers, elapsed, verdict.fraction)
+    except (AttributeError, TypeError, ValueError) as exc:  # a verdict of the wrong shape: a bug of the check
+        return _result(spec, check, "error", f"internal error of the grader (the check's verdict cannot be recorded: "
+                       f"{exc}); please report it to the course staff", seconds=elapsed)
 
 
 def view_of(check) -> str:

@@ -76,6 +76,14 @@ def bounded(value, limit: int = TEXT_LIMIT, depth: int = 0):
     return value  # not a JSON value: encoded (or refused) on writing, see encode()
 
 
+def expect(value, kind: type, field: str):
+    """``value`` when it is a ``kind`` (a bool is not an int here); TypeError naming ``field`` otherwise: a document
+    read back with a field of another type is refused, never rendered half-way."""
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise TypeError(f"{field} is {type(value).__name__}, not {kind.__name__}")
+    return value
+
+
 def finite_or_zero(value) -> float:
     """A points value as a finite float (0 for anything else: no points for a number that is not one)."""
     try:
@@ -133,9 +141,11 @@ class CheckResult:
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"unknown status {self.status!r}")
+        for name in ("id", "task", "message", "hint", "visibility"):
+            expect(getattr(self, name), str, f"a check's {name}")
         self.id, self.task = cut(self.id, NAME_LIMIT), cut(self.task, NAME_LIMIT)
         self.message, self.hint = cut(self.message), cut(self.hint)
-        self.numbers = bounded(self.numbers)
+        self.numbers = bounded(expect(self.numbers, dict, "a check's numbers"))
         self.max_points = min(max(finite_or_zero(self.max_points), 0.0), POINTS_LIMIT)
         self.points = min(max(finite_or_zero(self.points), 0.0), self.max_points)
         self.seconds = finite_or_zero(self.seconds)
@@ -155,6 +165,9 @@ class TaskResult:
     not_run_points: float = 0.0  # and their points: ``max_score`` counts only what ran
 
     def __post_init__(self):
+        for name in ("name", "title", "module", "source", "spec_version", "spec_digest"):
+            expect(getattr(self, name), str, f"a task's {name}")
+        expect(self.not_run_checks, int, "a task's not_run_checks")
         self.name, self.title, self.module = (cut(v, NAME_LIMIT) for v in (self.name, self.title, self.module))
         self.source = cut(self.source, NAME_LIMIT)
         self.score, self.max_score = finite_or_zero(self.score), finite_or_zero(self.max_score)
@@ -176,6 +189,13 @@ class Results:
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self):
+        for name in ("submission", "harness_version", "created"):
+            expect(getattr(self, name), str, name)
+        for name, kind in (("tasks", TaskResult), ("checks", CheckResult), ("figures", dict), ("notes", str)):
+            for item in expect(getattr(self, name), list, name):
+                expect(item, kind, f"an entry of {name}")
+        expect(self.environment, dict, "environment")
+        expect(self.sandbox, dict, "sandbox")
         self.submission = cut(self.submission)
         notes = [cut(n) for n in self.notes[:NOTES_LIMIT]]
         if len(self.notes) > NOTES_LIMIT:

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.classrun import ClassRun, Outcome, count
-from harness.gradebook import Database, write_csv
+from harness.gradebook import Database, csv_rows, write_csv
 from harness.overview import render_overview
 from harness.report import render_report
 from harness.results import (DEPTH_LIMIT, NAME_LIMIT, NOTES_LIMIT, SCHEMA_VERSION, TEXT_LIMIT, CheckResult,
@@ -238,3 +238,26 @@ def _spells_a_non_finite(tree) -> bool:
     if isinstance(tree, list):
         return any(_spells_a_non_finite(v) for v in tree)
     return False
+
+
+DOCUMENT_FIELDS = st.sampled_from(["schema_version", "submission", "tasks", "checks", "figures", "notes", "environment",
+                                   "sandbox", "seconds", "created", "unknown"])
+CHECK_FIELDS = st.sampled_from(["id", "status", "points", "max_points", "message", "numbers", "seconds", "visibility"])
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(changes=st.dictionaries(DOCUMENT_FIELDS, TREES, max_size=2),
+       check_changes=st.dictionaries(CHECK_FIELDS, TREES, max_size=2))
+def test_generated_documents_read_or_are_refused_and_what_reads_renders(changes, check_changes):
+    """A results.json as a resumed run may find it, generated: it reads (and then writes and renders) or it is a
+    ValueError, which the run takes as 'grade again'."""
+    document = results_with({"x": math.nan}).to_dict()
+    document["checks"][0] = {**document["checks"][0], **check_changes}
+    document = {**document, **changes}
+    try:
+        results = Results.from_dict(json.loads(json.dumps(document)))
+    except ValueError:
+        return
+    strict_json(results.to_json())
+    render_report(results)
+    assert len(csv_rows([graded("ada", results)], SPECS)) == 2

@@ -244,3 +244,78 @@ def test_a_submission_that_forges_its_replies_loses_its_module_and_nothing_else(
     path = tmp_path / "results.json"
     results.write(path)
     assert Results.read(path).score == 0
+
+
+FORGER = """
+import gc
+import json
+import os
+import struct
+import sys
+import time
+
+
+def forge(text):
+    \"\"\"Write the frame ``text`` (NaN and Infinity tokens included) on the worker's reply pipe as the answer to
+    the request being run, then hang.\"\"\"
+    worker = next(o for o in gc.get_objects() if type(o).__name__ == "Worker")
+    frame = sys._getframe()
+    while frame is not None and frame.f_code.co_name != "serve":
+        frame = frame.f_back
+    header = json.loads(text)
+    if header.get("id") == "same":
+        header["id"] = frame.f_locals["header"]["id"]
+    head = json.dumps(header).encode()
+    data = memoryview(b"HRN1" + struct.pack(">Q", len(head)) + head + struct.pack(">Q", 0))
+    while data:
+        data = data[os.write(worker.fd_out, data):]
+    time.sleep(60)
+"""
+
+
+@pytest.fixture(scope="module")
+def forging_sandbox(tmp_path_factory):
+    """A real worker whose submission forges the reply to any request it runs (see FORGER)."""
+    from harness.runtime.config import Limits
+    from harness.sandbox.launcher import Sandbox
+
+    root = tmp_path_factory.mktemp("forger")
+    (root / "submission").mkdir()
+    (root / "scratch").mkdir()
+    (root / "submission" / "cells.py").write_text(FORGER)
+    sandbox = Sandbox(root / "submission", root / "scratch", Limits(timeout_s=10, load_timeout_s=20))
+    yield sandbox, locate(root / "submission", ["cells"])
+    sandbox.close()
+
+
+RUN_FIELDS = st.dictionaries(st.sampled_from(sorted(SCHEMAS["run"][0]) + ["junk", "names"]),
+                             st.one_of(TREES, DEEP), max_size=3)
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(fields=RUN_FIELDS, same_id=st.booleans(), ok=st.booleans())
+def test_generated_frames_forged_from_inside_a_real_worker_cost_only_its_request(forging_sandbox, fields, same_id,
+                                                                                  ok):
+    """The submission writes a generated frame on the reply pipe itself, with the id of the request or another,
+    NaN and infinities as bare JSON tokens:
+    through the real launcher the judge takes it as a reply that fits, a protocol error, a frame that is not one,
+    or a reply out of turn, and the check's result can always be written."""
+    import json
+
+    sandbox, submission = forging_sandbox
+    header = {"ok": ok, **fields, "id": "same" if same_id else fields.get("id", 0)}
+    try:
+        text = json.dumps(header)  # NaN and Infinity as JSON tokens: Python's json reads them, so may the judge's
+    except RecursionError:
+        text = json.dumps({"ok": ok, "id": "same"})
+    runner = Runner(sandbox, submission)
+    program = Program()
+    program.result(program.call("cells.forge", text))
+    try:
+        runner.run("cells", program, timeout=10)
+        message = "accepted"
+    except (WorkerDied, ModuleBroken, StudentError, ContractBroken) as exc:
+        message = exc.describe() if isinstance(exc, StudentError) else str(exc)
+    finally:
+        sandbox.kill()  # the forger hangs after its frame: the next example starts a fresh worker
+    Results("s", "0", "now", [], [CheckResult("cells.forge", "cells", "error", 0.0, 1.0, message)]).to_json()

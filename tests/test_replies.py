@@ -66,7 +66,7 @@ FORGED = [
     ("run", {"ok": False, "error": {"type": "E", "line": True}}, "error.line", "an integer"),
     ("run", {"ok": False, "error": {"message": "no type"}}, "error.type", "required"),
     ("run", {"ok": False, "error": {"type": "E", "extra": 1}}, "unknown field 'error.extra'", "only"),
-    ("run", {"ok": False}, "error = None", "an error (or a broken contract)"),
+    ("run", {"ok": False}, "error = None", "an error or a broken contract, as ok is false"),
     ("run", {"names": ["LSTMCell"]}, "unknown field 'names'", "only id, ok"),
     ("hello", {"protections": {"pid_namespace": 1}}, "protections['pid_namespace']", "true or false"),
     ("hello", {"notes": "none"}, "notes", "an object"),

@@ -171,5 +171,5 @@ def check_reply(kind: str, header) -> dict:
         raise ReplyError(kind, "its header", "an object", header)
     checked = record(fields, required)(kind, "", header)
     if checked.get("ok") is False and "error" not in checked and "contract" not in checked:
-        raise ReplyError(kind, "error", "an error (or a broken contract) when ok is false", None)
+        raise ReplyError(kind, "error", "an error or a broken contract, as ok is false,", None)
     return checked

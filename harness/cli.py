@@ -320,6 +320,40 @@ def _ci_cannot_run(console: Console, message: str, summary_path: Path | None, gr
     sys.exit(2)
 
 
+@main.group("cache")
+def cache_group() -> None:
+    """The cached figures of reference models and classical baselines (instructor)."""
+
+
+@cache_group.command("list")
+def cache_list() -> None:
+    """List the cached reference figures: task, when, epochs trained, the figures."""
+    from . import cache
+
+    console = Console(highlight=False)
+    rows = cache.entries()
+    console.print(f"cache: {cache.folder()} ({len(rows)} file{'s' if len(rows) != 1 else ''})", soft_wrap=True)
+    if rows:
+        table = Table(show_edge=False)
+        for column in ("task", "created", "epochs", "training", "reference figures", "file"):
+            table.add_column(column)
+        for e in rows:
+            figures = ", ".join(f"{k} {v:.4g}" for k, v in sorted(e.figures.items()))
+            table.add_row(e.task, e.created, str(e.epochs if e.epochs is not None else "?"), e.stopped, figures,
+                          e.path.name)
+        console.print(table)
+
+
+@cache_group.command("clear")
+@click.option("--task", default=None, help="Only this task's cached figures. Default: all.")
+def cache_clear(task: str | None) -> None:
+    """Remove cached reference figures: they are computed again when next needed."""
+    from . import cache
+
+    removed = cache.clear(task)
+    click.echo(f"removed {len(removed)} cached file{'s' if len(removed) != 1 else ''} from {cache.folder()}")
+
+
 @main.command("export")
 @click.argument("results_json", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--gradescope", "fmt", flag_value="gradescope", help="Gradescope's autograder results.json.")

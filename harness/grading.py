@@ -28,7 +28,7 @@ from .checks.implementation import static_witness
 from .results import CheckResult, Results, TaskResult
 from .runtime.config import Limits
 from .sandbox.launcher import Sandbox, WorkerDied
-from .spec import VISIBILITIES, TaskSpec
+from .spec import VISIBILITIES, SpecError, TaskSpec
 from .submission import ModuleSource, Submission, locate, make_scratch_copy, source_cap
 
 
@@ -171,6 +171,8 @@ def run_check(spec: TaskSpec, check, runner: Runner, answers, state: dict) -> Ch
         return _result(spec, check, "error", f"the assignment's bundle holds no expected value for this check ({exc}): "
                        "the release does not match these task settings; please tell the course staff",
                        seconds=time.perf_counter() - start)
+    except SpecError:
+        raise  # the task cannot be graded as it stands (a reference that cannot anchor points): stop, saying why
     except Exception as exc:  # noqa: BLE001 - a bug of the harness must not cost other checks
         return _result(spec, check, "error", f"internal error of the grader ({type(exc).__name__}: {exc}); "
                        "please report it to the course staff",
@@ -203,6 +205,8 @@ def run_figure(spec: TaskSpec, figure_id: str, runner: Runner, answers, state: d
             data = definition.func(ctx)
     except (StudentError, ContractBroken, WorkerDied, ModuleBroken) as exc:
         data = {"error": str(exc)}
+    except SpecError:
+        raise
     except Exception as exc:  # noqa: BLE001
         data = {"error": f"internal error of the grader: {exc}"}
     if data is None:
@@ -218,9 +222,18 @@ def merged_limits(specs: list[TaskSpec]) -> Limits:
     return limits
 
 
+def settle_torch() -> None:
+    """The judge's own torch work (the answer key, the reference models' training) on one thread with deterministic
+    algorithms, as in the worker: the same figures on any machine, and no pool of threads fighting other jobs for
+    the cores (on a busy machine that made the reference's training fifteen times slower, not twice)."""
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
 def environment() -> dict:
+    """What the figures depend on besides the spec, recorded in the results (set by :func:`settle_torch`)."""
     return {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-            "threads": 1, "deterministic_algorithms": True}
+            "threads": torch.get_num_threads(), "deterministic_algorithms": torch.are_deterministic_algorithms_enabled()}
 
 
 def task_folders(specs: list[TaskSpec], scratch: str) -> list[str]:
@@ -249,6 +262,7 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIB
     answer key, live). ``isolation``: the worker's mode (harness/sandbox/isolation.py; default: ``HARNESS_ISOLATION``,
     else the strongest here); raises IsolationFailed, grading nothing, when a worker lacks what it promises."""
     load_builtin_checks()
+    settle_torch()
     started = time.perf_counter()
     sub = locate(Path(path), sorted({s.module for s in specs}), source_cap(specs))
     answers = answers or LiveAnswers(specs)

@@ -28,7 +28,10 @@ HIDDEN_FILE = "hidden.toml"  # beside task.toml; the instructor's side only: nev
 HIDDEN_KEYS = {"seed", "checks"}
 TOP_LEVEL = {"task", "interface", "limits", "tolerances", "checks", "figures", "dataset", "training"}
 #: The harness's training recipe, and which of its keys a student's HYPERPARAMETERS may set.
-TRAINING_DEFAULTS = {"lr": 3e-3, "epochs": 5, "batch_size": 64, "clip": 1.0, "time_budget_s": 120.0}
+TRAINING_DEFAULTS = {"lr": 3e-3, "epochs": 5, "batch_size": 64, "clip": 1.0, "reference_margin": 0.02}
+#: [training] keys without a default: cpu_budget_s, the CPU seconds a student's training may use before the safety
+#: net stops it (default: harness/checks/trained.py derives it from the reference model's own cost).
+TRAINING_OPTIONAL = ("cpu_budget_s",)
 STUDENT_SETTABLE = ("lr", "epochs", "batch_size")
 DECLARED = "declared."  # the registered checks a check declared with ``kind`` runs (harness.checks.declared)
 TASK_KEYS = {"name", "title", "module", "version", "description", "seed"}
@@ -377,8 +380,14 @@ def _training(path: Path, table) -> dict:
     bounds = table.pop("bounds", {})
     recipe = dict(TRAINING_DEFAULTS)
     for key, value in table.items():
-        if key not in TRAINING_DEFAULTS:
-            raise SpecError(path, f"[training].{key}", "unknown key", suggest(key, TRAINING_DEFAULTS))
+        if key == "time_budget_s":
+            raise SpecError(path, "[training].time_budget_s", "training is no longer bounded by the wall clock, but "
+                            "by its epochs (the same work on a busy machine as on an idle one)",
+                            "remove the key; to cap a slow model, set cpu_budget_s (CPU seconds of the student's "
+                            "training; by default 20 times what the reference model needs)")
+        if key not in TRAINING_DEFAULTS and key not in TRAINING_OPTIONAL:
+            raise SpecError(path, f"[training].{key}", "unknown key",
+                            suggest(key, [*TRAINING_DEFAULTS, *TRAINING_OPTIONAL]))
         _expect_type(path, f"[training].{key}", value, (int, float), "a number")
         if value <= 0:
             raise SpecError(path, f"[training].{key}", f"must be positive, got {value}")

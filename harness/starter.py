@@ -375,9 +375,9 @@ def hyperparameters_item(spec: TaskSpec) -> Item | None:
         return None
     values = ", ".join(f'"{k}": {training[k]!r}' for k in keys)
     ranges = ", ".join(f"{k} in [{bounds[k][0]:g}, {bounds[k][1]:g}]" for k in keys)
-    budget = training.get("time_budget_s")
+    budget = training.get("cpu_budget_s")
     comment = (f"Optional: how the harness trains your model. These are the task's own settings; each value "
-               f"must lie in its bounds ({ranges}){f', and training gets {budget:g} s' if budget else ''}. "
+               f"must lie in its bounds ({ranges}){f', and training may use {budget:g} s of CPU' if budget else ''}. "
                "Remove what you do not want to change.")
     code = textwrap.indent(_fill(comment, 2), "# ") + f"\nHYPERPARAMETERS = {{{values}}}\n"
     return Item("HYPERPARAMETERS", "How the harness trains your model (optional).", code)

@@ -1,7 +1,14 @@
 """Fixtures shared across test files: the student's wheel and a student's venv, each made once a session."""
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
+
+# Hermetic: the suite's cached reference figures live in a folder of its own, made anew for each run and seen
+# by every process it starts (never the user's ~/.cache/harness, nor what another run of the suite left there).
+os.environ["HARNESS_CACHE"] = tempfile.mkdtemp(prefix="harness-test-cache-")
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +67,9 @@ def pytest_sessionfinish(session, exitstatus):
     run = getattr(session.config, "_student_side", None)
     if run is not None:
         run.close()
+    import shutil
+
+    shutil.rmtree(os.environ["HARNESS_CACHE"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,7 @@ def main(jobs_path: str, out_dir: str) -> None:
                 spec.limits.timeout_s = 8
                 spec.limits.load_timeout_s = 15
                 if spec.training:
-                    spec.training["time_budget_s"] = 20
+                    spec.training["cpu_budget_s"] = 20
         results = grade(Path(job["path"]), specs, visibility=("public",), answers=BundleAnswers(released))
         results.write(out / f"{job['name']}.json")
         print(job["name"], results.score, results.max_score, flush=True)

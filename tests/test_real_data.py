@@ -18,7 +18,6 @@ TRAINING = """
 lr = 0.005
 epochs = 3
 batch_size = 64
-time_budget_s = 60
 [training.bounds]
 lr = [0.0001, 0.05]
 epochs = [1, 15]

@@ -48,7 +48,7 @@ def fast_specs(names=None):
         spec.limits.timeout_s = 8
         spec.limits.load_timeout_s = 15
         if spec.training:  # every shipped model trains in under 10 s; a slow one should not cost 2 minutes
-            spec.training["time_budget_s"] = 20
+            spec.training["cpu_budget_s"] = 20
     return specs
 
 

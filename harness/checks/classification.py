@@ -14,6 +14,7 @@ from .trained import (GRADED, Family, baselines, bars_figure, family, graded_fig
 class Classification(Family):
     name = "classification"
     loss = "classes"
+    floors = {"accuracy": ("majority class", True), "macro_f1": ("majority class", True)}
     params = ("vocab_size", "num_classes")
     output = "(B, num_classes) logits"
     shape_hint = ("check which axis is time and that the output layer has the right size; inputs are pre-padded "
@@ -56,13 +57,13 @@ class Classification(Family):
 @register("classification.accuracy", ["build_model"], "test accuracy between the majority class and Bayes accuracy",
           prepare=baselines, **GRADED)
 def check_accuracy(ctx: Context) -> Verdict:
-    return graded_figure(ctx, "accuracy", True, "test accuracy", "majority class", fmt=".3f")
+    return graded_figure(ctx, "accuracy", "test accuracy", fmt=".3f")
 
 
 @register("classification.macro_f1", ["build_model"], "macro-F1 between the majority class and the reference model",
           prepare=baselines, **{**GRADED, "target": "reference"})
 def check_macro_f1(ctx: Context) -> Verdict:
-    return graded_figure(ctx, "macro_f1", True, "test macro-F1", "majority class", fmt=".3f")
+    return graded_figure(ctx, "macro_f1", "test macro-F1", fmt=".3f")
 
 
 @register("classification.learns", ["build_model"], "accuracy clearly above the majority class",

@@ -16,6 +16,9 @@ from .trained import (GRADED, Family, baselines, family, graded_figure, scorable
 class Forecasting(Family):
     name = "series"
     loss = "regression"
+    # the forecast every model must beat; the seasonal naive is shown beside it (the shipped reference LSTM does
+    # not beat it on the airline series, so points cannot start there)
+    floors = {"mase": ("naive (last value)", False)}
     params = ("window", "horizon")
     output = "(B, horizon) forecasts"
 
@@ -60,10 +63,10 @@ def forecast_figures(data, values) -> dict:
             "smape": metrics.smape(y, values), "mase": metrics.mase(y, values, train, m=data.season_length)}
 
 
-@register("series.mase", ["build_model"], "MASE on the holdout between seasonal naive and the target",
+@register("series.mase", ["build_model"], "MASE on the holdout between the naive forecast and the target",
           prepare=baselines, **{**GRADED, "target": "reference"})
 def check_mase(ctx: Context) -> Verdict:
-    verdict = graded_figure(ctx, "mase", False, "holdout MASE", "seasonal naive", fmt=".3f")
+    verdict = graded_figure(ctx, "mase", "holdout MASE", fmt=".3f")
     figures = student_figures(ctx)
     verdict.message += f" (RMSE {figures['rmse']:.1f}, MAPE {figures['mape']:.1f}%)"
     verdict.numbers.update({k: figures[k] for k in ("rmse", "mae", "mape", "smape")})

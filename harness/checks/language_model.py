@@ -17,6 +17,7 @@ from .trained import (GRADED, Family, baselines, bars_figure, family, graded_fig
 class LanguageModel(Family):
     name = "language_model"
     loss = "tokens"
+    floors = {"perplexity": ("unigram (add-one)", False)}
     params = ("vocab_size",)
     output = "(B, T, vocab_size) next-token logits"
 
@@ -91,8 +92,7 @@ def check_causal(ctx: Context) -> Verdict:
 @register("language_model.perplexity", ["build_model"], "test perplexity between the unigram model and the optimum",
           prepare=baselines, **GRADED)
 def check_perplexity(ctx: Context) -> Verdict:
-    verdict = graded_figure(ctx, "perplexity", False, "test perplexity", "unigram (add-one)", log_scale=True,
-                            fmt=".3f")
+    verdict = graded_figure(ctx, "perplexity", "test perplexity", log_scale=True, fmt=".3f")
     change = student_figures(ctx).get("causal_change")
     if change is None or change > CAUSAL_ATOL:
         return Verdict(False, "no perplexity points: the model is not causal, so its perplexity is not a language "

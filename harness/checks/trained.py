@@ -26,6 +26,7 @@ from typing import Callable
 import torch
 
 from .. import __version__, metrics
+from ..errors import SpecError
 from ..sandbox.program import Program
 from . import Context, ContractBroken, Verdict, register, register_figure
 from .compare import describe
@@ -43,6 +44,9 @@ class Family:
     params: tuple[str, ...] = ()
     output = ""
     shape_hint = "check which axis is time and that the output layer has the right size"
+    #: figure -> (the classical baseline its points start from, higher is better): the reference model must beat
+    #: each by the spec's [training] reference_margin before its figures are cached or used
+    floors: dict[str, tuple[str, bool]] = {}
 
     @property
     def signature(self) -> str:
@@ -165,7 +169,38 @@ def scorable(value, shape: tuple, what: str) -> torch.Tensor:
 
 
 def cache_dir() -> Path:
+    """Where reference figures are cached: ``$HARNESS_CACHE/baselines``, by default ``~/.cache/harness/baselines``."""
     return Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness")) / "baselines"
+
+
+class ReferenceUnfit(SpecError):
+    """The reference model's figures cannot anchor a grade: its training stopped early, or it does not beat the
+    classical baseline a figure's points start from. Nothing is cached, and grading stops."""
+
+
+def sane_reference(spec, fam: "Family", figures: dict, view: str) -> None:
+    """Raise :class:`ReferenceUnfit` unless the reference model trained the whole recipe and beats each floor of
+    its family by the spec's ``reference_margin`` (relative: 0.02 is 2% better)."""
+    training = figures["reference"]["training"]
+    where = spec.path or spec.name
+    if training.get("stopped") != "completed":
+        raise ReferenceUnfit(where, "[training]", f"the reference model's training stopped early on the {view} split "
+                             f"({training.get('stopped')}, {training.get('epochs_done')} epochs done): its figures "
+                             "are neither cached nor used", "check the answer key's build_model and the recipe")
+    margin = float(spec.training.get("reference_margin", 0.0))
+    for name, (floor_name, higher) in fam.floors.items():
+        ref, floor = figures["reference"].get(name), figures["classical"].get(floor_name, {}).get(name)
+        if not isinstance(ref, (int, float)) or not isinstance(floor, (int, float)):
+            continue
+        wanted = floor + margin * abs(floor) if higher else floor - margin * abs(floor)
+        if not math.isfinite(ref) or not (ref > wanted if higher else ref < wanted):
+            raise ReferenceUnfit(
+                where, "[training] reference_margin",
+                f"on the {view} split the reference model's {name} is {ref:.4g} and {floor_name}'s {floor:.4g}: the "
+                f"reference must do {100 * margin:g}% better ({wanted:.4g}) for the points of the {name} checks to "
+                "mean anything, so nothing was cached and grading stopped",
+                "train the answer key's model longer or make it stronger ([training] epochs, lr; answer_key.py), or "
+                "lower reference_margin if that baseline is truly hard to beat on this data")
 
 
 def baselines(ctx: Context) -> dict:
@@ -195,9 +230,11 @@ def _baselines(ctx: Context) -> dict:
         reference.pop("hypotheses", None)
         figures = {"reference": {**reference, "training": _curve(out["training"]), **fam.reference_extras(out)},
                    "classical": fam.classical_baselines(view_data)}
+        sane_reference(spec, fam, figures, view)  # only complete, sane figures are cached (or used)
         path = _cache_path(spec, view_data, recipe)
+        figures["cache_key"] = path.stem  # a release records which cached figures it used
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(figures, allow_nan=True))
         tmp.replace(path)
         if view == ctx.view:
@@ -206,10 +243,14 @@ def _baselines(ctx: Context) -> dict:
 
 
 def _cache_path(spec, data, recipe: dict) -> Path:
-    """One file per dataset view, reference recipe and seed: what the figures depend on (not the points,
-    tolerances or limits of the spec, nor a training time budget the reference model stays well within)."""
-    key = json.dumps({"data": data.fingerprint, "seed": spec.seed, "version": __version__,
-                      "recipe": {k: v for k, v in recipe.items() if k != "time_budget_s"}}, sort_keys=True)
+    """One file per everything the figures depend on: the dataset view, seed and recipe, the answer key's source,
+    the harness and torch versions (not the points, tolerances or limits of the spec, nor the students' budget)."""
+    from ..course import ANSWER_KEY, task_sources
+
+    answer_key = hashlib.sha256(task_sources(spec.path.parent, (ANSWER_KEY,))).hexdigest() if spec.path else ""
+    key = json.dumps({"data": data.fingerprint, "seed": spec.seed, "version": __version__, "torch": torch.__version__,
+                      "answer_key": answer_key, "recipe": {k: v for k, v in recipe.items() if k != "cpu_budget_s"}},
+                     sort_keys=True)
     return cache_dir() / f"{spec.name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
 
 
@@ -220,9 +261,27 @@ def _read_cache(path: Path) -> dict | None:
         return None
 
 
+TRAINING_KEPT = ("epoch_losses", "batch_losses", "stopped", "seconds", "cpu_seconds", "epochs_done", "batches_done",
+                 "batches_planned")
+
+
 def _curve(training: dict) -> dict:
-    keep = {k: training.get(k) for k in ("epoch_losses", "batch_losses", "stopped", "seconds", "epochs_done")}
-    return keep
+    return {k: training.get(k) for k in TRAINING_KEPT}
+
+
+BUDGET_FACTOR, BUDGET_FLOOR_S = 20, 60.0
+
+
+def cpu_budget(ctx: Context, recipe: dict) -> float:
+    """CPU seconds the student's training may use: the spec's ``cpu_budget_s``, else 20 times what the reference
+    model needed for its recipe, scaled by the epochs asked for (at least 60 s). Only a safety net: a model within
+    a few times the reference's cost never meets it, however busy the machine."""
+    if recipe.get("cpu_budget_s"):
+        return float(recipe["cpu_budget_s"])
+    ref = baselines(ctx)["reference"]["training"]
+    ref_cpu = ref.get("cpu_seconds") or ref.get("seconds") or 0.0
+    ref_epochs = max(1, int(ctx.task.training["epochs"]))
+    return max(BUDGET_FLOOR_S, BUDGET_FACTOR * float(ref_cpu) * max(1.0, int(recipe["epochs"]) / ref_epochs))
 
 
 # --------------------------------------------------------------------------- the student's run
@@ -285,11 +344,12 @@ def student_run(ctx: Context) -> dict:
     def run():
         spec, module, fam = ctx.task, ctx.task.module, family_of(ctx.task)
         recipe = recipe_for(spec.training, interface(ctx)["usable"])
-        budget = float(recipe["time_budget_s"])
+        recipe["cpu_budget_s"] = budget = cpu_budget(ctx, recipe)
         data = ctx.data
         views = {v: spec.data_for(v) for v in ctx.state.get("views", (ctx.view,))}
         views = {v: d for v, d in views.items() if v == ctx.view or same_training(fam, data, d)}
-        out = ctx.student(run_program(fam, module, data, recipe, spec.seed, views), timeout=budget * 1.5 + 60)
+        # the wall clock is the last resort only: a busy machine slows the run without changing its work
+        out = ctx.student(run_program(fam, module, data, recipe, spec.seed, views), timeout=budget * 4 + 120)
         for v in views:
             if v != ctx.view:
                 ctx.state.setdefault(f"run:{v}", ("ok", {"out": view_outputs(out, v), "recipe": recipe}))
@@ -298,9 +358,33 @@ def student_run(ctx: Context) -> dict:
     return once(ctx, f"run:{ctx.view}", run)
 
 
+class Unfinished(ContractBroken):
+    """The student's training was stopped by the safety net before it did the recipe's work: not scored."""
+
+    lead = "not scored"
+    hint = ("make the model cheaper per step, or ask for fewer epochs in HYPERPARAMETERS: a model is scored only "
+            "once it has trained with the whole recipe")
+
+
+def work_done(run: dict) -> str:
+    """"2 of 6 epochs (38% of the batches)": how much of the recipe's work a stopped run did."""
+    tr = run["out"]["training"]
+    planned = tr.get("batches_planned") or 0
+    share = f" ({100 * (tr.get('batches_done') or 0) / planned:.0f}% of the batches)" if planned else ""
+    return f"{tr.get('epochs_done')} of {run['recipe']['epochs']} epochs{share}"
+
+
 def student_figures(ctx: Context) -> dict:
-    return once(ctx, f"figures:{ctx.view}",
-                lambda: family_of(ctx.task).evaluate(ctx.data, student_run(ctx)["out"]))
+    """The student's figures on the check's view, only for a model trained with the whole recipe: a run the CPU
+    budget stopped is not scored (its figures would depend on how fast the machine was)."""
+    def figures():
+        run = student_run(ctx)
+        if run["out"]["training"].get("stopped") == "cpu budget":
+            raise Unfinished(f"training stopped at the CPU budget after {work_done(run)}, so the model's figures "
+                             "are not scored")
+        return family_of(ctx.task).evaluate(ctx.data, run["out"])
+
+    return once(ctx, f"figures:{ctx.view}", figures)
 
 
 # --------------------------------------------------------------------------- checks
@@ -336,9 +420,12 @@ def check_training(ctx: Context) -> Verdict:
         return Verdict(False, f"the training loss became NaN or infinite at batch {len(tr.get('batch_losses', [])) + 1} "
                        f"of epoch {len(losses) + 1}", "look for log(0), division by zero, or an exploding recurrence; the harness already "
                        "clips gradients at norm " + f"{run['recipe']['clip']:g}", numbers)
-    if tr.get("stopped") == "time budget":
-        return Verdict(False, f"training stopped at the time budget of {run['recipe']['time_budget_s']:g} s after "
-                       f"{tr.get('epochs_done')} of {run['recipe']['epochs']} epochs; the model was evaluated as it was",
+    if tr.get("stopped") == "cpu budget":
+        ref = baselines(ctx)["reference"]["training"]
+        return Verdict(False, f"training stopped at the CPU budget of {run['recipe']['cpu_budget_s']:g} s after "
+                       f"{work_done(run)}; the reference model does the whole recipe in "
+                       f"{ref.get('cpu_seconds') or ref.get('seconds') or 0:.1f} s of CPU. A model is scored only once "
+                       "trained with the whole recipe, so its figure checks score nothing",
                        "make the model smaller or cheaper per step, or ask for fewer epochs in HYPERPARAMETERS", numbers)
     if len(losses) >= 2 and not losses[-1] < losses[0]:
         return Verdict(False, f"the training loss did not go down ({losses[0]:.4g} in the first epoch, {losses[-1]:.4g} "
@@ -348,9 +435,9 @@ def check_training(ctx: Context) -> Verdict:
                    f"{losses[0]:.4g} → {losses[-1]:.4g}" if losses else "trained", numbers=numbers)
 
 
-def graded_figure(ctx: Context, name: str, higher_is_better: bool, label: str, baseline_name: str,
-                  log_scale: bool = False, fmt: str = ".4g") -> Verdict:
-    """Points between a baseline (0) and the target (full), as the spec's options say."""
+def graded_figure(ctx: Context, name: str, label: str, log_scale: bool = False, fmt: str = ".4g") -> Verdict:
+    """Points between the family's floor for ``name`` (0) and the target (full), as the spec's options say."""
+    baseline_name, higher_is_better = family_of(ctx.task).floors[name]
     figures = student_figures(ctx)
     value = figures[name]
     base = baselines(ctx)
@@ -399,7 +486,7 @@ GRADED = {"target": "optimum", "full_at": 0.9, "pass_at": 0.5}
 
 register("trained.interface", ["build_model"], "build_model and the output's shape; HYPERPARAMETERS in bounds",
          prepare=baselines)(check_interface)
-register("trained.training", ["build_model"], "trains with the harness's recipe: finite, decreasing loss, in budget",
+register("trained.training", ["build_model"], "trains with the harness's whole recipe: finite, decreasing loss",
          prepare=baselines)(check_training)
 
 

@@ -18,6 +18,7 @@ from .trained import (GRADED, BadOutput, Family, baselines, bars_figure, family,
 class Translation(Family):
     name = "translation"
     loss = "seq2seq"
+    floors = {"bleu": ("word-by-word dictionary", True)}
     params = ("src_vocab_size", "tgt_vocab_size")
     output = "(B, T, tgt_vocab_size) logits"
 
@@ -65,7 +66,7 @@ class Translation(Family):
 @register("translation.bleu", ["build_model"], "corpus BLEU of greedy decodes between a dictionary and BLEU 100",
           prepare=baselines, **GRADED)
 def check_bleu(ctx: Context) -> Verdict:
-    verdict = graded_figure(ctx, "bleu", True, "corpus BLEU", "word-by-word dictionary", fmt=".1f")
+    verdict = graded_figure(ctx, "bleu", "corpus BLEU", fmt=".1f")
     verdict.numbers["signature"] = student_figures(ctx)["bleu_signature"]
     verdict.numbers["examples"] = student_figures(ctx)["hypotheses"]
     return verdict

@@ -1,7 +1,9 @@
 """The harness's own training recipe and decoding loops, as program ops.
 
 The student provides a model; the harness owns the loop: optimiser, loss (padding ignored),
-gradient clipping, seed, time budget. The same code trains a student's model in the worker and the
+gradient clipping, seed, and the amount of work (epochs). Training is bounded by that work, never by the
+wall clock, so that a busy machine trains exactly what an idle one does; a CPU-time budget is only the
+safety net against a model too slow to grade, and a run it stops says how much of the work was done. The same code trains a student's model in the worker and the
 reference models in the judge, so their figures compare. Everything returned is raw (losses,
 logits, token ids); metrics and verdicts are computed by the judge.
 
@@ -36,16 +38,25 @@ def batch_loss(model, batch: dict, loss: str) -> torch.Tensor:
 
 
 def train(model, data: dict, recipe: dict) -> dict:
-    """Adam on ``data`` (tensors with the same first dimension) for ``recipe['epochs']`` epochs, or
-    until ``recipe['time_budget_s']`` has passed. Returns the loss curve and why it stopped."""
+    """Adam on ``data`` (tensors with the same first dimension) for ``recipe['epochs']`` epochs. With
+    ``recipe['cpu_budget_s']``, stops once this process has used that much CPU time (all its threads) since the
+    start: the safety net, not a bound on the work. Returns the loss curve, the work done and why it stopped."""
     gen = torch.Generator().manual_seed(int(recipe["seed"]))
     optimiser = torch.optim.Adam(model.parameters(), lr=float(recipe["lr"]))
     n = next(iter(data.values())).shape[0]
-    batch_size = int(recipe["batch_size"])
-    start = time.perf_counter()
+    batch_size, epochs = int(recipe["batch_size"]), int(recipe["epochs"])
+    budget = recipe.get("cpu_budget_s")
+    start, cpu_start = time.perf_counter(), time.process_time()
     epoch_losses, batch_losses, stopped = [], [], "completed"
+
+    def report() -> dict:
+        return {"epoch_losses": epoch_losses, "batch_losses": batch_losses, "stopped": stopped,
+                "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu_start,
+                "epochs_done": len(epoch_losses), "batches_done": len(batch_losses),
+                "batches_planned": epochs * math.ceil(n / batch_size)}
+
     model.train()
-    for _ in range(int(recipe["epochs"])):
+    for _ in range(epochs):
         total, count = 0.0, 0
         order = torch.randperm(n, generator=gen)
         for i in range(0, n, batch_size):
@@ -53,23 +64,22 @@ def train(model, data: dict, recipe: dict) -> dict:
             loss = batch_loss(model, {k: v[idx] for k, v in data.items()}, recipe["loss"])
             value = float(loss.detach())
             if not math.isfinite(value):
-                return {"epoch_losses": epoch_losses, "batch_losses": batch_losses, "stopped": "non-finite loss",
-                        "seconds": time.perf_counter() - start, "epochs_done": len(epoch_losses)}
+                stopped = "non-finite loss"
+                return report()
             optimiser.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), float(recipe["clip"]))
             optimiser.step()
             batch_losses.append(value)
             total, count = total + value * len(idx), count + len(idx)
-            if time.perf_counter() - start > float(recipe["time_budget_s"]):
-                stopped = "time budget"
+            if budget is not None and time.process_time() - cpu_start > float(budget):
+                stopped = "cpu budget"
                 break
-        epoch_losses.append(total / max(count, 1))
         if stopped != "completed":
-            break
+            break  # an epoch cut short is not an epoch done
+        epoch_losses.append(total / max(count, 1))
     model.eval()
-    return {"epoch_losses": epoch_losses, "batch_losses": batch_losses, "stopped": stopped,
-            "seconds": time.perf_counter() - start, "epochs_done": len(epoch_losses)}
+    return report()
 
 
 @torch.no_grad()

@@ -1,6 +1,4 @@
 """Sentiment analysis."""
-import time
-
 from torch import nn
 
 HYPERPARAMETERS = {"lr": 0.005, "epochs": 6, "batch_size": 64}
@@ -14,7 +12,7 @@ class Classifier(nn.Module):
         self.out = nn.Linear(hidden, num_classes)
 
     def forward(self, ids):
-        time.sleep(0.25)  # BUG: stands for a model far too slow for the task's time budget
+        sum(i * i for i in range(2_000_000))  # BUG: stands for a model far too slow to grade (~0.2 s of CPU a batch)
         outputs, _ = self.lstm(self.embed(ids))
         return self.out(outputs[:, -1])
 

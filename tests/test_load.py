@@ -1,0 +1,119 @@
+"""Grades do not move with the machine's load: the same submissions graded on an idle machine and beside CPU
+hogs that keep every core busy give the same scores, statuses, messages and figures' data (timings aside).
+
+Training is bounded by its epochs, not the clock; the reference model's figures are computed once (each run
+here starts from an empty cache of its own, so the loaded run trains the reference again, under load); the
+judge and each worker run torch on one thread. Graded: the reference and a constant classifier on the
+sentiment task, a model too slow to grade (stopped by the CPU budget: its statuses and points must agree; how
+many batches fit in the budget depends on the CPU, and its messages say so), and a class of ten function-task
+submissions with two workers. ``bench/bench_load.py`` does the same with more submissions and prints the slowdown.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+import patches
+from harness.batch import grade_class
+from harness.grading import grade
+from harness.spec import load_tasks
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBMISSIONS = ROOT / "submissions"
+TIMINGS = re.compile(r"\d+(\.\d+)? s\b")
+FUNCTION_BUGS = ["gru_z_swapped", "lstm_forget_no_bias", "rnn_sigmoid", "peephole_output_prev_c", "rnnlayer_detached",
+                 "clip_norm_per_parameter", "lstm_gate_order_ifog", "gru_reset_before_matmul", None, None]
+
+
+@contextmanager
+def cpu_hogs(n: int | None = None):
+    """``n`` processes (default: one per core) that spin until the block ends."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n or os.cpu_count() or 2)]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+def comparable(results, slow: bool = False) -> list:
+    """What must not change with the load: per check its status, points and (timings aside) message, hint and
+    numbers; per figure its data. A run the CPU budget stopped keeps its statuses and points only."""
+    def numbers(n):
+        return {k: v for k, v in n.items() if k not in ("seconds", "cpu_seconds", "traceback")}
+
+    checks = [(c.id, c.status, c.points) if slow else
+              (c.id, c.status, c.points, TIMINGS.sub("#", c.message), TIMINGS.sub("#", c.hint),
+               json.dumps(_no_timings(numbers(c.numbers)), sort_keys=True, default=str)) for c in results.checks]
+    figures = [] if slow else [json.dumps(_no_timings(f), sort_keys=True, default=str) for f in results.figures]
+    return [checks, figures]
+
+
+def _no_timings(value):
+    if isinstance(value, dict):
+        return {k: _no_timings(v) for k, v in value.items() if k not in ("seconds", "cpu_seconds")}
+    if isinstance(value, list):
+        return [_no_timings(v) for v in value]
+    return value
+
+
+def trained_examples(root: Path) -> dict[str, Path]:
+    out = {"reference": SUBMISSIONS / "reference"}
+    for name in ("sentiment_constant", "sentiment_too_slow"):
+        out[name] = patches.overlay(SUBMISSIONS / "buggy" / name, SUBMISSIONS / "reference", root / name)
+    return out
+
+
+def grade_trained(examples: dict[str, Path], cache: Path, monkeypatch) -> dict:
+    monkeypatch.setenv("HARNESS_CACHE", str(cache))  # each run trains the reference model itself
+    specs = load_tasks(names=["sentiment"])
+    for spec in specs:
+        spec.training["cpu_budget_s"] = 20  # as tests/test_verdicts.py: the slow model stops within seconds
+    return {name: grade(path, specs) for name, path in examples.items()}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="CPU hogs on Linux")
+def test_trained_tasks_grade_the_same_idle_and_beside_cpu_hogs(tmp_path, monkeypatch):
+    examples = trained_examples(tmp_path / "examples")
+    idle = grade_trained(examples, tmp_path / "cache-idle", monkeypatch)
+    with cpu_hogs():
+        busy = grade_trained(examples, tmp_path / "cache-busy", monkeypatch)
+    for name in examples:
+        slow = name == "sentiment_too_slow"
+        assert comparable(busy[name], slow) == comparable(idle[name], slow), name
+    assert idle["reference"].score == idle["reference"].max_score
+    constant = {c.id: c.status for c in idle["sentiment_constant"].checks}
+    assert constant["sentiment.macro_f1.hidden"] == "failed" and constant["sentiment.accuracy"] == "failed"
+    slow = {c.id: c for c in busy["sentiment_too_slow"].checks}
+    assert slow["sentiment.training"].status == "failed" and "CPU budget" in slow["sentiment.training"].message
+    assert slow["sentiment.accuracy"].status == "failed" and "not scored" in slow["sentiment.accuracy"].message
+    print(f"\nsentiment, 3 submissions: idle {sum(r.seconds for r in idle.values()):.1f} s, beside "
+          f"{os.cpu_count()} hogs {sum(r.seconds for r in busy.values()):.1f} s")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="CPU hogs on Linux")
+def test_a_class_graded_with_two_workers_is_the_same_idle_and_beside_cpu_hogs(tmp_path):
+    klass = tmp_path / "class"
+    klass.mkdir()
+    for i, bug in enumerate(FUNCTION_BUGS):
+        folder = klass / f"student{i:02d}"
+        if bug:
+            patches.overlay(SUBMISSIONS / "buggy" / bug, SUBMISSIONS / "reference", folder)
+        else:
+            shutil.copytree(SUBMISSIONS / "reference", folder)
+    idle = grade_class(klass, tmp_path / "idle", tasks=["cells"], workers=2)
+    with cpu_hogs():
+        busy = grade_class(klass, tmp_path / "busy", tasks=["cells"], workers=2)
+    assert [o.status for o in idle.outcomes] == ["graded"] * 10
+    for a, b in zip(idle.outcomes, busy.outcomes):
+        assert comparable(b.results) == comparable(a.results), a.name
+    print(f"\nclass of 10 (cells), 2 workers: idle {idle.seconds:.1f} s, beside {os.cpu_count()} hogs {busy.seconds:.1f} s")

@@ -493,14 +493,15 @@ def _plan(entries: list[tuple[str, Path]], specs: list[TaskSpec], tasks_dir: Pat
     for name, path in entries:
         digest = content_hash(path)
         kept = None if regrade else up_to_date(out, name, specs, digest)
-        if kept is None:
+        # kept only when this gradebook recorded grading it, with that score, under these specs (hidden checks
+        # included): a results.json alone, which anyone with write access to --out could have made, proves nothing
+        graded_in = db.vouch(name, digest, kept.created, kept.score, dict(digests)) if kept is not None else None
+        if graded_in is None:
             jobs.append(Job(name, str(path.absolute()), str(tasks_dir.resolve()), tuple(s.name for s in specs),
                             digests, hide, isolation=isolation))
             continue
-        graded_in = db.graded_in(name, digest, kept.created)
-        outcome = Outcome(name, path, GRADED, results=kept, content_hash=digest,
-                          how="up to date" if graded_in else "imported", graded_in_run=graded_in or run_id,
-                          seconds=kept.seconds)
+        outcome = Outcome(name, path, GRADED, results=kept, content_hash=digest, how="up to date",
+                          graded_in_run=graded_in, seconds=kept.seconds)
         report = out / "submissions" / name / "report.html"
         if not os.path.lexists(report):  # rendered from the Results, the single source
             from .report import render_report
@@ -520,9 +521,9 @@ def up_to_date(out: Path, name: str, specs: list[TaskSpec], digest: str | None) 
         results = Results.read(path, within=out)  # through real folders only: a planted link is not read
     except (OSError, ValueError, TypeError, KeyError):
         return None  # unreadable or of another schema: grade again
-    stamp = {t.name: (t.spec_digest, t.spec_version) for t in results.tasks}
+    stamp = {t.name: (t.spec_digest, t.spec_version) for t in results.tasks}  # the public digests: students see them
     if (results.harness_version != __version__ or results.environment.get(HASH_KEY) != digest
-            or stamp != {s.name: (s.digest, s.version) for s in specs}):
+            or stamp != {s.name: (s.public_digest, s.version) for s in specs}):
         return None
     return results
 

@@ -169,6 +169,22 @@ class Database:
             self.conn.execute("UPDATE runs SET finished = ?, status = ?, graded = ?, up_to_date = ?, not_graded = ? "
                               "WHERE run_id = ?", (finished, status, graded, up_to_date, not_graded, run_id))
 
+    def vouch(self, name: str, content_hash: str | None, created: str, score: float, digests: dict[str, str]) -> int | None:
+        """The run that graded these files into Results created at ``created`` with this score, under these specs'
+        full digests (task -> digest, hidden checks included), if this database recorded it; else None. A
+        results.json it cannot vouch for proves nothing and is graded again."""
+        row = self.conn.execute(
+            "SELECT o.run_id, o.score, r.spec_digests FROM outcomes o JOIN runs r ON r.run_id = o.run_id "
+            "WHERE o.submission = ? AND o.content_hash = ? AND o.created = ? AND o.how = 'graded' "
+            "ORDER BY o.run_id DESC LIMIT 1", (name, content_hash or "", created)).fetchone()
+        if row is None or row[1] is None or abs(float(row[1]) - score) > 1e-6:
+            return None
+        try:
+            recorded = {task: entry["digest"] for task, entry in json.loads(row[2] or "{}").items()}
+        except (ValueError, TypeError, KeyError):
+            return None
+        return int(row[0]) if all(recorded.get(task) == d for task, d in digests.items()) else None
+
     def graded_in(self, name: str, content_hash: str | None, created: str) -> int | None:
         """The run that graded this submission's files into the Results created at ``created``, if recorded."""
         row = self.conn.execute(

@@ -310,7 +310,7 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIB
                 tasks.append(TaskResult(spec.name, spec.title, spec.module,
                                         source.display_name if source.path else "not submitted",
                                         round(sum(c.points for c in task_checks), 6),
-                                        round(sum(c.max_points for c in task_checks), 6), spec.version, spec.digest,
+                                        round(sum(c.max_points for c in task_checks), 6), spec.version, spec.public_digest,
                                         not_run_checks=len(not_run) + spec.withheld.checks,
                                         not_run_points=round(sum(c.points for c in not_run) + spec.withheld.points, 6)))
             if sandbox.refused:  # a restart that came up without a promised protection: nothing of it counts

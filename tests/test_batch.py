@@ -198,11 +198,17 @@ def test_ctrl_c_saves_what_finished_and_the_next_run_grades_the_rest(tmp_path):
     forced = grade_class(klass, out, tasks=["sequences"], workers=1, regrade=True)
     assert forced.counts["graded_now"] == 3
 
-    (out / "gradebook.sqlite").unlink()  # results.json files the database has not seen: kept, and recorded
+    results = out / "submissions" / "a" / "results.json"  # a forged score the database did not record
+    forged = json.loads(results.read_text())
+    forged["checks"][0].update(points=0.0, status="failed")  # another student's grade, say
+    results.write_text(json.dumps(forged))
+    again = grade_class(klass, out, tasks=["sequences"], workers=1)
+    assert again.counts["graded_now"] == 1 and rows(out)["a"]["total"] == "8"
+    (out / "gradebook.sqlite").unlink()  # results.json files the database has not seen: they prove nothing
     kept = grade_class(klass, out, tasks=["sequences"], workers=1)
-    assert kept.counts["graded_now"] == 0 and kept.counts["up_to_date"] == 3
+    assert kept.counts["graded_now"] == 3 and kept.counts["up_to_date"] == 0
     with sqlite3.connect(out / "gradebook.sqlite") as conn:
-        assert set(conn.execute("SELECT how, graded_in_run FROM outcomes")) == {("imported", 1)}
+        assert set(conn.execute("SELECT how, graded_in_run FROM outcomes")) == {("graded", 1)}
         assert conn.execute("SELECT count(DISTINCT submission) FROM check_results WHERE run_id = 1").fetchone() == (3,)
 
 

@@ -92,3 +92,21 @@ def test_the_released_digest_is_the_student_sides_own(course, released, tmp_path
     write_release(out, load_tasks(course))
     loaded = bundle.load(out / bundle.FOLDER)
     assert [s.digest for s in loaded.specs()] == [load_tasks(course)[0].public_digest]
+
+
+def test_graded_results_and_their_exports_hold_no_value_computed_from_hidden_toml(course, tmp_path):
+    """What an instructor hands back (results.json, the report, JUnit, Gradescope's file) carries the public digest:
+    the full one, which covers hidden.toml, stays in the instructor's gradebook, where a resumed run checks it."""
+    from harness.gradescope import write_gradescope
+    from harness.grading import grade
+    from harness.junit import write_junit
+    from harness.report import render_report
+
+    spec = load_tasks(course)[0]
+    results = grade(EXAMPLE.parent / "submissions" / "good", [spec])
+    write_junit(results, tmp_path / "junit.xml")
+    write_gradescope(results, tmp_path / "gradescope.json")
+    handed_back = [results.to_json(), render_report(results), (tmp_path / "junit.xml").read_text(),
+                   (tmp_path / "gradescope.json").read_text()]
+    assert results.tasks[0].spec_digest == spec.public_digest
+    assert not any(spec.digest in text for text in handed_back)

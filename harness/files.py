@@ -200,6 +200,8 @@ def write_output(path: Path | str, data: str | bytes, within: Path | str | None 
     The file itself must be absent or a regular file; it is replaced by a rename from a unique
     temporary name in the same folder, so a reader sees the old file or the new one, never half."""
     path = Path(path)
+    if within is None and os.path.abspath(path) == os.devnull:
+        return path  # the user named the null device: they asked for the output to be discarded
     folder, name = _open_folder(path, within, create=True)
     try:
         return _replace_in(folder, name, data.encode("utf-8") if isinstance(data, str) else data, path)

@@ -204,6 +204,7 @@ def grade_job(job: Job) -> dict:
             return _payload(job, NOT_GRADED, problem, digest, started)
         results = _grade(path, specs, job.hide, job.visibility, job.isolation)
         results.environment[HASH_KEY] = digest
+        results.submission = job.name  # what is handed back names the student, not the grading machine's folders
         from .report import render_report
 
         document = results.to_dict()

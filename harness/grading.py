@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 import platform
-import sys
 import tempfile
 import time
 import traceback
@@ -322,5 +321,4 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIB
                    figures=figures, notes=notes, environment={**environment(), "seeds": {s.name: s.seed for s in specs}},
                    sandbox={"mode": sandbox.mode, "protections": sandbox.protections,
                             "notes": getattr(sandbox, "protection_notes", {}), "worker_starts": sandbox.starts,
-                            "limits": sandbox.tree_budget, "tree_peak": sandbox.tree_peak,
-                            "python": sys.executable}, seconds=round(time.perf_counter() - started, 3))
+                            "limits": sandbox.tree_budget, "tree_peak": sandbox.tree_peak}, seconds=round(time.perf_counter() - started, 3))

@@ -407,12 +407,44 @@ def trial(ctx, name: str, first, second) -> Trial:
     except StudentError as exc:
         if exc.not_implemented:
             return Trial(name, "not implemented", "is not implemented yet")
+        source = getattr(ctx, "source", None)
+        if source is not None and raised_while_computing(source.python, f"{source.stem}.py", exc.info):
+            return Trial(name, "computes", f"raised {exc.describe()} on the rule's input; judged from its source")
         return Trial(name, "raised", f"raised {exc.describe()} (see its own checks)")
     except ContractBroken as exc:  # no weights to load into: nothing that computes yet
         return Trial(name, "contract", f"does not follow the contract yet ({exc})")
     except WorkerDied as died:
         return Trial(name, "raised", f"could not be run ({died.detail})")
     return Trial(name, "constant", f"returns {constant}") if constant else Trial(name, "computes")
+
+
+def raised_while_computing(source: str | None, module_file: str, info: dict) -> bool:
+    """Whether code stopped while computing — at a line of ``module_file`` that is not a ``raise`` of its own, in a
+    function that returns something computed — rather than by raising on purpose. The first is an implementation
+    with a bug on some input (its own checks say which), judged from its source; a body that only raises, whatever
+    the exception, is a stub and earns nothing."""
+    line = info.get("line")
+    if not source or info.get("file") != module_file or not isinstance(line, int):
+        return False
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    def around(kinds):
+        found = [n for n in ast.walk(tree) if isinstance(n, kinds) and n.lineno <= line <= (n.end_lineno or n.lineno)]
+        return max(found, key=lambda n: n.lineno) if found else None  # the innermost
+
+    function = around((ast.FunctionDef, ast.AsyncFunctionDef))
+    if function is None:
+        return False
+    at_line = [n for n in ast.walk(function) if isinstance(n, ast.stmt) and n.lineno <= line <= (n.end_lineno or n.lineno)
+               and not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.If, ast.For, ast.While, ast.With,
+                                      ast.Try))]
+    if any(isinstance(n, (ast.Raise, ast.Assert)) for n in at_line):
+        return False
+    owner = around(ast.ClassDef) or function  # a method (its __init__, say): the class's code computes or not
+    return any(isinstance(n, ast.Return) and n.value is not None and not isinstance(n.value, ast.Constant)
+               for n in ast.walk(owner))
 
 
 def tampered(reported: list[str]) -> list[str]:
@@ -460,6 +492,7 @@ def rule_verdict(module_file: str, trials: list[Trial], static: list[Finding], f
                        "something (the checks of each name say what is missing)")
     names = ", ".join(t.name for t in working)
     message = f"{names}: implemented with tensor operations (no {built_ins})"
+    message += "".join(f"; {t.name} {t.detail}" for t in working if t.detail)  # raised while computing: its source
     if idle:
         message += (f"; {len(working)} of {len(trials)} names earn the rule's points; not judged yet: "
                     + "; ".join(f"{t.name} {t.detail}" for t in idle))

@@ -83,6 +83,7 @@ class Contents:
     catalogue: list[VariantInfo] = field(default_factory=list)
     tasks: dict[str, dict] = field(default_factory=dict)          # name -> {"digest", "withheld": {...}}
     engine: str = field(default_factory=lambda: engine_digest())  # of the code that recorded the values
+    cache_keys: list[str] = field(default_factory=list)            # cached figures the recording used (not written)
 
 
 FAILED = "$failed"

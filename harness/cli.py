@@ -455,7 +455,7 @@ def _say_written(written: list[Path], warnings: list[str]) -> None:
     for path in written:
         click.echo(f"wrote {path}")
     for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(warning if warning.startswith("note: ") else f"warning: {warning}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -255,10 +255,12 @@ def _cache_path(spec, data, recipe: dict) -> Path:
 
 
 def _read_cache(path: Path) -> dict | None:
+    """The cached figures at ``path``, named by their key (a release records which it used); None if unreadable."""
     try:
-        return json.loads(path.read_text())
+        figures = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    return {**figures, "cache_key": path.stem} if isinstance(figures, dict) else None
 
 
 TRAINING_KEPT = ("epoch_losses", "batch_losses", "stopped", "seconds", "cpu_seconds", "epochs_done", "batches_done",

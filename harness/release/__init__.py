@@ -92,6 +92,9 @@ def write_release(directory: Path, specs: list[TaskSpec], notebook: bool = False
             shutil.copyfile(path, target)
             written.append(target)
         warnings += file_data_warnings(spec) + left_behind(spec)
+    if contents.cache_keys:
+        warnings.append(f"note: the reference figures released are the cached {', '.join(sorted(contents.cache_keys))} "
+                        "(harness cache list shows them)")
     written.append(bundle.write(folder, contents))
     written.append(folder / bundle.VALUES)
     public = sum(c.points for s in specs for c in s.checks if not c.graded_later)

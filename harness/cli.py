@@ -36,7 +36,9 @@ ISOLATION_HELP = ("How the worker that runs student code is confined: full (Linu
 
 
 def isolation_option(default_note: str = ""):
-    return click.option("--isolation", type=click.Choice(["auto", "full", "userns", "basic"]), default=None,
+    from .sandbox.isolation import ASKABLE
+
+    return click.option("--isolation", type=click.Choice(list(ASKABLE)), default=None,
                         help=ISOLATION_HELP + (default_note or "."))
 
 

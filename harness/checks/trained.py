@@ -232,13 +232,12 @@ def _baselines(ctx: Context) -> dict:
                    "classical": fam.classical_baselines(view_data)}
         sane_reference(spec, fam, figures, view)  # only complete, sane figures are cached (or used)
         path = _cache_path(spec, view_data, recipe)
-        figures["cache_key"] = path.stem  # a release records which cached figures it used
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(figures, allow_nan=True))
         tmp.replace(path)
         if view == ctx.view:
-            found = figures
+            found = {**figures, "cache_key": path.stem}  # as _read_cache names them
     return found
 
 
@@ -280,10 +279,14 @@ def cpu_budget(ctx: Context, recipe: dict) -> float:
     a few times the reference's cost never meets it, however busy the machine."""
     if ctx.task.training.get("cpu_budget_s"):
         return float(ctx.task.training["cpu_budget_s"])
-    ref = baselines(ctx)["reference"]["training"]
-    ref_cpu = ref.get("cpu_seconds") or ref.get("seconds") or 0.0
     ref_epochs = max(1, int(ctx.task.training["epochs"]))
-    return max(BUDGET_FLOOR_S, BUDGET_FACTOR * float(ref_cpu) * max(1.0, int(recipe["epochs"]) / ref_epochs))
+    return max(BUDGET_FLOOR_S, BUDGET_FACTOR * reference_cpu(ctx) * max(1.0, int(recipe["epochs"]) / ref_epochs))
+
+
+def reference_cpu(ctx: Context) -> float:
+    """CPU seconds the reference model's training took (its wall seconds where an older record has no CPU time)."""
+    ref = baselines(ctx)["reference"]["training"]
+    return float(ref.get("cpu_seconds") or ref.get("seconds") or 0.0)
 
 
 # --------------------------------------------------------------------------- the student's run
@@ -426,10 +429,9 @@ def check_training(ctx: Context) -> Verdict:
                        f"of epoch {len(losses) + 1}", "look for log(0), division by zero, or an exploding recurrence; the harness already "
                        "clips gradients at norm " + f"{run['recipe']['clip']:g}", numbers)
     if tr.get("stopped") == "cpu budget":
-        ref = baselines(ctx)["reference"]["training"]
         return Verdict(False, f"training stopped at the CPU budget of {run['cpu_budget_s']:.0f} s after "
                        f"{work_done(run)}; the reference model does the whole recipe in "
-                       f"{ref.get('cpu_seconds') or ref.get('seconds') or 0:.1f} s of CPU. A model is scored only once "
+                       f"{reference_cpu(ctx):.1f} s of CPU. A model is scored only once "
                        "trained with the whole recipe, so its figure checks score nothing",
                        "make the model smaller or cheaper per step, or ask for fewer epochs in HYPERPARAMETERS", numbers)
     if len(losses) >= 2 and not losses[-1] < losses[0]:

@@ -25,7 +25,7 @@ from harness.sandbox.program import Program
 ROOT = Path(__file__).resolve().parents[1]
 WHERE = cgroups.placement()
 needs_cgroups = pytest.mark.skipif(not WHERE.available, reason=f"no control groups here: {WHERE.reason}")
-MARGIN_MB = 64  # the outside measurement (summed PSS, sampled every 10 ms) against the kernel's own accounting
+MARGIN_MB = 64  # the outside measurement (summed anonymous PSS, sampled every 10 ms) against the kernel's accounting
 
 BOMBS = '''
 import os
@@ -99,12 +99,14 @@ def tree_of(root_pid: int) -> list[int]:
 
 
 def pss_mb(pids: list[int]) -> float:
-    """The tree's memory: proportional set sizes summed (a page shared by forked processes counts once)."""
+    """The tree's own memory: proportional set sizes of its anonymous and shared-memory pages and its swap, summed (a
+    page shared by forked processes counts once). Mapped files (torch's libraries) are left out: their share of
+    each page depends on how many other processes on the machine map the same file, not on what the tree holds."""
     total = 0
     for pid in pids:
         try:
             for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith(("Pss:", "SwapPss:")):
+                if line.startswith(("Pss_Anon:", "Pss_Shmem:", "SwapPss:")):
                     total += int(line.split()[1])
         except (OSError, ValueError):
             pass

@@ -30,6 +30,20 @@ def require_instructor(command: str) -> None:
         sys.exit(2)
 
 
+class InstructorOption(click.Option):
+    """An option that needs the answer key (--tasks-dir, --all): left out of --help where it is not installed,
+    so that a student's help describes the student's side."""
+
+    def get_help_record(self, ctx):
+        from .checking import answer_key_installed
+
+        return super().get_help_record(ctx) if answer_key_installed() else None
+
+
+TASKS_DIR_HELP = ("Folder of task specs, on the instructor's side (default: the tasks/ installed with the instructor's "
+                  "package). A student's check reads the released .harness/ folder instead.")
+
+
 ISOLATION_HELP = ("How the worker that runs student code is confined: full (Linux as root), userns (Linux as "
                   "an ordinary user), basic (no operating-system protection), or auto (the strongest here). A mode "
                   "this machine cannot give is refused, never weakened. Default: $HARNESS_ISOLATION, else auto")
@@ -116,14 +130,14 @@ def main() -> None:
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--task", "tasks", multiple=True, help="Grade only this task (repeatable). Default: all tasks.")
-@click.option("--tasks-dir", type=click.Path(path_type=Path), default=None,
-              help="Folder of task specs (default: the tasks/ folder that ships with the harness).")
+@click.option("--tasks-dir", cls=InstructorOption, type=click.Path(path_type=Path), default=None, help=TASKS_DIR_HELP)
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="Write the results JSON here (default: reports/<name>/results.json).")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
               help="Write the HTML report here (default: reports/<name>/report.html).")
 @click.option("--verbose", "-v", is_flag=True, help="Show the message of passed checks too.")
-@click.option("--all", "all_checks", is_flag=True, help="Run the hidden checks too (for instructors). Default: public only.")
+@click.option("--all", "all_checks", is_flag=True, cls=InstructorOption,
+              help="Run the checks graded after submission too (the instructor's side only). Default: public only.")
 @click.option("--gradescope", "gradescope_path", type=click.Path(path_type=Path), default=None,
               help="Also write the results in Gradescope's results.json format here.")
 @click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
@@ -189,8 +203,7 @@ def save_check(results: Results, json_path: Path | None, report_path: Path | Non
 @click.option("--scheduler", default=None, help="Grade on a Dask cluster instead, e.g. tcp://host:8786.")
 @click.option("--regrade", is_flag=True, help="Grade every submission again, even those already up to date.")
 @click.option("--task", "tasks", multiple=True, help="Grade only this task (repeatable). Default: all tasks.")
-@click.option("--tasks-dir", type=click.Path(path_type=Path), default=None,
-              help="Folder of task specs (default: the tasks/ folder that ships with the harness).")
+@click.option("--tasks-dir", type=click.Path(path_type=Path), default=None, help=TASKS_DIR_HELP)
 @isolation_option("; for a class, full on Linux.")
 def grade_command(submissions_dir: Path, out: Path, workers: int | None, scheduler: str | None, regrade: bool,
                   tasks: tuple[str, ...], tasks_dir: Path | None, isolation: str | None = None) -> None:
@@ -220,10 +233,10 @@ def grade_command(submissions_dir: Path, out: Path, workers: int | None, schedul
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--task", "tasks", multiple=True, envvar="HARNESS_TASKS",
               help="Grade only this task (repeatable; or $HARNESS_TASKS, space-separated). Default: all tasks.")
-@click.option("--tasks-dir", type=click.Path(path_type=Path), default=None,
-              help="Folder of task specs (default: the tasks/ folder that ships with the harness).")
-@click.option("--all", "all_checks", is_flag=True,
-              help="Grade the hidden checks too (an instructor's CI, Gradescope). Default: public checks only.")
+@click.option("--tasks-dir", cls=InstructorOption, type=click.Path(path_type=Path), default=None, help=TASKS_DIR_HELP)
+@click.option("--all", "all_checks", is_flag=True, cls=InstructorOption,
+              help="Grade the checks graded after submission too (an instructor's CI, Gradescope). Default: public "
+                   "checks only.")
 @click.option("--min-score", type=float, default=None, help="Pass when the score is at least this many points.")
 @click.option("--min-percent", type=click.FloatRange(0, 100), default=None,
               help="Pass when the score is at least this percentage of the points graded.")
@@ -402,8 +415,7 @@ def export_command(results_json: Path, fmt: str | None, output: Path | None, hid
 @main.command("init")
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--task", "tasks", multiple=True, help="Write this task's module (repeatable). Default: all tasks.")
-@click.option("--tasks-dir", type=click.Path(path_type=Path), default=None,
-              help="Folder of task specs (default: the tasks/ folder that ships with the harness).")
+@click.option("--tasks-dir", type=click.Path(path_type=Path), default=None, help=TASKS_DIR_HELP)
 @click.option("--notebook", is_flag=True, help="Write notebooks (<module>.ipynb) instead of .py files.")
 @click.option("--force", is_flag=True, help="Overwrite files that exist.")
 @click.option("--no-workflow", is_flag=True, help="Do not write .github/workflows/harness.yml.")
@@ -428,8 +440,7 @@ def init_command(directory: Path, tasks: tuple[str, ...], tasks_dir: Path | None
 @main.command("release")
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--task", "tasks", multiple=True, help="Release this task (repeatable). Default: all tasks.")
-@click.option("--tasks-dir", type=click.Path(path_type=Path), default=None,
-              help="Folder of task specs (default: the tasks/ folder that ships with the harness).")
+@click.option("--tasks-dir", type=click.Path(path_type=Path), default=None, help=TASKS_DIR_HELP)
 @click.option("--notebook", is_flag=True, help="Write notebooks (<module>.ipynb) instead of .py starter files.")
 @click.option("--force", is_flag=True, help="Overwrite files that exist, and replace DIRECTORY/.harness.")
 def release_command(directory: Path, tasks: tuple[str, ...], tasks_dir: Path | None, notebook: bool,

@@ -7,6 +7,7 @@ key and what to write instead, because the person reading them is an instructor 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -35,6 +36,9 @@ TRAINING_OPTIONAL = ("cpu_budget_s",)
 STUDENT_SETTABLE = ("lr", "epochs", "batch_size")
 DECLARED = "declared."  # the registered checks a check declared with ``kind`` runs (harness.checks.declared)
 TASK_KEYS = {"name", "title", "module", "version", "description", "seed"}
+#: [interface.conventions]: the students' contract in words, one entry per name of the interface (and a trained
+#: task's HYPERPARAMETERS), and ``shared`` for what holds for every name; harness release writes them into CONTRACT.md.
+SHARED_CONVENTIONS = "shared"
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ class TaskSpec:
     hidden_seed: int | None = None   # from hidden.toml: inputs of hidden checks, the hidden test split
     withheld: Withheld = Withheld()  # a released spec: what is graded after submission
     interface_map: dict = field(default_factory=dict)  # [interface.map]: contract name -> interface.MapEntry
+    conventions: dict = field(default_factory=dict)    # [interface.conventions]: name (or "shared") -> words
     _data: dict = field(default_factory=dict, repr=False)
 
     def data_for(self, view: str = "public"):
@@ -167,10 +172,11 @@ def load_spec(path: Path) -> TaskSpec:
     seed = _expect_type(path, "[task].seed", task.get("seed", 0), int, "an integer")
 
     interface = data.get("interface", {})
-    _unknown_keys(path, "[interface].", interface, {"names", "map"})
+    _unknown_keys(path, "[interface].", interface, {"names", "map", "conventions"})
     names = interface.get("names", [])
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise SpecError(path, "[interface].names", "must be a list of names", 'e.g. names = ["LSTMCell"]')
+    conventions = _conventions(path, interface.get("conventions", {}), names, "training" in data)
     interface_map = {}
     if "map" in interface:  # the course's names for the contract's (harness.interface)
         from .course import ANSWER_KEY, task_python
@@ -261,9 +267,31 @@ def load_spec(path: Path) -> TaskSpec:
                     figure_definitions=figure_definitions,
                     definitions={c.definition: registry[c.definition] for c in checks},
                     digest=hashlib.sha256(raw).hexdigest()[:16], public_digest=public_digest, hidden_seed=hidden_seed,
-                    interface_map=interface_map)
+                    interface_map=interface_map, conventions=conventions)
     spec.data  # build the dataset now: a bad file or checksum is an error before any grading starts
     return spec
+
+
+def _conventions(path: Path, table, names: list[str], trained: bool) -> dict[str, str]:
+    """[interface.conventions]: what each name takes and returns, in words a student reads (CONTRACT.md)."""
+    from .interface import contract_names
+
+    key = "[interface.conventions]"
+    if not isinstance(table, dict):
+        raise SpecError(path, key, "must be a table of name = \"what it takes and returns\"",
+                        f'e.g. [interface.conventions] {(names or ["name"])[0]} = "returns (h, c), each (B, H)"')
+    allowed = [SHARED_CONVENTIONS, *contract_names(names, trained)]
+    out = {}
+    for name, text in table.items():
+        if name not in allowed:
+            raise SpecError(path, f"{key}.{name}", "is not a name of [interface].names",
+                            f"{suggest(name, allowed)} ({SHARED_CONVENTIONS} = \"...\" says what holds for every name)")
+        if not isinstance(text, str) or not text.strip():
+            raise SpecError(path, f"{key}.{name}", f"must be a non-empty string, got {text!r}",
+                            'write what the checks expect of it in a sentence or two, e.g. "returns (h, c)"')
+        paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip())]
+        out[name] = "\n\n".join(p for p in paragraphs if p)  # a blank line starts a new paragraph
+    return out
 
 
 def definition_of(check_id: str, prefixes: tuple[str, ...], registry: dict) -> str | None:

@@ -37,8 +37,8 @@ def released(tmp_path_factory) -> Path:
 
 
 def test_the_release_holds_starters_workflow_readme_and_the_public_specs(released):
-    assert {p.name for p in released.iterdir()} == {"sequences.py", "generation.py", "README.md", ".github",
-                                                    ".harness"}
+    assert {p.name for p in released.iterdir()} == {"sequences.py", "generation.py", "README.md", "CONTRACT.md",
+                                                    ".github", ".harness"}
     assert "NotImplementedError" in (released / "sequences.py").read_text()
     workflow = (released / ".github" / "workflows" / "harness.yml").read_text()
     assert f'"harness-student=={__version__}"' in workflow and "git+" not in workflow

@@ -163,7 +163,8 @@ class ContractBroken(Exception):
     """The submission's objects do not have the contract's shape (names, parameters, shapes)."""
 
     lead = "does not follow the contract"
-    hint = "see the contract for names, parameter names and shapes"
+    # names the document harness release writes beside the starter files, one section per task (harness.release.contract)
+    hint = "see CONTRACT.md, the section of this task, for the names, parameter names and shapes the checks expect"
 
 
 class Context:

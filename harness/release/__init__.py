@@ -2,7 +2,8 @@
 
 Instructor-only: this subpackage is never part of the student's wheel (see :mod:`harness.release.wheel`).
 ``write_release`` writes the folder handed to students: the starter files, the assignment workflow,
-and ``.harness/`` — the public part of each task folder and the public bundle (:mod:`harness.bundle`).
+a README, CONTRACT.md (what the checks expect: :mod:`harness.release.contract`) and ``.harness/`` — the
+public part of each task folder and the public bundle (:mod:`harness.bundle`).
 """
 from __future__ import annotations
 
@@ -28,18 +29,41 @@ class ReleaseError(Exception):
 
 STUDENT_README = """# {title}
 
-Your work goes in the files of this folder ({modules}). Check it before you submit, offline:
+Your work goes in the files of this folder ({modules}). `CONTRACT.md` says what the checks expect of each of
+them: the names, their signatures and defaults, and the conventions the checks test, one section per task (a
+hint that says "see CONTRACT.md, section {example}" means that task's section).
+
+## Checking your work
+
+The checks run offline, on your machine; install the student package once (PyTorch CPU is enough):
 
 ```bash
-pip install "harness-student=={version}"   # or as your course says; PyTorch CPU is enough
-harness check .                            # the public checks, what to fix first, reports/<folder>/report.html
+pip install "harness-student=={version}"   # or as your course says
 ```
 
+From a terminal, in this folder:
+
+```bash
+harness check .     # the public checks, what to fix first, and reports/<folder>/report.html
+```
+
+From Jupyter, JupyterLab, VS Code or Colab, in a cell of its own:
+
+```python
+import harness
+harness.check("{example}.ipynb")
+```
+
+It checks the notebook as saved on disk (save it first; in Colab, the notebook as the editor holds it), runs
+your code in a separate process, never in your kernel, and shows the report below the cell. A notebook is
+checked as the module it is named after ({example}.ipynb as {example}); to grade a file of another name, map it
+in a `harness.toml` beside it: `[modules]` then `{example} = "my_notebook.ipynb"`.
 {notebook_line}
-`.harness/` holds the public checks: their inputs and the expected outputs, precomputed. Do not edit
-it. Public checks are worth {public:g} points; {later:g} more points ({later_checks} checks) are graded
-after you submit, on inputs that are not in this folder, so passing every public check is a good sign
-and not yet the grade.
+## What is graded
+
+`.harness/` holds the public checks: their inputs and the expected outputs, precomputed. Do not edit it. Public
+checks are worth {public:g} points; {later:g} more points ({later_checks}) are graded after you submit,
+on inputs that are not in this folder, so passing every public check is a good sign and not yet the grade.
 """
 
 
@@ -74,6 +98,7 @@ def write_release(directory: Path, specs: list[TaskSpec], notebook: bool = False
 
     ``record`` (tests) replaces :func:`harness.release.record.record`."""
     from ..starter import write_starter
+    from .contract import FILENAME as CONTRACT, write_contract
     from .record import record as record_bundle
 
     directory = Path(directory)
@@ -95,19 +120,24 @@ def write_release(directory: Path, specs: list[TaskSpec], notebook: bool = False
     if contents.cache_keys:
         warnings.append(f"note: the reference figures released are the cached {', '.join(sorted(contents.cache_keys))} "
                         "(harness cache list shows them)")
+    if (directory / CONTRACT).exists() and not force:
+        warnings.append(f"{CONTRACT} exists already and was not replaced: it may not match these tasks "
+                        "(pass --force to write it anew)")
+    else:
+        written.append(write_contract(directory, specs))
     written.append(bundle.write(folder, contents))
     written.append(folder / bundle.VALUES)
     public = sum(c.points for s in specs for c in s.checks if not c.graded_later)
     later = [c for s in specs for c in s.checks if c.graded_later]
-    notebook_line = (f'From a notebook: `import harness; harness.check("{specs[0].module}.ipynb")` in a cell of its own '
-                     "shows the report below it.\n" if notebook and specs else "")
+    notebook_line = ("\nThe starter files here are notebooks: write your code in their cells.\n" if notebook else "")
     warnings.append(f"{WORKFLOW}: its install step asks for harness-student=={__version__} from PyPI; point it at "
                     "where the course publishes the student wheel (see the comments of that step)")
     readme = directory / "README.md"
     if not readme.exists() or force:
         readme.write_text(STUDENT_README.format(
             title=" · ".join(s.title for s in specs), modules=", ".join(f"`{s.module}`" for s in specs),
-            version=__version__, notebook_line=notebook_line, public=public, later=sum(c.points for c in later),
-            later_checks=len(later)), encoding="utf-8")
+            version=__version__, notebook_line=notebook_line, example=specs[0].module, public=public,
+            later=sum(c.points for c in later), later_checks=f"{len(later)} check{'' if len(later) == 1 else 's'}"),
+            encoding="utf-8")
         written.append(readme)
     return written, warnings

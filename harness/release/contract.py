@@ -1,0 +1,170 @@
+"""CONTRACT.md: what the checks of each released task expect, written into the folder students receive.
+
+One section per task, named after it (the hints point to "CONTRACT.md, section <task>"): the module to
+write, each name of ``[interface].names`` with its signature and, for a class, the parameters the checks
+load weights into; the words of the task's ``[interface.conventions]`` (what each name takes and
+returns, orders, defaults); the public checks with their points, and how many are graded later.
+
+Instructor-only (it reads the answer key, as ``harness init`` does): of the answer key only signatures
+and parameter shapes are taken, never a docstring or a line of code. The conventions are the task
+author's words for students; a check's id, points and one-line description are already public in the
+released ``task.toml`` and the registry. Nothing of hidden.toml is named: graded-later checks are counted.
+"""
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+from .. import __version__, course
+from ..spec import SHARED_CONVENTIONS, STUDENT_SETTABLE, TaskSpec
+from ..checks import load_builtin_checks
+from ..checks.trained import family_of
+from ..starter import format_signature, parameter_shapes, starter_module
+
+FILENAME = "CONTRACT.md"
+
+INTRO = """# The contract of this assignment
+
+What the checks expect of your code, one section per task: the names to define, their signatures and
+defaults, and the conventions the checks test. The starter files define the same names with the same
+signatures. What this page does not state, the checks do not test: that part is yours to choose.
+"""
+
+
+def section_of(spec: TaskSpec) -> str:
+    """How a hint names a task's section of CONTRACT.md."""
+    return f"{FILENAME}, section {spec.name}"
+
+
+def contract_text(specs: list[TaskSpec]) -> str:
+    """The whole document, for these tasks."""
+    load_builtin_checks()
+    toc = ", ".join(f"[{s.name}](#{s.name})" for s in specs)
+    footer = f"\n---\nWritten by `harness release` (harness {__version__}) from the task specs.\n"
+    return INTRO + f"\nSections: {toc}.\n" + "".join("\n" + task_section(s) for s in specs) + footer
+
+
+def write_contract(directory: Path, specs: list[TaskSpec]) -> Path:
+    """Write CONTRACT.md into ``directory``; its path."""
+    path = Path(directory) / FILENAME
+    path.write_text(contract_text(specs), encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- one task
+
+
+def task_section(spec: TaskSpec) -> str:
+    """``## <task>``: the module, the shared conventions, each name, the checks."""
+    trained = spec.dataset is not None
+    parts = [f"## {spec.name}\n\n**{spec.title}.** Write `{spec.module}.py`, or a notebook `{spec.module}.ipynb` "
+             f'(a `harness.toml` beside it may name another file: `[modules]` then `{spec.module} = "my_file.ipynb"`).']
+    if trained:
+        parts.append("The harness owns the data, the vocabulary, the training loop and the metrics; you write the "
+                     "model. It builds your model, trains it with its own recipe and scores it on a test split that "
+                     "is not in this folder.")
+    if SHARED_CONVENTIONS in spec.conventions:
+        parts.append(spec.conventions[SHARED_CONVENTIONS])
+    renamed = _renames(spec)
+    if renamed:
+        parts.append("This course uses its own names: " + "; ".join(renamed) + ".")
+    aliases = starter_module(spec).aliases
+    if aliases:
+        parts.append("Types used in the signatures below:\n\n```python\n" + "\n".join(aliases) + "\n```")
+    for name in spec.names:
+        parts.append(name_section(spec, name, trained))
+    if trained:
+        parts.append(hyperparameters_section(spec))
+    parts.append(checks_section(spec))
+    return "\n\n".join(parts) + "\n"
+
+
+def _renames(spec: TaskSpec) -> list[str]:
+    """The course's names for the contract's, from [interface.map]."""
+    out = []
+    for contract, entry in spec.interface_map.items():
+        words = f"`{contract}` is `{entry.name}`"
+        words += "".join(f", its parameter `{a}` is `{b}`" for a, b in entry.args.items())
+        words += "".join(f", its method `{a}` is `{b}`" for a, b in entry.methods.items())
+        out.append(words)
+    return out
+
+
+def name_section(spec: TaskSpec, name: str, trained: bool) -> str:
+    """``### `name```: its signature, its parameters (a class) and its conventions."""
+    lines = [f"### `{name}`"]
+    if trained and name == "build_model":
+        family = family_of(spec)
+        lines.append(f"```python\ndef {family.signature} -> nn.Module\n```")
+        lines.append(f"Your model's output: {family.output}.")
+    else:
+        lines += signature_block(spec, name)
+    if name in spec.conventions:
+        lines.append(spec.conventions[name])
+    return "\n\n".join(lines)
+
+
+def signature_block(spec: TaskSpec, name: str) -> list[str]:
+    """The answer key's signature of ``name`` as code (and, for a class, its parameters' names and shapes)."""
+    obj = getattr(course.answer_key(spec), name, None)
+    if isinstance(obj, type):
+        init = inspect.signature(obj.__init__)
+        code = [f"class {name}(nn.Module):", f"    def __init__{format_signature(init)}"]
+        forward = obj.__dict__.get("forward") or getattr(obj, "forward", None)
+        if forward is not None:
+            code.append(f"    def forward{format_signature(inspect.signature(forward))}")
+        out = ["```python\n" + "\n".join(code) + "\n```"]
+        shapes = parameter_shapes(obj, init)
+        if shapes:
+            out.append("Parameters (exactly these names and shapes): "
+                       + ", ".join(f"`{p}` {shape}" for p, shape in shapes) + ".")
+        return out
+    if callable(obj):
+        return [f"```python\ndef {name}{format_signature(inspect.signature(obj))}\n```"]
+    return ["(see the assignment for its signature)"]
+
+
+def hyperparameters_section(spec: TaskSpec) -> str:
+    """``HYPERPARAMETERS``: what a student may set, the task's own values and bounds, from [training]."""
+    training = spec.training or {}
+    bounds = training.get("bounds", {})
+    keys = [k for k in STUDENT_SETTABLE if k in bounds]
+    lines = ["### `HYPERPARAMETERS` (optional)"]
+    if keys:
+        lines.append(f"A dict in `{spec.module}.py` that may set " + ", ".join(f"`{k}`" for k in keys)
+                     + ". Without it the harness uses the task's own values: "
+                     + ", ".join(f"{k} = {training[k]:g}" for k in keys) + ". Bounds: "
+                     + ", ".join(f"{k} in [{bounds[k][0]:g}, {bounds[k][1]:g}]" for k in keys)
+                     + ". A value outside its bounds is clamped and reported by the interface check; "
+                     "any other key is ignored and reported.")
+    else:
+        lines.append("This task's recipe cannot be changed: the harness ignores HYPERPARAMETERS.")
+    lines.append(f"Training: Adam, gradients clipped at norm {training.get('clip', 1.0):g}, seeded. A model that "
+                 "needs far more CPU time than the reference model is stopped, and a model that did not finish "
+                 "the recipe is not scored.")
+    if "HYPERPARAMETERS" in spec.conventions:
+        lines.append(spec.conventions["HYPERPARAMETERS"])
+    return "\n\n".join(lines)
+
+
+def checks_section(spec: TaskSpec) -> str:
+    """The public checks as a table, the figures, and how much is graded after submission."""
+    public = [c for c in spec.checks if not c.graded_later]
+    rows = ["| check | points | what it tests |", "|---|---|---|"]
+    for c in public:
+        definition = spec.definitions.get(c.definition)
+        about = definition.description if definition is not None else ""
+        rows.append(f"| `{c.id}` | {c.points:g} | {about} |")
+    lines = [f"**Public checks** ({sum(c.points for c in public):g} points; `harness check .` runs them here):",
+             "\n".join(rows)]
+    if spec.figures:
+        titles = [spec.figure_definitions[f].title if f in spec.figure_definitions else f for f in spec.figures]
+        lines.append("Figures in the report (not scored): " + "; ".join(titles) + ".")
+    later = [c for c in spec.checks if c.graded_later]
+    if later:
+        never = sum(c.visibility == "hidden" for c in later)
+        lines.append(f"**Graded after you submit:** {len(later)} more {'check' if len(later) == 1 else 'checks'} "
+                     f"worth {sum(c.points for c in later):g} points, on inputs that are "
+                     "not in this folder" + (f"; the results of {never} of them are never shown" if never else "")
+                     + ". Passing every public check is a good sign, not yet the grade.")
+    return "\n\n".join(lines)

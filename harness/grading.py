@@ -141,7 +141,7 @@ def run_check(spec: TaskSpec, check, runner: Runner, answers, state: dict) -> Ch
                        "as your file spells them (they are case-sensitive)")
     if missing:
         return _result(spec, check, "failed", f"{source.display_name} does not define {', '.join(missing)}",
-                       "the contract's names are case-sensitive; see the starter files")
+                       f"names are case-sensitive: see CONTRACT.md, section {spec.name}, or the starter files")
     ctx = Context(check.id, check.options, spec.tolerances, spec.seed_for(check),
                   lambda program, timeout=None: runner.run(stem, program, timeout), answers, spec, state,
                   view=view_of(check), source=source,

@@ -69,6 +69,20 @@ def state_isolation(asked: str | None, console: Console, resolve=None):
     return chosen
 
 
+def print_what_ran(results: Results, console: Console) -> None:
+    """Under the mode line, once a check ran: a reduced isolation in plain words (as the worker reported it), and
+    per task the file graded when another file for its module was left out, and why (harness.submission)."""
+    from .sandbox import reduced
+
+    said = reduced.line_of(results.sandbox)
+    if said:
+        console.print(f"[yellow]{escape(said)}[/]", soft_wrap=True)
+    for task in results.tasks:
+        if task.ignored:
+            console.print(f"[yellow]{escape(task.name)}: graded {escape(task.source)}; ignored "
+                          f"{escape('; '.join(task.ignored))}[/]", soft_wrap=True)
+
+
 def cannot_run() -> tuple[type[Exception], ...]:
     """What stops a check before any check ran: a bad spec, path or bundle (imported when one is raised)."""
     from .bundle import BundleError
@@ -146,18 +160,20 @@ def main() -> None:
 def check(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, json_path: Path | None,
           report_path: Path | None, verbose: bool, all_checks: bool = False, gradescope_path: Path | None = None,
           bundle_dir: Path | None = None, isolation: str | None = None) -> None:
-    """Run the public checks on the submission at PATH and report what to fix first."""
-    from .checking import run
+    """Run the public checks on the submission at PATH and report what to fix first.
 
-    from .checking import not_graded
+    PATH is the submission's folder, or one file of it (generation.ipynb): that file is graded for its module,
+    whatever else the folder holds."""
+    from .checking import MODULE_SUFFIXES, not_graded, run
+
     from .sandbox.isolation import IsolationFailed
 
     console = Console(stderr=False, highlight=False)
     chosen = state_isolation(isolation, console)
     refused = None
     try:
-        name = path.resolve().name
-        out = Path("reports") / name
+        folder = path.parent if path.suffix in MODULE_SUFFIXES and path.is_file() else path  # a file of it
+        out = Path("reports") / folder.resolve().name
         with console.status("grading…") as status:
             results = run(path, tasks, all_checks=all_checks, bundle=bundle_dir, tasks_dir=tasks_dir,
                           progress=lambda check_id: status.update(f"grading: {check_id}"), isolation=chosen)
@@ -174,6 +190,7 @@ def check(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, json_path:
         from .gradescope import write_gradescope
 
         write_gradescope(results, gradescope_path)
+    print_what_ran(results, console)
     print_summary(results, console, verbose)
     console.print(f"results: {json_path}\nreport:  {report_path}")
 
@@ -259,6 +276,7 @@ def ci_command(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, all_c
                json_path: Path | None, report_path: Path | None, gradescope_path: Path | None,
                bundle_dir: Path | None = None, isolation: str | None = None) -> None:
     """Grade PATH in CI: the public checks, a pass/fail rule, JUnit XML, a Markdown summary, annotations.
+    PATH is the submission's folder, or one file of it, graded for its module whatever else the folder holds.
 
     Exit status: 0 when the rule holds, 1 when it does not, 2 when the harness itself cannot run (a bad
     spec, a missing folder, no check to grade). In GitHub Actions (GITHUB_ACTIONS=true) the problems are
@@ -304,6 +322,7 @@ def ci_command(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, all_c
     if summary_path:
         write_output(summary_path, markdown)
     ci.write_step_summary(markdown)
+    print_what_ran(results, console)
     print_summary(results, console)
     if ci.in_github_actions():
         for line in ci.annotations(results, outcome):

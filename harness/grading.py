@@ -254,8 +254,9 @@ def neighbours(path: Path, specs: list[TaskSpec], scratch: str) -> list[str]:
 
 def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIBILITIES,
           progress: Callable[[str], None] | None = None, hide: list[str] | tuple = (), answers=None,
-          isolation=None) -> Results:
+          isolation=None, chosen: dict[str, str] | None = None) -> Results:
     """Grade the submission at ``path`` against ``specs``, running the checks of the given visibilities.
+    ``chosen``: the file the student asked for, per module (harness.submission.locate says which file is graded).
     ``hide``: more folders the worker must not see (a batch run hides the class's other submissions and
     the output folder). ``answers``: where expected values come from (harness.answers; default: the
     answer key, live). ``isolation``: the worker's mode (harness/sandbox/isolation.py; default: ``HARNESS_ISOLATION``,
@@ -263,7 +264,10 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIB
     load_builtin_checks()
     settle_torch()
     started = time.perf_counter()
-    sub = locate(Path(path), sorted({s.module for s in specs}), source_cap(specs))
+    contract: dict[str, set[str]] = {}
+    for s in specs:  # the names each module's tasks list, and the course's names for them
+        contract.setdefault(s.module, set()).update(s.names, (e.name for e in s.interface_map.values()))
+    sub = locate(Path(path), sorted(contract), source_cap(specs), chosen, contract)
     answers = answers or LiveAnswers(specs)
     if isinstance(answers, LiveAnswers):
         answers.load()  # a task without its answer key is the spec's error, said before any worker starts
@@ -311,7 +315,8 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIB
                                         round(sum(c.points for c in task_checks), 6),
                                         round(sum(c.max_points for c in task_checks), 6), spec.version, spec.public_digest,
                                         not_run_checks=len(not_run) + spec.withheld.checks,
-                                        not_run_points=round(sum(c.points for c in not_run) + spec.withheld.points, 6)))
+                                        not_run_points=round(sum(c.points for c in not_run) + spec.withheld.points, 6),
+                                        ignored=list(source.ignored)))
             if sandbox.refused:  # a restart that came up without a promised protection: nothing of it counts
                 raise sandbox.refused
         finally:

@@ -30,6 +30,8 @@ MAX_LISTED = 10
 FRAME_HEIGHT_PX = 640  # until the frame's onload fits it to the report (where the notebook runs scripts)
 FIT_HEIGHT = ("try{var d=this.contentDocument.documentElement;"
               "this.style.height=(d.scrollHeight+2)+'px'}catch(e){}")
+WARN_STYLE = ("margin:0 0 6px;padding:6px 10px;font:13px/1.4 system-ui,sans-serif;color:#1f2328;"
+              "background:#fff1e5;border-left:3px solid #bc4c00")
 FILE_HINT = 'pass the notebook\'s file name, e.g. harness.check("desafio.ipynb")'
 
 
@@ -48,10 +50,30 @@ class NotebookResult:
 
     @property
     def checked(self) -> str:
-        """What was checked, said so that a student who forgot to save knows why nothing changed."""
-        if self.origin == "colab":
-            return f"checked {self.path.name} as Colab's editor holds it"
-        return f"checked the saved file {self.path.name} (save with Ctrl+S first)"
+        """What was graded, said so that a student who forgot to save knows why nothing changed: the file of each
+        task (never one that was not graded) and the files left out, with why."""
+        name = self.path.name
+        graded = list(dict.fromkeys(t.source for t in self.results.tasks if t.source != "not submitted"))
+        if self.path.is_dir():
+            said = f"checked the saved files {', '.join(graded)} of {name}" if graded else f"graded nothing in {name}"
+        elif name not in graded:
+            said = f"graded {', '.join(graded)}, not {name}" if graded else f"graded nothing of {name}"
+        elif self.origin == "colab":
+            said = f"checked {name} as Colab's editor holds it"
+        else:
+            said = f"checked the saved file {name} (save with Ctrl+S first)"
+        others = [g for g in graded if g != name]
+        if others and name in graded and not self.path.is_dir():
+            said += f"; also graded {', '.join(others)}"
+        ignored = [i for t in self.results.tasks for i in t.ignored]
+        return said + (f"; ignored {'; '.join(ignored)}" if ignored else "")
+
+    @property
+    def isolation(self) -> str:
+        """A reduced isolation in plain words ("" in full isolation): harness.sandbox.reduced."""
+        from .sandbox.reduced import line_of
+
+        return line_of(self.results.sandbox)
 
     @property
     def failing(self) -> list:
@@ -72,7 +94,7 @@ class NotebookResult:
         """Plain text: the score, the points not run here, the checks that did not pass, what was checked."""
         from .report import points as _points
 
-        lines = [f"harness.check: {self.score_line()}"]
+        lines = [f"harness.check: {self.score_line()}"] + ([self.isolation] if self.isolation else [])
         failing = self.failing
         if failing:
             lines.append(f"not passing ({len(failing)}):")
@@ -96,7 +118,9 @@ class NotebookResult:
         page = render_report(self.results).replace("<head>", '<head>\n<base href="about:srcdoc">', 1)
         head = (f"{html.escape(self.checked[0].upper() + self.checked[1:])} · "
                 f"{html.escape(self.score_line())}")
-        return ('<div class="harness-check">'
+        warn = (f'<p class="harness-isolation" style="{WARN_STYLE}">{html.escape(self.isolation)}</p>'
+                if self.isolation else "")
+        return ('<div class="harness-check">' + warn +
                 f'<p style="margin:0 0 6px;font:13px/1.4 system-ui,sans-serif;color:#59636e">{head}</p>'
                 f'<iframe title="harness report: {html.escape(self.path.name)}"'
                 f' srcdoc="{html.escape(page, quote=True)}"'
@@ -128,7 +152,7 @@ def check(path: str | Path | None = None, tasks: list[str] | tuple = (), **optio
             if found is not None:
                 options["bundle"] = found
         try:
-            results = checking.run(folder, tasks=tasks, **options)
+            results = checking.run(folder, tasks=tasks, file=notebook.name if notebook.is_file() else None, **options)
         except IsolationFailed as exc:  # nothing of the notebook ran: the report shown says why
             results = checking.not_graded(folder, exc)
         except SpecError as exc:
@@ -144,15 +168,9 @@ def check(path: str | Path | None = None, tasks: list[str] | tuple = (), **optio
 def modules_in(notebook: Path) -> tuple[str, ...]:
     """The contract modules a notebook holds: those its folder's harness.toml maps to it, else the one it
     is named after. (Task and module names are the same for every task the course ships.)"""
-    from .submission import SubmissionError, _read_mapping
+    from .checking import held_by
 
-    try:
-        mapping = _read_mapping(notebook.parent)
-    except SubmissionError:
-        mapping = {}  # checking reports the broken harness.toml itself
-    mapped = tuple(module for module, target in mapping.items()
-                   if os.path.normpath(notebook.parent / target) == os.path.normpath(notebook))
-    return mapped or (notebook.stem,)
+    return tuple(held_by(notebook.parent, notebook.name))
 
 
 def locate_notebook(path: str | Path | None, scratch: Path) -> tuple[Path, str]:
@@ -162,7 +180,8 @@ def locate_notebook(path: str | Path | None, scratch: Path) -> tuple[Path, str]:
         if not found.exists():
             raise NotebookNotFound(f"there is no file {str(path)!r} in {Path.cwd()}: {FILE_HINT}, "
                                    "as the file browser shows it (a path relative to this folder, or a full path)")
-        return found.resolve(), "file"
+        # the folder resolved, not the file: a notebook that is a link is refused where it is read, never followed
+        return found.parent.resolve() / found.name, "file"
     found = running_notebook()
     if found is not None:
         return found, "file"

@@ -15,6 +15,7 @@ import jinja2
 
 from .figures import draw
 from .results import STATUSES, CheckResult, Results
+from .sandbox import reduced
 from .triage import NEEDS_WORK, FixItem, fix_first
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -52,13 +53,14 @@ def page(results: Results) -> dict:
     anchors = Anchors()
     rows = {id(c): check_row(c, anchors.make("check-" + c.id)) for c in results.checks}
     task_names = [t.name for t in results.tasks]
-    tasks = [{"name": t.name, "title": t.title, "module": t.module, "source": t.source, "score": t.score,
+    tasks = [{"name": t.name, "title": t.title, "module": t.module, "source": t.source, "ignored": t.ignored,
+              "score": t.score,
               "max_score": t.max_score, "percent": percent(t.score, t.max_score),
               "anchor": anchors.make("task-" + t.name),
               "rows": [rows[id(c)] for c in results.checks if c.task == t.name]} for t in results.tasks]
     strays = [rows[id(c)] for c in results.checks if c.task not in task_names]
     if strays:  # checks of a task the document does not describe: shown, not dropped
-        tasks.append({"name": "", "title": "Other checks", "module": "", "source": "",
+        tasks.append({"name": "", "title": "Other checks", "module": "", "source": "", "ignored": [],
                       "score": sum(r["points"] for r in strays), "max_score": sum(r["max_points"] for r in strays),
                       "percent": percent(sum(r["points"] for r in strays), sum(r["max_points"] for r in strays)),
                       "anchor": anchors.make("task-other"), "rows": strays})
@@ -81,7 +83,7 @@ def page(results: Results) -> dict:
         "seeds": results.environment.get("seeds", {}),
         "protections": protection_rows(results.sandbox.get("protections", {}), results.sandbox.get("notes"),
                                        said=basic_reason(results.sandbox)),
-        "basic_isolation": basic_isolation_line(results.sandbox),
+        "reduced_isolation": reduced_panel_line(results.sandbox),
         "not_graded": str(results.sandbox.get("not_graded") or ""),  # the worker could not be confined: nothing ran
         "worker_starts": results.sandbox.get("worker_starts"),
         "limits": limits_line(results.sandbox),
@@ -138,7 +140,7 @@ def environment_rows(env: dict) -> list[dict]:
 
 def protection_rows(protections: dict, notes: dict | None = None, said: str = "") -> list[dict]:
     """Each sandbox protection as held / not held / skipped with the reason the sandbox gave (its note,
-    unless it is ``said``: the reason the basic-isolation line already gives for all of them)."""
+    unless it is ``said``: the reason the reduced-isolation line already gives for all of them)."""
     notes = notes if isinstance(notes, dict) else {}
     rows = []
     for name, state in protections.items():
@@ -155,10 +157,14 @@ def protection_rows(protections: dict, notes: dict | None = None, said: str = ""
 
 def limits_line(sandbox: dict) -> str:
     """Which mechanism held the task's limits (one budget for the worker's tree, or per process), and the
-    largest use of it seen."""
+    largest use of it seen; "none" when the worker reported neither (as basic isolation does)."""
     limits = sandbox.get("limits")
     if not isinstance(limits, str) or not limits:
         return ""
+    held = sandbox.get("protections") if isinstance(sandbox.get("protections"), dict) else {}
+    if held and not any(held.get(p) is True for p in ("rlimits", "memory_limit", "tree_budget")) \
+            and not limits.startswith("none"):  # a document written before basic isolation said so itself
+        limits = f"none but the wall-clock timeout ({limits.split(': ', 1)[-1]})"
     peak = sandbox.get("tree_peak") if isinstance(sandbox.get("tree_peak"), dict) else {}
     seen = (f"; at most {peak['peak_mb']:g} MB and {peak['processes']} processes in use"
             if isinstance(peak.get("peak_mb"), (int, float)) and isinstance(peak.get("processes"), int) else "")
@@ -174,13 +180,12 @@ def basic_reason(sandbox: dict) -> str:
     return reasons.pop() if len(reasons) == 1 else ""
 
 
-def basic_isolation_line(sandbox: dict) -> str:
-    """The line a basic-isolation run shows above its protections: what held and what did not."""
-    if sandbox.get("mode") != "basic":
-        return ""
-    reason = basic_reason(sandbox) or "not available here"
-    return ("Basic isolation: your code ran in a separate process with a time limit, but without the "
-            f"operating system protections listed below ({reason}).")
+def reduced_panel_line(sandbox: dict) -> str:
+    """The Sandbox panel's first line in a reduced isolation: the words the terminal and the notebook say, and
+    why this mode ran (said once here, not on each protection)."""
+    said = reduced.line_of(sandbox)
+    reason = basic_reason(sandbox)
+    return said + (f" This run: {reason}." if said and reason else "")
 
 
 def percent(score: float, max_score: float) -> float | None:

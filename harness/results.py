@@ -4,7 +4,7 @@ Schema (version 3)::
 
     {"schema_version": 3, "harness_version", "submission", "created", "score", "max_score",
      "tasks": [{"name", "title", "module", "source", "score", "max_score", "spec_version", "spec_digest",
-                "not_run_checks", "not_run_points"}],
+                "not_run_checks", "not_run_points", "ignored"}],
      "checks": [{"id", "task", "status", "points", "max_points", "message", "hint", "numbers",
                  "visibility", "seconds"}],
      "figures": [{"id", "title", "task", "data"}],
@@ -163,11 +163,14 @@ class TaskResult:
     spec_digest: str
     not_run_checks: int = 0      # checks graded after submission that this run did not run
     not_run_points: float = 0.0  # and their points: ``max_score`` counts only what ran
+    ignored: list[str] = field(default_factory=list)  # other files for the module, not graded: "name (why)"
 
     def __post_init__(self):
         for name in ("name", "title", "module", "source", "spec_version", "spec_digest"):
             expect(getattr(self, name), str, f"a task's {name}")
         expect(self.not_run_checks, int, "a task's not_run_checks")
+        self.ignored = [cut(expect(v, str, "a task's ignored file"), TEXT_LIMIT // 4)
+                        for v in expect(self.ignored, list, "a task's ignored")[:NOTES_LIMIT]]
         self.name, self.title, self.module = (cut(v, NAME_LIMIT) for v in (self.name, self.title, self.module))
         self.source = cut(self.source, NAME_LIMIT)
         self.score, self.max_score = finite_or_zero(self.score), finite_or_zero(self.max_score)

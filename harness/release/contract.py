@@ -154,6 +154,8 @@ def checks_section(spec: TaskSpec) -> str:
     for c in public:
         definition = spec.definitions.get(c.definition)
         about = definition.description if definition is not None else ""
+        if c.options.get("forbidden"):
+            about += " (not allowed: " + ", ".join(f"`{name}`" for name in c.options["forbidden"]) + ")"
         rows.append(f"| `{c.id}` | {c.points:g} | {about} |")
     lines = [f"**Public checks** ({sum(c.points for c in public):g} points; `harness check .` runs them here):",
              "\n".join(rows)]

@@ -8,6 +8,7 @@ the rest are graded after submission, and the results say how many points that i
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -16,9 +17,15 @@ from .answers import BundleAnswers
 from .results import Results
 from .spec import VISIBILITIES, load_tasks
 
+MODULE_SUFFIXES = (".py", ".ipynb")  # a path to one of these is a file of the submission, chosen to be graded
+
 
 class CheckingError(Exception):
     """The check cannot run as asked (no bundle, hidden checks asked for on a student's machine)."""
+
+
+class NotGradedFile(CheckingError):
+    """The file asked for holds none of the assignment's modules."""
 
 
 def answer_key_installed() -> bool:
@@ -28,14 +35,18 @@ def answer_key_installed() -> bool:
 
 def run(path: Path | str, tasks: list[str] | tuple = (), all_checks: bool = False, bundle: Path | str | None = None,
         tasks_dir: Path | str | None = None, progress: Callable[[str], None] | None = None,
-        isolation=None) -> Results:
+        isolation=None, file: str | None = None) -> Results:
     """Grade the submission at ``path``: public checks, or every check with ``all_checks`` (instructor).
 
-    ``bundle``: a released ``.harness`` folder to check against (default on a student's machine: the one
-    of the assignment ``path`` is in). ``tasks_dir``: the instructor's task specs (default: those shipped)."""
+    ``path``: the submission's folder, or one file in it (``generation.ipynb``; or name it with ``file``): then
+    that file is graded for the modules it holds (:func:`held_by`), whatever else the folder has, and without
+    ``tasks`` only their tasks run. ``bundle``: a released ``.harness`` folder to check against (default on a
+    student's machine: the one of the assignment ``path`` is in). ``tasks_dir``: the instructor's task specs (default: those shipped)."""
     from .grading import grade
 
-    path = Path(path)
+    path, asked = Path(path), file
+    if asked is None and path.suffix in MODULE_SUFFIXES and os.path.lexists(path) and not path.is_dir():
+        asked, path = path.name, path.parent  # a link too: the submission's reader refuses it, saying so
     if bundle is None and not answer_key_installed():
         bundle = bundles.find(path)
         if bundle is None:
@@ -44,14 +55,54 @@ def run(path: Path | str, tasks: list[str] | tuple = (), all_checks: bool = Fals
                                 "or pass --bundle FOLDER (instructors: harness release writes that folder)")
     if bundle is None:
         specs = load_tasks(Path(tasks_dir) if tasks_dir else None, list(tasks) or None)
+        every = lambda: load_tasks(Path(tasks_dir) if tasks_dir else None)  # noqa: E731
+        specs, chosen = _asked(path, asked, specs, bool(tasks), every)
         return grade(path, specs, visibility=VISIBILITIES if all_checks else ("public",), progress=progress,
-                     isolation=isolation)
+                     isolation=isolation, chosen=chosen)
     if all_checks:
         raise CheckingError("the checks graded after submission are not on this machine: they run on the "
                             "instructor's side (harness grade); leave out --all")
     released = bundles.load(Path(bundle))
-    return grade(path, released.specs(list(tasks)), visibility=("public",), progress=progress,
-                 answers=BundleAnswers(released), isolation=isolation)
+    specs, chosen = _asked(path, asked, released.specs(list(tasks)), bool(tasks), lambda: released.specs([]))
+    return grade(path, specs, visibility=("public",), progress=progress, answers=BundleAnswers(released),
+                 isolation=isolation, chosen=chosen)
+
+
+def held_by(folder: Path, name: str, modules: list[str] | None = None) -> list[str]:
+    """The contract modules (of ``modules``; None: any) the file ``name`` of ``folder`` holds: those its
+    harness.toml maps to it, else the one it is named after."""
+    from .submission import SubmissionError, _read_mapping
+
+    try:
+        mapping = _read_mapping(folder)
+    except SubmissionError:
+        mapping = {}  # grading reports the broken harness.toml itself
+    mapped = [m for m, target in mapping.items()
+              if os.path.normpath(target) == os.path.normpath(name) and (modules is None or m in modules)]
+    stem = Path(name).stem
+    return mapped or [stem] if modules is None or stem in modules else mapped
+
+
+def _asked(folder: Path, asked: str | None, specs: list, named: bool, every: Callable[[], list]
+           ) -> tuple[list, dict[str, str]]:
+    """The specs to run and the file chosen per module when the student asked for one file (``asked``): the modules
+    it holds, or, when the student ``named`` the tasks, theirs (unless the file is named after another module of
+    the assignment: ``every`` gives all its specs)."""
+    if asked is None:
+        return specs, {}
+    modules, stem = list(dict.fromkeys(s.module for s in specs)), Path(asked).stem
+    held = held_by(folder, asked, modules)
+    if not held and named and stem in {s.module for s in every()}:
+        raise NotGradedFile(f"{asked} is the {stem} module, not {', '.join(modules)}: check it without naming a task, "
+                            f"or name its own (--task {stem})")
+    held = held or (modules if named else [])
+    if not held:
+        modules = ", ".join(sorted(modules))
+        first = min(s.module for s in specs) if specs else "cells"
+        raise NotGradedFile(f"{asked} is not a file this assignment grades (its modules: {modules}): name it after "
+                            f'its module (e.g. {first}{Path(asked).suffix}), map it in harness.toml ([modules] {first} = '
+                            f'"{asked}"), or name its task (--task {first})')
+    return [s for s in specs if s.module in held], {m: asked for m in held}
 
 
 def not_graded(path: Path | str, refused) -> Results:

@@ -1,12 +1,26 @@
 """Finding a submission's modules and preparing the scratch copy the worker runs on.
 
-Trusted side: this reads files (JSON notebooks, TOML) but never executes a submission's code. For
-each module stem the harness looks for ``<stem>.py``, else ``<stem>.ipynb``, unless the submission's
-``harness.toml`` maps the stem to another file. Notebooks become plain Python in the scratch copy:
-code cells in order, IPython magics and shell lines skipped (and reported), stored outputs ignored.
+Trusted side: this reads files (JSON notebooks, TOML) but never executes a submission's code. Notebooks
+become plain Python in the scratch copy: code cells in order, IPython magics and shell lines skipped (and
+reported), stored outputs ignored.
+
+Which file is graded for a contract module ``<stem>``, in this order:
+
+1. the file the student asked for (``harness.check("x.ipynb")``, ``harness check x.ipynb``);
+2. the file the submission's ``harness.toml`` maps the stem to (``[modules] generation = "my_lm.ipynb"``);
+3. ``<stem>.py`` or ``<stem>.ipynb``, whichever exists; when both do, the one the student wrote code in
+   rather than an unchanged starter. A file is an unchanged starter when it defines at least one name of the
+   task's contract and every one it defines is a stub: a function whose body (its docstring aside) only
+   raises or passes, a class whose methods other than ``__init__`` all do. This is read from the source
+   with ``ast``, never run, and does not depend on how the starter was made. When both files hold code of
+   their own (or both are starters), ``<stem>.py`` is graded as it always was.
+
+Every other candidate that exists is recorded as ignored, with why, and the terminal, the report and the
+inline notebook report say so.
 """
 from __future__ import annotations
 
+import ast
 import os
 import re
 from dataclasses import dataclass, field
@@ -50,6 +64,7 @@ class ModuleSource:
     python: str | None = None            # the source the worker will import
     skipped: list[Skipped] = field(default_factory=list)
     line_map: list[tuple[int, int]] = field(default_factory=list)  # notebook: line -> (cell, line)
+    ignored: list[str] = field(default_factory=list)  # other files for this module, not graded: "name (why)"
 
     @property
     def display_name(self) -> str:
@@ -73,8 +88,6 @@ class Submission:
 def is_self_check_cell(text: str) -> bool:
     """A cell that only imports the harness and calls it (``harness.check("desafio.ipynb")``): how a student
     checks a notebook from inside it. Graded, such a cell would be an import of the grader's code."""
-    import ast
-
     try:
         body = ast.parse(text).body
     except (SyntaxError, ValueError, MemoryError, RecursionError):  # not Python, or too deep for the parser
@@ -228,14 +241,20 @@ def source_cap(specs) -> int:
     return max((s.limits.source_mb for s in specs), default=Limits().source_mb) * MIB
 
 
-def locate(root: Path, stems: list[str], max_bytes: int | None = None) -> Submission:
+def locate(root: Path, stems: list[str], max_bytes: int | None = None, chosen: dict[str, str] | None = None,
+           contract: dict[str, set[str]] | None = None) -> Submission:
     """Find each contract module of a submission; a missing or unreadable one is recorded, not an error.
+
+    ``chosen``: the file the student asked for, per module stem (a name in the folder); it wins over the rest.
+    ``contract``: per stem, the names a task's contract lists, to tell an unchanged starter from written code
+    when both ``<stem>.py`` and ``<stem>.ipynb`` exist (the module docstring gives the whole rule).
 
     A module file, like harness.toml, must be a regular file reached without a link: a symbolic link (even
     one that points inside the folder), a FIFO, a device, a socket or a folder is refused, never followed
     or opened in a way that blocks; a file over ``max_bytes`` (default: [limits] source_mb) is refused too."""
     root = Path(root)
     max_bytes = max_bytes or Limits().source_mb * MIB
+    chosen, contract = chosen or {}, contract or {}
     if not root.exists():
         raise SubmissionError(f"{root}: no such folder")
     if root.is_file():
@@ -246,14 +265,99 @@ def locate(root: Path, stems: list[str], max_bytes: int | None = None) -> Submis
     maps = _read_maps(root, toml)
     modules = {}
     for stem in stems:
-        candidates = [mapping[stem]] if stem in mapping else [f"{stem}.py", f"{stem}.ipynb"]
-        found = next((c for c in candidates if os.path.lexists(root / c)), None)
-        if found is None:
-            where = f" ({mapping[stem]} named in harness.toml does not exist)" if stem in mapping else ""
-            modules[stem] = ModuleSource(stem, problem=f"{stem}.py not submitted{where}")
-            continue
-        modules[stem] = _read_module(root, stem, found, max_bytes)
+        names = set(contract.get(stem, ())) | {e.name for e in maps.get(stem, {}).values()}
+        modules[stem] = _choose(root, stem, chosen.get(stem), mapping.get(stem), names, max_bytes)
     return Submission(root, modules, maps)
+
+
+def _choose(root: Path, stem: str, asked: str | None, mapped: str | None, names: set[str],
+            max_bytes: int) -> ModuleSource:
+    """The module ``stem`` of the submission: the file asked for, else the mapped one, else the written one of
+    ``<stem>.py`` and ``<stem>.ipynb``; the others that exist are listed in ``ignored`` with why."""
+    plain = [f"{stem}.py", f"{stem}.ipynb"]
+    exists = [c for c in dict.fromkeys([asked, mapped, *plain]) if c and os.path.lexists(root / c)]
+    if asked or mapped:
+        name = asked or mapped
+        if name not in exists:
+            where = "asked for" if asked else "named in harness.toml"
+            return ModuleSource(stem, problem=f"{stem}.py not submitted ({name} {where} does not exist)")
+        source = _read_module(root, stem, name, max_bytes)
+        why = f"you asked for {name}" if asked else f'harness.toml [modules] names {name}'
+        if asked and mapped and mapped != asked:
+            why += f" (harness.toml [modules] names {mapped})"
+        source.ignored = [f"{other} ({why})" for other in exists if other != name]
+        return source
+    if not exists:
+        return ModuleSource(stem, problem=f"{stem}.py not submitted")
+    read = {c: _read_module(root, stem, c, max_bytes) for c in exists}
+    if len(read) == 1:
+        return read[exists[0]]
+    py, nb = read[plain[0]], read[plain[1]]
+    if py.problem and nb.problem:
+        py.ignored = [f"{plain[1]} (cannot be used either: {nb.problem})"]
+        return py
+    starter = {c: s.problem is None and is_unchanged_starter(s.python or "", names) for c, s in read.items()}
+    how = (f'to grade the other one, name it in harness.toml ([modules] {stem} = "{plain[1]}") or check that file '
+           f"(harness check {plain[1]})")
+    if py.problem or (starter[plain[0]] and not starter[plain[1]]):
+        why = f"cannot be used: {py.problem}" if py.problem else "an unchanged starter: its contract names only raise"
+        nb.ignored = [f"{plain[0]} ({why})"]
+        return nb
+    if nb.problem:
+        why = f"cannot be used: {nb.problem}"
+    elif starter[plain[1]] and not starter[plain[0]]:
+        why = "an unchanged starter: its contract names only raise"
+    else:
+        state = "are both unchanged starters" if starter[plain[0]] else "both hold code of their own"
+        why = f"{plain[0]} and {plain[1]} {state}, and {plain[0]} is graded first; {how}"
+    py.ignored = [f"{plain[1]} ({why})"]
+    return py
+
+
+def _stub_function(node) -> bool:
+    """A function whose body, its docstring aside, only raises, passes or is ``...``."""
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    return all(isinstance(n, (ast.Raise, ast.Pass)) or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)
+                                                        and n.value.value is Ellipsis) for n in body)
+
+
+def _stub_definition(node) -> bool:
+    """A stub: such a function, or a class with methods besides ``__init__`` that all are (``__init__`` stores
+    arguments and declares parameters; what a class computes is in its other methods)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return _stub_function(node)
+    if isinstance(node, ast.ClassDef):
+        methods = [n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                   and n.name != "__init__"]
+        return bool(methods) and all(_stub_function(m) for m in methods)
+    return False  # an assignment (``perplexity = my_perplexity``): code of the student's own
+
+
+def is_unchanged_starter(source: str, names: set[str]) -> bool:
+    """Whether a module's source defines at least one of the contract's ``names`` and only stubs for them (read
+    with ``ast``, never run). Source that does not parse counts as written: a student is at work in it."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    last: dict[str, ast.AST] = {}  # a name defined twice (a notebook cell run again): the last definition counts
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            last[node.name] = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for leaf in ast.walk(target):
+                    if isinstance(leaf, ast.Name):
+                        last[leaf.id] = node
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                last[(alias.asname or alias.name).split(".")[0]] = node
+    defined = [last[n] for n in names if n in last]
+    return bool(defined) and all(_stub_definition(d) for d in defined)
 
 
 def _read_module(root: Path, stem: str, name: str, max_bytes: int) -> ModuleSource:

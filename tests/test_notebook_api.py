@@ -42,7 +42,8 @@ def fake_run(graded, monkeypatch):
         calls.append({"path": folder, "tasks": tasks, "options": options,
                       "notebooks": {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.ipynb")}})
         load_tasks(names=list(tasks) or None)  # as the real one does: an unknown task is a SpecError
-        return graded
+        file = options.get("file")  # graded in place of each module's own file, as the real one does
+        return replace(graded, tasks=[replace(t, source=file) for t in graded.tasks]) if file else graded
 
     try:
         import harness.checking as checking
@@ -73,7 +74,8 @@ def test_check_runs_the_notebooks_folder_on_the_notebooks_tasks(fake_run, notebo
     result = harness.check("desafio.ipynb", visibility="public")
     assert isinstance(result, NotebookResult) and result.path == notebook.resolve()
     assert fake_run == [{"path": notebook.parent.resolve(), "tasks": ("sequences",),  # from harness.toml
-                         "options": {"visibility": "public"}, "notebooks": {"desafio.ipynb": EMPTY_NOTEBOOK}}]
+                         "options": {"visibility": "public", "file": "desafio.ipynb"},  # the file graded
+                         "notebooks": {"desafio.ipynb": EMPTY_NOTEBOOK}}]
     harness.check(notebook, tasks="cells")  # one task by name is not a tuple of its letters
     assert fake_run[-1]["tasks"] == ("cells",)
     (notebook.parent / "generation.ipynb").write_text(EMPTY_NOTEBOOK)

@@ -432,11 +432,14 @@ BASIC_NOTE = ("basic isolation: a separate process in a session (or process grou
 
 def basic(reason: str) -> Boot:
     """The basic path: attempt nothing (no namespaces, mounts, rlimits, uid change or prctl) and report
-    every protection off, each with ``reason`` ("not available on this OS (…)" or "HARNESS_ISOLATION=basic").
-    Makes no system call, so it runs on any OS."""
+    every protection off, each with ``reason`` ("not available on this OS (…)" or "HARNESS_ISOLATION=basic"), but
+    the process group the launcher gave it (read here, not made). No other system call, so it runs on any OS."""
     held = {name: False for name in PROTECTIONS}
     notes = {name: reason for name in PROTECTIONS}
     notes["isolation"] = BASIC_NOTE
+    if hasattr(os, "getpgid") and os.getpgid(0) == os.getpid():  # the launcher's session of its own (POSIX)
+        held["process_group"] = True
+        del notes["process_group"]
     return Boot(held, notes)
 
 

@@ -455,7 +455,8 @@ class Sandbox:
         limits for its whole process tree (harness/sandbox/cgroups.py)."""
         self.budget, self._processes_seen = None, 0
         if self.mode == "basic":
-            self.tree_budget = "per-process limits only: basic isolation attempts no operating-system protection"
+            self.tree_budget = ("none but the wall-clock timeout: basic isolation sets no memory, CPU or process "
+                                "limit")
             return
         if "tree_budget" in self.disable:
             self.tree_budget = "per-process limits only: the control group was disabled"

@@ -293,13 +293,10 @@ def _choose(root: Path, stem: str, asked: str | None, mapped: str | None, names:
     if len(read) == 1:
         return read[exists[0]]
     py, nb = read[plain[0]], read[plain[1]]
-    if py.problem and nb.problem:
-        py.ignored = [f"{plain[1]} (cannot be used either: {nb.problem})"]
-        return py
     starter = {c: s.problem is None and is_unchanged_starter(s.python or "", names) for c, s in read.items()}
-    how = (f'to grade the other one, name it in harness.toml ([modules] {stem} = "{plain[1]}") or check that file '
-           f"(harness check {plain[1]})")
-    if py.problem or (starter[plain[0]] and not starter[plain[1]]):
+    how = (f'to grade {plain[1]}, name it in harness.toml ([modules] {stem} = "{plain[1]}") or check that file: '
+           f'harness check {plain[1]}, or harness.check("{plain[1]}") in the notebook')
+    if not nb.problem and (py.problem or (starter[plain[0]] and not starter[plain[1]])):
         why = f"cannot be used: {py.problem}" if py.problem else "an unchanged starter: its contract names only raise"
         nb.ignored = [f"{plain[0]} ({why})"]
         return nb

@@ -238,6 +238,23 @@ def test_conventions_keep_paragraphs_and_accept_shared(tmp_path):
     assert spec.conventions == {SHARED_CONVENTIONS: "One. Still one.\n\nTwo.", "make_windows": "Windows."}
 
 
+def test_a_course_with_its_own_names_sees_them_in_the_contract(tmp_path):
+    """[interface.map]: the section shows the course's names (and parameter names) and the ones the checks call."""
+    from harness.release.contract import task_section
+
+    folder = tmp_path / "attention"
+    shutil.copytree(ROOT / "tasks" / "attention", folder, ignore=shutil.ignore_patterns("__pycache__", "hidden.toml"))
+    text = (folder / "task.toml").read_text(encoding="utf-8")
+    mapped = ('[interface.map]\ndot_attention = "attend"\n[interface.map.scaled_dot_product_attention]\n'
+              'name = "sdpa"\nargs = { q = "query" }\n\n')
+    at = text.index("[interface.conventions]")
+    (folder / "task.toml").write_text(text[:at] + mapped + text[at:], encoding="utf-8")
+    shown = task_section(load_spec(folder / "task.toml"))
+    assert "### `attend` (the checks call it `dot_attention`)" in shown and "def attend(query: Tensor" in shown
+    assert "def sdpa(query: Tensor, k: Tensor, v: Tensor, mask" in shown
+    assert "`scaled_dot_product_attention` is `sdpa`, its parameter `q` is `query`" in shown
+
+
 # --------------------------------------------------------------------------- --help on each side
 
 

@@ -27,7 +27,7 @@ INTRO = """# The contract of this assignment
 
 What the checks expect of your code, one section per task: the names to define, their signatures and
 defaults, and the conventions the checks test. The starter files define the same names with the same
-signatures. What this page does not state, the checks do not test: that part is yours to choose.
+signatures. Where this page says nothing, the checks do not care: the choice is yours.
 """
 
 
@@ -91,28 +91,40 @@ def _renames(spec: TaskSpec) -> list[str]:
 
 
 def name_section(spec: TaskSpec, name: str, trained: bool) -> str:
-    """``### `name```: its signature, its parameters (a class) and its conventions."""
-    lines = [f"### `{name}`"]
+    """``### `name```: its signature, its parameters (a class) and its conventions (under the course's name for it,
+    when [interface.map] gives one)."""
+    entry = spec.interface_map.get(name)
+    shown = entry.name if entry is not None else name
+    lines = [f"### `{shown}`" + (f" (the checks call it `{name}`)" if shown != name else "")]
     if trained and name == "build_model":
         family = family_of(spec)
         lines.append(f"```python\ndef {family.signature} -> nn.Module\n```")
         lines.append(f"Your model's output: {family.output}.")
     else:
-        lines += signature_block(spec, name)
+        lines += signature_block(spec, name, shown)
     if name in spec.conventions:
         lines.append(spec.conventions[name])
     return "\n\n".join(lines)
 
 
-def signature_block(spec: TaskSpec, name: str) -> list[str]:
-    """The answer key's signature of ``name`` as code (and, for a class, its parameters' names and shapes)."""
+def _renamed(sig: inspect.Signature, args: dict) -> str:
+    """A signature as code, with the course's names for its parameters."""
+    return format_signature(sig.replace(parameters=[p.replace(name=args.get(p.name, p.name))
+                                                    for p in sig.parameters.values()]))
+
+
+def signature_block(spec: TaskSpec, name: str, shown: str) -> list[str]:
+    """The answer key's signature of ``name``, in the course's names ([interface.map]) where it has its own, as
+    code (and, for a class, its parameters' names and shapes)."""
     obj = getattr(course.answer_key(spec), name, None)
+    entry = spec.interface_map.get(name)
+    args, methods = (entry.args, entry.methods) if entry is not None else ({}, {})
     if isinstance(obj, type):
         init = inspect.signature(obj.__init__)
-        code = [f"class {name}(nn.Module):", f"    def __init__{format_signature(init)}"]
+        code = [f"class {shown}(nn.Module):", f"    def __init__{_renamed(init, args)}"]
         forward = obj.__dict__.get("forward") or getattr(obj, "forward", None)
         if forward is not None:
-            code.append(f"    def forward{format_signature(inspect.signature(forward))}")
+            code.append(f"    def {methods.get('forward', 'forward')}{format_signature(inspect.signature(forward))}")
         out = ["```python\n" + "\n".join(code) + "\n```"]
         shapes = parameter_shapes(obj, init)
         if shapes:
@@ -120,7 +132,7 @@ def signature_block(spec: TaskSpec, name: str) -> list[str]:
                        + ", ".join(f"`{p}` {shape}" for p, shape in shapes) + ".")
         return out
     if callable(obj):
-        return [f"```python\ndef {name}{format_signature(inspect.signature(obj))}\n```"]
+        return [f"```python\ndef {shown}{_renamed(inspect.signature(obj), args)}\n```"]
     return ["(see the assignment for its signature)"]
 
 

@@ -184,7 +184,7 @@ def test_the_readme_says_how_to_check_from_a_terminal_and_a_notebook(released, s
     readme = (released / "README.md").read_text(encoding="utf-8")
     assert "harness check ." in readme
     assert f'harness.check("{specs[0].module}.ipynb")' in readme and "import harness" in readme
-    assert "saved" in readme and "[modules]" in readme
+    assert "saved" in readme and "[modules]" in readme and f"harness check {specs[0].module}.ipynb" in readme
     assert "CONTRACT.md" in readme and "graded after you submit" in readme
 
 

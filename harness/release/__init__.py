@@ -56,8 +56,10 @@ harness.check("{example}.ipynb")
 
 It checks the notebook as saved on disk (save it first; in Colab, the notebook as the editor holds it), runs
 your code in a separate process, never in your kernel, and shows the report below the cell. A notebook is
-checked as the module it is named after ({example}.ipynb as {example}); to grade a file of another name, map it
-in a `harness.toml` beside it: `[modules]` then `{example} = "my_notebook.ipynb"`.
+checked as the module it is named after ({example}.ipynb as {example}), even with the starter {example}.py
+beside it. From a terminal, when both files are here, the one you edited is graded and the report says which;
+to choose, name it (`harness check {example}.ipynb`) or map it in a `harness.toml` beside it: `[modules]` then
+`{example} = "my_notebook.ipynb"`.
 {notebook_line}
 ## What is graded
 

@@ -150,7 +150,9 @@ class Bundle:
                                   f"(digest {spec.digest}, released {recorded}); take {FOLDER}/ again from the "
                                   "released assignment")
             withheld = self.index["tasks"].get(spec.name, {}).get("withheld", {"checks": 0, "points": 0.0})
-            spec.withheld = Withheld(int(withheld["checks"]), float(withheld["points"]))
+            never = withheld.get("never_shown_checks")  # a bundle released before this was recorded: not known
+            spec.withheld = Withheld(int(withheld["checks"]), float(withheld["points"]),
+                                     None if never is None else int(never), float(withheld.get("never_shown_points", 0.0)))
         return specs
 
     # what BundleAnswers asks for ---------------------------------------------------------------

@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .results import CheckResult, Results, TaskResult
-from .triage import NEEDS_WORK, fix_first
+from .results import TEXT_LIMIT, CheckResult, Results, TaskResult
+from .notebook_json import file_line
+from .triage import HOW_TO_FIX, NEEDS_WORK, fix_first
 
 #: GitHub shows at most 10 error annotations per step; the rest are dropped silently.
 GITHUB_ERROR_LIMIT = 10
@@ -54,7 +55,7 @@ class Gate:
     def describe(self) -> str:
         parts = []
         if self.min_score is not None:
-            parts.append(f"a score of at least {self.min_score:g} points")
+            parts.append(f"a score of at least {self.min_score:g} point{'' if self.min_score == 1 else 's'}")
         if self.min_percent is not None:
             parts.append(f"a score of at least {self.min_percent:g}%")
         if self.all_required:
@@ -96,8 +97,7 @@ def evaluate(results: Results, gate: Gate) -> Outcome:
         if bad:
             problems.append(f"{len(bad)} of {len(results.checks)} checks did not pass")
         elif results.not_run_checks:  # never "all passed" while checks are still to be graded
-            fine.append(f"all {len(results.checks)} public checks passed; {results.not_run_checks} more checks "
-                        f"({results.not_run_points:g} points) are graded after submission")
+            fine.append(f"all {len(results.checks)} public checks passed; {results.later_line()}")
         else:
             fine.append(f"all {len(results.checks)} checks passed")
     return Outcome(not problems, gate.describe(), "; ".join(problems or fine))
@@ -109,8 +109,9 @@ def evaluate(results: Results, gate: Gate) -> Outcome:
 @dataclass(frozen=True)
 class Location:
     """Where a check's problem is: a path relative to the workspace (None: the module is missing),
-    a line in it when one is known (never for a notebook: the student's cell and line are in the
-    message), and the place as the student reads it (``cells.ipynb, cell 3, line 4``)."""
+    a line in it when one is known (for a notebook, the line of the .ipynb file's text that holds the
+    cell's line: harness.notebook_json), and the place as the student reads it (``cells.ipynb, cell 3,
+    line 4``)."""
 
     file: str | None
     line: int | None = None
@@ -161,8 +162,10 @@ def locate(check: CheckResult, results: Results, workspace: Path | None = None) 
         if name != module_file and Path(name).stem != Path(module_file).stem:
             continue
         if module_file.endswith(".ipynb"):
-            where = f"{module_file}, cell {cell}, line {line}" if cell else module_file
-            return Location(rel, None, where)
+            if not cell:
+                return Location(rel, None, module_file)
+            text = _source_text(Path(results.submission) / module_file)
+            return Location(rel, file_line(text, cell, line) if text else None, f"{module_file}, cell {cell}, line {line}")
         return Location(rel, line, f"{module_file}, line {line}")
     line = definition_line(Path(results.submission) / module_file, check.id)
     if line:
@@ -177,16 +180,23 @@ def definition_line(path: Path, check_id: str) -> int | None:
     parts = check_id.split(".")
     if len(parts) < 2 or path.suffix != ".py":
         return None
-    from .files import read_path
-    from .runtime.config import Limits
-
-    try:  # a regular file only: a FIFO or a link in the submission's place is never opened or followed
-        text = read_path(path, Limits().source_mb * 1024 * 1024).decode("utf-8", errors="replace")
-    except OSError:
+    text = _source_text(path)
+    if text is None:
         return None
     pattern = re.compile(rf"^\s*(?:class|def|async\s+def)\s+{re.escape(parts[1])}\b", re.MULTILINE)
     match = pattern.search(text)
     return text.count("\n", 0, match.start()) + 1 + (match.group(0).count("\n")) if match else None
+
+
+def _source_text(path: Path) -> str | None:
+    """A submission's file as text, read as grading reads it (at most the source limit), or None."""
+    from .files import read_path
+    from .runtime.config import Limits
+
+    try:  # a regular file only: a FIFO or a link in the submission's place is never opened or followed
+        return read_path(path, Limits().source_mb * 1024 * 1024).decode("utf-8", errors="replace")
+    except OSError:
+        return None
 
 
 # --------------------------------------------------------------------------- GitHub annotations
@@ -216,11 +226,12 @@ def annotations(results: Results, outcome: Outcome | None = None, workspace: Pat
     lines = []
     for item in items[:limit]:
         loc = locate(item.first, results, workspace)
-        lost = f"{item.points_lost:g} point{'s' if item.points_lost != 1 else ''} lost"
-        text = f"{item.message}" + (f"\nHow to fix: {item.hint}" if item.hint else "") + f"\n({lost})"
+        text = f"{item.message}" + (f"\n{HOW_TO_FIX}: {item.hint}" if item.hint else "") + f"\n({item.lost})"
         if len(item.checks) > 1:
             text += "\nChecks: " + ", ".join(c.id for c in item.checks)
-        lines.append(workflow_command("error", text, file=loc.file, line=loc.line, title=item.title))
+        cell_named = ", cell " in loc.where and loc.where not in item.message  # the cell, as Jupyter shows it
+        title = f"{item.title} ({loc.where})" if cell_named else item.title
+        lines.append(workflow_command("error", text, file=loc.file, line=loc.line, title=title))
     summary = f"Score {results.score:g}/{results.max_score:g} ({percent(results.score, results.max_score):.0f}%)"
     if outcome is not None:
         summary += f" — {'passed' if outcome.passed else 'failed'}: {outcome.reason}"
@@ -270,10 +281,9 @@ def markdown_summary(results: Results, outcome: Outcome | None = None, title: st
         for i, item in enumerate(items[:fix_limit], start=1):
             loc = locate(item.first, results)
             where = f" ({_cell(loc.where)})" if loc.line or ", cell " in loc.where else ""
-            out.append(f"{i}. **`{_cell(item.title)}`** — {item.points_lost:g} points lost{where}: "
-                       f"{_cell(item.message, 600)}")
-            if item.hint:
-                out.append(f"   <br>*How to fix:* {_cell(item.hint, 400)}")
+            out.append(f"{i}. **`{_cell(item.title)}`** — {item.lost}{where}: {_cell(item.message, TEXT_LIMIT)}")
+            if item.hint:  # whole, as the message: the job page wraps them
+                out.append(f"   <br>*{HOW_TO_FIX}:* {_cell(item.hint, TEXT_LIMIT)}")
         if len(items) > fix_limit:
             out.append(f"\n… and {len(items) - fix_limit} more (see the table below).")
         out.append("")

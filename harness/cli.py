@@ -11,13 +11,14 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 
 from .files import OutputError, write_output
 from .results import Results
 from .spec import SpecError, load_tasks
 from .submission import SubmissionError
-from .triage import fix_first
+from .triage import HOW_TO_FIX, fix_first
 
 def require_instructor(command: str) -> None:
     """Exit 2 with a clear message when a command of the instructor's side runs from the student package."""
@@ -99,7 +100,7 @@ FIX_FIRST = 5  # causes listed under "Fix first"
 def print_summary(results: Results, console: Console, verbose: bool = False) -> None:
     """Per task a table of checks; then what to fix first."""
     for task in results.tasks:
-        table = Table(title=f"{task.title} — {task.score:g}/{task.max_score:g}  ({task.source})",
+        table = Table(title=f"{escape(task.title)} — {task.score:g}/{task.max_score:g}  ({escape(task.source)})",
                       title_justify="left", show_edge=False, pad_edge=False, expand=False)
         table.add_column("", width=1)
         table.add_column("check", no_wrap=True)
@@ -111,21 +112,23 @@ def print_summary(results: Results, console: Console, verbose: bool = False) -> 
             else:
                 message = c.message
             style = STATUS_STYLE[c.status]
-            table.add_row(f"[{style}]{STATUS_MARK[c.status]}[/]", c.id, f"{c.points:g}/{c.max_points:g}", message)
+            table.add_row(f"[{style}]{STATUS_MARK[c.status]}[/]", escape(c.id), f"{c.points:g}/{c.max_points:g}",
+                          escape(message))  # a message quotes the submission: never read as markup
         console.print(table)
         console.print()
     failing = fix_first(results)  # one line per cause, most points lost first
     if failing:
         console.print("[bold]Fix first[/]")
-        for item in failing[:FIX_FIRST]:
-            tip = f"\n    [dim]how to fix:[/] {escape(item.hint)}" if item.hint else ""
-            console.print(f"  [{STATUS_STYLE[item.first.status]}]{escape(item.title)}[/] "
-                          f"[dim]({item.points_lost:g} points)[/]: {escape(item.message)}{tip}")
+        for item in failing[:FIX_FIRST]:  # the whole message and hint, wrapped (indented) to the terminal's width
+            console.print(Padding(f"[{STATUS_STYLE[item.first.status]}]{escape(item.title)}[/] "
+                                  f"[dim]({item.lost})[/]: {escape(item.message)}", (0, 0, 0, 2), expand=False))
+            if item.hint:
+                console.print(Padding(f"[dim]{HOW_TO_FIX}:[/] {escape(item.hint)}", (0, 0, 0, 4), expand=False))
         if len(failing) > FIX_FIRST:
             console.print(f"  … and {len(failing) - FIX_FIRST} more (see the report)")
         console.print()
     for note in results.notes:
-        console.print(f"[dim]note: {note}[/]")
+        console.print(f"[dim]note: {escape(note)}[/]")
     counts = results.counts()
     pct = 100 * results.score / results.max_score if results.max_score else 0.0
     console.print(f"[bold]Score {results.score:g}/{results.max_score:g} ({pct:.0f}%)[/]  "

@@ -35,15 +35,17 @@ import json
 from pathlib import Path
 
 from .results import CheckResult, Results
+from .triage import HOW_TO_FIX
 
 HIDDEN_CHOICES = ("after_published", "after_due_date", "hidden", "visible")
+FIX_FIRST = 5  # causes listed in the top-level output
 GRADESCOPE_VISIBILITY = {"public": "visible", "after_due_date": "after_due_date", "hidden": "hidden"}
 
 
 def _output(check: CheckResult) -> str:
     lines = [check.message]
     if check.hint and check.status != "passed":
-        lines.append(f"How to fix: {check.hint}")
+        lines.append(f"{HOW_TO_FIX}: {check.hint}")
     elif check.hint and check.points < check.max_points:
         lines.append(check.hint)
     return "\n".join(line for line in lines if line)
@@ -51,18 +53,18 @@ def _output(check: CheckResult) -> str:
 
 def _summary(results: Results) -> str:
     from .ci import percent
-    from .triage import fix_first
+    from .triage import as_text, fix_first
 
     lines = [f"Score {results.score:g}/{results.max_score:g} ({percent(results.score, results.max_score):.0f}%)"]
     if results.not_run_checks:
         lines.append(results.coverage_line())
-    items = fix_first(results, limit=5)
+    items = fix_first(results)
     if items:
         lines += ["", "Fix first:"]
-        for item in items:
-            lines.append(f"- {item.title} ({item.points_lost:g} points): {item.message}")
-            if item.hint:
-                lines.append(f"  How to fix: {item.hint}")
+        for item in items[:FIX_FIRST]:  # whole message and hint: Gradescope wraps the text
+            lines += [f"- {line}" if i == 0 else line for i, line in enumerate(as_text(item))]
+        if len(items) > FIX_FIRST:
+            lines.append(f"… and {len(items) - FIX_FIRST} more (each test below has its message and hint)")
     if results.notes:
         lines += ["", "Notes:"] + [f"- {n}" for n in results.notes]
     return "\n".join(lines)

@@ -27,7 +27,7 @@ from .checks.implementation import static_witness
 from .results import CheckResult, Results, TaskResult
 from .runtime.config import Limits
 from .sandbox.launcher import Sandbox, WorkerDied
-from .spec import VISIBILITIES, SpecError, TaskSpec
+from .spec import VISIBILITIES, SpecError, TaskSpec, not_run_counts
 from .submission import ModuleSource, Submission, locate, make_scratch_copy, source_cap
 
 
@@ -314,9 +314,7 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIB
                                         source.display_name if source.path else "not submitted",
                                         round(sum(c.points for c in task_checks), 6),
                                         round(sum(c.max_points for c in task_checks), 6), spec.version, spec.public_digest,
-                                        not_run_checks=len(not_run) + spec.withheld.checks,
-                                        not_run_points=round(sum(c.points for c in not_run) + spec.withheld.points, 6),
-                                        ignored=list(source.ignored)))
+                                        **not_run_counts(not_run, spec.withheld), ignored=list(source.ignored)))
             if sandbox.refused:  # a restart that came up without a promised protection: nothing of it counts
                 raise sandbox.refused
         finally:

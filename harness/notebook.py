@@ -23,16 +23,23 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .results import Results
+from .results import Results, count
 
 FAILING = ("failed", "error")
-MAX_LISTED = 10
+WIDTH = 100  # columns of the plain-text report: long messages and hints are wrapped there, never cut
 FRAME_HEIGHT_PX = 640  # until the frame's onload fits it to the report (where the notebook runs scripts)
 FIT_HEIGHT = ("try{var d=this.contentDocument.documentElement;"
               "this.style.height=(d.scrollHeight+2)+'px'}catch(e){}")
 WARN_STYLE = ("margin:0 0 6px;padding:6px 10px;font:13px/1.4 system-ui,sans-serif;color:#1f2328;"
               "background:#fff1e5;border-left:3px solid #bc4c00")
 FILE_HINT = 'pass the notebook\'s file name, e.g. harness.check("desafio.ipynb")'
+
+
+def wrap(text: str) -> list[str]:
+    """A line of the plain-text report wrapped at WIDTH columns (the lines after the first indented), never cut."""
+    import textwrap
+
+    return textwrap.wrap(text, WIDTH, subsequent_indent="  ", break_long_words=True, break_on_hyphens=False) or [""]
 
 
 class NotebookNotFound(FileNotFoundError):
@@ -84,28 +91,26 @@ class NotebookResult:
 
         r = self.results
         share = f" ({_points(percent(r.score, r.max_score))} %)" if r.max_score else ""
-        line = f"{_points(r.score)} / {_points(r.max_score)} points{share} on {len(r.checks)} checks"
-        if r.not_run_checks:
-            line += (f"; {_points(r.not_run_points)} more points ({r.not_run_checks} checks) "
-                     "are graded after submission")
-        return line
+        line = f"{_points(r.score)} / {_points(r.max_score)} points{share} on {count(len(r.checks), 'check')}"
+        return line + (f"; {r.later_line()}" if r.not_run_checks else "")
 
     def summary(self) -> str:
-        """Plain text: the score, the points not run here, the checks that did not pass, what was checked."""
-        from .report import points as _points
+        """Plain text, as complete as the report: the score, what is graded later and whether it will be shown,
+        every cause of a check that did not pass with its whole message and hint, the notes, what was checked."""
+        from .triage import as_text, fix_first
 
-        lines = [f"harness.check: {self.score_line()}"] + ([self.isolation] if self.isolation else [])
-        failing = self.failing
-        if failing:
-            lines.append(f"not passing ({len(failing)}):")
-            for c in failing[:MAX_LISTED]:
-                message = " ".join(str(c.message).split())
-                message = message if len(message) <= 100 else message[:99] + "…"
-                lines.append(f"  {c.status:6} {c.id} ({_points(c.points)}/{_points(c.max_points)}): {message}")
-            if len(failing) > MAX_LISTED:
-                lines.append(f"  … and {len(failing) - MAX_LISTED} more (see the report)")
+        lines = wrap(f"harness.check: {self.score_line()}") + (wrap(self.isolation) if self.isolation else [])
+        items = fix_first(self.results)
+        if items:
+            n = len(self.failing)
+            causes = f", for {count(len(items), 'cause')}" if len(items) != n else ""
+            lines.append(f"Fix first ({count(n, 'check')} did not pass{causes}; most points lost first):")
+            for item in items:
+                lines += ["  " + line for line in as_text(item, WIDTH - 2)]
         elif self.results.checks:
             lines.append("every check passed")
+        for note in self.results.notes:
+            lines += wrap(f"note: {note}")
         lines.append(self.checked)
         return "\n".join(lines)
 

@@ -16,7 +16,7 @@ import jinja2
 from .figures import draw
 from .results import STATUSES, CheckResult, Results
 from .sandbox import reduced
-from .triage import NEEDS_WORK, FixItem, fix_first
+from .triage import HOW_TO_FIX, NEEDS_WORK, FixItem, fix_first
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -72,6 +72,7 @@ def page(results: Results) -> dict:
         "max_score": results.max_score,
         "percent": percent(results.score, results.max_score),
         "not_run": results.coverage_line(),
+        "how_to_fix": HOW_TO_FIX,
         "counts": [{"status": s, "icon": STATUS_LOOK[s], "n": counts[s]} for s in STATUSES],
         "n_checks": len(results.checks),
         "fix_first": [fix_row(item, rows) for item in fix_first(results)],
@@ -110,8 +111,10 @@ def check_row(check: CheckResult, anchor: str) -> dict:
 
 
 def fix_row(item: FixItem, rows: dict[int, dict]) -> dict:
-    """A cause under "Fix first": the row of its first check, the points the cause costs, its other checks."""
-    return {**rows[id(item.first)], "points_lost": item.points_lost, "also": [rows[id(c)] for c in item.checks[1:]]}
+    """A cause under "Fix first": the row of its first check (its whole message and hint), the points the
+    cause costs in words, its other checks."""
+    return {**rows[id(item.first)], "points_lost": item.points_lost, "lost": item.lost,
+            "also": [rows[id(c)] for c in item.checks[1:]]}
 
 
 def figure_view(figure: dict, anchors: Anchors) -> dict:

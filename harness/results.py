@@ -4,7 +4,8 @@ Schema (version 3)::
 
     {"schema_version": 3, "harness_version", "submission", "created", "score", "max_score",
      "tasks": [{"name", "title", "module", "source", "score", "max_score", "spec_version", "spec_digest",
-                "not_run_checks", "not_run_points", "ignored"}],
+                "not_run_checks", "not_run_points", "ignored", "never_shown_checks",
+                "never_shown_points"}],
      "checks": [{"id", "task", "status", "points", "max_points", "message", "hint", "numbers",
                  "visibility", "seconds"}],
      "figures": [{"id", "title", "task", "data"}],
@@ -26,7 +27,8 @@ levels of nesting, when a result is made and again when one is read. What ends u
 reports and the class overview comes from here, so none of them sees more.
 
 Version 3 added the encoding of non-finite numbers; documents of version 2 (which could not hold them) are
-read as they are.
+read as they are. A task's ``never_shown_checks``/``never_shown_points`` (of the checks not run, those whose
+visibility is "hidden") came later within version 3: a document without them reads them as ``None``, unknown.
 """
 from __future__ import annotations
 
@@ -74,6 +76,22 @@ def bounded(value, limit: int = TEXT_LIMIT, depth: int = 0):
     if isinstance(value, (list, tuple)):
         return [bounded(v, limit, depth + 1) for v in value]
     return value  # not a JSON value: encoded (or refused) on writing, see encode()
+
+
+def number(value: float) -> str:
+    """A number of points as people write them: 3, 2.5, 0.33."""
+    return f"{round(value, 2):g}"
+
+
+def points_phrase(value: float, between: str = "") -> str:
+    """"1 point", "2.5 points", "0 points" (``between``: words before "point", e.g. "more ")."""
+    text = number(value)
+    return f"{text} {between}point{'' if text == '1' else 's'}"
+
+
+def count(n: int, noun: str) -> str:
+    """"1 check", "3 checks"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def expect(value, kind: type, field: str):
@@ -164,6 +182,8 @@ class TaskResult:
     not_run_checks: int = 0      # checks graded after submission that this run did not run
     not_run_points: float = 0.0  # and their points: ``max_score`` counts only what ran
     ignored: list[str] = field(default_factory=list)  # other files for the module, not graded: "name (why)"
+    never_shown_checks: int | None = None    # of the checks not run, those of visibility "hidden" (None: not known)
+    never_shown_points: float | None = None  # and their points
 
     def __post_init__(self):
         for name in ("name", "title", "module", "source", "spec_version", "spec_digest"):
@@ -175,6 +195,12 @@ class TaskResult:
         self.source = cut(self.source, NAME_LIMIT)
         self.score, self.max_score = finite_or_zero(self.score), finite_or_zero(self.max_score)
         self.not_run_points = finite_or_zero(self.not_run_points)
+        if self.never_shown_checks is None:
+            self.never_shown_points = None
+        else:
+            expect(self.never_shown_checks, int, "a task's never_shown_checks")
+            self.never_shown_checks = min(max(self.never_shown_checks, 0), self.not_run_checks)
+            self.never_shown_points = finite_or_zero(self.never_shown_points)
 
 
 @dataclass
@@ -225,12 +251,41 @@ class Results:
     def not_run_checks(self) -> int:
         return sum(t.not_run_checks for t in self.tasks)
 
+    @property
+    def never_shown(self) -> tuple[int, float] | None:
+        """(checks, points) of the checks not run whose results are never shown to students (visibility
+        "hidden"); None when a task does not say (a document or bundle written before this was recorded)."""
+        if any(t.not_run_checks and t.never_shown_checks is None for t in self.tasks):
+            return None
+        return (sum(t.never_shown_checks or 0 for t in self.tasks),
+                round(sum(t.never_shown_points or 0.0 for t in self.tasks), 6))
+
+    def later_line(self) -> str:
+        """How many points are graded after submission and whether their results will be shown ("" if none)."""
+        n = self.not_run_checks
+        if not n:
+            return ""
+        more = points_phrase(self.not_run_points, "more ")
+        line = f"{more} ({count(n, 'check')}) {'is' if more.endswith('point') else 'are'} graded after submission"
+        if self.never_shown is None:
+            return line
+        hidden, hidden_points = self.never_shown
+        if not hidden:
+            return line + f"; {'its result is' if n == 1 else 'their results are'} shown to students after the due date"
+        one = hidden == 1
+        kept = (f"{'its result is' if one else 'their results are'} never shown to students, though "
+                f"{'its' if one else 'their'} points count towards the grade")
+        if hidden == n:
+            return line + f"; {'it is' if one else 'they are'} hidden: {kept}"
+        rest = n - hidden
+        return line + (f"; {hidden} of them ({points_phrase(hidden_points)}) {'is' if one else 'are'} hidden: {kept}; "
+                       f"{'the other one is' if rest == 1 else f'the other {rest} are'} shown to students after the due date")
+
     def coverage_line(self) -> str:
         """What this run covered, said so that a public run never reads as the final grade."""
         if not self.not_run_checks:
             return ""
-        return (f"public checks: {round(self.score, 2):g} of {round(self.max_score, 2):g} points; "
-                f"{round(self.not_run_points, 2):g} more points ({self.not_run_checks} checks) are graded after submission")
+        return f"public checks: {number(self.score)} of {points_phrase(self.max_score)}; {self.later_line()}"
 
     def counts(self) -> dict[str, int]:
         return {s: sum(c.status == s for c in self.checks) for s in STATUSES}

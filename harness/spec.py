@@ -69,10 +69,23 @@ class CheckSpec:
 
 @dataclass(frozen=True)
 class Withheld:
-    """What a released spec does not hold: how many checks and points are graded after submission."""
+    """What a released spec does not hold: how many checks and points are graded after submission, and how
+    many of them (and their points) are never shown to students (``None``: a bundle that does not say)."""
 
     checks: int = 0
     points: float = 0.0
+    never_shown_checks: int | None = 0
+    never_shown_points: float = 0.0
+
+
+def not_run_counts(not_run: list, withheld: Withheld = Withheld()) -> dict:
+    """What a task's result says of the checks a run left for later: those of the spec not run, and the
+    ones a released spec withholds; how many, their points, and how many of them are never shown."""
+    never = [c for c in not_run if c.visibility == "hidden"]
+    return {"not_run_checks": len(not_run) + withheld.checks,
+            "not_run_points": round(sum(c.points for c in not_run) + withheld.points, 6),
+            "never_shown_checks": None if withheld.never_shown_checks is None else len(never) + withheld.never_shown_checks,
+            "never_shown_points": round(sum(c.points for c in never) + withheld.never_shown_points, 6)}
 
 
 @dataclass

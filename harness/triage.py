@@ -1,16 +1,19 @@
 """What to fix first: the checks that did not pass, grouped by cause, most points lost first.
 
 One algorithm for every place that tells a student what to fix — the terminal (``harness check``),
-the HTML report, CI's annotations and job summary, and Gradescope's output — so that they list the
-same things in the same order.
+the HTML report, CI's annotations and job summary, Gradescope's output and a notebook's plain-text
+report — so that they list the same things in the same order, and one wording of each cause (its
+title, the points it costs, its whole message and how to fix it) so that none says less than another.
 """
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
-from .results import CheckResult, Results
+from .results import CheckResult, Results, points_phrase
 
 NEEDS_WORK = ("failed", "error")  # the statuses a student has something to fix for (skipped is not one)
+HOW_TO_FIX = "How to fix"  # the label of a cause's hint, wherever it is shown
 
 
 @dataclass(frozen=True)
@@ -33,12 +36,35 @@ class FixItem:
         return self.first.id + (f" and {more} more" if more else "")
 
     @property
+    def lost(self) -> str:
+        """The points this cause costs, in words: "1 point lost", "2.5 points lost"."""
+        return points_phrase(self.points_lost) + " lost"
+
+    @property
     def message(self) -> str:
+        """The whole message (results keep at most TEXT_LIMIT characters of it; no surface cuts it further)."""
         return self.first.message
 
     @property
     def hint(self) -> str:
         return self.first.hint
+
+
+def as_text(item: FixItem, width: int | None = None, indent: str = "  ") -> list[str]:
+    """A cause as plain text lines: "<title> (<points> lost): <message>", then "How to fix: <hint>" indented
+    by ``indent``, both whole; with ``width``, wrapped at that many columns (never cut)."""
+    pieces = [(f"{item.title} ({item.lost}): {item.message}", "")]
+    if item.hint:
+        pieces.append((f"{HOW_TO_FIX}: {item.hint}", indent))
+    if width is None:
+        return [first + text for text, first in pieces]
+    lines = []
+    for text, first in pieces:
+        for paragraph in text.splitlines():  # a message's own line breaks are kept
+            lines += textwrap.wrap(paragraph, width, initial_indent=first, subsequent_indent=indent,
+                                   break_long_words=True, break_on_hyphens=False) or [first.rstrip()]
+            first = indent
+    return lines
 
 
 def fix_first(results: Results, limit: int | None = None) -> list[FixItem]:

@@ -284,3 +284,27 @@ def test_the_probes_see_what_is_wrong(browser, tmp_path):
         with pytest.raises(AssertionError, match="is hidden by svg: display inline, visibility hidden"):
             assert_seen(probe(page, "figure svg"), "figure")
         assert "http://example.invalid/pixel.png" in page.requests
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_fix_first_shows_whole_long_messages_and_hints_without_sideways_scrolling(browser, tmp_path, viewport):
+    """A long message (with a long unbroken word) and its hint are shown whole under "Fix first" and
+    wrap inside the window, at a desktop and a phone width."""
+    from harness.report import write_report
+    from harness.results import CheckResult, TaskResult
+
+    message = "GRUCell: largest error 1.03; " + "the gates decide how much of the old state is kept " * 30 + "x" * 300
+    hint = "the update gate is used the other way round: " + "use (1 - z) * n + z * h " * 20
+    checks = [CheckResult("cells.GRUCell.forward", "cells", "failed", 0, 3, message, hint),
+              CheckResult("cells.GRUCell.gradients", "cells", "failed", 0, 1, message, hint)]
+    results = Results("submissions/alice", "0.1.0", "2026-01-01T00:00:00+00:00",
+                      [TaskResult("cells", "Cells", "cells", "cells.py", 0, 4, "1", "abc")], checks)
+    path = write_report(results, tmp_path / "report.html")
+    width, height = VIEWPORTS[viewport]
+    with browser.open(path, width, height) as page:
+        for selector, what in ((".fix-first li .message", "'Fix first' message"), (".fix-first li .hint", "'Fix first' hint")):
+            measured = probe(page, selector)
+            assert len(measured["elements"]) == 1  # one cause for the two checks
+            assert_seen(measured, what)
+        shown = page.evaluate("document.querySelector('.fix-first li .message').innerText")
+        assert " ".join(shown.split()) == " ".join(message.split())

@@ -71,7 +71,7 @@ def test_fix_first_links_to_checks_that_did_not_pass_most_points_lost_first(resu
     fix_first = page[page.index("Fix first"):page.index('<section class="task"')]
     links = re.findall(r'<li><a href="#(check-[^"]+)"', fix_first)
     assert links == ["check-cells.GRUCell.forward", "check-cells.LSTMCell.shapes"]  # one item per cause
-    assert "cells.GRUCell.forward</code></a> and 1 more" in fix_first and "&minus;4 points" in fix_first
+    assert "cells.GRUCell.forward</code></a> and 1 more" in fix_first and "4 points lost" in fix_first
     assert 'href="#check-cells.GRUCell.gradients"' in fix_first  # the cause's other check, linked too
     assert "3 checks did not pass, for 2 causes" in fix_first
     assert "RNNCell.forward" not in fix_first

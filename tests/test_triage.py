@@ -50,7 +50,7 @@ def test_terminal_report_ci_and_gradescope_list_the_same_causes_in_the_same_orde
     buffer = io.StringIO()
     print_summary(results, Console(file=buffer, width=200, color_system=None, highlight=False))
     terminal = buffer.getvalue().split("Fix first\n", 1)[1]
-    terminal = [m.group(1) for m in re.finditer(r"^  (\S.*?) \([\d.]+ points\): ", terminal, re.MULTILINE)]
+    terminal = [m.group(1) for m in re.finditer(r"^  (\S.*?) \([\d.]+ points? lost\): ", terminal, re.MULTILINE)]
 
     page = render_report(results)
     section = page[page.index('<section class="fix-first"'):page.index("</section>", page.index('class="fix-first"'))]
@@ -61,7 +61,7 @@ def test_terminal_report_ci_and_gradescope_list_the_same_causes_in_the_same_orde
     markdown = re.findall(r"^\d+\. \*\*`(.+?)`\*\*", summary, re.MULTILINE)
 
     output = to_gradescope(results)["output"].split("Fix first:", 1)[1]
-    gradescope = re.findall(r"^- (.+?) \([\d.]+ points\): ", output, re.MULTILINE)
+    gradescope = re.findall(r"^- (.+?) \([\d.]+ points? lost\): ", output, re.MULTILINE)
 
     assert terminal == html == markdown == gradescope == expected
 
@@ -73,4 +73,4 @@ def test_the_report_links_every_check_of_a_cause():
     for part in ("shapes", "forward", "gradients", "gradcheck"):
         assert f'href="#check-cells.GRUCell.{part}"' in section
     assert section.count(NO_WEIGHT.replace("'", "&#39;")) == 1  # the message once, for the four checks
-    assert "&minus;4 points" in section and "LSTMCell.skipped" not in section and "RNNCell.forward" not in section
+    assert "4 points lost" in section and "1 point lost" in section and "LSTMCell.skipped" not in section and "RNNCell.forward" not in section

@@ -183,6 +183,19 @@ def random_tables(ctx: Context, count: int, max_len: int, beam: bool) -> list[Ta
     return tables
 
 
+def tables_tested(hand: list[Table], randoms: list[Table], beam: bool = False) -> str:
+    """What a search was tested on, in words that name only what there was: "2 written tables (beam widths
+    1, 2) and 10 random tables (beam widths 2, 3)", "10 random tables (beam widths 2, 3)"."""
+    parts = []
+    for tables, kind in ((hand, "written"), (randoms, "random")):
+        if not tables:
+            continue
+        widths = sorted({w for t in tables for w in t.beam_widths}) if beam else []
+        said = f" (beam width{'s' if len(widths) > 1 else ''} {', '.join(map(str, widths))})" if widths else ""
+        parts.append(f"{len(tables)} {kind} table{'s' if len(tables) != 1 else ''}{said}")
+    return " and ".join(parts) or "no table"
+
+
 # --------------------------------------------------------------------------- greedy search
 
 
@@ -238,8 +251,8 @@ def check_greedy(ctx: Context) -> Verdict:
 
     cases = [[t] for t in hand] + ([randoms] if randoms else [])
     return by_case(ctx, cases, judge, Verdict(
-        True, f"greedy search matches on {len(hand)} written and {len(randoms)} random tables; the result holds "
-              "the tokens after bos, eos included"))
+        True, f"greedy search matches on {tables_tested(hand, randoms)}; the result holds the tokens after bos, "
+              "eos included"))
 
 
 def judge_greedy(ctx: Context, table: Table) -> Verdict | None:
@@ -448,7 +461,5 @@ def check_beam(ctx: Context) -> Verdict:
 
     cases = [(t, w) for t in hand for w in t.beam_widths] + (["random"] if randoms else [])
     return by_case(ctx, cases, judge, Verdict(
-        True, f"beam search finds the best hypothesis on {len(hand)} written tables (beam widths "
-              f"{', '.join(str(w) for w in sorted({w for t in hand for w in t.beam_widths}))}) and {len(randoms)} "
-              "random ones; every returned score is the summed log-probability of its tokens, sorted best first, "
-              "each ending at eos or max_len"))
+        True, f"beam search finds the best hypothesis on {tables_tested(hand, randoms, beam=True)}; every returned "
+              "score is the summed log-probability of its tokens, sorted best first, each ending at eos or max_len"))

@@ -21,7 +21,7 @@ from ..checks import Context, load_builtin_checks
 from ..grading import view_of
 from ..sandbox import program as interpreter
 from ..runtime import wire
-from ..spec import TaskSpec
+from ..spec import TaskSpec, not_run_counts
 from ..submission import ModuleSource
 
 
@@ -154,10 +154,18 @@ def record(specs: list[TaskSpec]) -> Contents:
                 pass
         recorder.contents.tasks[spec.name] = {
             "digest": spec.public_digest,  # never spec.digest: it hashes hidden.toml (its seed could be searched)
-            "withheld": {"checks": len(later), "points": round(sum(c.points for c in later), 6)}}
+            "withheld": withheld(later)}
     recorder.contents.catalogue = [VariantInfo(**{k: v for k, v in asdict(variant).items() if k != "impl"})
                                    for module in modules for variant in recorder.catalogue(module)]
     return recorder.contents
+
+
+def withheld(later: list) -> dict:
+    """What the bundle tells the student of the checks graded after submission: how many, their points,
+    and how many of them (and their points) are never shown (visibility "hidden")."""
+    counts = not_run_counts(later)
+    return {"checks": counts["not_run_checks"], "points": counts["not_run_points"],
+            "never_shown_checks": counts["never_shown_checks"], "never_shown_points": counts["never_shown_points"]}
 
 
 def _context(spec, check_id, options, seed, runner, answers, view) -> Context:

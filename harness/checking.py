@@ -41,7 +41,8 @@ def run(path: Path | str, tasks: list[str] | tuple = (), all_checks: bool = Fals
     ``path``: the submission's folder, or one file in it (``generation.ipynb``; or name it with ``file``): then
     that file is graded for the modules it holds (:func:`held_by`), whatever else the folder has, and without
     ``tasks`` only their tasks run. ``bundle``: a released ``.harness`` folder to check against (default on a
-    student's machine: the one of the assignment ``path`` is in). ``tasks_dir``: the instructor's task specs (default: those shipped)."""
+    student's machine: the one of the assignment ``path`` is in). ``tasks_dir``: the instructor's task specs
+    (default: those shipped)."""
     from .grading import grade
 
     path, asked = Path(path), file
@@ -97,11 +98,11 @@ def _asked(folder: Path, asked: str | None, specs: list, named: bool, every: Cal
                             f"or name its own (--task {stem})")
     held = held or (modules if named else [])
     if not held:
-        modules = ", ".join(sorted(modules))
-        first = min(s.module for s in specs) if specs else "cells"
-        raise NotGradedFile(f"{asked} is not a file this assignment grades (its modules: {modules}): name it after "
-                            f'its module (e.g. {first}{Path(asked).suffix}), map it in harness.toml ([modules] {first} = '
-                            f'"{asked}"), or name its task (--task {first})')
+        first = min(modules) if modules else "cells"
+        raise NotGradedFile(f"{asked} is not a file this assignment grades (its modules: {', '.join(sorted(modules))}): "
+                            "name it after "
+                            f"its module (e.g. {first}{Path(asked).suffix}), map it in harness.toml "
+                            f'([modules] {first} = "{asked}"), or name its task (--task {first})')
     return [s for s in specs if s.module in held], {m: asked for m in held}
 
 

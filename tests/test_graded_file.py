@@ -198,6 +198,23 @@ def test_a_file_that_holds_no_module_is_a_clear_error(assignment):
     assert result.exit_code == 2 and "nope" in text
 
 
+def test_a_file_asked_for_with_the_tasks_named_holds_their_modules_unless_named_after_another(tmp_path):
+    from harness.checking import NotGradedFile, _asked
+
+    cells, generation = load_tasks(names=["cells", "generation"])
+    every = lambda: [cells, generation]  # noqa: E731
+    specs, chosen = _asked(tmp_path, "notas.ipynb", [generation], True, every)  # the student said which task
+    assert specs == [generation] and chosen == {"generation": "notas.ipynb"}
+    with pytest.raises(NotGradedFile, match=r"generation\.ipynb is the generation module, not cells: "
+                                            r".*--task generation"):
+        _asked(tmp_path, "generation.ipynb", [cells], True, every)
+    specs, chosen = _asked(tmp_path, "generation.ipynb", [cells, generation], False, every)  # only its own task
+    assert specs == [generation] and chosen == {"generation": "generation.ipynb"}
+    with pytest.raises(NotGradedFile, match=r"notas\.ipynb is not a file this assignment grades \(its modules: "
+                                            r"cells, generation\): name it after its module \(e\.g\. cells\.ipynb\)"):
+        _asked(tmp_path, "notas.ipynb", [cells, generation], False, every)
+
+
 def test_results_record_the_ignored_files_within_limits_and_old_documents_still_load():
     document = {"schema_version": 3, "harness_version": "0", "submission": "s", "created": "now", "checks": [],
                 "tasks": [{"name": "t", "title": "T", "module": "m", "source": "m.py", "score": 0.0,

@@ -22,6 +22,9 @@ def test_check_writes_json_and_report_and_exits_0(tmp_path):
     # the checks of tasks/cells/hidden.toml did not run, and the summary says how many points that leaves out
     assert "public checks: 38 of 38 points; 8 more points (6 checks) are graded after submission" in " ".join(
         result.output.split())
+    # one of them is of visibility "hidden" (tasks/cells/hidden.toml): the student is told it will never be shown
+    assert ("1 of them (1 point) is hidden: its result is never shown to students, though its points count towards "
+            "the grade; the other 5 are shown to students after the due date") in " ".join(result.output.split())
     assert {"id", "status", "points", "max_points", "message", "hint"} <= set(data["checks"][0])
     assert "<svg" in out_html.read_text()
 

@@ -94,6 +94,9 @@ def test_public_results_say_what_is_graded_later_never_all_passed(released):
     text = " ".join(result.output.split())
     assert "Score 5/5 (100%)" in text
     assert "public checks: 5 of 5 points; 3 more points (2 checks) are graded after submission" in text
+    # the bundle says how many of them are never shown (none here), so the student side says so too
+    assert "3 more points (2 checks) are graded after submission; their results are shown to students after the " \
+           "due date" in text
 
 
 def copy_of(released: Path, tmp_path: Path) -> Path:

@@ -267,7 +267,8 @@ def markdown_summary(results: Results, outcome: Outcome | None = None, title: st
     counts = results.counts()
     out += [", ".join(f"{n} {s}" for s, n in counts.items() if n) + f" in {results.seconds:.1f} s", ""]
     if results.not_run_checks:
-        out += [f"*{_cell(results.coverage_line()).capitalize()}.*", ""]
+        line = _cell(results.coverage_line())
+        out += [f"*{line[:1].upper() + line[1:]}.*", ""]
     out += ["| task | file | score | ✅ | ❌ | 💥 |", "|---|---|---:|---:|---:|---:|"]
     for t in results.tasks:
         mine = [c for c in results.checks if c.task == t.name]

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .results import CheckResult, Results
+from .triage import HOW_TO_FIX
 
 #: Characters XML 1.0 cannot carry at all (a student's output may contain them).
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -49,7 +50,7 @@ def _timestamp(created: str) -> str:
 def _details(check: CheckResult) -> str:
     lines = [f"{check.points:g}/{check.max_points:g} points", check.message]
     if check.hint:
-        lines.append(f"How to fix: {check.hint}")
+        lines.append(f"{HOW_TO_FIX}: {check.hint}")
     numbers = check.numbers if isinstance(check.numbers, dict) else {}
     for key in ("traceback", "output"):
         if numbers.get(key):

@@ -100,6 +100,9 @@ class NotebookResult:
         from .triage import as_text, fix_first
 
         lines = wrap(f"harness.check: {self.score_line()}") + (wrap(self.isolation) if self.isolation else [])
+        not_graded = self.results.sandbox.get("not_graded")
+        if not_graded:  # nothing ran: the reason, as the report's summary gives it
+            lines += wrap(f"not graded: {not_graded}")
         items = fix_first(self.results)
         if items:
             n = len(self.failing)

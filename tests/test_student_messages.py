@@ -295,3 +295,13 @@ def test_a_results_document_without_the_hidden_counts_still_reads():
     older = Results.from_dict(data)
     assert older.never_shown is None and older.later_line() == "3 more points (2 checks) are graded after submission"
 
+
+
+def test_the_notebooks_plain_text_says_why_nothing_was_graded():
+    """A worker that could not be confined runs nothing: the plain text gives the reason, as the report does."""
+    reason = "the worker could not be confined: the network namespace was refused (EPERM); nothing of the notebook ran"
+    results = Results("submissions/alice", "0.1.0", "2026-01-01T00:00:00+00:00", [], [],
+                      sandbox={"mode": "full", "not_graded": reason})
+    text = NotebookResult(results, Path("cells.ipynb")).summary()
+    assert "not graded: " + reason in " ".join(text.split())
+    assert reason in html.unescape(render_report(results))

@@ -305,3 +305,15 @@ def test_the_notebooks_plain_text_says_why_nothing_was_graded():
     text = NotebookResult(results, Path("cells.ipynb")).summary()
     assert "not graded: " + reason in " ".join(text.split())
     assert reason in html.unescape(render_report(results))
+
+
+def test_the_terminal_prints_what_a_submission_wrote_as_text_never_as_markup():
+    """A message, a hint and a note quote the submission: "[/]" or "[red]" in them is printed as written."""
+    text = "your code raised KeyError: '[/]' in [red]weights[/red]"
+    results = results_with([CheckResult("cells.GRUCell.forward", "cells", "error", 0, 2, text, "rename [bold]w[/bold]")],
+                           notes=["cells.ipynb, cell 3, line 1: skipped a shell command: !echo [/]"])
+    buffer = io.StringIO()
+    print_summary(results, Console(file=buffer, width=200, color_system=None, highlight=False))
+    shown = buffer.getvalue()
+    assert shown.count(text) == 2 and "How to fix: rename [bold]w[/bold]" in shown  # the table and "Fix first"
+    assert "note: cells.ipynb, cell 3, line 1: skipped a shell command: !echo [/]" in shown

@@ -84,6 +84,7 @@ class Contents:
     tasks: dict[str, dict] = field(default_factory=dict)          # name -> {"digest", "withheld": {...}}
     engine: str = field(default_factory=lambda: engine_digest())  # of the code that recorded the values
     cache_keys: list[str] = field(default_factory=list)            # cached figures the recording used (not written)
+    figures_used: dict[str, str] = field(default_factory=dict)     # "task:view:name" -> figures' digest (written)
 
 
 FAILED = "$failed"
@@ -112,6 +113,7 @@ def write(folder: Path, contents: Contents) -> Path:
         "variants": {d: {name: ({FAILED: True} if v is VariantFailed else enc(v)) for name, v in sorted(by.items())}
                      for d, by in sorted(contents.variants.items())},
         "computed": {key: enc(v) for key, v in sorted(contents.computed.items())},
+        "figures_used": dict(sorted(contents.figures_used.items())),
     }
     index["files"] = _task_files(folder)
     values = save(tensors) if tensors else save({"_": torch.zeros(0)})

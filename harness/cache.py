@@ -7,6 +7,7 @@ let an instructor see them and start afresh.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,6 +22,14 @@ class Entry:
     epochs: int | None
     stopped: str
     figures: dict  # the reference model's scalar figures
+    digest: str = ""  # of everything the file holds (figures_digest): a release's bundle names the ones it used
+
+
+def figures_digest(figures: dict) -> str:
+    """A short name for one cached set of figures, the same in the cache listing and in a release's bundle, which
+    says which figures a release used without naming the cache key (a function of the answer key's source)."""
+    text = json.dumps({k: v for k, v in figures.items() if k != "cache_key"}, sort_keys=True, allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def folder() -> Path:
@@ -40,7 +49,8 @@ def entries() -> list[Entry]:
             reference = data["reference"]
             training = reference.get("training", {})
             figures = {k: v for k, v in reference.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-            found.append(Entry(path, task, created, training.get("epochs_done"), str(training.get("stopped")), figures))
+            found.append(Entry(path, task, created, training.get("epochs_done"), str(training.get("stopped")), figures,
+                               figures_digest(data)))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             found.append(Entry(path, task, created, None, "unreadable", {}))
     return found

@@ -364,21 +364,17 @@ def cache_group() -> None:
 
 @cache_group.command("list")
 def cache_list() -> None:
-    """List the cached reference figures: task, when, epochs trained, the figures."""
+    """List the cached reference figures: task, when, epochs trained, the figures, and their digest (a release's
+    .harness/bundle.json names the digests of the figures it used under figures_used)."""
     from . import cache
 
-    console = Console(highlight=False)
     rows = cache.entries()
-    console.print(f"cache: {cache.folder()} ({len(rows)} file{'s' if len(rows) != 1 else ''})", soft_wrap=True)
-    if rows:
-        table = Table(show_edge=False)
-        for column in ("task", "created", "epochs", "training", "reference figures", "file"):
-            table.add_column(column)
-        for e in rows:
-            figures = ", ".join(f"{k} {v:.4g}" for k, v in sorted(e.figures.items()))
-            table.add_row(e.task, e.created, str(e.epochs if e.epochs is not None else "?"), e.stopped, figures,
-                          e.path.name)
-        console.print(table)
+    click.echo(f"cache: {cache.folder()} ({len(rows)} file{'s' if len(rows) != 1 else ''})")
+    for e in rows:  # one entry a few lines, never cut to a terminal's width: a digest or file name is looked up
+        epochs = f"{e.epochs} epochs" if e.epochs is not None else "epochs unknown"
+        click.echo(f"{e.task}  {e.created}  {epochs}, {e.stopped}  digest {e.digest or '-'}  {e.path.name}")
+        if e.figures:
+            click.echo("    reference figures: " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(e.figures.items())))
 
 
 @cache_group.command("clear")

@@ -430,7 +430,10 @@ def _training(path: Path, table) -> dict:
             raise SpecError(path, f"[training].{key}", "unknown key",
                             suggest(key, [*TRAINING_DEFAULTS, *TRAINING_OPTIONAL]))
         _expect_type(path, f"[training].{key}", value, (int, float), "a number")
-        if value <= 0:
+        if key == "reference_margin" and value < 0:  # 0: the reference need only beat its floors
+            raise SpecError(path, "[training].reference_margin", f"must be 0 or more, got {value}",
+                            "0 asks only that the reference model beat each classical floor; 0.02 that it do 2% better")
+        if value <= 0 and key != "reference_margin":
             raise SpecError(path, f"[training].{key}", f"must be positive, got {value}")
         recipe[key] = value
     for key in ("epochs", "batch_size"):

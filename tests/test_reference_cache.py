@@ -77,6 +77,25 @@ def test_harness_cache_lists_and_clears(tmp_path, monkeypatch):
     listed = CliRunner().invoke(main, ["cache", "list"], terminal_width=200)
     assert listed.exit_code == 0, listed.output
     assert "(2 files)" in listed.output and "accuracy 0.95" in listed.output and "unreadable" in listed.output
+    from harness.cache import entries
+
+    digest = next(e.digest for e in entries() if e.task == "sentiment")
+    assert len(digest) == 16 and f"digest {digest}  sentiment-0123456789abcdef0123.json" in listed.output
     cleared = CliRunner().invoke(main, ["cache", "clear", "--task", "sentiment"])
     assert cleared.exit_code == 0 and "removed 1 cached file" in cleared.output
     assert [p.name for p in folder.iterdir()] == ["next_word-0123456789abcdef0123.json"]
+
+
+@pytest.mark.parametrize("margin, accepted", [(0, True), (0.5, True), (-0.01, False)])
+def test_a_reference_margin_of_zero_or_more_is_accepted(tmp_path, margin, accepted):
+    folder = tmp_path / "tasks" / "sentiment"
+    folder.mkdir(parents=True)
+    for path in (ROOT / "tasks" / "sentiment").iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    toml = folder / "task.toml"
+    toml.write_text(toml.read_text().replace("[training]\n", f"[training]\nreference_margin = {margin}\n"))
+    if accepted:
+        assert load_tasks(tmp_path / "tasks")[0].training["reference_margin"] == margin
+    else:
+        with pytest.raises(SpecError, match=r"\[training\].reference_margin: must be 0 or more, got -0.01"):
+            load_tasks(tmp_path / "tasks")

@@ -17,6 +17,7 @@ import torch
 
 from ..answers import LiveAnswers, VariantFailed, VariantInfo, program_digest
 from ..bundle import Contents
+from ..cache import figures_digest
 from ..checks import Context, load_builtin_checks
 from ..grading import view_of
 from ..sandbox import program as interpreter
@@ -76,6 +77,7 @@ class Recorder(LiveAnswers):
             if isinstance(value, dict) and "cache_key" in value:  # said to the instructor, never written to the bundle
                 self.contents.cache_keys.append(value["cache_key"])
                 value = {k: v for k, v in value.items() if k != "cache_key"}
+                self.contents.figures_used[key] = figures_digest(value)  # as harness cache list names them
             self.contents.computed[key] = value
         return self.contents.computed[key]
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import jinja2
 
-from .figures import draw
 from .results import STATUSES, CheckResult, Results
 from .sandbox import reduced
 from .triage import HOW_TO_FIX, NEEDS_WORK, FixItem, fix_first
@@ -123,6 +122,8 @@ def figure_view(figure: dict, anchors: Anchors) -> dict:
         figure = {"data": figure}
     key = str(figure.get("id", "figure"))
     data = figure.get("data", {})
+    from .figures import draw  # matplotlib is imported by the reports that draw a figure, not by every judge
+
     drawing = draw(data, str(figure.get("title", "")), key, show_title=False)
     caption = data.get("caption") if isinstance(data, dict) else None
     return {"anchor": anchors.make("figure-" + key), "title": str(figure.get("title", key)),

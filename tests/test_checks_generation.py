@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from scipy import stats
 
@@ -65,6 +66,7 @@ def test_tail_categories_are_merged_until_every_expected_count_is_five():
     probs = np.array([0.5, 0.3, 0.19, 0.0061, 0.0039])  # expected 500, 300, 190, 6.1, 3.9 of 1000
     fit = chi_square_gof([500, 300, 190, 6, 4], probs)
     assert fit["bins"] == 5 - 1 and fit["dof"] == 3  # 3.9 merged with 6.1 into one tail bin of 10
+    assert fit["p"] == pytest.approx(stats.chi2.sf(fit["chi2"], fit["dof"]), rel=1e-12)  # the same p as scipy's
     fit = chi_square_gof([500, 300, 199, 1, 0], np.array([0.5, 0.3, 0.197, 0.002, 0.001]))
     assert fit["bins"] == 3  # the tail (3) is still < 5, so it joins the smallest kept bin
     assert chi_square_gof([5, 5, 1], [0.5, 0.5, 0.0])["p"] == 0.0  # a draw of probability 0

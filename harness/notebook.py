@@ -114,7 +114,7 @@ class NotebookResult:
             lines.append("every check passed")
         for note in self.results.notes:
             lines += wrap(f"note: {note}")
-        lines.append(self.checked)
+        lines += wrap(self.checked)
         return "\n".join(lines)
 
     def __repr__(self) -> str:

@@ -85,8 +85,9 @@ def test_harness_check_in_a_notebook_grades_that_notebook_and_says_so(assignment
     assert task.source == "generation.ipynb" and task.ignored == [ASKED_IGNORED]
     assert task.score == task.max_score > 0  # the notebook's code, not the stub's NotImplementedError
     assert not any("NotImplementedError" in c.message for c in result.results.checks)
-    last = result.summary().splitlines()[-1]
-    assert last == f"checked the saved file generation.ipynb (save with Ctrl+S first); ignored {ASKED_IGNORED}"
+    summary = " ".join(result.summary().split())  # wrapped to the plain text's width
+    assert summary.endswith(f"checked the saved file generation.ipynb (save with Ctrl+S first); ignored "
+                            f"{ASKED_IGNORED}")
     page = result._repr_html_()
     head = page.split("<iframe", 1)[0]
     assert "Checked the saved file generation.ipynb" in head and html.escape(f"ignored {ASKED_IGNORED}") in head
@@ -164,6 +165,17 @@ def test_a_notebook_that_is_a_link_or_too_large_is_still_refused(assignment, spe
     assert module.path.name == "generation.py"
     why, = module.ignored
     assert why.startswith("generation.ipynb (cannot be used: generation.ipynb is ") and "over the" in why
+
+
+def test_a_starter_notebook_beside_the_students_py_is_the_one_ignored(tmp_path, spec):
+    from harness.starter import write_starter
+
+    write_starter(tmp_path, [spec], notebook=True, workflow=False)  # harness init --notebook
+    assert (tmp_path / "generation.ipynb").exists() and not (tmp_path / "generation.py").exists()
+    (tmp_path / "generation.py").write_text(EDITED_PY)
+    module = locate(tmp_path, ["generation"], contract={"generation": set(spec.names)}).modules["generation"]
+    assert module.path.name == "generation.py"
+    assert module.ignored == ["generation.ipynb (an unchanged starter: its contract names only raise)"]
 
 
 def test_what_counts_as_an_unchanged_starter(spec):

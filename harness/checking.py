@@ -91,6 +91,8 @@ def _asked(folder: Path, asked: str | None, specs: list, named: bool, every: Cal
     the assignment: ``every`` gives all its specs)."""
     if asked is None:
         return specs, {}
+    if Path(asked).name != asked or asked in ("", ".", ".."):
+        raise CheckingError(f"{asked!r}: name a file of the submission's folder, e.g. generation.ipynb, not a path")
     modules, stem = list(dict.fromkeys(s.module for s in specs)), Path(asked).stem
     held = held_by(folder, asked, modules)
     if not held and named and stem in {s.module for s in every()}:

@@ -211,7 +211,7 @@ def test_a_file_that_holds_no_module_is_a_clear_error(assignment):
 
 
 def test_a_file_asked_for_with_the_tasks_named_holds_their_modules_unless_named_after_another(tmp_path):
-    from harness.checking import NotGradedFile, _asked
+    from harness.checking import CheckingError, NotGradedFile, _asked
 
     cells, generation = load_tasks(names=["cells", "generation"])
     every = lambda: [cells, generation]  # noqa: E731
@@ -225,6 +225,8 @@ def test_a_file_asked_for_with_the_tasks_named_holds_their_modules_unless_named_
     with pytest.raises(NotGradedFile, match=r"notas\.ipynb is not a file this assignment grades \(its modules: "
                                             r"cells, generation\): name it after its module \(e\.g\. cells\.ipynb\)"):
         _asked(tmp_path, "notas.ipynb", [cells, generation], False, every)
+    with pytest.raises(CheckingError, match="not a path"):  # only a name in the folder: never one outside it
+        _asked(tmp_path, "../generation.ipynb", [generation], False, every)
 
 
 def test_results_record_the_ignored_files_within_limits_and_old_documents_still_load():

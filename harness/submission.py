@@ -13,7 +13,8 @@ Which file is graded for a contract module ``<stem>``, in this order:
    task's contract and every one it defines is a stub: a function whose body (its docstring aside) only
    raises or passes, a class whose methods other than ``__init__`` all do. This is read from the source
    with ``ast``, never run, and does not depend on how the starter was made. When both files hold code of
-   their own (or both are starters), ``<stem>.py`` is graded as it always was.
+   their own (or both are starters), ``<stem>.py`` is graded as it always was. A file the reader refuses (a
+   link, a file over the size cap, a notebook that is not JSON) is never preferred to one it can read.
 
 Every other candidate that exists is recorded as ignored, with why, and the terminal, the report and the
 inline notebook report say so.

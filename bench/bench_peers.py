@@ -295,6 +295,7 @@ class Run:
     tool: str
     seconds: float
     status: int
+    cpu_seconds: float      # user + system CPU time of the whole tree (wait4: the root and every process reaped)
     largest_rss: int        # ru_maxrss of wait4 (the largest single process of the tree, reaped ones included)
     tree_pss_peak: int      # largest sum of PSS over the live tree, sampled
     procs: dict             # pid -> Proc
@@ -423,7 +424,7 @@ def measure(tool: str, argv: list[str], cwd: Path, env: dict) -> Run:
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    largest = usage.ru_maxrss * 1024
+    largest, cpu = usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
     deadline = time.monotonic() + 10  # orphans handed to this process: let them end, then end them
     while True:
         try:
@@ -431,7 +432,7 @@ def measure(tool: str, argv: list[str], cwd: Path, env: dict) -> Run:
         except ChildProcessError:
             break
         if pid:
-            largest = max(largest, usage.ru_maxrss * 1024)
+            largest, cpu = max(largest, usage.ru_maxrss * 1024), cpu + usage.ru_utime + usage.ru_stime
             continue
         if time.monotonic() > deadline:
             for orphan in descendants(os.getpid()):
@@ -441,7 +442,7 @@ def measure(tool: str, argv: list[str], cwd: Path, env: dict) -> Run:
     sampler.join()
     reader.join(timeout=5)
     output = (chunks[0] if chunks else b"").decode(errors="replace")
-    return Run(tool, seconds, proc.returncode, largest, sampler.tree_pss_peak, sampler.procs, proc.pid, output)
+    return Run(tool, seconds, proc.returncode, cpu, largest, sampler.tree_pss_peak, sampler.procs, proc.pid, output)
 
 
 # --------------------------------------------------------------------------- the tools
@@ -710,22 +711,27 @@ def judge_probe(tool: Tool) -> tuple[int, int, list[str]]:
 
 def print_table(tools: list[Tool], timed: dict[str, list[Run]], scores: dict[str, Score]) -> None:
     base = statistics.median(r.seconds for r in timed["harness"]) if "harness" in timed else None
-    print(f"\n{'tool':9} {'version':10} {'checks':>7} {'points':>7} {'median s':>9} {'min–max s':>13} "
-          f"{'tree MiB':>9} {'largest MiB':>12} {'harness/tool':>13}")
+    cpu_base = statistics.median(r.cpu_seconds for r in timed["harness"]) if "harness" in timed else None
+    print(f"\n{'tool':9} {'version':8} {'checks':>6} {'points':>6} {'median s':>8} {'min–max s':>12} "
+          f"{'harness/tool':>12} {'cpu s':>6} {'harness/tool':>12} {'tree MiB':>8} {'largest MiB':>11}")
     for tool in tools:
         if tool.name not in timed:
             continue
         secs = [r.seconds for r in timed[tool.name]]
         med, s = statistics.median(secs), scores[tool.name]
-        ratio = f"{base / med:13.2f}" if base else f"{'-':>13}"
-        print(f"{tool.name:9} {tool.version:10} {f'{s.passed}/{s.ran}':>7} {f'{s.points:g}/{s.max_points:g}':>7} "
-              f"{med:9.2f} {f'{min(secs):.2f}–{max(secs):.2f}':>13} "
-              f"{mib(max(r.tree_pss_peak for r in timed[tool.name])):>9} "
-              f"{mib(max(r.largest_rss for r in timed[tool.name])):>12} {ratio}")
+        cpu = statistics.median(r.cpu_seconds for r in timed[tool.name])
+        ratio = f"{base / med:12.2f}" if base else f"{'-':>12}"
+        cpu_ratio = f"{cpu_base / cpu:12.2f}" if cpu_base else f"{'-':>12}"
+        print(f"{tool.name:9} {tool.version:8} {f'{s.passed}/{s.ran}':>6} {f'{s.points:g}/{s.max_points:g}':>6} "
+              f"{med:8.2f} {f'{min(secs):.2f}–{max(secs):.2f}':>12} {ratio} {cpu:6.2f} {cpu_ratio} "
+              f"{mib(max(r.tree_pss_peak for r in timed[tool.name])):>8} "
+              f"{mib(max(r.largest_rss for r in timed[tool.name])):>11}")
     print("checks: passed/run as each tool counts them (the harness: cells.LSTMCell.shapes, .forward, .gradients of "
           "tasks/cells; otter: three test cases of one test file; nbgrader: three autograder-test cells); tree MiB: "
           "peak of the summed PSS of the process tree, sampled every 1 s; largest MiB: ru_maxrss of the largest "
-          "single process (as /usr/bin/time -v reports it); harness/tool below 1 means the harness is faster.")
+          "single process (as /usr/bin/time -v reports it); harness/tool: the harness's median over the tool's, below 1 "
+          "when the harness is faster; cpu s: median user+system CPU seconds of the whole process tree, less "
+          "sensitive than wall time to what else the machine runs.")
     print("figures are noisy: 2 cores shared with other work; compare the load averages printed before and after.")
 
 
@@ -813,9 +819,10 @@ def main() -> None:
                     continue
                 scores[tool.name] = score
                 label = "warm-up" if round_no == 0 else f"round {round_no}"
-                print(f"  {label:8} {tool.name:8} {run.seconds:6.2f} s  exit {run.status}  checks "
-                      f"{score.passed}/{score.ran}  tree {mib(run.tree_pss_peak)} MiB PSS, largest process "
-                      f"{mib(run.largest_rss)} MiB")
+                inside = f" (its grading: {score.extra['seconds']:.2f} s)" if score.extra.get("seconds") else ""
+                print(f"  {label:8} {tool.name:8} {run.seconds:6.2f} s{inside}  cpu {run.cpu_seconds:5.2f} s  exit "
+                      f"{run.status}  checks {score.passed}/{score.ran}  tree {mib(run.tree_pss_peak)} MiB PSS, "
+                      f"largest process {mib(run.largest_rss)} MiB")
                 if score.passed != score.ran or run.status != 0:
                     print(textwrap.indent(run.output[-1200:], "    "))
                 if round_no:

@@ -106,7 +106,7 @@ PEER_CHECKS = '''\
 import torch
 
 SIZES = dict(batch=3, steps=5, input_size=4, hidden_size=5)
-RTOL, ATOL = {torch.float64: (1e-6, 1e-7), torch.float32: (1e-4, 1e-5)}, None
+TOLERANCE = {torch.float64: (1e-6, 1e-7), torch.float32: (1e-4, 1e-5)}  # (rtol, atol), as tasks/cells has them
 
 
 def fixed_weights(seed=2024):
@@ -140,7 +140,7 @@ def unroll(cell, x, state):
 
 
 def close(got, want, dtype, what):
-    rtol, atol = RTOL[dtype]
+    rtol, atol = TOLERANCE[dtype]
     assert isinstance(got, torch.Tensor), f"{what}: expected a tensor, got {type(got).__name__}"
     assert got.shape == want.shape, f"{what}: shape {tuple(got.shape)}, expected {tuple(want.shape)}"
     err = (got.double() - want.double()).abs() - (atol + rtol * want.double().abs())
@@ -205,10 +205,12 @@ INTRO = "# LSTM cell\nImplement `LSTMCell(input_size, hidden_size)`; `forward(x,
 
 
 def student_notebook() -> dict:
+    """The student's notebook as the harness and otter read it: an introduction, the answer cell, a demo cell."""
     return notebook([("markdown", INTRO, None), ("code", STUDENT_CELL, None), ("code", DEMO_CELL, None)])
 
 
 def write_json(path: Path, data) -> Path:
+    """Write ``data`` as JSON at ``path``, making its folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1))
     return path
@@ -245,8 +247,10 @@ def build_harness(work: Path) -> Path:
 
 
 def build_otter(work: Path) -> Path:
+    """otter's folder: tests/lstm_cell.py (exception-based test file: three test cases) and the notebook."""
     folder = work / "otter"
-    cases = "\n".join(f'@test_case(name="{kind}", points={pts})\ndef test_{kind}(LSTMCell):\n    check_{kind}(LSTMCell)\n\n'
+    cases = "\n".join(f'@test_case(name="{kind}", points={pts})\n'
+                      f'def test_{kind}(LSTMCell):\n    check_{kind}(LSTMCell)\n\n'
                       for kind, pts in POINTS.items())
     tests = folder / "tests"
     tests.mkdir(parents=True)
@@ -257,6 +261,7 @@ def build_otter(work: Path) -> Path:
 
 
 def nbgrader_meta(grade_id: str, *, solution=False, grade=False, locked=False, points=None) -> dict:
+    """A cell's nbgrader metadata (schema 3): an answer cell, a locked cell, or an autograder-test cell."""
     meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3, "solution": solution,
             "task": False}
     if grade:
@@ -265,6 +270,7 @@ def nbgrader_meta(grade_id: str, *, solution=False, grade=False, locked=False, p
 
 
 def build_nbgrader(work: Path) -> Path:
+    """nbgrader's course folder: nbgrader_config.py and source/lstm/lstm.ipynb (answer, helper and test cells)."""
     course = work / "nbgrader"
     solution = "### BEGIN SOLUTION\n" + STUDENT_CELL + "### END SOLUTION\n"
     cells = [("markdown", INTRO, None), ("code", solution, nbgrader_meta("lstm_cell", solution=True)),
@@ -449,6 +455,7 @@ def measure(tool: str, argv: list[str], cwd: Path, env: dict) -> Run:
 
 
 def venv_env(bin_dir: Path) -> dict:
+    """This process's environment for a command of the virtual environment ``bin_dir`` belongs to."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     env["VIRTUAL_ENV"] = str(bin_dir.parent)
@@ -456,6 +463,7 @@ def venv_env(bin_dir: Path) -> dict:
 
 
 def installed_versions(python: Path, names: list[str]) -> dict:
+    """The versions of ``names`` installed for ``python`` (None for a missing one)."""
     code = ("import importlib.metadata as m, json, sys\n"
             "out = {}\n"
             "for n in sys.argv[1:]:\n"
@@ -486,7 +494,8 @@ def prepare_peers_venv(path: Path | None, work: Path) -> tuple[Path | None, dict
                           *PEER_PACKAGES], capture_output=True, text=True)
     planned = {}
     if dry.returncode == 0 and report.exists():
-        planned = {i["metadata"]["name"].lower(): i["metadata"]["version"] for i in json.loads(report.read_text())["install"]}
+        planned = {item["metadata"]["name"].lower(): item["metadata"]["version"]
+                   for item in json.loads(report.read_text())["install"]}
     cuda = sorted(n for n in planned if n.startswith("nvidia"))
     print(f"installing otter-grader {planned.get('otter-grader', '?')}, nbgrader {planned.get('nbgrader', '?')} "
           f"(torch {planned.get('torch', '?')}, {len(planned)} packages in all) into {venv} — a throwaway "
@@ -529,7 +538,8 @@ def student_cell_of(notebook_data: dict, code: str) -> dict:
     """The notebook with its student answer cell (the one defining LSTMCell) replaced by ``code``."""
     for cell in notebook_data["cells"]:
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        if cell["cell_type"] == "code" and ("class LSTMCell" in source or cell["metadata"].get("nbgrader", {}).get("solution")):
+        answer = "class LSTMCell" in source or cell["metadata"].get("nbgrader", {}).get("solution")
+        if cell["cell_type"] == "code" and answer:
             cell["source"] = code
     return notebook_data
 
@@ -619,15 +629,18 @@ def nbgrader_tool(work: Path, python: Path, version: str) -> Tool:
 
 
 def mib(n: float) -> str:
+    """Bytes as whole MiB."""
     return f"{n / MIB:.0f}"
 
 
 def machine_facts(label: str) -> str:
+    """The load average now, for the reader to judge how busy the machine was."""
     one, five, fifteen = os.getloadavg()
     return f"load average {label}: {one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min)"
 
 
 def print_memory(runs: dict[str, list[Run]], sandbox: dict, harness: Tool | None) -> None:
+    """Memory by process for each tool, then the harness's judge and worker apart and where their memory goes."""
     print("\nmemory by process (the last timed run of each tool; peak = VmHWM, the process's own peak RSS; file = "
           "RssFile+RssShmem and anon = RssAnon at its largest sampled RSS; torch = libtorch_cpu.so files mapped):")
     for tool, tool_runs in runs.items():
@@ -706,10 +719,12 @@ def judge_probe(tool: Tool) -> tuple[int, int, list[str]]:
                           env=tool.env, capture_output=True, text=True)
     line = next((l for l in done.stderr.splitlines() if l.startswith("JUDGE-PROBE")), "")
     parts = line.split() + [""] * 4
-    return (int(parts[1]) * 1024 if parts[1] else 0), (int(parts[2]) if parts[2] else 0), [p for p in parts[3].split(",") if p]
+    peak, modules = (int(parts[1]) * 1024 if parts[1] else 0), (int(parts[2]) if parts[2] else 0)
+    return peak, modules, [p for p in parts[3].split(",") if p]
 
 
 def print_table(tools: list[Tool], timed: dict[str, list[Run]], scores: dict[str, Score]) -> None:
+    """The final table: per tool, checks, points, wall and CPU medians with ratios to the harness, memory."""
     base = statistics.median(r.seconds for r in timed["harness"]) if "harness" in timed else None
     cpu_base = statistics.median(r.cpu_seconds for r in timed["harness"]) if "harness" in timed else None
     print(f"\n{'tool':9} {'version':8} {'checks':>6} {'points':>6} {'median s':>8} {'min–max s':>12} "
@@ -729,8 +744,8 @@ def print_table(tools: list[Tool], timed: dict[str, list[Run]], scores: dict[str
     print("checks: passed/run as each tool counts them (the harness: cells.LSTMCell.shapes, .forward, .gradients of "
           "tasks/cells; otter: three test cases of one test file; nbgrader: three autograder-test cells); tree MiB: "
           "peak of the summed PSS of the process tree, sampled every 1 s; largest MiB: ru_maxrss of the largest "
-          "single process (as /usr/bin/time -v reports it); harness/tool: the harness's median over the tool's, below 1 "
-          "when the harness is faster; cpu s: median user+system CPU seconds of the whole process tree, less "
+          "single process (as /usr/bin/time -v reports it); harness/tool: the harness's median over the tool's, "
+          "below 1 when the harness is faster; cpu s: median user+system CPU seconds of the whole process tree, less "
           "sensitive than wall time to what else the machine runs.")
     print("figures are noisy: 2 cores shared with other work; compare the load averages printed before and after.")
 
@@ -761,6 +776,7 @@ def sanity(tools: list[Tool], problems: dict[str, str]) -> None:
 
 
 def setup(only: list[str], work: Path, peers_venv: Path | None, problems: dict[str, str]) -> list[Tool]:
+    """Build each chosen tool's form of the assignment (installing the peers first); a failure goes to ``problems``."""
     tools = []
     if "harness" in only:
         tools.append(harness_tool(work))
@@ -781,6 +797,7 @@ def setup(only: list[str], work: Path, peers_venv: Path | None, problems: dict[s
 
 
 def main() -> None:
+    """Parse the options, set up, check the tools fail a wrong cell, time the rounds, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5), after one warm-up run each")
     parser.add_argument("--peers-venv", type=Path, help="reuse (or make here) the peers' virtual environment")

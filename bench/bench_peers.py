@@ -6,7 +6,8 @@ unroll against a reference cell (``torch.nn.LSTMCell``) under fixed weights, and
 parameter, the input and the initial state against the reference's. otter gets an exception-format test file
 (``otter generate``, then ``otter run`` without a container), nbgrader a source notebook with a locked helper
 cell and three autograder-test cells (``generate_assignment``, then ``autograde``), and the harness a tasks
-folder whose ``cells`` task keeps only the three matching LSTMCell checks of tasks/cells (``harness check``).
+folder whose ``cells`` task keeps only the three matching LSTMCell checks of tasks/cells (``harness check``, and
+``harness grade`` of a class of one with one worker, the instructor's path that nbgrader's ``autograde`` matches).
 The student's code cell is the same for all three; nbgrader needs it inside its released notebook (with its
 test cells), the others read the plain notebook.
 
@@ -23,7 +24,8 @@ the processes that map them, so torch's libraries are not counted twice), sample
 single process's peak (``ru_maxrss`` from wait4, what ``/usr/bin/time -v`` reports) is printed too. This
 process makes itself a child subreaper, so a kernel orphaned by its parent is still measured (and reaped).
 
-    python bench/bench_peers.py [--rounds 5] [--peers-venv PATH] [--only harness,otter,nbgrader] [--keep DIR]
+    python bench/bench_peers.py [--rounds 5] [--peers-venv PATH] [--only harness,harness-grade,otter,nbgrader]
+                                [--keep DIR]
 
 Findings (2 cores, shared; figures vary with the load printed beside them): see the paragraph this script
 prints under "where the memory goes".
@@ -50,7 +52,7 @@ from pathlib import Path
 from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
-TOOLS = ("harness", "otter", "nbgrader")
+TOOLS = ("harness", "harness-grade", "otter", "nbgrader")
 PEER_PACKAGES = ["otter-grader", "nbgrader", "torch==2.13.0"]
 POINTS = {"shapes": 1, "forward": 3, "gradients": 2}  # as tasks/cells/task.toml gives the LSTMCell checks
 HARNESS_CHECKS = {kind: f"cells.LSTMCell.{kind}" for kind in POINTS}
@@ -216,9 +218,9 @@ def write_json(path: Path, data) -> Path:
     return path
 
 
-def build_harness(work: Path) -> Path:
-    """A tasks folder whose ``cells`` task keeps the three LSTMCell checks, and the student's folder."""
-    task = work / "harness" / "tasks" / "cells"
+def build_harness(folder: Path) -> Path:
+    """``folder``/tasks: a tasks folder whose ``cells`` task keeps the three LSTMCell checks of tasks/cells."""
+    task = folder / "tasks" / "cells"
     task.mkdir(parents=True)
     for name in ("answer_key.py", "catalogue.py", "checks.py"):  # the course's own Python, unchanged
         shutil.copy(ROOT / "tasks" / "cells" / name, task / name)
@@ -242,8 +244,7 @@ def build_harness(work: Path) -> Path:
         float32 = {{ rtol = 1e-4, atol = 1e-5 }}
 
         ''') + checks + "\n")
-    write_json(work / "harness" / "student" / "cells.ipynb", student_notebook())
-    return work / "harness"
+    return folder / "tasks"
 
 
 def build_otter(work: Path) -> Path:
@@ -550,24 +551,32 @@ def peer_env(python: Path, folder: Path) -> dict:
             "JUPYTER_DATA_DIR": str(folder / ".jupyter-data"), "JUPYTER_RUNTIME_DIR": str(folder / ".jupyter-run")}
 
 
-def harness_tool(work: Path) -> Tool:
-    folder = build_harness(work)
-    out, exe = folder / "out", Path(sys.executable).parent / "harness"
-    argv = [str(exe), "check", str(folder / "student"), "--task", "cells", "--tasks-dir", str(folder / "tasks"),
-            "--json", str(out / "results.json"), "--report", str(out / "report.html")]
+def harness_tool(work: Path, command: str = "check") -> Tool:
+    """The harness's ``check`` of one folder (the student's and CI's path), or its ``grade`` of a class of one
+    student with one worker process (the instructor's path: hidden checks, reports, gradebook)."""
+    name = "harness" if command == "check" else f"harness-{command}"
+    folder, exe = work / name, Path(sys.executable).parent / "harness"
+    tasks, out = build_harness(folder), folder / "out"
+    if command == "check":
+        student, results = folder / "student", out / "results.json"
+        argv = [str(exe), "check", str(student), "--json", str(results), "--report", str(out / "report.html")]
+    else:
+        student, results = folder / "class" / "student1", out / "submissions" / "student1" / "results.json"
+        argv = [str(exe), "grade", str(student.parent), "--out", str(out), "--workers", "1", "--regrade"]
+    argv += ["--task", "cells", "--tasks-dir", str(tasks)]
 
     def submit(code: str) -> None:
         shutil.rmtree(out, ignore_errors=True)
-        write_json(folder / "student" / "cells.ipynb", student_cell_of(student_notebook(), code))
+        write_json(student / "cells.ipynb", student_cell_of(student_notebook(), code))
 
     def score() -> Score:
-        data = json.loads((out / "results.json").read_text())
+        data = json.loads(results.read_text())
         ran = [c for c in data["checks"] if c.get("status") != "skipped"]
         return Score(len(ran), sum(c["status"] == "passed" for c in ran), data["score"], data["max_score"],
                      {"sandbox": data.get("sandbox", {}), "seconds": data.get("seconds")})
 
     words = subprocess.run([str(exe), "--version"], capture_output=True, text=True).stdout.split()
-    return Tool("harness", words[-1] if words else "?", argv, folder, venv_env(exe.parent), submit, score)
+    return Tool(name, words[-1] if words else "?", argv, folder, venv_env(exe.parent), submit, score)
 
 
 def otter_tool(work: Path, python: Path, version: str) -> Tool:
@@ -727,7 +736,7 @@ def print_table(tools: list[Tool], timed: dict[str, list[Run]], scores: dict[str
     """The final table: per tool, checks, points, wall and CPU medians with ratios to the harness, memory."""
     base = statistics.median(r.seconds for r in timed["harness"]) if "harness" in timed else None
     cpu_base = statistics.median(r.cpu_seconds for r in timed["harness"]) if "harness" in timed else None
-    print(f"\n{'tool':9} {'version':8} {'checks':>6} {'points':>6} {'median s':>8} {'min–max s':>12} "
+    print(f"\n{'tool':13} {'version':8} {'checks':>6} {'points':>6} {'median s':>8} {'min–max s':>12} "
           f"{'harness/tool':>12} {'cpu s':>6} {'harness/tool':>12} {'tree MiB':>8} {'largest MiB':>11}")
     for tool in tools:
         if tool.name not in timed:
@@ -737,7 +746,7 @@ def print_table(tools: list[Tool], timed: dict[str, list[Run]], scores: dict[str
         cpu = statistics.median(r.cpu_seconds for r in timed[tool.name])
         ratio = f"{base / med:12.2f}" if base else f"{'-':>12}"
         cpu_ratio = f"{cpu_base / cpu:12.2f}" if cpu_base else f"{'-':>12}"
-        print(f"{tool.name:9} {tool.version:8} {f'{s.passed}/{s.ran}':>6} {f'{s.points:g}/{s.max_points:g}':>6} "
+        print(f"{tool.name:13} {tool.version:8} {f'{s.passed}/{s.ran}':>6} {f'{s.points:g}/{s.max_points:g}':>6} "
               f"{med:8.2f} {f'{min(secs):.2f}–{max(secs):.2f}':>12} {ratio} {cpu:6.2f} {cpu_ratio} "
               f"{mib(max(r.tree_pss_peak for r in timed[tool.name])):>8} "
               f"{mib(max(r.largest_rss for r in timed[tool.name])):>11}")
@@ -747,6 +756,12 @@ def print_table(tools: list[Tool], timed: dict[str, list[Run]], scores: dict[str
           "single process (as /usr/bin/time -v reports it); harness/tool: the harness's median over the tool's, "
           "below 1 when the harness is faster; cpu s: median user+system CPU seconds of the whole process tree, less "
           "sensitive than wall time to what else the machine runs.")
+    if "nbgrader" in timed:
+        autograde = statistics.median(r.seconds for r in timed["nbgrader"])
+        for name in ("harness", "harness-grade"):
+            if name in timed:
+                ratio = statistics.median(r.seconds for r in timed[name]) / autograde
+                print(f"{name} / nbgrader autograde, median wall time: {ratio:.2f} (issue 18's target: at most 0.50)")
     print("figures are noisy: 2 cores shared with other work; compare the load averages printed before and after.")
 
 
@@ -769,18 +784,19 @@ def sanity(tools: list[Tool], problems: dict[str, str]) -> None:
         if score is None:
             problems[tool.name] = why
             continue
-        print(f"  {tool.name:8} {score.passed}/{score.ran} checks passed, {score.points:g}/{score.max_points:g} points "
-              "(shapes pass; forward and gradients fail)" if score.passed == 1 else
-              f"  {tool.name:8} {score.passed}/{score.ran} checks passed: NOT the expected 1 (shapes only)")
+        verdict = ("shapes pass; forward and gradients fail" if score.passed == 1 else
+                   "NOT the expected verdict: only shapes should pass")
+        print(f"  {tool.name:13} {score.passed}/{score.ran} checks passed, {score.points:g}/{score.max_points:g} "
+              f"points ({verdict})")
         tool.submit(STUDENT_CELL)
 
 
 def setup(only: list[str], work: Path, peers_venv: Path | None, problems: dict[str, str]) -> list[Tool]:
     """Build each chosen tool's form of the assignment (installing the peers first); a failure goes to ``problems``."""
     tools = []
-    if "harness" in only:
-        tools.append(harness_tool(work))
-    peers = [t for t in only if t != "harness"]
+    tools += [harness_tool(work, command) for command, name in (("check", "harness"), ("grade", "harness-grade"))
+              if name in only]
+    peers = [t for t in only if not t.startswith("harness")]
     if not peers:
         return tools
     python, versions, why = prepare_peers_venv(peers_venv, work)
@@ -801,7 +817,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5), after one warm-up run each")
     parser.add_argument("--peers-venv", type=Path, help="reuse (or make here) the peers' virtual environment")
-    parser.add_argument("--only", default=",".join(TOOLS), help="comma-separated subset of harness,otter,nbgrader")
+    parser.add_argument("--only", default=",".join(TOOLS),
+                        help=f"comma-separated subset of {','.join(TOOLS)} (default: all; harness = `harness check`, "
+                             "harness-grade = `harness grade` of a class of one)")
     parser.add_argument("--keep", type=Path, help="build the assignments here and keep them")
     args = parser.parse_args()
     only = [t for t in args.only.split(",") if t]
@@ -837,7 +855,7 @@ def main() -> None:
                 scores[tool.name] = score
                 label = "warm-up" if round_no == 0 else f"round {round_no}"
                 inside = f" (its grading: {score.extra['seconds']:.2f} s)" if score.extra.get("seconds") else ""
-                print(f"  {label:8} {tool.name:8} {run.seconds:6.2f} s{inside}  cpu {run.cpu_seconds:5.2f} s  exit "
+                print(f"  {label:8} {tool.name:13} {run.seconds:6.2f} s{inside}  cpu {run.cpu_seconds:5.2f} s  exit "
                       f"{run.status}  checks {score.passed}/{score.ran}  tree {mib(run.tree_pss_peak)} MiB PSS, "
                       f"largest process {mib(run.largest_rss)} MiB")
                 if score.passed != score.ran or run.status != 0:

@@ -660,6 +660,9 @@ def print_memory(runs: dict[str, list[Run]], sandbox: dict, harness: Tool | None
             role = "root" if pid == run.root else "child"
             print(f"    {role:5} {p.command[:56]:56} peak {mib(p.hwm):>4} MiB  file {mib(p.file_at_peak):>4}  "
                   f"anon {mib(p.anon_at_peak):>4}  torch {len(p.torch_libs)}")
+        copies = max([len(p.torch_libs) for p in run.procs.values()] or [0])
+        loaded = sum(1 for p in run.procs.values() if p.torch_libs)
+        print(f"    torch: {loaded} process(es) of the tree load it, at most {copies} copy per process")
     if "harness" not in runs:
         return
     run = runs["harness"][-1]
@@ -669,9 +672,6 @@ def print_memory(runs: dict[str, list[Run]], sandbox: dict, harness: Tool | None
     print(f"\n  harness judge: peak {mib(judge.hwm) if judge else '?'} MiB RSS; worker: peak "
           f"{mib(worker.hwm) if worker else '?'} MiB RSS; the worker's control group's peak (results JSON "
           f"sandbox.tree_peak): {sandbox.get('tree_peak') or 'not recorded'} ({sandbox.get('mode', '?')} isolation)")
-    copies = max([len(p.torch_libs) for p in run.procs.values()] or [0])
-    loaded = sum(1 for p in run.procs.values() if p.torch_libs)
-    print(f"  torch: {loaded} process(es) of the harness's tree load it, at most {copies} copy per process")
     bare, with_torch, with_cli = (peak_after(code) for code in ("pass", "import torch", "import harness.cli, torch"))
     print(f"  for scale, the peak RSS of a fresh interpreter of the harness's environment: bare {mib(bare)} MiB, after "
           f"`import torch` {mib(with_torch)} MiB, after importing the judge's command-line module and torch "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import sys
 import tempfile
 import time
 import traceback
@@ -226,7 +227,14 @@ def settle_torch() -> None:
     algorithms, as in the worker: the same figures on any machine, and no pool of threads fighting other jobs for
     the cores (on a busy machine that made the reference's training fifteen times slower, not twice)."""
     torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    # The flag torch.use_deterministic_algorithms(True, warn_only=True) sets, without the import of torch._inductor,
+    # torch._dynamo and sympy that call makes to set a second flag for torch.compile (over 70 MB and a second here);
+    # the worker does the same (runtime/worker.py)
+    set_deterministic = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if set_deterministic is not None and "torch._inductor" not in sys.modules:
+        set_deterministic(True, warn_only=True)
+    else:  # pragma: no cover - another torch version, or torch.compile already loaded
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def environment() -> dict:

@@ -119,3 +119,15 @@ def test_a_class_graded_with_two_workers_is_the_same_idle_and_beside_cpu_hogs(tm
     for a, b in zip(idle.outcomes, busy.outcomes):
         assert comparable(b.results) == comparable(a.results), a.name
     print(f"\nclass of 10 (cells), 2 workers: idle {idle.seconds:.1f} s, beside {os.cpu_count()} hogs {busy.seconds:.1f} s")
+
+
+def test_the_judge_settles_torch_without_loading_its_compiler():
+    """One thread and deterministic algorithms, set without torch.use_deterministic_algorithms's import of
+    torch._inductor, torch._dynamo and sympy (over 70 MB and a second of every judge's start)."""
+    probe = ("import sys, torch; from harness.grading import settle_torch, environment; settle_torch(); "
+             "e = environment(); print(e['threads'], e['deterministic_algorithms'], "
+             "torch.is_deterministic_algorithms_warn_only_enabled(), "
+             "sorted(m for m in ('torch._inductor', 'torch._dynamo', 'sympy') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[0] == "1 True True []"

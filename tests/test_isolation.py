@@ -216,3 +216,11 @@ def test_harness_grade_gives_each_submission_a_not_graded_row_with_the_reason(tm
     assert overview.count("could not be put in place") >= 2
     assert not (tmp_path / "graded" / "submissions" / "alice" / "results.json").exists()
     assert not (witness / "ran.txt").exists()
+
+
+def test_the_mode_line_says_why_once():
+    from harness.sandbox.isolation import Isolation
+
+    assert Isolation("full", "Linux as root").describe().count("Linux as root") == 1
+    line = Isolation("basic", "asked for with HARNESS_ISOLATION=basic").describe()
+    assert line.startswith("Isolation: basic (") and line.endswith(" — asked for with HARNESS_ISOLATION=basic")

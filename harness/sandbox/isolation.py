@@ -95,7 +95,8 @@ class Isolation:
 
     def describe(self) -> str:
         """One line for the terminal, said before grading starts."""
-        return f"Isolation: {SAYS[self.mode]}" + (f" — {self.why}" if self.why else "")
+        said = SAYS[self.mode]
+        return f"Isolation: {said}" + (f" — {self.why}" if self.why and self.why not in said else "")
 
 
 def available() -> tuple[str, str]:

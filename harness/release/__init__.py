@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .. import __version__, bundle
 from ..course import ANSWER_KEY, CATALOGUE, CHECKS
+from ..results import count, points_phrase
 from ..spec import HIDDEN_FILE, TaskSpec
 
 WORKFLOW = ".github/workflows/harness.yml"
@@ -64,7 +65,7 @@ to choose, name it (`harness check {example}.ipynb`) or map it in a `harness.tom
 ## What is graded
 
 `.harness/` holds the public checks: their inputs and the expected outputs, precomputed. Do not edit it. Public
-checks are worth {public:g} points; {later:g} more points ({later_checks}) are graded after you submit,
+checks are worth {public}; {later} ({later_checks}) {later_verb} graded after you submit,
 on inputs that are not in this folder, so passing every public check is a good sign and not yet the grade.
 """
 
@@ -131,6 +132,7 @@ def write_release(directory: Path, specs: list[TaskSpec], notebook: bool = False
     written.append(folder / bundle.VALUES)
     public = sum(c.points for s in specs for c in s.checks if not c.graded_later)
     later = [c for s in specs for c in s.checks if c.graded_later]
+    later_points = sum(c.points for c in later)
     notebook_line = ("\nThe starter files here are notebooks: write your code in their cells.\n" if notebook else "")
     warnings.append(f"{WORKFLOW}: its install step asks for harness-student=={__version__} from PyPI; point it at "
                     "where the course publishes the student wheel (see the comments of that step)")
@@ -138,8 +140,9 @@ def write_release(directory: Path, specs: list[TaskSpec], notebook: bool = False
     if not readme.exists() or force:
         readme.write_text(STUDENT_README.format(
             title=" · ".join(s.title for s in specs), modules=", ".join(f"`{s.module}`" for s in specs),
-            version=__version__, notebook_line=notebook_line, example=specs[0].module, public=public,
-            later=sum(c.points for c in later), later_checks=f"{len(later)} check{'' if len(later) == 1 else 's'}"),
+            version=__version__, notebook_line=notebook_line, example=specs[0].module, public=points_phrase(public),
+            later=points_phrase(later_points, "more "), later_checks=count(len(later), "check"),
+            later_verb="is" if points_phrase(later_points) == "1 point" else "are"),
             encoding="utf-8")
         written.append(readme)
     return written, warnings

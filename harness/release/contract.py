@@ -16,9 +16,10 @@ import inspect
 from pathlib import Path
 
 from .. import __version__, course
-from ..spec import SHARED_CONVENTIONS, STUDENT_SETTABLE, TaskSpec
 from ..checks import load_builtin_checks
 from ..checks.trained import family_of
+from ..results import points_phrase
+from ..spec import SHARED_CONVENTIONS, STUDENT_SETTABLE, TaskSpec
 from ..starter import format_signature, parameter_shapes, starter_module
 
 FILENAME = "CONTRACT.md"
@@ -169,7 +170,7 @@ def checks_section(spec: TaskSpec) -> str:
         if c.options.get("forbidden"):
             about += " (not allowed: " + ", ".join(f"`{name}`" for name in c.options["forbidden"]) + ")"
         rows.append(f"| `{c.id}` | {c.points:g} | {about} |")
-    lines = [f"**Public checks** ({sum(c.points for c in public):g} points; `harness check .` runs them here):",
+    lines = [f"**Public checks** ({points_phrase(sum(c.points for c in public))}; `harness check .` runs them here):",
              "\n".join(rows)]
     if spec.figures:
         titles = [spec.figure_definitions[f].title if f in spec.figure_definitions else f for f in spec.figures]
@@ -178,7 +179,7 @@ def checks_section(spec: TaskSpec) -> str:
     if later:
         never = sum(c.visibility == "hidden" for c in later)
         lines.append(f"**Graded after you submit:** {len(later)} more {'check' if len(later) == 1 else 'checks'} "
-                     f"worth {sum(c.points for c in later):g} points, on inputs that are "
+                     f"worth {points_phrase(sum(c.points for c in later))}, on inputs that are "
                      "not in this folder" + (f"; the results of {never} of them are never shown" if never else "")
                      + ". Passing every public check is a good sign, not yet the grade.")
     return "\n\n".join(lines)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .results import TEXT_LIMIT, CheckResult, Results, TaskResult
+from .results import TEXT_LIMIT, CheckResult, Results, TaskResult, files_line
 from .notebook_json import file_line
 from .triage import HOW_TO_FIX, NEEDS_WORK, fix_first
 
@@ -276,6 +276,7 @@ def markdown_summary(results: Results, outcome: Outcome | None = None, title: st
         out.append(f"| {_cell(t.title)} | `{_cell(t.source)}` | {t.score:g}/{t.max_score:g} | {n['passed']} | "
                    f"{n['failed']} | {n['error']} |")
     out.append("")
+    out += [f"*{_cell(files_line(t), TEXT_LIMIT)}*\n" for t in results.tasks if t.ignored]
     items = fix_first(results)
     if items:
         out += ["### Fix first", ""]

@@ -15,7 +15,7 @@ from rich.padding import Padding
 from rich.table import Table
 
 from .files import OutputError, write_output
-from .results import Results
+from .results import Results, files_line
 from .spec import SpecError, load_tasks
 from .submission import SubmissionError
 from .triage import HOW_TO_FIX, fix_first
@@ -80,8 +80,7 @@ def print_what_ran(results: Results, console: Console) -> None:
         console.print(f"[yellow]{escape(said)}[/]", soft_wrap=True)
     for task in results.tasks:
         if task.ignored:
-            console.print(f"[yellow]{escape(task.name)}: graded {escape(task.source)}; ignored "
-                          f"{escape('; '.join(task.ignored))}[/]", soft_wrap=True)
+            console.print(f"[yellow]{escape(files_line(task))}[/]", soft_wrap=True)
 
 
 def cannot_run() -> tuple[type[Exception], ...]:

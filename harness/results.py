@@ -203,6 +203,13 @@ class TaskResult:
             self.never_shown_points = finite_or_zero(self.never_shown_points)
 
 
+def files_line(task: "TaskResult") -> str:
+    """Which file was graded for a task and which were left aside, with why ("" when there was no choice)."""
+    if not task.ignored:
+        return ""
+    return f"{task.name}: graded {task.source}; ignored {'; '.join(task.ignored)}"
+
+
 @dataclass
 class Results:
     submission: str

@@ -107,6 +107,10 @@ def test_harness_check_of_the_folder_grades_the_written_notebook_over_the_starte
     assert task["score"] == task["max_score"] > 0
     report = html.unescape((out / "r.html").read_text())
     assert "graded file: generation.ipynb" in report and f"ignored: {STARTER_IGNORED}" in report
+    from harness.ci import markdown_summary  # the CI job's summary says it too
+
+    summary = markdown_summary(Results.from_json((out / "r.json").read_text()))
+    assert f"*generation: graded generation.ipynb; ignored {STARTER_IGNORED}*" in summary
 
 
 def test_both_edited_the_py_is_graded_and_the_notebook_named_with_how_to_choose(assignment, tmp_path):

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .results import TEXT_LIMIT, CheckResult, Results, TaskResult, files_line
+from .results import NOT_READ, NOT_SUBMITTED, TEXT_LIMIT, CheckResult, Results, TaskResult, files_line
 from .notebook_json import file_line
 from .triage import HOW_TO_FIX, NEEDS_WORK, fix_first
 
@@ -143,10 +143,10 @@ def locate(check: CheckResult, results: Results, workspace: Path | None = None) 
     file without a line.
     """
     task = _task(results, check.task)
-    if task is None or task.source == "not submitted" or not task.source:
+    if task is None or task.source == NOT_SUBMITTED or not task.source:
         return Location(None)
     workspace = Path(workspace or os.environ.get("GITHUB_WORKSPACE") or Path.cwd())
-    module_file = task.source
+    module_file = task.source.removesuffix(NOT_READ)  # a file refused is still where the annotation points
     rel = _relative(Path(results.submission) / module_file, workspace)
     numbers = check.numbers if isinstance(check.numbers, dict) else {}
     candidates: list[tuple[str, int | None, int]] = []  # (file name, cell, line)

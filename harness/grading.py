@@ -25,7 +25,7 @@ from . import __version__, interface
 from .answers import LiveAnswers, NotInBundle
 from .checks import Context, ContractBroken, StudentError, load_builtin_checks
 from .checks.implementation import static_witness
-from .results import CheckResult, Results, TaskResult
+from .results import NOT_READ, NOT_SUBMITTED, CheckResult, Results, TaskResult
 from .runtime.config import Limits
 from .sandbox.launcher import Sandbox, WorkerDied
 from .spec import VISIBILITIES, SpecError, TaskSpec, not_run_counts
@@ -186,6 +186,13 @@ def run_check(spec: TaskSpec, check, runner: Runner, answers, state: dict) -> Ch
                        f"{exc}); please report it to the course staff", seconds=elapsed)
 
 
+def source_label(source: ModuleSource) -> str:
+    """A task's ``source`` in the results: the file graded, the file that could not be read, or none."""
+    if source.path is None:
+        return NOT_SUBMITTED
+    return source.display_name + (NOT_READ if source.problem else "")
+
+
 def view_of(check) -> str:
     """The dataset view a check scores: checks graded after submission score the hidden one."""
     return "hidden" if check.graded_later else "public"
@@ -319,7 +326,7 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIB
                 source = sub.modules[spec.module]
                 not_run = [c for c in spec.checks if c.visibility not in visibility]
                 tasks.append(TaskResult(spec.name, spec.title, spec.module,
-                                        source.display_name if source.path else "not submitted",
+                                        source_label(source),
                                         round(sum(c.points for c in task_checks), 6),
                                         round(sum(c.max_points for c in task_checks), 6), spec.version, spec.public_digest,
                                         **not_run_counts(not_run, spec.withheld), ignored=list(source.ignored)))

@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .results import Results, count
+from .results import NOT_READ, NOT_SUBMITTED, Results, count
 
 FAILING = ("failed", "error")
 WIDTH = 100  # columns of the plain-text report: long messages and hints are wrapped there, never cut
@@ -60,8 +60,11 @@ class NotebookResult:
         """What was graded, said so that a student who forgot to save knows why nothing changed: the file of each
         task (never one that was not graded) and the files left out, with why."""
         name = self.path.name
-        graded = list(dict.fromkeys(t.source for t in self.results.tasks if t.source != "not submitted"))
-        if self.path.is_dir():
+        graded = list(dict.fromkeys(t.source for t in self.results.tasks
+                                    if t.source != NOT_SUBMITTED and not t.source.endswith(NOT_READ)))
+        if not self.path.is_dir() and name + NOT_READ in (t.source for t in self.results.tasks):
+            said = f"could not read {name}: the report says why"
+        elif self.path.is_dir():
             said = f"checked the saved files {', '.join(graded)} of {name}" if graded else f"graded nothing in {name}"
         elif name not in graded:
             said = f"graded {', '.join(graded)}, not {name}" if graded else f"graded nothing of {name}"

@@ -203,6 +203,10 @@ class TaskResult:
             self.never_shown_points = finite_or_zero(self.never_shown_points)
 
 
+NOT_SUBMITTED = "not submitted"    # a task's source when no file was found for its module
+NOT_READ = " (could not be read)"  # after a task's source when its file was found but refused (the checks say why)
+
+
 def files_line(task: "TaskResult") -> str:
     """Which file was graded for a task and which were left aside, with why ("" when there was no choice)."""
     if not task.ignored:

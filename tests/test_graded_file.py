@@ -159,8 +159,10 @@ def test_a_notebook_that_is_a_link_or_too_large_is_still_refused(assignment, spe
     # asked for by name, the link is refused, not followed to mine.ipynb
     result = harness.check(str(assignment / "generation.ipynb"), bundle=assignment / ".harness")
     task, = result.results.tasks
-    assert task.source == "generation.ipynb" and task.score == 0
+    assert task.source == "generation.ipynb (could not be read)" and task.score == 0
     assert result.results.checks and all("symbolic link" in c.message for c in result.results.checks)
+    assert result.checked.startswith("could not read generation.ipynb: the report says why")  # not "checked the saved file"
+    assert "could not read generation.ipynb" in result.summary()
     # too large: refused by the same reader, and the starter is what is left
     os.remove(assignment / "generation.ipynb")
     shutil.copy(NOTEBOOK, assignment / "generation.ipynb")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -22,13 +21,13 @@ from pathlib import Path
 import pytest
 
 import patches
+from helpers import DURATION, without_keys
 from harness.batch import grade_class
 from harness.grading import grade
 from harness.spec import load_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "submissions"
-TIMINGS = re.compile(r"\d+(\.\d+)? s\b")
 #: measured, so they differ from run to run: wall and CPU seconds, and the CPU budget derived from the reference's
 TIMING_KEYS = ("seconds", "cpu_seconds", "cpu_budget_s")
 FUNCTION_BUGS = ["gru_z_swapped", "lstm_forget_no_bias", "rnn_sigmoid", "peephole_output_prev_c", "rnnlayer_detached",
@@ -54,18 +53,10 @@ def comparable(results, slow: bool = False) -> list:
         return {k: v for k, v in n.items() if k not in (*TIMING_KEYS, "traceback")}
 
     checks = [(c.id, c.status, c.points) if slow else
-              (c.id, c.status, c.points, TIMINGS.sub("#", c.message), TIMINGS.sub("#", c.hint),
-               json.dumps(_no_timings(numbers(c.numbers)), sort_keys=True, default=str)) for c in results.checks]
-    figures = [] if slow else [json.dumps(_no_timings(f), sort_keys=True, default=str) for f in results.figures]
+              (c.id, c.status, c.points, DURATION.sub("#", c.message), DURATION.sub("#", c.hint),
+               json.dumps(without_keys(numbers(c.numbers), TIMING_KEYS), sort_keys=True, default=str)) for c in results.checks]
+    figures = [] if slow else [json.dumps(without_keys(f, TIMING_KEYS), sort_keys=True, default=str) for f in results.figures]
     return [checks, figures]
-
-
-def _no_timings(value):
-    if isinstance(value, dict):
-        return {k: _no_timings(v) for k, v in value.items() if k not in TIMING_KEYS}
-    if isinstance(value, list):
-        return [_no_timings(v) for v in value]
-    return value
 
 
 def trained_examples(root: Path) -> dict[str, Path]:

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from helpers import DURATION, without_keys
+
 ROOT = Path(__file__).resolve().parents[1]
 TIMINGS = {"seconds", "cpu_seconds", "created"}
-SECONDS = re.compile(r"\d+(\.\d+)? s\b")  # "trained 6 epochs in 0.8 s": how long, not what was done
 
 SCRIPT = r"""
 import json, sys, torch
@@ -49,14 +49,6 @@ print(json.dumps({
 """
 
 
-def without_timings(value):
-    if isinstance(value, dict):
-        return {k: without_timings(v) for k, v in value.items() if k not in TIMINGS}
-    if isinstance(value, list):
-        return [without_timings(v) for v in value]
-    return value
-
-
 def run_as_machine(tmp_path: Path, name: str, cpus: set[int], threads: int) -> dict:
     env = {**os.environ, "HARNESS_CACHE": str(tmp_path / name / "cache"),
            **{var: str(threads) for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
@@ -79,10 +71,10 @@ def test_a_release_recorded_on_one_core_and_on_every_core_gives_the_same_figures
     assert one["environment"]["deterministic_algorithms"] is many["environment"]["deterministic_algorithms"] is True
     figures = [key for key in one["computed"] if "baselines" in key]
     assert figures, f"the release recorded no reference figures: {sorted(one['computed'])}"
-    assert json.dumps(without_timings(one["computed"]), sort_keys=True) == \
-        json.dumps(without_timings(many["computed"]), sort_keys=True)
-    assert [[SECONDS.sub("#", str(part)) for part in c] for c in one["checks"]] == \
-        [[SECONDS.sub("#", str(part)) for part in c] for c in many["checks"]]
+    assert json.dumps(without_keys(one["computed"], TIMINGS), sort_keys=True) == \
+        json.dumps(without_keys(many["computed"], TIMINGS), sort_keys=True)
+    assert [[DURATION.sub("#", str(part)) for part in c] for c in one["checks"]] == \
+        [[DURATION.sub("#", str(part)) for part in c] for c in many["checks"]]
     by_id = {c[0]: c[1] for c in one["checks"]}
     assert by_id.get("sentiment.macro_f1") == "failed", by_id  # the constant classifier earns nothing there
     for machine in (one, many):  # the release names the cached figures it used, as harness cache list names them

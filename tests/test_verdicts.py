@@ -14,7 +14,6 @@ instructor's live run gives: the same statuses, points, messages, hints and diag
 from __future__ import annotations
 
 import fnmatch
-import re
 import tomllib
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from harness.sandbox import cgroups
 from harness.spec import load_tasks
 
 import patches
+from helpers import DURATION
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "submissions"
@@ -110,7 +110,6 @@ ALL_EXAMPLES = ["reference", "starter", "notebook"] + [f"{kind}/{p.name}" for ki
                                                       for p in examples(kind)]
 
 
-SECONDS = re.compile(r"\d+(\.\d+)? s\b")
 
 
 def assert_same_public_verdicts(live: Results, student: Results, specs, expected: dict | None = None) -> None:
@@ -119,7 +118,7 @@ def assert_same_public_verdicts(live: Results, student: Results, specs, expected
     on the wall clock or on an unseeded RNG) is held to the same checks and the same verdicts on the checks it
     names."""
     def public(results):
-        return [(c.id, c.status, c.points, SECONDS.sub("# s", c.message), SECONDS.sub("# s", c.hint),
+        return [(c.id, c.status, c.points, DURATION.sub("# s", c.message), DURATION.sub("# s", c.hint),
                  c.numbers.get("diagnosis")) for c in results.checks if c.visibility == "public"]
 
     if expected and expected.get("nondeterministic"):

@@ -19,7 +19,7 @@ import pytest
 
 from harness.runtime.config import Limits
 from harness.sandbox import cgroups
-from harness.sandbox.launcher import Sandbox, WorkerDied
+from harness.sandbox.launcher import Sandbox, WorkerDied, over_budget
 from harness.sandbox.program import Program
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -280,6 +280,36 @@ def test_where_groups_are_made_is_found_or_said(tmp_path):
     assert not found.available and "does not delegate memory and pids" in found.reason
     assert "Delegate=yes" in found.reason
 
+
+
+def test_a_tree_at_its_memory_limit_when_the_clock_runs_out_is_over_its_memory(tmp_path):
+    """At its memory limit, the kernel may reclaim the tree's file pages again and again instead of killing
+    it; on a busy machine such a tree crawls until the time limit. The counters are read from v1 and v2 groups
+    (fake folders here), and the diagnosis names the memory limit whichever came first, the kill or the clock;
+    a tree that met the limit and went on within its time (the kernel reclaimed its page cache) is not
+    over budget."""
+    v1 = tmp_path / "v1"
+    v1.mkdir()
+    (v1 / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 0\n")
+    (v1 / "memory.memsw.failcnt").write_text("1843\n")
+    (v1 / "memory.max_usage_in_bytes").write_text(str(1024 * 2**20) + "\n")
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "memory.events").write_text("low 0\nhigh 0\nmax 77\noom 0\noom_kill 0\n")
+    limits = Limits(memory_mb=1024)
+    read = [cgroups.TreeBudget(1, {"memory": v1, "pids": v1, "cpuacct": v1}, limits).usage(),
+            cgroups.TreeBudget(2, {"unified": v2}, limits).usage()]
+    assert [(u.memory_full, u.oom_kills) for u in read] == [(1843, 0), (77, 0)]
+
+    for use in read:
+        reason, message = over_budget(use, limits, 5, "running a check", timed_out=True)
+        assert reason == "memory"
+        assert message.startswith("your code used more than 1024 MB (the task's limit, for all its processes")
+        assert "5 processes at the time" in message
+        assert over_budget(use, limits, 5, "running a check") is None
+    assert over_budget(cgroups.Usage(peak_mb=10), limits, 1, "running a check", timed_out=True) is None
+    killed = over_budget(cgroups.Usage(oom_kills=1), limits, 1, "running a check")
+    assert killed[0] == "memory" and "1 process at the time" in killed[1]
 
 SLEEPER = '''
 

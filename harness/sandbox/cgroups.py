@@ -42,13 +42,16 @@ _counter = itertools.count(1)
 @dataclass
 class Usage:
     """What the tree used, read from its group: peak memory, processes now, CPU seconds, and whether the
-    kernel refused memory (an OOM kill in the group) or a process (a fork past the budget)."""
+    kernel refused memory (an OOM kill in the group; ``memory_full``: times a charge met the limit, which the
+    kernel may answer by reclaiming file pages over and over instead of killing) or a process (a fork past
+    the budget)."""
 
     peak_mb: float = 0.0
     processes: int = 0
     cpu_s: float = 0.0
     oom_kills: int = 0
     forks_refused: int = 0
+    memory_full: int = 0
 
 
 @dataclass
@@ -99,12 +102,15 @@ class TreeBudget:
             cpu = _number(self._read("cpuacct", "cpuacct.usage")) / 1e9
             oom = self._field("memory", "memory.oom_control", "oom_kill")
             refused = self._field("pids", "pids.events", "max")
+            full = _number(self._read("memory", "memory.memsw.failcnt")) or \
+                _number(self._read("memory", "memory.failcnt"))
         else:
             peak = _number(self._read("unified", "memory.peak"))
             cpu = self._field("unified", "cpu.stat", "usage_usec") / 1e6
             oom = self._field("unified", "memory.events", "oom_kill")
             refused = self._field("unified", "pids.events", "max")
-        return Usage(peak / 2**20, len(self.pids()), cpu, oom, refused)
+            full = self._field("unified", "memory.events", "max")
+        return Usage(peak / 2**20, len(self.pids()), cpu, oom, refused, int(full))
 
     def kill(self, timeout: float = 5.0) -> bool:
         """SIGKILL every process of the tree until none is left (v2: cgroup.kill where the kernel has it).

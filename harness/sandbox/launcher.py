@@ -310,6 +310,26 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+def over_budget(use: cgroups.Usage, lim: Limits, seen: int, doing: str,
+                timed_out: bool = False) -> tuple[str, str] | None:
+    """(reason, message) when a tree that used ``use`` (``seen`` processes at most) went over its budget while
+    ``doing``; None when it did not. ``timed_out``: the clock ran out first. A tree that had met its memory
+    limit by then is over its memory: the kernel may keep such a tree crawling, reclaiming the pages of its
+    libraries again and again, rather than kill it, and how long it crawls depends on the machine, not on
+    the code."""
+    plural = "es" if seen != 1 else ""
+    if use.oom_kills or (timed_out and use.memory_full):
+        return "memory", (f"your code used more than {lim.memory_mb} MB (the task's limit, for all its processes "
+                          f"together) — {seen} process{plural} at the time — while {doing}")
+    if use.forks_refused:
+        return "processes", (f"your code tried to run more than {lim.max_processes} processes and threads at "
+                             f"once (the task's limit) while {doing}")
+    if use.cpu_s > lim.cpu_s:
+        return "cpu", (f"your code used more than {lim.cpu_s} s of CPU time (the task's limit, summed over its "
+                       f"{seen} process{plural}) while {doing}")
+    return None
+
+
 class Sandbox:
     """One worker process over one scratch copy of a submission. Restartable after a death.
 
@@ -472,7 +492,7 @@ class Sandbox:
             return
         self.tree_budget = self.budget.mechanism
 
-    def _over_budget(self, doing: str) -> WorkerDied | None:
+    def _over_budget(self, doing: str, timed_out: bool = False) -> WorkerDied | None:
         """The worker's tree went over its budget (memory, processes or CPU time): the error that says so,
         with the tree killed; None when it did not, or when no control group holds it."""
         if self.budget is None:
@@ -481,23 +501,11 @@ class Sandbox:
         self._processes_seen = max(self._processes_seen, use.processes)
         self.tree_peak = {"peak_mb": round(max(self.tree_peak.get("peak_mb", 0.0), use.peak_mb), 1),
                           "processes": max(self.tree_peak.get("processes", 0), self._processes_seen)}
-        seen, lim = self._processes_seen, self.limits
-        if use.oom_kills:
-            detail = (f"your code used more than {lim.memory_mb} MB (the task's limit, for all its processes "
-                      f"together) — {seen} process{'es' if seen != 1 else ''} at the time — while {doing}")
-            reason = "memory"
-        elif use.forks_refused:
-            detail = (f"your code tried to run more than {lim.max_processes} processes and threads at once (the "
-                      f"task's limit) while {doing}")
-            reason = "processes"
-        elif use.cpu_s > lim.cpu_s:
-            detail = (f"your code used more than {lim.cpu_s} s of CPU time (the task's limit, summed over its "
-                      f"{seen} process{'es' if seen != 1 else ''}) while {doing}")
-            reason = "cpu"
-        else:
+        found = over_budget(use, self.limits, self._processes_seen, doing, timed_out)
+        if found is None:
             return None
         self.kill()
-        return WorkerDied(reason, detail, self.output())
+        return WorkerDied(*found, self.output())
 
     def _start_basic(self, runtime: Path, conf: Confinement, env: dict, home: Path) -> tuple[int, int, int]:
         """Start the worker the way every OS can: its requests on stdin, its replies on stdout, its
@@ -692,6 +700,9 @@ class Sandbox:
             if over is not None:
                 raise over
             if remaining <= 0:
+                over = self._over_budget(doing, timed_out=True)
+                if over is not None:
+                    raise over
                 self.kill()
                 raise WorkerDied("timeout", f"{doing} took longer than {timeout:g} s and was stopped",
                                  self.output())

@@ -28,6 +28,7 @@ from .checks.implementation import static_witness
 from .results import NOT_READ, NOT_SUBMITTED, CheckResult, Results, TaskResult
 from .runtime.config import Limits
 from .sandbox.launcher import Sandbox, WorkerDied
+from .sandbox import zygote
 from .spec import VISIBILITIES, SpecError, TaskSpec, not_run_counts
 from .submission import ModuleSource, Submission, locate, make_scratch_copy, source_cap
 
@@ -267,6 +268,16 @@ def neighbours(path: Path, specs: list[TaskSpec], scratch: str) -> list[str]:
     return sorted(str(f) for f in folders if f != Path(f.anchor) and f != inside and f not in inside.parents)
 
 
+def start_record(sandbox: Sandbox) -> dict:
+    """How the worker was started, for the results: forked by the fork server or cold (and why cold), in how long."""
+    if not sandbox.start_kind:
+        return {}
+    record = {"start": sandbox.start_kind, "start_seconds": round(sandbox.start_seconds or 0.0, 3)}
+    if sandbox.start_note:
+        record["start_note"] = sandbox.start_note
+    return record
+
+
 def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIBILITIES,
           progress: Callable[[str], None] | None = None, hide: list[str] | tuple = (), answers=None,
           isolation=None, chosen: dict[str, str] | None = None) -> Results:
@@ -296,7 +307,7 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIB
         os.chmod(scratch, 0o711)
         copy = make_scratch_copy(sub, Path(scratch) / "submission")
         sandbox = Sandbox(copy, Path(scratch), merged_limits(specs), hide=[*hide, *task_folders(specs, scratch)],
-                          isolation=isolation, cover=neighbours(Path(path), specs, scratch))
+                          isolation=isolation, cover=neighbours(Path(path), specs, scratch), zygote=zygote.current())
         runner = Runner(sandbox, sub, maps)
         try:
             if any(m.python is not None for m in sub.modules.values()):
@@ -339,4 +350,5 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIB
                    figures=figures, notes=notes, environment={**environment(), "seeds": {s.name: s.seed for s in specs}},
                    sandbox={"mode": sandbox.mode, "protections": sandbox.protections,
                             "notes": getattr(sandbox, "protection_notes", {}), "worker_starts": sandbox.starts,
-                            "limits": sandbox.tree_budget, "tree_peak": sandbox.tree_peak}, seconds=round(time.perf_counter() - started, 3))
+                            "limits": sandbox.tree_budget, "tree_peak": sandbox.tree_peak, **start_record(sandbox)},
+                   seconds=round(time.perf_counter() - started, 3))

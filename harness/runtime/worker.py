@@ -210,6 +210,22 @@ def _describe(exc: BaseException, submission_dir: str) -> dict:
     return info
 
 
+def prepare_process() -> None:
+    """What a worker sets once for its whole process, before any submission is loaded: torch imported, one
+    thread, deterministic algorithms. A fork server (``zygote.py``) does it once for every worker it forks."""
+    import torch
+
+    torch.set_num_threads(1)
+    # What torch.use_deterministic_algorithms(True, warn_only=True) does, without the import
+    # of torch._inductor it makes just to set one flag (0.9 s, half the worker's start); the
+    # launcher sets that flag for a later torch.compile through TORCHINDUCTOR_DETERMINISTIC=1.
+    set_deterministic = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if set_deterministic is not None and "torch._inductor" not in sys.modules:
+        set_deterministic(True, warn_only=True)
+    else:  # pragma: no cover - another torch version
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
 class Worker:
     def __init__(self, fd_in: int, fd_out: int, submission_dir: str):
         from . import interpreter, mapping, wire
@@ -222,17 +238,7 @@ class Worker:
         self.tripwire = Tripwire()
 
     def setup(self):
-        import torch
-
-        torch.set_num_threads(1)
-        # What torch.use_deterministic_algorithms(True, warn_only=True) does, without the import
-        # of torch._inductor it makes just to set one flag (0.9 s, half the worker's start); the
-        # launcher sets that flag for a later torch.compile through TORCHINDUCTOR_DETERMINISTIC=1.
-        set_deterministic = getattr(torch._C, "_set_deterministic_algorithms", None)
-        if set_deterministic is not None and "torch._inductor" not in sys.modules:
-            set_deterministic(True, warn_only=True)
-        else:  # pragma: no cover - another torch version
-            torch.use_deterministic_algorithms(True, warn_only=True)
+        prepare_process()
         sys.meta_path.insert(0, self.blocker)
         self.tripwire.install()
         sys.path.insert(0, self.submission_dir)
@@ -377,15 +383,20 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     stdio = argv[0] == "-"
     fd_in, fd_out = _take_stdio() if stdio else (int(argv[0]), int(argv[1]))
-    submission_dir = argv[2]
-    lifeline = int(argv[3]) if len(argv) > 3 else -1
+    run(fd_in, fd_out, argv[2], int(argv[3]) if len(argv) > 3 else -1, argv[4] if len(argv) > 4 else None, stdio)
+
+
+def run(fd_in: int, fd_out: int, submission_dir: str, lifeline: int = -1, confinement: str | None = None,
+        stdio: bool = False) -> None:
+    """Confine this process as ``confinement`` (JSON) says, then serve the judge until it says exit; never returns.
+    The one path of every worker, started cold (:func:`main`) or forked by the fork server (``zygote.py``)."""
     hello = {}
     basic = False
-    if len(argv) > 4:
+    if confinement is not None:
         from . import confine
         from .config import Confinement
 
-        conf = Confinement.from_json(argv[4])
+        conf = Confinement.from_json(confinement)
         basic = conf.mode == "basic"
         if basic:  # no system call of confine's: works on any OS
             boot = confine.basic(conf.mode_reason)

@@ -240,23 +240,13 @@ def _python_paths() -> tuple[list[str], list[str], list[str]]:
 
     The worker needs to read the interpreter, the standard library and the installed packages, and
     nothing of the judge's checkout."""
-    import site
-
     import torch
 
     root = str(_package_root())
     prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix)}
     dirs = set(prefixes) | {os.path.dirname(os.path.realpath(sys.executable))}
-    extra = []
-    site_dirs = set(site.getsitepackages()) | {site.getusersitepackages()}
-    for entry in sys.path:
-        # installed packages only: never the judge's script directory or its checkout
-        real = os.path.realpath(entry) if entry else ""
-        installed = (entry in site_dirs or os.path.basename(real) in ("site-packages", "dist-packages")
-                     or any(real.startswith(p + os.sep) for p in prefixes))
-        if installed and os.path.isdir(real) and not real.startswith(root + os.sep):
-            dirs.add(real)
-            extra.append(real)
+    extra = installed_paths()
+    dirs.update(extra)
     probes = [os.path.realpath(sys.executable), os.__file__, torch.__file__]
     for name in ("safetensors", "numpy", "torch._C"):
         module = sys.modules.get(name)
@@ -264,6 +254,44 @@ def _python_paths() -> tuple[list[str], list[str], list[str]]:
             probes.append(module.__file__)
     probes = [p for p in probes if not os.path.realpath(p).startswith(root + os.sep)]
     return sorted(os.path.realpath(d) for d in dirs), probes, extra
+
+
+def installed_paths() -> list[str]:
+    """The entries of the judge's sys.path that hold installed packages: never its script directory or checkout."""
+    import site
+
+    root = str(_package_root())
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix)}
+    site_dirs = set(site.getsitepackages()) | {site.getusersitepackages()}
+    extra = []
+    for entry in sys.path:
+        real = os.path.realpath(entry) if entry else ""
+        installed = (entry in site_dirs or os.path.basename(real) in ("site-packages", "dist-packages")
+                     or any(real.startswith(p + os.sep) for p in prefixes))
+        if installed and os.path.isdir(real) and not real.startswith(root + os.sep):
+            extra.append(real)
+    return extra
+
+
+def install_runtime(root: Path) -> Path:
+    """Copy RUNTIME_DIR into ``root/RUNTIME_PACKAGE``, always fresh: the worker runs exactly the judge's version,
+    and nothing a previous worker left there. Returns ``root``, the folder to put on sys.path."""
+    if root.is_symlink():
+        root.unlink()
+    elif root.exists():
+        shutil.rmtree(root)
+    shutil.copytree(RUNTIME_DIR, root / RUNTIME_PACKAGE, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in (root, *root.rglob("*")):  # readable by the worker's uid
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return root
+
+
+def worker_environment(home: Path) -> dict:
+    """The whole environment a worker (or the fork server that forks workers) gets: nothing of the judge's."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
+            "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+            "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "MPLBACKEND": "Agg", "TORCHINDUCTOR_DETERMINISTIC": "1"}
 
 
 def _kill_tree_windows(proc: subprocess.Popen) -> None:
@@ -338,11 +366,13 @@ class Sandbox:
     directories hidden the same way except for what the worker needs inside them (a venv, say): the
     submission's neighbours, the folder of task folders. ``disable``
     names protections not to attempt (e.g. ``"pid_namespace"``), to test the fallbacks. ``mode``
-    (``"full"`` or ``"basic"``) is decided here, from the OS and ``HARNESS_ISOLATION``."""
+    (``"full"`` or ``"basic"``) is decided here, from the OS and ``HARNESS_ISOLATION``. ``zygote``: a fork
+    server (harness/sandbox/zygote.py) that forks the worker warm in full mode; without one, or when it cannot
+    give one, the worker starts cold (``start_kind`` says which, ``start_note`` why it went cold)."""
 
     def __init__(self, submission_copy: Path, scratch: Path, limits: Limits | None = None, *,
                  hide: list[Path] | tuple = (), disable: list[str] | tuple = (),
-                 isolation: Isolation | str | None = None, cover: list[Path] | tuple = ()):
+                 isolation: Isolation | str | None = None, cover: list[Path] | tuple = (), zygote=None):
         self.submission = Path(submission_copy)
         self.scratch = Path(scratch)
         self.limits = limits or Limits()
@@ -357,6 +387,9 @@ class Sandbox:
         self.protection_notes: dict = {}
         self.starts = 0
         self.start_seconds: float | None = None
+        self.zygote = zygote if self.mode != "basic" else None
+        self.start_kind = ""    # "forked" (by the zygote) or "cold", for the last start
+        self.start_note = ""    # why the last start was cold although a zygote was given
         self.worker_pid: int | None = None
         self.worker_uid: int | None = None
         self._init_pidfd: int | None = None
@@ -381,15 +414,7 @@ class Sandbox:
     def _install_runtime(self) -> Path:
         """Copy RUNTIME_DIR into ``scratch/runtime/RUNTIME_PACKAGE``, always fresh: the worker runs exactly
         the judge's version, and nothing a previous worker left there. The folder to put on sys.path."""
-        root = self.scratch / "runtime"
-        if root.is_symlink():
-            root.unlink()
-        elif root.exists():
-            shutil.rmtree(root)
-        shutil.copytree(RUNTIME_DIR, root / RUNTIME_PACKAGE, ignore=shutil.ignore_patterns("__pycache__"))
-        for path in (root, *root.rglob("*")):  # readable by the worker's uid
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        return root
+        return install_runtime(self.scratch / "runtime")
 
     def _confinement(self, runtime: Path, home: Path) -> Confinement:
         python_dirs, probes, python_paths = _python_paths()
@@ -415,19 +440,20 @@ class Sandbox:
         if self.proc is not None:
             self.kill()
         begun = time.perf_counter()
-        runtime = self._install_runtime()
         home = self.scratch / "home"
         home.mkdir(exist_ok=True)
         self._open_budget()
-        conf = self._confinement(runtime, home)
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
-               "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
-               "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-               "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "MPLBACKEND": "Agg", "TORCHINDUCTOR_DETERMINISTIC": "1"}
-        if self.mode == "basic":
-            to_worker_w, from_worker_r, out_r = self._start_basic(runtime, conf, env, home)
+        env = worker_environment(home)
+        forked = self._start_forked(env, home) if self.zygote is not None else None
+        if forked is not None:
+            to_worker_w, from_worker_r, out_r, life_w = forked
+        elif self.mode == "basic":
+            runtime = self._install_runtime()
+            to_worker_w, from_worker_r, out_r = self._start_basic(runtime, self._confinement(runtime, home), env, home)
             life_w = None
         else:
+            runtime = self._install_runtime()
+            conf = self._confinement(runtime, home)
             to_worker_r, to_worker_w = os.pipe()
             from_worker_r, from_worker_w = os.pipe()
             out_r, out_w = os.pipe()
@@ -446,6 +472,7 @@ class Sandbox:
                 for fd in (to_worker_r, from_worker_w, out_w, life_r):
                     os.close(fd)
             os.set_blocking(to_worker_w, False)  # sends are bounded by the request's deadline
+        self.start_kind = "forked" if forked is not None else "cold"
         self._to, self._lifeline = to_worker_w, life_w
         self._init_pidfd = None
         self._output = _Drain(out_r, self.limits.output_bytes)
@@ -469,6 +496,38 @@ class Sandbox:
         self.start_seconds = time.perf_counter() - begun
         for module, (filename, mapping) in list(self._loaded.items()):  # a restart is invisible to the checks
             self.load(module, filename, mapping)
+
+    def _start_forked(self, env: dict, home: Path) -> tuple[int, int, int, int] | None:
+        """Have the zygote fork the worker, then send it its start frame (folder, environment, confinement): the
+        judge's ends (requests, replies, output, lifeline), or None, with ``start_note`` saying why, to start it cold."""
+        from .zygote import ZygoteUnavailable
+
+        ends = [os.pipe() for _ in range(4)]  # requests, replies, output, lifeline: (read, write) each
+        ours = [ends[0][1], ends[1][0], ends[2][0], ends[3][1]]
+        theirs = [ends[0][0], ends[1][1], ends[2][1], ends[3][0]]
+        try:
+            runtime = self.zygote.runtime
+            conf = self._confinement(runtime, home) if runtime is not None else None
+            self.proc = self.zygote.spawn(theirs, ready_timeout=self.limits.load_timeout_s) if conf else None
+        except ZygoteUnavailable as exc:
+            self.proc = None
+            self.start_note = str(exc)
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        if self.proc is None:
+            self.start_note = self.start_note or self.zygote.why_not or "the fork server has no runtime"
+            for fd in ours:
+                os.close(fd)
+            return None
+        self.start_note = ""
+        os.set_blocking(ours[0], False)  # sends are bounded by the request's deadline
+        try:
+            wire.send(ours[0], {"submission": str(self.submission), "env": env, "confinement": conf.to_json()},
+                      timeout=self.limits.load_timeout_s)
+        except (OSError, TimeoutError):
+            pass  # the worker is gone or stuck: waiting for its hello says how
+        return ours[0], ours[1], ours[2], ours[3]
 
     def _open_budget(self) -> None:
         """A control group for the worker about to start (full mode, where the judge can make one): the task's
@@ -617,11 +676,14 @@ class Sandbox:
             if os.name == "nt":
                 _kill_tree_windows(self.proc)
             else:
-                for kill in (os.killpg, os.kill):
-                    try:
-                        kill(self.proc.pid, signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                try:  # Popen's, or a forked worker's through its pidfd: never a pid reused since
+                    self.proc.send_signal(signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not ignorable

@@ -84,6 +84,7 @@ class Job:
     hide: tuple[str, ...] = ()             # folders the sandboxed worker must not see
     visibility: tuple[str, ...] = VISIBILITIES
     isolation: tuple[str, str] = ("", "")  # (mode, why) resolved once for the run; ("", "") resolves in the job
+    warm: bool = True                      # a local pool process forks its workers from a fork server of its own
 
 
 # --------------------------------------------------------------------------- finding submissions
@@ -300,6 +301,10 @@ def _pool_job(job: Job) -> dict:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, interrupt)
+    if job.warm:  # once per pool process: its torch import runs while the first job loads its specs
+        from .sandbox import zygote
+
+        zygote.start_for_process()
     try:
         return grade_job(job)
     finally:
@@ -394,14 +399,17 @@ def run_dask(jobs: list[Job], client, stop: threading.Event) -> Iterator[tuple[J
 def grade_class(submissions_dir: Path, out: Path, *, tasks: list[str] | None = None, tasks_dir: Path | None = None,
                 workers: int | None = None, scheduler: str | None = None, regrade: bool = False,
                 progress: Callable[[Tally, Outcome | None], None] | None = None,
-                stop: threading.Event | None = None, isolation: str | Isolation | None = None) -> ClassRun:
+                stop: threading.Event | None = None, isolation: str | Isolation | None = None,
+                warm_workers: bool = True) -> ClassRun:
     """Grade every submission in ``submissions_dir`` into ``out``; see the module's docstring.
 
     ``workers``: local processes (default: the number of cores); ``scheduler``: a Dask address
     instead. ``progress(tally, outcome)`` is called at the start (outcome None) and after each job.
     ``stop``, when set (Ctrl-C sets it), ends the run early with what finished saved. ``isolation``: the
     workers' mode (harness/sandbox/isolation.py), by default :func:`class_isolation`; a mode this machine
-    cannot give raises IsolationError before anything runs."""
+    cannot give raises IsolationError before anything runs. ``warm_workers``: each local pool process forks its
+    sandboxed workers from a fork server that has imported torch once (harness/sandbox/zygote.py), rather than
+    starting each one cold; where none can run, workers start cold anyway."""
     begun = time.perf_counter()
     chosen = isolation if isinstance(isolation, Isolation) else class_isolation(isolation)
     submissions_dir, out = Path(submissions_dir), Path(out)
@@ -423,7 +431,7 @@ def grade_class(submissions_dir: Path, out: Path, *, tasks: list[str] | None = N
     previous = _catch_ctrl_c(stop)
     try:
         jobs = _plan(entries, specs, tasks_dir, out, run_id, db, regrade, outcomes,
-                     _hideable([submissions_dir, out]), (chosen.mode, chosen.why))
+                     _hideable([submissions_dir, out]), (chosen.mode, chosen.why), warm_workers)
         tally = Tally(total=len(entries), to_grade=len(jobs))
         if progress:
             progress(tally, None)
@@ -487,7 +495,7 @@ def class_isolation(asked: str | None = None) -> Isolation:
 
 def _plan(entries: list[tuple[str, Path]], specs: list[TaskSpec], tasks_dir: Path, out: Path, run_id: int,
           db: Database, regrade: bool, outcomes: dict[str, Outcome], hide: tuple[str, ...],
-          isolation: tuple[str, str] = ("", "")) -> list[Job]:
+          isolation: tuple[str, str] = ("", ""), warm: bool = True) -> list[Job]:
     """Keep (and record) what is up to date; return the jobs for the rest."""
     jobs = []
     digests = tuple(sorted((s.name, s.digest) for s in specs))
@@ -499,7 +507,7 @@ def _plan(entries: list[tuple[str, Path]], specs: list[TaskSpec], tasks_dir: Pat
         graded_in = db.vouch(name, digest, kept.created, kept.score, dict(digests)) if kept is not None else None
         if graded_in is None:
             jobs.append(Job(name, str(path.absolute()), str(tasks_dir.resolve()), tuple(s.name for s in specs),
-                            digests, hide, isolation=isolation))
+                            digests, hide, isolation=isolation, warm=warm))
             continue
         outcome = Outcome(name, path, GRADED, results=kept, content_hash=digest, how="up to date",
                           graded_in_run=graded_in, seconds=kept.seconds)

@@ -1,0 +1,88 @@
+"""Benchmark of warm workers: a class graded with 2 worker processes, every worker started cold, then every worker
+forked from each pool process's fork server (harness/sandbox/zygote.py).
+
+The class is bench_batch's (every third submission correct, the others each with one known bug), graded on the
+four function-level tasks. Prints, for each start, the wall time and throughput of the run, how each worker was
+started (``results.sandbox.start``: forked or cold) and the time from asking for a worker to its accepted hello
+(``results.sandbox.start_seconds``: median and 90th percentile per submission), and the ratio of the two runs.
+The runs alternate (cold, forked, cold, …) ``--rounds`` times; the figures are medians over the rounds.
+
+    python bench/bench_warm.py [--n 100] [--rounds 1] [--task cells ...]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from bench_batch import FUNCTION_TASKS, make_class  # noqa: E402
+
+from harness.batch import grade_class  # noqa: E402
+
+
+def starts(out: Path) -> tuple[Counter, list[float]]:
+    """How each graded submission's worker started, and how long each start took (s)."""
+    kinds, seconds = Counter(), []
+    for path in sorted((out / "submissions").glob("*/results.json")):
+        sandbox = json.loads(path.read_text())["sandbox"]
+        kinds[sandbox.get("start", "?")] += 1
+        if "start_seconds" in sandbox:
+            seconds.append(sandbox["start_seconds"])
+    return kinds, seconds
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--task", action="append")
+    args = parser.parse_args()
+    tasks = args.task or FUNCTION_TASKS
+    work = Path(tempfile.mkdtemp(prefix="harness-bench-warm-"))
+    figures: dict[str, dict[str, list]] = {kind: {"wall": [], "start": [], "kinds": []} for kind in ("cold", "forked")}
+    try:
+        correct = make_class(work / "class", args.n, set(tasks))
+        for round_ in range(args.rounds):
+            for kind in ("cold", "forked"):
+                out = work / f"out-{kind}-{round_}"
+                begun = time.perf_counter()
+                run = grade_class(work / "class", out, tasks=tasks, workers=args.workers, regrade=True,
+                                  warm_workers=kind == "forked")
+                figures[kind]["wall"].append(time.perf_counter() - begun)
+                graded = sum(o.status == "graded" for o in run.outcomes)
+                assert graded == args.n, f"{graded} of {args.n} graded"
+                kinds, seconds = starts(out)
+                figures[kind]["start"].extend(seconds)
+                figures[kind]["kinds"].append(dict(kinds))
+        print(f"class: {args.n} submissions ({correct} correct, {args.n - correct} with one bug); tasks: "
+              f"{', '.join(tasks)}; {args.workers} worker processes; {args.rounds} round(s), alternating")
+        wall = {}
+        for kind, f in figures.items():
+            wall[kind] = statistics.median(f["wall"])
+            print(f"  {kind:>6} starts: {wall[kind]:7.1f} s   {60 * args.n / wall[kind]:6.1f} submissions/minute   "
+                  f"worker start per submission: median {statistics.median(f['start']):.3f} s, "
+                  f"90th percentile {percentile(f['start'], 0.9):.3f} s   starts recorded: {f['kinds']}")
+        print(f"  throughput forked vs cold: {wall['cold'] / wall['forked']:.2f} x")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

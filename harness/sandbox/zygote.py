@@ -231,6 +231,8 @@ class Zygote:
         Waits up to ``ready_timeout`` s for the zygote to finish warming up. ZygoteUnavailable if it cannot."""
         with self._lock:
             if not self.alive:
+                if self.proc is not None:
+                    self._gone()
                 raise ZygoteUnavailable(self.why_not or "the fork server is not running")
             if not self.ready and self._next(ready_timeout, ("ready",)) is None:
                 why = self.why_not or f"the fork server was not ready after {ready_timeout:g} s"

@@ -1,0 +1,237 @@
+"""Workers forked from a fork server (harness/sandbox/zygote.py) are confined, limited and killed as cold ones are.
+
+A forked worker's hello holds what a cold worker's holds; it sees none of the fork server's descriptors and an
+environment of its own; its deaths are told apart (a segmentation fault, SIGKILL, an exit status) and cost the
+fork server nothing; a dead fork server means a cold start, recorded in the results; a judge that exits takes
+the fork server and its workers along; and the hostile examples keep their verdicts through ``harness grade``
+with warm workers. The sandbox cases reuse tests/test_sandbox.py's submissions and helpers, the verdicts
+tests/test_verdicts.py's reading of EXPECTED.toml.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from harness import grading
+from harness.batch import grade_class
+from harness.results import Results
+from harness.runtime.config import Limits
+from harness.sandbox import zygote
+from harness.sandbox.launcher import Sandbox, WorkerDied, isolation_mode, worker_environment
+from harness.sandbox.zygote import Zygote, ZygoteUnavailable
+
+from test_sandbox import LETHAL, LIMITS, call, make_submission, new_marker, value, wait_until_gone
+from test_verdicts import FUNCTION_TASKS, SUBMISSIONS, assert_verdict, fast_specs, overlay
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(not zygote.supported()[0] or isolation_mode()[0] == "basic",
+                                reason=f"no fork server here: {zygote.supported()[1] or 'basic isolation'}")
+
+PROBE = LETHAL + '''
+def inside():
+    """What the worker can see of where it came from."""
+    fds = {}
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            fds[name] = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            pass  # the listing's own descriptor, closed by now
+    try:
+        raw = open("/proc/self/environ", "rb").read().decode("utf-8", "replace")
+    except OSError as exc:
+        raw = type(exc).__name__
+    return {"fds": fds, "environ": dict(os.environ), "raw_environ": raw, "argv": list(sys.argv)}
+
+def kill_self():
+    os.kill(os.getpid(), signal.SIGKILL)
+'''
+
+HOSTILE = ["reads_env", "fork_bomb", "memory_hog", "segfault", "hangs_at_import", "ignores_sigterm_and_hangs",
+           "exits_at_import", "output_flood"]
+
+
+@pytest.fixture(scope="module")
+def server():
+    """One fork server for the sandbox cases, as a pool process of ``harness grade`` keeps one."""
+    z = Zygote().start()
+    yield z
+    z.close()
+
+
+def forked(root: Path, server: Zygote, **limits) -> Sandbox:
+    """A sandbox on the probe submission, its worker asked of ``server`` and the submission loaded."""
+    sub, scratch = make_submission(root, PROBE)
+    sb = Sandbox(sub, scratch, Limits(**{**LIMITS, **limits}), zygote=server)
+    assert sb.load("cells", "cells.py").header["ok"]
+    return sb
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def test_a_forked_worker_holds_every_protection_a_cold_one_holds(server, tmp_path):
+    with forked(tmp_path / "warm", server) as warm:
+        pass
+    sub, scratch = make_submission(tmp_path / "cold", PROBE)
+    with Sandbox(sub, scratch, Limits(**LIMITS)) as cold:
+        cold.start()
+    assert (warm.start_kind, cold.start_kind) == ("forked", "cold"), warm.start_note
+    assert warm.protections == cold.protections
+    assert warm.isolation.missing(warm.protections, (), group_made=warm.tree_budget.startswith("cgroup")) == []
+    if os.geteuid() == 0:  # full mode as root: everything holds, the uid change included
+        assert all(warm.protections.values()), warm.protection_notes
+        assert warm.worker_uid is not None and warm.worker_uid != 0
+    print(f"\nworker start: forked {warm.start_seconds:.3f} s (the first waits for the fork server to be warm), "
+          f"cold {cold.start_seconds:.3f} s")
+
+
+def test_the_fork_server_runs_one_thread_and_holds_nothing_of_the_judge(tmp_path, monkeypatch):
+    """Started while the judge has a secret in its environment and an inheritable file open: the fork server
+    and its worker see neither; the worker has only its own pipes and the environment a cold worker gets."""
+    monkeypatch.setenv("HARNESS_TEST_SECRET", "judge-only-secret-value")
+    canary = os.open(tmp_path / "canary", os.O_WRONLY | os.O_CREAT)
+    os.set_inheritable(canary, True)
+    z = Zygote().start()
+    try:
+        with forked(tmp_path / "sub", z) as sb:
+            seen = value(call(sb, "inside"))
+            assert sb.start_kind == "forked"
+            server_fds = {os.readlink(f"/proc/{z.pid}/fd/{n}") for n in os.listdir(f"/proc/{z.pid}/fd")}
+            server_environ = Path(f"/proc/{z.pid}/environ").read_bytes().decode()
+            assert os.listdir(f"/proc/{z.pid}/task") == [str(z.pid)]
+    finally:
+        z.close()
+        os.close(canary)
+    assert str(tmp_path / "canary") not in server_fds
+    # its own: stdin, its log, the socket to the judge, a pidfd per live worker
+    assert all(fd in ("/dev/null", "anon_inode:[pidfd]") or fd.startswith(("socket:", str(z.folder)))
+               for fd in server_fds), server_fds
+    assert "judge-only-secret-value" not in server_environ and "HARNESS_TEST_SECRET" not in server_environ
+    assert seen["environ"] == worker_environment(sb.scratch / "home")
+    assert "judge-only-secret-value" not in seen["raw_environ"]
+    assert seen["fds"]["0"] == "/dev/null" and seen["fds"]["1"] == seen["fds"]["2"]
+    assert all(fd == "/dev/null" or fd.startswith("pipe:") for fd in seen["fds"].values()), seen["fds"]
+    assert len(seen["fds"]) <= 5  # stdin, stdout = stderr, the request and reply pipes
+    assert seen["argv"] == ["-c"]
+
+
+def test_deaths_are_told_apart_and_the_fork_server_serves_the_next_worker(server, tmp_path):
+    with forked(tmp_path / "sub", server, timeout_s=5) as sb:
+        assert value(call(sb, "double", 21)) == 42
+        with pytest.raises(WorkerDied) as died:
+            call(sb, "segfault")
+        assert died.value.reason == "signal" and "SIGSEGV (a segmentation fault)" in died.value.detail
+        with pytest.raises(WorkerDied) as died:
+            call(sb, "kill_self")
+        assert died.value.reason == "signal" and "SIGKILL" in died.value.detail
+        with pytest.raises(WorkerDied) as died:
+            call(sb, "hard_exit", 3)
+        assert died.value.reason == "exit" and "status 3" in died.value.detail
+        marker = new_marker()
+        with pytest.raises(WorkerDied) as died:
+            call(sb, "stubborn_hang", marker, timeout=3)
+        assert died.value.reason == "timeout"
+        assert wait_until_gone(marker, seconds=5) == []
+        assert value(call(sb, "double", 4)) == 8  # a fresh worker, forked again
+        assert sb.start_kind == "forked" and sb.starts == 5
+    assert server.alive and server.spawned >= 5
+
+
+def test_a_dead_fork_server_means_a_cold_start_recorded_in_the_results(tmp_path, monkeypatch):
+    dead = Zygote().start()
+    dead.proc.kill()
+    dead.proc.wait()
+    monkeypatch.setattr(zygote, "_current", dead)
+    results = grading.grade(SUBMISSIONS / "reference", fast_specs(["sequences"]))
+    assert [c.id for c in results.checks if c.status != "passed"] == []
+    assert results.sandbox["start"] == "cold"
+    assert "the fork server has exited" in results.sandbox["start_note"]
+    dead.close()
+
+
+def test_a_request_the_fork_server_refuses_is_started_cold(server, tmp_path):
+    """A request it cannot serve is refused, said, and costs the fork server nothing."""
+    ends = [os.pipe() for _ in range(2)]
+    with pytest.raises(ZygoteUnavailable, match="carries 4 descriptors, this one 2"):
+        server.spawn([ends[0][0], ends[1][1]])
+    for pair in ends:
+        for fd in pair:
+            os.close(fd)
+    with forked(tmp_path / "sub", server) as sb:
+        assert value(call(sb, "double", 1)) == 2 and sb.start_kind == "forked"
+
+
+def test_the_judge_exiting_takes_the_fork_server_and_its_workers_along(tmp_path):
+    sub, scratch = make_submission(tmp_path, PROBE)
+    marker = new_marker()
+    script = textwrap.dedent(f"""
+        import os
+        from pathlib import Path
+        from harness.runtime.config import Limits
+        from harness.sandbox.launcher import Sandbox
+        from harness.sandbox.program import Program
+        from harness.sandbox.zygote import Zygote
+        z = Zygote().start()
+        sb = Sandbox(Path({str(sub)!r}), Path({str(scratch)!r}), Limits(timeout_s=5, load_timeout_s=60), zygote=z)
+        assert sb.load("cells", "cells.py").header["ok"]
+        p = Program()
+        p.result(p.call("cells.spawn", {marker!r}))
+        assert sb.run(p.to_json(), p.inputs).header["ok"]
+        print(sb.start_kind, z.pid, sb.proc.pid, z.folder, flush=True)
+        os._exit(0)  # no close(), no kill(): the judge is simply gone
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    kind, server_pid, worker_pid, folder = done.stdout.split()
+    assert kind == "forked"
+    deadline = time.monotonic() + 10
+    while (alive(int(server_pid)) or alive(int(worker_pid))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(int(server_pid)), "the fork server outlived the judge"
+    assert not alive(int(worker_pid)), "the worker outlived the judge"
+    assert wait_until_gone(marker, seconds=5) == [], "the worker's children outlived the judge"
+    assert not Path(folder).exists()
+
+
+def fast_tasks(dest: Path) -> Path:
+    """The function tasks, copied with shorter limits (a hang costs seconds, not a minute); longer than
+    tests/test_verdicts.py's, as two submissions are graded at once here and memory_hog must reach its limit."""
+    for name in FUNCTION_TASKS:
+        shutil.copytree(ROOT / "tasks" / name, dest / name)
+        toml = dest / name / "task.toml"
+        text, n = re.subn(r"^\[limits\]\ntimeout_s = \d+\n", "[limits]\ntimeout_s = 30\nload_timeout_s = 20\n",
+                          toml.read_text(), flags=re.M)
+        assert n == 1, f"{toml}: no [limits] section starting with timeout_s"
+        toml.write_text(text)
+    return dest
+
+
+def test_the_hostile_examples_keep_their_verdicts_through_harness_grade_with_warm_workers(tmp_path):
+    klass = tmp_path / "class"
+    for name in HOSTILE:
+        overlay(SUBMISSIONS / "broken" / name, klass / name)
+    run = grade_class(klass, tmp_path / "out", tasks=FUNCTION_TASKS, tasks_dir=fast_tasks(tmp_path / "tasks"),
+                      workers=2, warm_workers=True)
+    assert {o.name: o.status for o in run.outcomes} == {name: "graded" for name in HOSTILE}
+    for name in HOSTILE:
+        document = json.loads((tmp_path / "out" / "submissions" / name / "results.json").read_text())
+        expected = tomllib.loads((SUBMISSIONS / "broken" / name / "EXPECTED.toml").read_text())
+        assert_verdict(SUBMISSIONS / "broken" / name, Results.from_dict(document), expected)
+        assert document["sandbox"]["start"] == "forked", document["sandbox"].get("start_note")

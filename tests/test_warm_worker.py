@@ -30,6 +30,7 @@ from harness.sandbox import zygote
 from harness.sandbox.launcher import Sandbox, WorkerDied, isolation_mode, worker_environment
 from harness.sandbox.zygote import Zygote, ZygoteUnavailable
 
+from test_tree_budget import BOMBS, MARGIN_MB, PeakMeter, needs_cgroups, run
 from test_sandbox import LETHAL, LIMITS, call, make_submission, new_marker, value, wait_until_gone
 from test_verdicts import FUNCTION_TASKS, SUBMISSIONS, assert_verdict, fast_specs, overlay
 
@@ -163,6 +164,42 @@ def test_a_dead_fork_server_means_a_cold_start_recorded_in_the_results(tmp_path,
     assert results.sandbox["start"] == "cold"
     assert "the fork server has exited" in results.sandbox["start_note"]
     dead.close()
+
+
+def killed_at_peak(sandbox: Sandbox, call: str, *args) -> tuple[WorkerDied, float]:
+    """How the worker died running ``bombs.<call>(*args)``, and the most memory its tree held, seen from outside."""
+    meter = PeakMeter(sandbox)
+    meter.start()
+    try:
+        run(sandbox, call, *args)
+    except WorkerDied as exc:
+        return exc, meter.peak
+    finally:
+        meter.stop.set()
+        meter.join()
+    raise AssertionError(f"bombs.{call} ran to its end within the budget")
+
+
+@needs_cgroups
+def test_a_forked_tree_stays_within_the_memory_budget_with_what_it_shares_with_the_fork_server(server, tmp_path):
+    """Torch and the runtime, loaded before the fork, are charged to the fork server's group, not the worker's: the
+    worker's group gets the budget less that much, so the tree (shared pages included) holds no more than a cold
+    one may — tests/test_tree_budget.py's bound, measured from outside the same way."""
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / "bombs.py").write_text(BOMBS)
+    (tmp_path / "scratch").mkdir()
+    with Sandbox(folder, tmp_path / "scratch", Limits(memory_mb=1024, timeout_s=30), zygote=server) as sandbox:
+        sandbox.start()
+        assert sandbox.start_kind == "forked" and 0 < sandbox.shared_mb == server.shared_mb < 1024
+        group = sandbox.budget.dirs.get("memory") or sandbox.budget.dirs["unified"]
+        limit = (group / ("memory.limit_in_bytes" if sandbox.budget.version == 1 else "memory.max")).read_text()
+        assert int(limit) == (1024 - sandbox.shared_mb) << 20
+        died, peak = killed_at_peak(sandbox, "fork_fill", 4, 400, 5)
+    assert died.reason == "memory"
+    assert "more than 1024 MB (the task's limit, for all its processes together)" in died.detail
+    assert peak <= 1024 + MARGIN_MB, f"the tree held {peak:.0f} MB at its peak"
+    assert sandbox.tree_peak["peak_mb"] <= 1024 + MARGIN_MB
 
 
 def test_a_request_the_fork_server_refuses_is_started_cold(server, tmp_path):

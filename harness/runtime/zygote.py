@@ -14,7 +14,7 @@ The fork happens only while this process runs one thread (``/proc/self/task``): 
 others copies their locks mid-use. Otherwise the request is refused, and the judge starts that worker cold.
 
 Messages on the socket to the judge (a SOCK_SEQPACKET pair, one JSON object each):
-- from the zygote: ``{"ready": true, "threads": n}`` once; per request ``{"pid": p}`` with a pidfd of the child
+- from the zygote: ``{"ready": true, "threads": n, "shared_mb": its anonymous memory}`` once; per request ``{"pid": p}`` with a pidfd of the child
   attached, or ``{"refused": why}``; and when a child ends, ``{"exit": p, "status": wait status}`` (it reaps them);
 - from the judge: ``{"fork": true}`` with the four descriptors attached.
 When the judge's end closes (the judge exited or was killed), the zygote kills the children it still has and
@@ -42,6 +42,18 @@ def threads() -> int:
         return 0  # cannot tell: treated as unsafe to fork
 
 
+def anonymous_mb() -> int:
+    """This process's anonymous memory in MB, rounded up: what a forked child shares with it and is not charged for."""
+    try:
+        with open("/proc/self/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Anonymous:"):
+                    return -(-int(line.split()[1]) // 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def _warm() -> None:
     """Everything a worker loads before it reads a submission, once for every worker."""
     from . import config, confine, forbidden, interpreter, mapping, ops, tokens, training, wire, worker  # noqa: F401
@@ -65,7 +77,7 @@ def main(argv: list[str]) -> None:
         if path not in sys.path:
             sys.path.append(path)
     _warm()
-    _send(sock, {"ready": True, "threads": threads()})
+    _send(sock, {"ready": True, "threads": threads(), "shared_mb": anonymous_mb()})
     children: dict[int, int] = {}  # pidfd -> pid of a worker still running
     while True:
         poller = select.poll()
@@ -155,6 +167,8 @@ def _become_worker(fds: list[int]) -> None:
         start, _ = wire.receive(fd_in)  # the judge sends it right after the fork
         os.environ.clear()
         os.environ.update(start["env"])
+        if "numpy.random" in sys.modules:  # its global generator afresh, as a cold worker's (Python's random reseeds itself)
+            sys.modules["numpy.random"].seed()
         os.chdir(start["submission"])
         sys.argv = ["-c"]  # what a cold worker shows past it (descriptors, paths) is nobody's business here
         worker.run(fd_in, fd_out, start["submission"], lifeline, start["confinement"])

@@ -47,7 +47,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..runtime import wire
@@ -390,6 +390,7 @@ class Sandbox:
         self.zygote = zygote if self.mode != "basic" else None
         self.start_kind = ""    # "forked" (by the zygote) or "cold", for the last start
         self.start_note = ""    # why the last start was cold although a zygote was given
+        self.shared_mb = 0      # memory a forked worker shares with the zygote, charged to the zygote's group
         self.worker_pid: int | None = None
         self.worker_uid: int | None = None
         self._init_pidfd: int | None = None
@@ -442,9 +443,13 @@ class Sandbox:
         begun = time.perf_counter()
         home = self.scratch / "home"
         home.mkdir(exist_ok=True)
-        self._open_budget()
+        shared_mb = self._zygote_warm()
+        self._open_budget(shared_mb or 0)
         env = worker_environment(home)
-        forked = self._start_forked(env, home) if self.zygote is not None else None
+        forked = self._start_forked(env, home) if shared_mb is not None else None
+        if shared_mb and forked is None and self.budget is not None:  # cold after all: the whole budget is its own
+            self.budget.remove()
+            self._open_budget(0)
         if forked is not None:
             to_worker_w, from_worker_r, out_r, life_w = forked
         elif self.mode == "basic":
@@ -497,6 +502,19 @@ class Sandbox:
         for module, (filename, mapping) in list(self._loaded.items()):  # a restart is invisible to the checks
             self.load(module, filename, mapping)
 
+    def _zygote_warm(self) -> int | None:
+        """MB of memory a worker forked from the zygote shares with it (charged to the zygote's control group,
+        not the worker's), once the zygote is warm; None, with ``start_note`` saying why, when it cannot fork one."""
+        from .zygote import ZygoteUnavailable
+
+        if self.zygote is None:
+            return None
+        try:
+            return self.zygote.warm(self.limits.load_timeout_s)
+        except ZygoteUnavailable as exc:
+            self.start_note = str(exc)
+            return None
+
     def _start_forked(self, env: dict, home: Path) -> tuple[int, int, int, int] | None:
         """Have the zygote fork the worker, then send it its start frame (folder, environment, confinement): the
         judge's ends (requests, replies, output, lifeline), or None, with ``start_note`` saying why, to start it cold."""
@@ -529,10 +547,12 @@ class Sandbox:
             pass  # the worker is gone or stuck: waiting for its hello says how
         return ours[0], ours[1], ours[2], ours[3]
 
-    def _open_budget(self) -> None:
+    def _open_budget(self, shared_mb: int = 0) -> None:
         """A control group for the worker about to start (full mode, where the judge can make one): the task's
-        limits for its whole process tree (harness/sandbox/cgroups.py)."""
-        self.budget, self._processes_seen = None, 0
+        limits for its whole process tree (harness/sandbox/cgroups.py). A worker forked from the zygote shares
+        ``shared_mb`` of memory with it that its group is never charged for (torch and the runtime, loaded before
+        the fork): its group gets that much less, so that the tree holds no more than the limit, as a cold one."""
+        self.budget, self._processes_seen, self.shared_mb = None, 0, shared_mb
         if self.mode == "basic":
             self.tree_budget = ("none but the wall-clock timeout: basic isolation sets no memory, CPU or process "
                                 "limit")
@@ -545,7 +565,7 @@ class Sandbox:
             self.tree_budget = f"per-process limits only: {where.reason}"
             return
         try:
-            self.budget = where.create(self.limits)
+            self.budget = where.create(replace(self.limits, memory_mb=max(1, self.limits.memory_mb - shared_mb)))
         except OSError as exc:
             self.tree_budget = f"per-process limits only: the kernel refused a control group ({exc})"
             return
@@ -558,7 +578,7 @@ class Sandbox:
             return None
         use = self.budget.usage()
         self._processes_seen = max(self._processes_seen, use.processes)
-        self.tree_peak = {"peak_mb": round(max(self.tree_peak.get("peak_mb", 0.0), use.peak_mb), 1),
+        self.tree_peak = {"peak_mb": round(max(self.tree_peak.get("peak_mb", 0.0), use.peak_mb + self.shared_mb), 1),
                           "processes": max(self.tree_peak.get("processes", 0), self._processes_seen)}
         found = over_budget(use, self.limits, self._processes_seen, doing, timed_out)
         if found is None:

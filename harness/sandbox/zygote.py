@@ -124,6 +124,7 @@ class Zygote:
         self.folder: Path | None = None
         self.runtime: Path | None = None    # the runtime its workers run: a worker must be able to read it
         self.ready = False
+        self.shared_mb = 0                  # its memory after warming up, which every worker it forks shares
         self.why_not = ""                   # why it cannot serve, once it cannot
         self.spawned = 0
         self._sock: socket.socket | None = None
@@ -203,6 +204,7 @@ class Zygote:
                 self._statuses[int(message["exit"])] = int(message["status"])
             elif "ready" in message:
                 self.ready = True
+                self.shared_mb = max(0, int(message.get("shared_mb", 0)))
             if any(k in message for k in wanted):
                 return message, fds
             for fd in fds:
@@ -226,18 +228,25 @@ class Zygote:
         return f": {tail}" if tail else ""
 
     # what the launcher asks -------------------------------------------------------------------------
-    def spawn(self, fds: list[int], ready_timeout: float = READY_TIMEOUT_S) -> ForkedWorker:
-        """A worker forked with ``fds`` (its request, reply and output pipes and its lifeline, the worker's ends).
-        Waits up to ``ready_timeout`` s for the zygote to finish warming up. ZygoteUnavailable if it cannot."""
+    def warm(self, timeout: float = READY_TIMEOUT_S) -> int:
+        """Wait up to ``timeout`` s for the zygote to finish warming up; the MB of memory each worker it forks
+        shares with it (its anonymous memory then). ZygoteUnavailable if it is gone or not ready in time."""
         with self._lock:
             if not self.alive:
                 if self.proc is not None:
                     self._gone()
                 raise ZygoteUnavailable(self.why_not or "the fork server is not running")
-            if not self.ready and self._next(ready_timeout, ("ready",)) is None:
-                why = self.why_not or f"the fork server was not ready after {ready_timeout:g} s"
+            if not self.ready and self._next(timeout, ("ready",)) is None:
+                why = self.why_not or f"the fork server was not ready after {timeout:g} s"
                 self.close()
                 raise ZygoteUnavailable(why)
+            return self.shared_mb
+
+    def spawn(self, fds: list[int], ready_timeout: float = READY_TIMEOUT_S) -> ForkedWorker:
+        """A worker forked with ``fds`` (its request, reply and output pipes and its lifeline, the worker's ends).
+        Waits up to ``ready_timeout`` s for the zygote to be warm. ZygoteUnavailable if it cannot."""
+        with self._lock:
+            self.warm(ready_timeout)
             try:
                 socket.send_fds(self._sock, [json.dumps({"fork": True}).encode()], fds)
             except OSError as exc:

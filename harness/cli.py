@@ -166,12 +166,15 @@ def check(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, json_path:
 
     PATH is the submission's folder, or one file of it (generation.ipynb): that file is graded for its module,
     whatever else the folder holds."""
-    from .checking import MODULE_SUFFIXES, not_graded, run
-
-    from .sandbox.isolation import IsolationFailed
-
     console = Console(stderr=False, highlight=False)
     chosen = state_isolation(isolation, console)
+    if chosen.mode != "basic":  # the worker's torch import runs while the judge imports its own and loads the specs
+        from .sandbox import zygote
+
+        zygote.start_for_process()
+    from .checking import MODULE_SUFFIXES, not_graded, run
+    from .sandbox.isolation import IsolationFailed
+
     refused = None
     try:
         folder = path.parent if path.suffix in MODULE_SUFFIXES and path.is_file() else path  # a file of it

@@ -40,7 +40,6 @@ import itertools
 import os
 import queue
 import select
-import shutil
 import signal
 import struct
 import subprocess
@@ -53,6 +52,7 @@ from pathlib import Path
 from ..runtime import wire
 from ..runtime.config import TMP_DIRS, Confinement, Limits
 from . import cgroups, isolation
+from .bootstrap import RUNTIME_DIR, RUNTIME_PACKAGE, _package_root, install_runtime, installed_paths, worker_environment
 from .isolation import Isolation, IsolationFailed
 from .isolation import resolve as isolation_resolve
 from .replies import ReplyError, check_reply
@@ -63,11 +63,7 @@ try:
 except ImportError:  # Windows
     fcntl = termios = None
 
-# What runs in the worker: this folder, copied whole next to the submission as the package RUNTIME_PACKAGE
-# (its modules import only the standard library, torch, numpy, safetensors and each other), never
-# imported from the checkout.
-RUNTIME_DIR = Path(__file__).resolve().parents[1] / "runtime"
-RUNTIME_PACKAGE = "_harness_runtime"
+# The worker runs the runtime folder copied next to the submission (harness/sandbox/bootstrap.py).
 BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
         f"from {RUNTIME_PACKAGE}.worker import main; main(sys.argv[2:])")
 POLL_S = 0.05
@@ -213,10 +209,6 @@ class _Replies(threading.Thread):
             os.close(self.fd)
 
 
-def _package_root() -> Path:
-    return Path(__file__).resolve().parents[2]
-
-
 def answer_key_paths() -> list[str]:
     """Directories the worker must not be able to read: the judge, the answer key, the tasks."""
     import importlib
@@ -254,44 +246,6 @@ def _python_paths() -> tuple[list[str], list[str], list[str]]:
             probes.append(module.__file__)
     probes = [p for p in probes if not os.path.realpath(p).startswith(root + os.sep)]
     return sorted(os.path.realpath(d) for d in dirs), probes, extra
-
-
-def installed_paths() -> list[str]:
-    """The entries of the judge's sys.path that hold installed packages: never its script directory or checkout."""
-    import site
-
-    root = str(_package_root())
-    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix)}
-    site_dirs = set(site.getsitepackages()) | {site.getusersitepackages()}
-    extra = []
-    for entry in sys.path:
-        real = os.path.realpath(entry) if entry else ""
-        installed = (entry in site_dirs or os.path.basename(real) in ("site-packages", "dist-packages")
-                     or any(real.startswith(p + os.sep) for p in prefixes))
-        if installed and os.path.isdir(real) and not real.startswith(root + os.sep):
-            extra.append(real)
-    return extra
-
-
-def install_runtime(root: Path) -> Path:
-    """Copy RUNTIME_DIR into ``root/RUNTIME_PACKAGE``, always fresh: the worker runs exactly the judge's version,
-    and nothing a previous worker left there. Returns ``root``, the folder to put on sys.path."""
-    if root.is_symlink():
-        root.unlink()
-    elif root.exists():
-        shutil.rmtree(root)
-    shutil.copytree(RUNTIME_DIR, root / RUNTIME_PACKAGE, ignore=shutil.ignore_patterns("__pycache__"))
-    for path in (root, *root.rglob("*")):  # readable by the worker's uid
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    return root
-
-
-def worker_environment(home: Path) -> dict:
-    """The whole environment a worker (or the fork server that forks workers) gets: nothing of the judge's."""
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
-            "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
-            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-            "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "MPLBACKEND": "Agg", "TORCHINDUCTOR_DETERMINISTIC": "1"}
 
 
 def _kill_tree_windows(proc: subprocess.Popen) -> None:
@@ -415,7 +369,7 @@ class Sandbox:
     def _install_runtime(self) -> Path:
         """Copy RUNTIME_DIR into ``scratch/runtime/RUNTIME_PACKAGE``, always fresh: the worker runs exactly
         the judge's version, and nothing a previous worker left there. The folder to put on sys.path."""
-        return install_runtime(self.scratch / "runtime")
+        return install_runtime(self.scratch / "runtime", RUNTIME_DIR)
 
     def _confinement(self, runtime: Path, home: Path) -> Confinement:
         python_dirs, probes, python_paths = _python_paths()

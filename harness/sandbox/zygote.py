@@ -25,6 +25,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -35,13 +36,19 @@ import threading
 import time
 from pathlib import Path
 
-from ..runtime import wire
-from .launcher import RUNTIME_PACKAGE, install_runtime, installed_paths, worker_environment
+from .bootstrap import RUNTIME_PACKAGE, install_runtime, installed_paths, worker_environment
 
 BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
         f"from {RUNTIME_PACKAGE}.zygote import main; main(sys.argv[1:])")
 READY_TIMEOUT_S = 120.0   # the zygote's torch import on a busy machine
 REPLY_TIMEOUT_S = 10.0    # a fork, once it is ready
+
+
+def _wait_readable(fd: int, timeout: float | None) -> bool:
+    """Whether ``fd`` turns readable within ``timeout`` s (None: however long it takes)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(None if timeout is None else max(0, int(timeout * 1000))))
 
 
 class ZygoteUnavailable(Exception):
@@ -80,7 +87,7 @@ class ForkedWorker:
     def poll(self) -> int | None:
         if self.returncode is not None:
             return self.returncode
-        if not wire.wait_fd(self._pidfd, 0):
+        if not _wait_readable(self._pidfd, 0):
             return None
         status = self.zygote.exit_status(self.pid, 0.2)  # the process is gone: its status is on the way
         if status is None and self.zygote.alive:
@@ -92,7 +99,7 @@ class ForkedWorker:
             return self.returncode
         deadline = None if timeout is None else time.monotonic() + timeout
         left = lambda: None if deadline is None else max(0.0, deadline - time.monotonic())  # noqa: E731
-        if not wire.wait_fd(self._pidfd, left()):
+        if not _wait_readable(self._pidfd, left()):
             raise subprocess.TimeoutExpired(self.args, timeout)
         while True:
             status = self.zygote.exit_status(self.pid, min(0.2, left() if deadline else 0.2))
@@ -173,7 +180,7 @@ class Zygote:
     def _receive(self, timeout: float) -> tuple[dict, list[int]] | None:
         """One message (and the descriptors it carries) within ``timeout`` s; None if none came. A closed
         socket (the zygote is gone) marks it unusable."""
-        if self._sock is None or not wire.wait_fd(self._sock.fileno(), timeout):
+        if self._sock is None or not _wait_readable(self._sock.fileno(), timeout):
             return None
         try:
             data, fds, _, _ = socket.recv_fds(self._sock, 4096, 1)

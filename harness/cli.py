@@ -172,6 +172,7 @@ def check(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, json_path:
         from .sandbox import zygote
 
         zygote.start_for_process()
+        click.get_current_context().call_on_close(zygote.stop_for_process)  # called in-process too (tests)
     from .checking import MODULE_SUFFIXES, not_graded, run
     from .sandbox.isolation import IsolationFailed
 

@@ -70,15 +70,23 @@ def _send(sock: socket.socket, message: dict, fds: list[int] = ()) -> None:
 
 def main(argv: list[str]) -> None:
     """``runtime_root socket_fd python_paths_json``: warm up, say ready, then serve fork requests until the judge
-    is gone."""
+    is gone (its end of the socket closed, or a message to it refused)."""
     folder = os.path.dirname(os.path.abspath(argv[0]))
     sock = socket.socket(fileno=int(argv[1]))
-    for path in json.loads(argv[2]):
-        if path not in sys.path:
-            sys.path.append(path)
-    _warm()
-    _send(sock, {"ready": True, "threads": threads(), "shared_mb": anonymous_mb()})
     children: dict[int, int] = {}  # pidfd -> pid of a worker still running
+    try:
+        for path in json.loads(argv[2]):
+            if path not in sys.path:
+                sys.path.append(path)
+        _warm()
+        _send(sock, {"ready": True, "threads": threads(), "shared_mb": anonymous_mb()})
+        _serve(sock, children)
+    finally:  # only the server gets here: a forked child never returns from _serve_request
+        _end(children, folder)
+
+
+def _serve(sock: socket.socket, children: dict[int, int]) -> None:
+    """Fork a worker per request and report each one's end, until the judge's end of the socket closes."""
     while True:
         poller = select.poll()
         poller.register(sock.fileno(), select.POLLIN)
@@ -91,7 +99,7 @@ def main(argv: list[str]) -> None:
         for fd, _ in events:
             if fd == sock.fileno():
                 if not _serve_request(sock, children):
-                    _end(children, folder)
+                    return
             elif fd in children:
                 pid = children.pop(fd)
                 _, status = os.waitpid(pid, 0)

@@ -321,6 +321,15 @@ def start_for_process() -> Zygote | None:
     return _current
 
 
+def stop_for_process() -> None:
+    """Stop this judge process's fork server, if it has one: later workers start cold."""
+    global _current
+    server, _current = _current, None
+    if server is not None:
+        server.close()
+        atexit.unregister(server.close)
+
+
 def current() -> Zygote | None:
     """This judge process's fork server, if one was started (a dead one too: the launcher says why it went cold)."""
     return _current

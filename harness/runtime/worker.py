@@ -1,8 +1,9 @@
 """The worker: the only process that ever runs a submission's code.
 
 It imports the submission's modules, evaluates the judge's programs against them and sends back
-raw values. It computes no verdict and holds no expected value. It is started by the launcher with
-the submission copied into a scratch directory, in isolation (see ``confine.py``), and talks to
+raw values. It computes no verdict and holds no expected value. It is started by the launcher (cold:
+``main``) or forked by the fork server (warm: ``zygote.py``), with the submission copied into a scratch
+directory; either way :func:`run` confines it first (see ``confine.py``), and it talks to
 the judge over two dedicated pipes so that whatever the submission prints cannot corrupt the
 protocol. In basic isolation those pipes arrive as stdin and stdout (the only ones every OS hands a
 child); the worker moves them aside first thing, so the submission's stdin is empty and its stdout
@@ -401,7 +402,8 @@ def run(fd_in: int, fd_out: int, submission_dir: str, lifeline: int = -1, confin
         if basic:  # no system call of confine's: works on any OS
             boot = confine.basic(conf.mode_reason)
         else:
-            # Confine before anything heavy is imported; on Linux this forks, and only the worker returns.
+            # Confine before any submission code runs (and, started cold, before torch is imported); on Linux this
+            # forks, and only the worker returns.
             boot = confine.confine(conf, keep_fds=(fd_in, fd_out), lifeline=lifeline)
         hello = {"init_pid": boot.init_pid, "uid": boot.uid, "protections": boot.held, "notes": boot.notes,
                  "mode": "basic" if basic else "full"}

@@ -19,6 +19,11 @@ Failure handling — a misbehaving submission costs the request it was running, 
 - a third pipe, the lifeline, is held only by the judge: if the judge dies, the worker follows.
 After a death the next request starts a fresh worker, and the modules loaded before are loaded again.
 
+Warm starts (full and userns modes, given a ``zygote``): instead of a fresh ``python -I`` that imports torch, the
+worker is forked by a fork server that has imported torch once (harness/sandbox/zygote.py); the child runs the
+same confinement and loop from its first instruction (``worker.run``), its hello is checked the same way, and the
+kill path is the same. Where the fork server cannot give a worker, the start is cold (``Sandbox.start_kind``).
+
 Isolation mode (harness/sandbox/isolation.py): ``full`` (Linux as root), ``userns`` (Linux as an ordinary
 user, in a user namespace) or ``basic`` (any OS), asked for with ``Sandbox(isolation=…)`` (the commands'
 ``--isolation``) or ``HARNESS_ISOLATION``, else the strongest this machine has. The full and userns modes
@@ -395,6 +400,7 @@ class Sandbox:
         if self.proc is not None:
             self.kill()
         begun = time.perf_counter()
+        self.start_note = ""
         home = self.scratch / "home"
         home.mkdir(exist_ok=True)
         shared_mb = self._zygote_warm()

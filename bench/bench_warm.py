@@ -7,14 +7,20 @@ started (``results.sandbox.start``: forked or cold) and the time from asking for
 (``results.sandbox.start_seconds``: median and 90th percentile per submission), and the ratio of the two runs.
 The runs alternate (cold, forked, cold, …) ``--rounds`` times; the figures are medians over the rounds.
 
-    python bench/bench_warm.py [--n 100] [--rounds 1] [--task cells ...]
+Then ``harness check`` of one correct submission, as whole processes, alternating cold and warm ``--checks``
+times: the warm one starts its fork server before the judge imports torch, so that the worker's torch import
+runs while the judge imports its own and loads the specs and the answer key.
+
+    python bench/bench_warm.py [--n 100] [--rounds 1] [--checks 5] [--task cells ...]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,11 +53,35 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
+CHECK = ("import sys; import harness.sandbox.zygote as z\n"
+         "if sys.argv[1] == 'cold': z.start_for_process = lambda: None\n"
+         "from harness.cli import main; main(['check', *sys.argv[2:]])")
+
+
+def time_checks(folder: Path, tasks: list[str], times: int) -> dict[str, list[float]]:
+    """Wall time of ``harness check`` on ``folder``, whole processes, cold and warm alternating ``times`` times."""
+    seconds: dict[str, list[float]] = {"cold": [], "warm": []}
+    args = [str(folder), *(a for t in tasks for a in ("--task", t))]
+    for i in range(times):
+        for kind in ("cold", "warm"):
+            out = folder.parent / f"check-{kind}-{i}"
+            begun = time.perf_counter()
+            done = subprocess.run([sys.executable, "-c", CHECK, kind, *args, "--json", str(out / "r.json"),
+                                   "--report", str(out / "r.html")], capture_output=True, text=True, cwd=folder.parent,
+                                  env={**os.environ, "PYTHONPATH": str(ROOT)})  # this checkout's harness
+            seconds[kind].append(time.perf_counter() - begun)
+            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+            start = json.loads((out / "r.json").read_text())["sandbox"].get("start")
+            assert start == ("forked" if kind == "warm" else "cold"), start
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--checks", type=int, default=5)
     parser.add_argument("--task", action="append")
     args = parser.parse_args()
     tasks = args.task or FUNCTION_TASKS
@@ -80,6 +110,11 @@ def main() -> None:
                   f"worker start per submission: median {statistics.median(f['start']):.3f} s, "
                   f"90th percentile {percentile(f['start'], 0.9):.3f} s   starts recorded: {f['kinds']}")
         print(f"  throughput forked vs cold: {wall['cold'] / wall['forked']:.2f} x")
+        if args.checks:
+            checks = time_checks(work / "class" / "student000", tasks, args.checks)
+            cold, warm = statistics.median(checks["cold"]), statistics.median(checks["warm"])
+            print(f"harness check of one correct submission ({args.checks} whole-process runs each, alternating): "
+                  f"cold {cold:.2f} s, warm {warm:.2f} s (medians): {cold / warm:.2f} x")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

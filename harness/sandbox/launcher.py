@@ -402,7 +402,7 @@ class Sandbox:
         begun = time.perf_counter()
         self.start_note = ""
         home = self.scratch / "home"
-        home.mkdir(exist_ok=True)
+        home.mkdir(parents=True, exist_ok=True)  # the scratch folder too, when the caller left that to us
         shared_mb = self._zygote_warm()
         self._open_budget(shared_mb or 0)
         env = worker_environment(home)

@@ -272,3 +272,22 @@ def test_the_hostile_examples_keep_their_verdicts_through_harness_grade_with_war
         expected = tomllib.loads((SUBMISSIONS / "broken" / name / "EXPECTED.toml").read_text())
         assert_verdict(SUBMISSIONS / "broken" / name, Results.from_dict(document), expected)
         assert document["sandbox"]["start"] == "forked", document["sandbox"].get("start_note")
+
+
+def test_a_judge_process_starts_its_fork_server_again_when_it_died_a_few_times_at_most(monkeypatch):
+    monkeypatch.setattr(zygote, "_current", None)
+    monkeypatch.setattr(zygote, "_started", 0)
+    first = zygote.start_for_process()
+    assert zygote.start_for_process() is first and zygote.current() is first
+    try:
+        for _ in range(zygote.MAX_STARTS):
+            zygote.current().proc.kill()
+            zygote.current().proc.wait()
+            latest = zygote.start_for_process()
+        assert zygote._started == zygote.MAX_STARTS
+        assert latest is zygote.current() and not latest.alive  # given up: its workers start cold, and say why
+        with pytest.raises(ZygoteUnavailable, match="the fork server has exited"):
+            latest.warm(1)
+    finally:
+        zygote.stop_for_process()
+    assert zygote.current() is None

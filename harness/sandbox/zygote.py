@@ -307,12 +307,18 @@ class Zygote:
 
 
 _current: Zygote | None = None
+_started = 0
+MAX_STARTS = 3  # per judge process: a fork server that keeps dying is not started again (workers start cold)
 
 
 def start_for_process() -> Zygote | None:
-    """Start this judge process's fork server (once); None, quietly, where none can run: workers start cold."""
-    global _current
-    if _current is None:
+    """This judge process's fork server, started on the first call and again (up to MAX_STARTS times in all) when
+    the last one has died; None, quietly, where none can run: workers start cold."""
+    global _current, _started
+    if _current is not None and not _current.alive and _started < MAX_STARTS:
+        stop_for_process()
+    if _current is None and _started < MAX_STARTS:
+        _started += 1
         try:
             _current = Zygote().start()
         except ZygoteUnavailable:

@@ -53,6 +53,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..runtime import wire
 from ..runtime.config import TMP_DIRS, Confinement, Limits
@@ -61,6 +62,9 @@ from .bootstrap import RUNTIME_DIR, RUNTIME_PACKAGE, _package_root, install_runt
 from .isolation import Isolation, IsolationFailed
 from .isolation import resolve as isolation_resolve
 from .replies import ReplyError, check_reply
+
+if TYPE_CHECKING:
+    from .zygote import Zygote
 
 try:
     import fcntl
@@ -331,7 +335,7 @@ class Sandbox:
 
     def __init__(self, submission_copy: Path, scratch: Path, limits: Limits | None = None, *,
                  hide: list[Path] | tuple = (), disable: list[str] | tuple = (),
-                 isolation: Isolation | str | None = None, cover: list[Path] | tuple = (), zygote=None):
+                 isolation: Isolation | str | None = None, cover: list[Path] | tuple = (), zygote: Zygote | None = None):
         self.submission = Path(submission_copy)
         self.scratch = Path(scratch)
         self.limits = limits or Limits()

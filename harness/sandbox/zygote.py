@@ -85,6 +85,7 @@ class ForkedWorker:
         return self.returncode
 
     def poll(self) -> int | None:
+        """The exit code once the worker has ended and the zygote has said how (negative: a signal), else None."""
         if self.returncode is not None:
             return self.returncode
         if not _wait_readable(self._pidfd, 0):
@@ -95,6 +96,7 @@ class ForkedWorker:
         return self._ended(status)
 
     def wait(self, timeout: float | None = None) -> int:
+        """The exit code, waiting up to ``timeout`` s for it (subprocess.TimeoutExpired after that)."""
         if self.returncode is not None:
             return self.returncode
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -109,6 +111,7 @@ class ForkedWorker:
                 raise subprocess.TimeoutExpired(self.args, timeout)
 
     def send_signal(self, sig: int) -> None:
+        """Signal the worker through its pidfd (never a process that got its pid since); nothing once it ended."""
         if self.returncode is None and self._pidfd is not None:
             try:
                 signal.pidfd_send_signal(self._pidfd, sig)
@@ -116,6 +119,7 @@ class ForkedWorker:
                 pass
 
     def kill(self) -> None:
+        """SIGKILL, as ``Popen.kill``."""
         self.send_signal(signal.SIGKILL)
 
     def __del__(self):

@@ -4,11 +4,13 @@ A forked worker's hello holds what a cold worker's holds; it sees none of the fo
 environment of its own; its deaths are told apart (a segmentation fault, SIGKILL, an exit status) and cost the
 fork server nothing; a dead fork server means a cold start, recorded in the results; a judge that exits takes
 the fork server and its workers along; and the hostile examples keep their verdicts through ``harness grade``
-with warm workers. The sandbox cases reuse tests/test_sandbox.py's submissions and helpers, the verdicts
-tests/test_verdicts.py's reading of EXPECTED.toml.
+with warm workers. tests/test_sandbox.py's cases run again here with forked workers; the verdicts are read from
+EXPECTED.toml as tests/test_verdicts.py reads them.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import re
@@ -30,6 +32,7 @@ from harness.sandbox import zygote
 from harness.sandbox.launcher import Sandbox, WorkerDied, isolation_mode, worker_environment
 from harness.sandbox.zygote import Zygote, ZygoteUnavailable
 
+import test_sandbox
 from test_tree_budget import BOMBS, MARGIN_MB, PeakMeter, needs_cgroups, run
 from test_sandbox import LETHAL, LIMITS, call, make_submission, new_marker, value, wait_until_gone
 from test_verdicts import FUNCTION_TASKS, SUBMISSIONS, assert_verdict, fast_specs, overlay
@@ -291,3 +294,54 @@ def test_a_judge_process_starts_its_fork_server_again_when_it_died_a_few_times_a
     finally:
         zygote.stop_for_process()
     assert zygote.current() is None
+
+
+# --------------------------------------------------------------------------- tests/test_sandbox.py, forked
+
+SANDBOX_CASES = [
+    "test_start_is_fast_and_reports_what_held", "test_as_root_on_linux_everything_holds",
+    "test_sys_exit_is_an_error_and_the_worker_goes_on", "test_allocating_far_beyond_the_memory_limit_fails_quickly",
+    "test_no_network_inside_the_worker", "test_the_answer_key_cannot_be_read_by_path",
+    "test_the_judges_files_cannot_be_written", "test_the_environment_is_scrubbed",
+    "test_the_tripwire_records_a_forbidden_built_in_however_it_is_reached",
+    "test_a_torch_cell_the_judge_builds_on_purpose_is_not_counted", "test_output_flood_and_protocol_abuse",
+    "test_a_hang_times_out_and_the_next_request_restarts", "test_a_hang_that_ignores_signals_dies_with_all_its_children",
+    "test_a_child_that_leaves_the_session_dies_with_the_namespace", "test_without_namespaces_the_group_kill_still_cleans_up",
+    "test_a_worker_that_stops_reading_cannot_block_the_judge", "test_a_forged_reply_is_a_protocol_error",
+    "test_os_exit_is_reported_with_its_status", "test_a_segfault_is_reported_as_sigsegv",
+    "test_a_bounded_fork_bomb_is_stopped_and_cleaned_up", "test_the_cpu_limit_is_reported_as_sigxcpu",
+]
+
+
+@pytest.fixture(scope="module")
+def forking(server):
+    """tests/test_sandbox.py's sandboxes with their workers forked from ``server``: the Sandbox its cases make."""
+    original = test_sandbox.Sandbox
+    test_sandbox.Sandbox = functools.partial(Sandbox, zygote=server)
+    yield server
+    test_sandbox.Sandbox = original
+
+
+@pytest.fixture(scope="module")
+def warm_safe(forking, tmp_path_factory):
+    yield from test_sandbox.safe.__wrapped__(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def warm_lethal(forking, tmp_path_factory):
+    yield from test_sandbox.lethal.__wrapped__(tmp_path_factory)
+
+
+@pytest.mark.parametrize("name", SANDBOX_CASES)
+def test_the_sandbox_cases_hold_with_forked_workers(name, request, tmp_path, forking):
+    case = getattr(test_sandbox, name)
+    for mark in getattr(case, "pytestmark", []):
+        if mark.name == "skipif" and mark.args and mark.args[0]:
+            pytest.skip(mark.kwargs.get("reason", ""))
+    given = {"tmp_path": tmp_path, "safe": "warm_safe", "lethal": "warm_lethal"}
+    args = {p: given[p] if p == "tmp_path" else request.getfixturevalue(given[p])
+            for p in inspect.signature(case).parameters}
+    before = forking.spawned
+    case(**args)
+    shared = [a for a in args.values() if isinstance(a, Sandbox)]  # started by a fixture, before the case
+    assert forking.spawned > before or (shared and all(s.start_kind == "forked" for s in shared))

@@ -473,6 +473,9 @@ class Sandbox:
 
         if self.zygote is None:
             return None
+        if self.zygote.source != RUNTIME_DIR:  # the worker runs exactly the judge's runtime, forked or cold
+            self.start_note = f"the fork server runs the runtime of {self.zygote.source}, this judge {RUNTIME_DIR}"
+            return None
         try:
             return self.zygote.warm(self.limits.load_timeout_s)
         except ZygoteUnavailable as exc:

@@ -36,7 +36,7 @@ import threading
 import time
 from pathlib import Path
 
-from .bootstrap import RUNTIME_PACKAGE, install_runtime, installed_paths, worker_environment
+from .bootstrap import RUNTIME_DIR, RUNTIME_PACKAGE, install_runtime, installed_paths, worker_environment
 
 BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
         f"from {RUNTIME_PACKAGE}.zygote import main; main(sys.argv[1:])")
@@ -134,6 +134,7 @@ class Zygote:
         self.proc: subprocess.Popen | None = None
         self.folder: Path | None = None
         self.runtime: Path | None = None    # the runtime its workers run: a worker must be able to read it
+        self.source: Path | None = None     # the folder that runtime was copied from
         self.ready = False
         self.shared_mb = 0                  # its memory after warming up, which every worker it forks shares
         self.why_not = ""                   # why it cannot serve, once it cannot
@@ -158,7 +159,8 @@ class Zygote:
             raise ZygoteUnavailable(why)
         self.folder = Path(tempfile.mkdtemp(prefix="harness-zygote-"))
         os.chmod(self.folder, 0o711)  # the runtime inside is readable by a worker's uid, writable by the judge's only
-        self.runtime = install_runtime(self.folder / "runtime")
+        self.source = RUNTIME_DIR
+        self.runtime = install_runtime(self.folder / "runtime", self.source)
         home = self.folder / "home"
         home.mkdir(mode=0o711)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)

@@ -14,8 +14,9 @@ zygote sends with the pid (so the handle never names a recycled pid) and the exi
 when it reaps the child. The kill path is the cold worker's: the namespace's init by pidfd, the process group,
 the control group.
 
-One zygote per judge process (:func:`current`), started by ``harness grade``'s pool processes and killed with
-them: it exits when its socket to the judge closes, killing the workers it still has. A zygote that cannot
+One zygote per judge process (:func:`current`), started by ``harness grade``'s pool processes (with their first
+job) and by ``harness check`` (first thing), and killed with them: it exits when its socket to the judge closes,
+killing the workers it still has. A zygote that cannot
 start, refuses (it runs more than one thread) or dies costs nothing but speed: the launcher starts that worker
 cold and ``Sandbox.start_kind`` says so. Linux only (it needs pidfds and a fork server that is a Linux worker's
 parent); the basic mode never uses it.
@@ -71,6 +72,7 @@ class ForkedWorker:
         self.zygote, self.pid, self._pidfd = zygote, pid, pidfd
         self.args = f"worker forked by the fork server {zygote.pid}"
         self.returncode: int | None = None
+        self.status_lost = False  # the zygote died before it could say how the worker ended
 
     def _ended(self, status: int | None) -> int:
         """Record the exit status (None: the zygote died before it could report one) and let the pidfd go."""
@@ -100,11 +102,14 @@ class ForkedWorker:
         if self.returncode is not None:
             return self.returncode
         deadline = None if timeout is None else time.monotonic() + timeout
-        left = lambda: None if deadline is None else max(0.0, deadline - time.monotonic())  # noqa: E731
+
+        def left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
         if not _wait_readable(self._pidfd, left()):
             raise subprocess.TimeoutExpired(self.args, timeout)
-        while True:
-            status = self.zygote.exit_status(self.pid, min(0.2, left() if deadline else 0.2))
+        while True:  # it has ended: the zygote's report of how is on its way
+            status = self.zygote.exit_status(self.pid, 0.2 if deadline is None else min(0.2, left()))
             if status is not None or not self.zygote.alive:
                 return self._ended(status)
             if deadline is not None and time.monotonic() >= deadline:

@@ -28,7 +28,7 @@ from harness import grading
 from harness.batch import grade_class
 from harness.results import Results
 from harness.runtime.config import Limits
-from harness.sandbox import cgroups, zygote
+from harness.sandbox import cgroups, launcher, zygote
 from harness.sandbox.launcher import Sandbox, WorkerDied, isolation_mode, worker_environment
 from harness.sandbox.zygote import Zygote, ZygoteUnavailable
 
@@ -279,6 +279,39 @@ def test_the_hostile_examples_keep_their_verdicts_through_harness_grade_with_war
         expected = tomllib.loads((SUBMISSIONS / "broken" / name / "EXPECTED.toml").read_text())
         assert_verdict(SUBMISSIONS / "broken" / name, Results.from_dict(document), expected)
         assert document["sandbox"]["start"] == "forked", document["sandbox"].get("start_note")
+
+
+THREADED = """
+
+_warm_alone = _warm
+
+
+def _warm():
+    _warm_alone()
+    import threading
+    import time
+
+    threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
+"""
+
+
+def test_a_fork_server_that_runs_a_second_thread_refuses_to_fork_and_the_worker_starts_cold(tmp_path, monkeypatch):
+    """Forking a process that runs other threads copies their locks mid-use: refused, and said."""
+    runtime = tmp_path / "runtime"
+    shutil.copytree(launcher.RUNTIME_DIR, runtime, ignore=shutil.ignore_patterns("__pycache__"))
+    (runtime / "zygote.py").write_text((runtime / "zygote.py").read_text() + THREADED)
+    monkeypatch.setattr(zygote, "RUNTIME_DIR", runtime)
+    monkeypatch.setattr(launcher, "RUNTIME_DIR", runtime)  # the judge's runtime too: only the threads differ
+    threaded = Zygote().start()
+    try:
+        with forked(tmp_path / "sub", threaded) as sb:
+            assert value(call(sb, "double", 2)) == 4
+            assert sb.start_kind == "cold"
+            assert sb.start_note == "the fork server refused: the fork server runs 2 threads, and forks only while it runs one"
+            assert sb.isolation.missing(sb.protections, (), group_made=sb.budget is not None) == []
+        assert threaded.alive and threaded.spawned == 0
+    finally:
+        threaded.close()
 
 
 def test_a_judge_process_starts_its_fork_server_again_when_it_died_a_few_times_at_most(monkeypatch):

@@ -294,24 +294,64 @@ def _warm():
     threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
 """
 
+BROKEN_WHEN_FORKED = """
 
-def test_a_fork_server_that_runs_a_second_thread_refuses_to_fork_and_the_worker_starts_cold(tmp_path, monkeypatch):
+_warm_intact = _warm
+
+
+def _warm():
+    _warm_intact()
+    from . import confine
+
+    def _prepare_filesystem(*args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory")
+
+    confine._prepare_filesystem = _prepare_filesystem  # in this process only: a cold worker imports it intact
+"""
+
+
+@pytest.fixture
+def altered_server(tmp_path, monkeypatch):
+    """A fork server whose warm-up does more than it should (``alter(addition)`` appends it to its zygote.py): the
+    judge's runtime is the same folder, so that only that addition differs."""
+    started = []
+
+    def alter(addition: str) -> Zygote:
+        runtime = tmp_path / "runtime"
+        shutil.copytree(launcher.RUNTIME_DIR, runtime, ignore=shutil.ignore_patterns("__pycache__"))
+        (runtime / "zygote.py").write_text((runtime / "zygote.py").read_text() + addition)
+        monkeypatch.setattr(zygote, "RUNTIME_DIR", runtime)
+        monkeypatch.setattr(launcher, "RUNTIME_DIR", runtime)
+        started.append(Zygote().start())
+        return started[-1]
+
+    yield alter
+    for server in started:
+        server.close()
+
+
+def test_a_fork_server_that_runs_a_second_thread_refuses_to_fork_and_the_worker_starts_cold(altered_server, tmp_path):
     """Forking a process that runs other threads copies their locks mid-use: refused, and said."""
-    runtime = tmp_path / "runtime"
-    shutil.copytree(launcher.RUNTIME_DIR, runtime, ignore=shutil.ignore_patterns("__pycache__"))
-    (runtime / "zygote.py").write_text((runtime / "zygote.py").read_text() + THREADED)
-    monkeypatch.setattr(zygote, "RUNTIME_DIR", runtime)
-    monkeypatch.setattr(launcher, "RUNTIME_DIR", runtime)  # the judge's runtime too: only the threads differ
-    threaded = Zygote().start()
-    try:
-        with forked(tmp_path / "sub", threaded) as sb:
-            assert value(call(sb, "double", 2)) == 4
-            assert sb.start_kind == "cold"
-            assert sb.start_note == "the fork server refused: the fork server runs 2 threads, and forks only while it runs one"
-            assert sb.isolation.missing(sb.protections, (), group_made=sb.budget is not None) == []
-        assert threaded.alive and threaded.spawned == 0
-    finally:
-        threaded.close()
+    threaded = altered_server(THREADED)
+    with forked(tmp_path / "sub", threaded) as sb:
+        assert value(call(sb, "double", 2)) == 4
+        assert sb.start_kind == "cold"
+        assert sb.start_note == "the fork server refused: the fork server runs 2 threads, and forks only while it runs one"
+        assert sb.isolation.missing(sb.protections, (), group_made=sb.budget is not None) == []
+    assert threaded.alive and threaded.spawned == 0
+
+
+def test_a_forked_worker_without_a_promised_protection_is_killed_and_started_cold(altered_server, tmp_path):
+    """Killed at its hello, before any of the submission's code, as a cold one would be; then a cold worker, checked
+    the same way, serves (a cold one that lacked it too would be refused: tests/test_isolation.py)."""
+    broken = altered_server(BROKEN_WHEN_FORKED)
+    with forked(tmp_path / "sub", broken) as sb:
+        assert value(call(sb, "double", 2)) == 4
+        assert sb.start_kind == "cold" and sb.starts == 2 and broken.spawned == 1
+        assert sb.start_note.startswith("a worker forked by the fork server lacked ")
+        assert "answer_key_hidden" in sb.start_note and sb.start_note.endswith(": started cold")
+        assert sb.isolation.missing(sb.protections, (), group_made=sb.budget is not None) == []
+        assert sb.refused is None
 
 
 def test_a_judge_process_starts_its_fork_server_again_when_it_died_a_few_times_at_most(monkeypatch):

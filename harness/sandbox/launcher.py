@@ -458,6 +458,12 @@ class Sandbox:
         # Fail closed: no submission code has run yet (it is loaded by the requests that follow); a worker
         # without every protection its mode promises is killed before any is.
         missing = self.isolation.missing(self.protections, self.disable, group_made=self.budget is not None)
+        if missing and self.start_kind == "forked":  # a cold start, checked the same way, before giving up
+            self.kill()
+            self.zygote, lacked = None, ", ".join(missing)
+            self.start()
+            self.start_note = f"a worker forked by the fork server lacked {lacked}: started cold"
+            return
         if missing:
             self.kill()
             self.refused = IsolationFailed(self.isolation, missing, self.protection_notes, self.protections)

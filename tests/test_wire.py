@@ -101,6 +101,7 @@ def test_special_floats_and_awkward_tensors_round_trip():
         "grad": torch.ones(2, requires_grad=True) * 3,
         "param": torch.nn.Parameter(torch.ones(2)),
         "empty_nc": torch.empty(0, 4).t(),
+        "negative_bit": torch._neg_view(torch.arange(3.0)),  # a lazy negation, resolved before its bytes are taken
     }
     got = roundtrip(awkward)
     for key, t in awkward.items():

@@ -14,15 +14,19 @@ import math
 import os
 import select
 import struct
+import sys
 import time
 
 import torch
 from safetensors.torch import load as _load_tensors
-from safetensors.torch import save as _save_tensors
+from safetensors.torch import save as _library_save
 
 MAGIC = b"HRN1"
 WIRE_DTYPES = {torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
                torch.float16, torch.bfloat16, torch.float32, torch.float64}
+SAFETENSORS_DTYPES = {torch.bool: "BOOL", torch.uint8: "U8", torch.int8: "I8", torch.int16: "I16",
+                      torch.int32: "I32", torch.int64: "I64", torch.float16: "F16", torch.bfloat16: "BF16",
+                      torch.float32: "F32", torch.float64: "F64"}
 MAX_HEADER = 16 * 1024 * 1024
 MAX_PAYLOAD = 1024 * 1024 * 1024
 
@@ -68,6 +72,26 @@ def _write_all(fd: int, data: bytes, deadline: float | None = None) -> None:
         view = view[written:]
 
 
+def _save_tensors(tensors: dict[str, torch.Tensor]) -> bytes:
+    """A safetensors blob of ``tensors``: an 8-byte little-endian header length, a JSON header (each name's
+    dtype, shape and byte range, padded with spaces to 8 bytes), then the tensors' bytes back to back. Written
+    here because the library's writer costs ten times as much on the few small tensors of a request (2 ms
+    against 0.2 ms for 33 tensors); the reader stays the library's, which validates every blob it is given."""
+    if sys.byteorder != "little":  # pragma: no cover - the format is little-endian; the library swaps bytes
+        return _library_save({k: t.contiguous().clone() for k, t in tensors.items()})
+    header, chunks, offset = {}, [], 0
+    for name, tensor in tensors.items():
+        t = tensor.detach().resolve_neg().contiguous()
+        raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        header[name] = {"dtype": SAFETENSORS_DTYPES[t.dtype], "shape": list(t.shape),
+                        "data_offsets": [offset, offset + len(raw)]}
+        chunks.append(raw)
+        offset += len(raw)
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * (-len(head) % 8)
+    return struct.pack("<Q", len(head)) + head + b"".join(chunks)
+
+
 def encode(value, tensors: dict[str, torch.Tensor] | None = None):
     """Turn a value into a JSON tree, moving tensors into ``tensors``."""
     if tensors is None:
@@ -79,9 +103,7 @@ def encode(value, tensors: dict[str, torch.Tensor] | None = None):
             t = v.detach()
             if t.dtype not in WIRE_DTYPES or t.layout != torch.strided or t.device.type == "meta":
                 return {"$opaque": f"tensor({t.dtype}, {t.layout}, {t.device.type})"}
-            t = t.cpu().as_subclass(torch.Tensor)
-            # a fresh copy: safetensors refuses tensors that share memory
-            tensors[name] = t.contiguous().clone()
+            tensors[name] = t.cpu().as_subclass(torch.Tensor).contiguous()
             return {"$tensor": name}
         if v is None or isinstance(v, (bool, str)):
             return v

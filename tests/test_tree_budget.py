@@ -297,9 +297,12 @@ def test_a_tree_at_its_memory_limit_when_the_clock_runs_out_is_over_its_memory(t
     v2.mkdir()
     (v2 / "memory.events").write_text("low 0\nhigh 0\nmax 77\noom 0\noom_kill 0\n")
     limits = Limits(memory_mb=1024)
-    read = [cgroups.TreeBudget(1, {"memory": v1, "pids": v1, "cpuacct": v1}, limits).usage(),
-            cgroups.TreeBudget(2, {"unified": v2}, limits).usage()]
-    assert [(u.memory_full, u.oom_kills) for u in read] == [(1843, 0), (77, 0)]
+    (v1 / "cgroup.procs").write_text("101\n102\n103\n104\n105\n")
+    budgets = [cgroups.TreeBudget(1, {"memory": v1, "pids": v1, "cpuacct": v1}, limits),
+               cgroups.TreeBudget(2, {"unified": v2}, limits)]
+    assert [b.usage().memory_full for b in budgets] == [0, 0]  # read only when asked: the clock ran out
+    read = [b.usage(memory_full=True) for b in budgets]
+    assert [(u.memory_full, u.oom_kills, u.processes) for u in read] == [(1843, 0, 5), (77, 0, 0)]
 
     for use in read:
         reason, message = over_budget(use, limits, 5, "running a check", timed_out=True)

@@ -95,22 +95,26 @@ class TreeBudget:
                 pass
         return sorted(found)
 
-    def usage(self) -> Usage:
+    def usage(self, memory_full: bool = False) -> Usage:
+        """The tree's usage now (read every 50 ms while the judge waits: a few small files). ``memory_full``: also
+        read how often the group met its memory limit (otherwise 0)."""
         if self.version == 1:
             peak = _number(self._read("memory", "memory.memsw.max_usage_in_bytes")) or \
                 _number(self._read("memory", "memory.max_usage_in_bytes"))
             cpu = _number(self._read("cpuacct", "cpuacct.usage")) / 1e9
             oom = self._field("memory", "memory.oom_control", "oom_kill")
             refused = self._field("pids", "pids.events", "max")
-            full = _number(self._read("memory", "memory.memsw.failcnt")) or \
-                _number(self._read("memory", "memory.failcnt"))
+            processes = self._read("pids", "cgroup.procs")
+            full = memory_full and (_number(self._read("memory", "memory.memsw.failcnt")) or
+                                    _number(self._read("memory", "memory.failcnt")))
         else:
             peak = _number(self._read("unified", "memory.peak"))
             cpu = self._field("unified", "cpu.stat", "usage_usec") / 1e6
             oom = self._field("unified", "memory.events", "oom_kill")
             refused = self._field("unified", "pids.events", "max")
-            full = self._field("unified", "memory.events", "max")
-        return Usage(peak / 2**20, len(self.pids()), cpu, oom, refused, int(full))
+            processes = self._read("unified", "cgroup.procs")
+            full = memory_full and self._field("unified", "memory.events", "max")
+        return Usage(peak / 2**20, len(processes.split()), cpu, oom, refused, int(full))
 
     def kill(self, timeout: float = 5.0) -> bool:
         """SIGKILL every process of the tree until none is left (v2: cgroup.kill where the kernel has it).

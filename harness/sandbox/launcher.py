@@ -549,7 +549,7 @@ class Sandbox:
         with the tree killed; None when it did not, or when no control group holds it."""
         if self.budget is None:
             return None
-        use = self.budget.usage()
+        use = self.budget.usage(memory_full=timed_out)
         self._processes_seen = max(self._processes_seen, use.processes)
         self.tree_peak = {"peak_mb": round(max(self.tree_peak.get("peak_mb", 0.0), use.peak_mb + self.shared_mb), 1),
                           "processes": max(self.tree_peak.get("processes", 0), self._processes_seen)}
@@ -749,11 +749,8 @@ class Sandbox:
         (sandbox/replies.py); a reply that does not fit is a protocol error, as a frame that is not one."""
         deadline = time.monotonic() + timeout if deadline is None else deadline
         replies = self._replies
-        while True:
+        while True:  # the tree's budget is read each POLL_S and after each reply
             remaining = deadline - time.monotonic()
-            over = self._over_budget(doing)
-            if over is not None:
-                raise over
             if remaining <= 0:
                 over = self._over_budget(doing, timed_out=True)
                 if over is not None:
@@ -764,6 +761,9 @@ class Sandbox:
             try:
                 reply = replies.queue.get(timeout=min(remaining, POLL_S))
             except queue.Empty:
+                over = self._over_budget(doing)
+                if over is not None:
+                    raise over
                 if self.proc.poll() is None:
                     continue
                 try:  # it ended: a last frame or the end of the pipe may still be on its way

@@ -1,11 +1,14 @@
 """Benchmark: grading submissions/reference, with the sandbox and without it.
 
 Prints wall time of ``grade()`` (worker start, scratch copy, every check's programs over the pipe,
-verdicts, figures) and of the bare computation — the same checks run in this process with the
+verdicts, figures; the worker forked from a fork server as ``harness grade`` does, or started cold with
+``--cold``) and of the bare computation — the same checks run in this process with the
 submission imported directly, no worker — so the harness's overhead shows as a ratio; and peak
 resident memory of the judge and of the workers.
 
-    python bench/bench_grading.py [--repeat 3] [--task cells ...]
+Target (issue 18): sandboxed at most 1.5 times bare; the last line says whether it is met.
+
+    python bench/bench_grading.py [--repeat 3] [--task cells ...] [--cold]
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from harness.spec import load_tasks  # noqa: E402
 from harness.submission import locate  # noqa: E402
 
 SUBMISSION = ROOT / "submissions" / "reference"
+FUNCTION_TASKS = ["cells", "attention", "sequences", "generation"]  # the tasks of issue 18's target
 
 
 def import_submission(folder: Path, stems: list[str]) -> dict:
@@ -54,7 +58,7 @@ def bare(specs) -> float:
     start = time.perf_counter()
     for spec in specs:
         for check in spec.checks:
-            run = lambda p: Reply({"ok": True}, detached(interpreter.run(p.to_json(), p.inputs, student)))  # noqa: E731
+            run = lambda p, timeout=None: Reply({"ok": True}, detached(interpreter.run(p.to_json(), p.inputs, student)))  # noqa: E731
             ctx = Context(check.id, check.options, spec.tolerances, spec.seed_for(check), run, answers, spec,
                           view=view_of(check), source=sources[spec.module],
                           static_findings=scan_source(sources[spec.module].python))
@@ -67,9 +71,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--task", action="append")
+    parser.add_argument("--cold", action="store_true", help="start each worker cold (no fork server)")
     args = parser.parse_args()
-    specs = load_tasks(names=args.task)
+    if not args.cold:
+        from harness.sandbox import zygote
+
+        zygote.start_for_process()
+    specs = load_tasks(names=args.task or FUNCTION_TASKS)
     n_checks = sum(len(s.checks) for s in specs)
+    grade(SUBMISSION, specs)  # untimed: the fork server's warm-up, the answer key's first import
     sandboxed = []
     for _ in range(args.repeat):
         start = time.perf_counter()
@@ -85,6 +95,8 @@ def main() -> None:
     print(f"same checks, bare (in-process, no worker): {b:7.2f} s   runs: {', '.join(f'{t:.2f}' for t in bare_times)}")
     print(f"overhead ratio sandboxed / bare:           {s / b:7.2f} x   (+{s - b:.2f} s per submission)")
     print(f"peak RSS: judge {judge_mb:.0f} MiB, largest worker {worker_mb:.0f} MiB")
+    print(f"worker start: {results.sandbox.get('start', '?')} ({results.sandbox.get('start_seconds', float('nan')):.2f} s)")
+    print(f"target sandboxed <= 1.5 x bare: {'met' if s <= 1.5 * b else 'NOT met'} ({s / b:.2f} x)")
 
 
 if __name__ == "__main__":

@@ -171,8 +171,9 @@ def check(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, json_path:
     if chosen.mode != "basic":  # the worker's torch import runs while the judge imports its own and loads the specs
         from .sandbox import zygote
 
+        if zygote.current() is None:  # stopped when the command ends (in-process too: a notebook, a test)
+            click.get_current_context().call_on_close(zygote.stop_for_process)
         zygote.start_for_process()
-        click.get_current_context().call_on_close(zygote.stop_for_process)  # called in-process too (tests)
     from .checking import MODULE_SUFFIXES, not_graded, run
     from .sandbox.isolation import IsolationFailed
 

@@ -11,6 +11,19 @@ import pytest
 os.environ["HARNESS_CACHE"] = tempfile.mkdtemp(prefix="harness-test-cache-")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fork_server():
+    """Workers that ``grade()`` starts in this process are forked from a fork server, as ``harness grade``'s pool
+    processes fork theirs (harness/sandbox/zygote.py): the path a class takes, and a second or two less per
+    worker. Tests that build a ``Sandbox`` themselves start it cold unless they hand it one; tests/test_sandbox.py
+    runs cold and tests/test_warm_worker.py runs its cases forked."""
+    from harness.sandbox import zygote
+
+    server = zygote.start_for_process()
+    yield server
+    zygote.stop_for_process()
+
+
 @pytest.fixture(scope="session")
 def student_wheel(tmp_path_factory):
     """``harness-student``, built from this checkout (a few seconds)."""

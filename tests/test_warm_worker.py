@@ -356,15 +356,17 @@ def test_a_forked_worker_without_a_promised_protection_is_killed_and_started_col
 
 def test_a_judge_process_starts_its_fork_server_again_when_it_died_a_few_times_at_most(monkeypatch):
     monkeypatch.setattr(zygote, "_current", None)
-    monkeypatch.setattr(zygote, "_started", 0)
+    monkeypatch.setattr(zygote, "_restarts", 0)
     first = zygote.start_for_process()
     assert zygote.start_for_process() is first and zygote.current() is first
+    zygote.stop_for_process()  # stopped on purpose (a command that ends): the next command starts one afresh
+    assert zygote.current() is None and zygote.start_for_process().alive and zygote._restarts == 0
     try:
-        for _ in range(zygote.MAX_STARTS):
+        for _ in range(zygote.MAX_RESTARTS + 1):
             zygote.current().proc.kill()
             zygote.current().proc.wait()
             latest = zygote.start_for_process()
-        assert zygote._started == zygote.MAX_STARTS
+        assert zygote._restarts == zygote.MAX_RESTARTS
         assert latest is zygote.current() and not latest.alive  # given up: its workers start cold, and say why
         with pytest.raises(ZygoteUnavailable, match="the fork server has exited"):
             latest.warm(1)

@@ -318,18 +318,19 @@ class Zygote:
 
 
 _current: Zygote | None = None
-_started = 0
-MAX_STARTS = 3  # per judge process: a fork server that keeps dying is not started again (workers start cold)
+_restarts = 0
+MAX_RESTARTS = 2  # per judge process: a fork server that keeps dying is not started again (workers start cold)
 
 
 def start_for_process() -> Zygote | None:
-    """This judge process's fork server, started on the first call and again (up to MAX_STARTS times in all) when
-    the last one has died; None, quietly, where none can run: workers start cold."""
-    global _current, _started
-    if _current is not None and not _current.alive and _started < MAX_STARTS:
+    """This judge process's fork server: started on the first call, and again when the last one died (MAX_RESTARTS
+    times at most; a server stopped on purpose does not count); None, quietly, where none can run: workers start
+    cold."""
+    global _current, _restarts
+    if _current is not None and not _current.alive and _restarts < MAX_RESTARTS:
+        _restarts += 1
         stop_for_process()
-    if _current is None and _started < MAX_STARTS:
-        _started += 1
+    if _current is None:
         try:
             _current = Zygote().start()
         except ZygoteUnavailable:

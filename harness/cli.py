@@ -177,6 +177,7 @@ def check(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, json_path:
     from .checking import MODULE_SUFFIXES, not_graded, run
     from .sandbox.isolation import IsolationFailed
 
+    preload_report(click.get_current_context())
     refused = None
     try:
         folder = path.parent if path.suffix in MODULE_SUFFIXES and path.is_file() else path  # a file of it
@@ -200,6 +201,23 @@ def check(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, json_path:
     print_what_ran(results, console)
     print_summary(results, console, verbose)
     console.print(f"results: {json_path}\nreport:  {report_path}")
+
+
+def preload_report(ctx: click.Context) -> None:
+    """Import what the report needs (jinja2, matplotlib: half a second) in a thread of its own while the checks
+    run, most of which the judge spends waiting for the worker. Joined when the command ends, however it ends; an
+    import that fails here fails again, with its message, where the report is written."""
+    import threading
+
+    def load() -> None:
+        try:
+            from . import figures, report  # noqa: F401
+        except Exception:  # noqa: BLE001 - said where the report is written
+            pass
+
+    thread = threading.Thread(target=load, name="report-imports", daemon=True)
+    thread.start()
+    ctx.call_on_close(lambda: thread.join(timeout=60))
 
 
 def save_check(results: Results, json_path: Path | None, report_path: Path | None, out: Path,

@@ -167,6 +167,7 @@ def print_cli_times(folder: Path, names: list[str], repeat: int, work: Path) -> 
         "student venv, from the folder's .harness/": (python.parent / "harness", folder, folder),
         "this environment, live answer key": (Path(sys.executable).parent / "harness", SUBMISSION, work),
     }
+    medians = {}
     for label, (command, target, cwd) in commands.items():
         startup = []
         for _ in range(repeat):
@@ -184,6 +185,10 @@ def print_cli_times(folder: Path, names: list[str], repeat: int, work: Path) -> 
                 print(f"  {label}: exit status {done.returncode}\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
                 break
         print(f"  {label}:\n    harness --version  {stats(startup)}\n    harness check      {stats(times)}")
+        medians[label] = statistics.median(times)
+    student, live = medians.values()
+    print(f"  target (issue 18) the student's check in at most the instructor's live time: "
+          f"{'met' if student <= live else 'NOT met'} ({student:.2f} s against {live:.2f} s, medians)")
 
 
 def main() -> None:

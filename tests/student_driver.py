@@ -2,7 +2,8 @@
 
     python student_driver.py JOBS.json OUT_DIR
 
-JOBS.json: {"bundle": ".harness folder", "fast": true, "jobs": [{"name", "path", "tasks": [...]}, ...]}. For each
+JOBS.json: {"bundle": ".harness folder", "fast": true, "cpu_budget_s": 10, "cpu_budgets_s": {task: s},
+"jobs": [{"name", "path", "tasks": [...]}, ...]}. For each
 job, the public checks of its tasks run from the bundle, as ``harness check`` runs them on a student's machine,
 and the results go to OUT_DIR/<name>.json. ``fast`` applies the limits tests/test_verdicts.py applies on the
 instructor's side (short timeouts), so that both sides grade under the same limits. This file imports nothing
@@ -18,9 +19,11 @@ from pathlib import Path
 from harness import bundle as bundles
 from harness.answers import BundleAnswers
 from harness.grading import grade
+from harness.sandbox import zygote
 
 
 def main(jobs_path: str, out_dir: str) -> None:
+    zygote.start_for_process()  # workers forked from a fork server, as harness check's are
     assert importlib.util.find_spec("reference_models") is None, "the answer key is importable here"
     config = json.loads(Path(jobs_path).read_text())
     released = bundles.load(Path(config["bundle"]))
@@ -33,7 +36,7 @@ def main(jobs_path: str, out_dir: str) -> None:
                 spec.limits.timeout_s = 8
                 spec.limits.load_timeout_s = 15
                 if spec.training:
-                    spec.training["cpu_budget_s"] = 20
+                    spec.training["cpu_budget_s"] = config["cpu_budgets_s"].get(spec.name, config["cpu_budget_s"])
         results = grade(Path(job["path"]), specs, visibility=("public",), answers=BundleAnswers(released))
         results.write(out / f"{job['name']}.json")
         print(job["name"], results.score, results.max_score, flush=True)

@@ -47,7 +47,7 @@ class StudentSide:
         from harness.results import Results
         from patches import PatchError
         from student_env import make_student_venv, student_subprocess_env
-        from test_verdicts import ALL_EXAMPLES, SUBMISSIONS, overlay, tasks_of
+        from test_verdicts import ALL_EXAMPLES, CPU_BUDGET_S, CPU_BUDGETS_S, SUBMISSIONS, overlay, tasks_of
 
         python = make_student_venv(build_student_wheel(self.root / "wheel"), self.root / "venv", with_pip=False)
         release = self.root / "release"
@@ -65,7 +65,8 @@ class StudentSide:
             tasks = tasks_of(name) or sorted(p.name for p in (release / ".harness" / "tasks").iterdir())
             jobs[name] = {"name": name.replace("/", "-"), "path": str(path), "tasks": tasks}
         config = self.root / "jobs.json"
-        config.write_text(json.dumps({"bundle": str(release / ".harness"), "fast": True, "jobs": list(jobs.values())}))
+        config.write_text(json.dumps({"bundle": str(release / ".harness"), "fast": True, "cpu_budget_s": CPU_BUDGET_S,
+                                      "cpu_budgets_s": CPU_BUDGETS_S, "jobs": list(jobs.values())}))
         done = subprocess.run([str(python), str(TESTS / "student_driver.py"), str(config), str(self.root / "results")],
                               capture_output=True, text=True, cwd=self.root, env=student_subprocess_env(),
                               timeout=3600)

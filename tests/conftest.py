@@ -69,11 +69,15 @@ def instructor_wheel(tmp_path_factory):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """When a selected test needs ``student_side``, start it now, so it runs beside the rest of the suite."""
-    if any("student_side" in getattr(item, "fixturenames", ()) for item in items):
+    """When a selected test needs ``student_side``, start it now, so it runs beside the rest of the suite, and run
+    the tests that need it last (in their order), so that the rest of the suite runs meanwhile."""
+    needs = ["student_side" in getattr(item, "fixturenames", ()) for item in items]
+    if any(needs):
         from student_side import StudentSide
 
         config._student_side = StudentSide()
+        items[:] = [item for item, later in zip(items, needs) if not later] + \
+                   [item for item, later in zip(items, needs) if later]
 
 
 def pytest_sessionfinish(session, exitstatus):

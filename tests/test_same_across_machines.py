@@ -49,23 +49,29 @@ print(json.dumps({
 """
 
 
-def run_as_machine(tmp_path: Path, name: str, cpus: set[int], threads: int) -> dict:
+def start_machine(tmp_path: Path, name: str, cpus: set[int], threads: int) -> subprocess.Popen:
     env = {**os.environ, "HARNESS_CACHE": str(tmp_path / name / "cache"),
            **{var: str(threads) for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
-    done = subprocess.run(
+    return subprocess.Popen(
         [sys.executable, "-c", SCRIPT, str(tmp_path / name / "assignment"),
          str(ROOT / "submissions" / "buggy" / "sentiment_constant"), str(threads)],
-        env=env, capture_output=True, text=True, timeout=600, preexec_fn=lambda: os.sched_setaffinity(0, cpus))
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+
+
+def finish_machine(machine: subprocess.Popen) -> dict:
+    out, err = machine.communicate(timeout=600)
+    assert machine.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
                     reason="needs a Linux machine with at least two cores to pin one process to a single core")
 def test_a_release_recorded_on_one_core_and_on_every_core_gives_the_same_figures_and_verdicts(tmp_path):
     every = os.sched_getaffinity(0)
-    one = run_as_machine(tmp_path, "one-core", {min(every)}, 1)
-    many = run_as_machine(tmp_path, "every-core", every, len(every))
+    machines = [start_machine(tmp_path, "one-core", {min(every)}, 1),  # side by side: each on its own
+                start_machine(tmp_path, "every-core", every, len(every))]
+    one, many = [finish_machine(m) for m in machines]
 
     assert one["environment"]["threads"] == many["environment"]["threads"] == 1
     assert one["environment"]["deterministic_algorithms"] is many["environment"]["deterministic_algorithms"] is True

@@ -3,7 +3,7 @@
     python student_driver.py JOBS.json OUT_DIR
 
 JOBS.json: {"bundle": ".harness folder", "fast": true, "cpu_budget_s": 10, "cpu_budgets_s": {task: s},
-"jobs": [{"name", "path", "tasks": [...]}, ...]}. For each
+"jobs": [{"name", "path", "tasks": [...], "timeout_s": s or null}, ...]}. For each
 job, the public checks of its tasks run from the bundle, as ``harness check`` runs them on a student's machine,
 and the results go to OUT_DIR/<name>.json. ``fast`` applies the limits tests/test_verdicts.py applies on the
 instructor's side (short timeouts), so that both sides grade under the same limits. This file imports nothing
@@ -33,7 +33,7 @@ def main(jobs_path: str, out_dir: str) -> None:
         specs = released.specs(job["tasks"])
         for spec in specs:
             if config.get("fast"):
-                spec.limits.timeout_s = 8
+                spec.limits.timeout_s = job.get("timeout_s") or 8
                 spec.limits.load_timeout_s = 15
                 if spec.training:
                     spec.training["cpu_budget_s"] = config["cpu_budgets_s"].get(spec.name, config["cpu_budget_s"])

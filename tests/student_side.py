@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import tomllib
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
@@ -63,7 +64,9 @@ class StudentSide:
                 except PatchError:  # its own test says so, from the same overlay; the others go on
                     continue
             tasks = tasks_of(name) or sorted(p.name for p in (release / ".harness" / "tasks").iterdir())
-            jobs[name] = {"name": name.replace("/", "-"), "path": str(path), "tasks": tasks}
+            expected = SUBMISSIONS / name / "EXPECTED.toml"
+            timeout_s = tomllib.loads(expected.read_text()).get("timeout_s") if expected.is_file() else None
+            jobs[name] = {"name": name.replace("/", "-"), "path": str(path), "tasks": tasks, "timeout_s": timeout_s}
         config = self.root / "jobs.json"
         config.write_text(json.dumps({"bundle": str(release / ".harness"), "fast": True, "cpu_budget_s": CPU_BUDGET_S,
                                       "cpu_budgets_s": CPU_BUDGETS_S, "jobs": list(jobs.values())}))

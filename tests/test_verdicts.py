@@ -49,10 +49,12 @@ CPU_BUDGET_S = 10
 CPU_BUDGETS_S = {"translation": 30}
 
 
-def fast_specs(names=None):
+def fast_specs(names=None, timeout_s: float | None = None):
+    """The specs with the tests' limits; ``timeout_s``: a check's time limit where an example's EXPECTED.toml asks
+    for another (the student's side applies the same)."""
     specs = load_tasks(names=names)
     for spec in specs:  # hangs and floods should cost seconds in tests, not minutes
-        spec.limits.timeout_s = 8
+        spec.limits.timeout_s = timeout_s or 8
         spec.limits.load_timeout_s = 15
         if spec.training:  # a slow model should cost seconds, not minutes (CPU_BUDGETS_S)
             spec.training["cpu_budget_s"] = CPU_BUDGETS_S.get(spec.name, CPU_BUDGET_S)
@@ -161,7 +163,7 @@ def test_broken_submission_costs_only_its_own_checks(example: Path, tmp_path: Pa
     expected = tomllib.loads((example / "EXPECTED.toml").read_text())
     if expected.get("needs") == "tree_budget" and not cgroups.placement().available:
         pytest.skip(f"needs one budget for the worker's tree, a control group: {cgroups.placement().reason}")
-    specs = fast_specs(FUNCTION_TASKS)
+    specs = fast_specs(FUNCTION_TASKS, expected.get("timeout_s"))
     results = grade(overlay(example, tmp_path / example.name), specs)
     assert_verdict(example, results, expected)
     assert_same_public_verdicts(results, student_side[f"broken/{example.name}"], specs)

@@ -493,25 +493,20 @@ class Sandbox:
         judge's ends (requests, replies, output, lifeline), or None, with ``start_note`` saying why, to start it cold."""
         from .zygote import ZygoteUnavailable
 
+        conf = self._confinement(self.zygote.runtime, home)  # warm, so started: its runtime is in place
         ends = [os.pipe() for _ in range(4)]  # requests, replies, output, lifeline: (read, write) each
         ours = [ends[0][1], ends[1][0], ends[2][0], ends[3][1]]
         theirs = [ends[0][0], ends[1][1], ends[2][1], ends[3][0]]
         try:
-            runtime = self.zygote.runtime
-            conf = self._confinement(runtime, home) if runtime is not None else None
-            self.proc = self.zygote.spawn(theirs, ready_timeout=self.limits.load_timeout_s) if conf else None
+            self.proc = self.zygote.spawn(theirs, ready_timeout=self.limits.load_timeout_s)
         except ZygoteUnavailable as exc:
-            self.proc = None
-            self.start_note = str(exc)
-        finally:
-            for fd in theirs:
-                os.close(fd)
-        if self.proc is None:
-            self.start_note = self.start_note or self.zygote.why_not or "the fork server has no runtime"
+            self.proc, self.start_note = None, str(exc)
             for fd in ours:
                 os.close(fd)
             return None
-        self.start_note = ""
+        finally:
+            for fd in theirs:
+                os.close(fd)
         os.set_blocking(ours[0], False)  # sends are bounded by the request's deadline
         try:
             wire.send(ours[0], {"submission": str(self.submission), "env": env, "confinement": conf.to_json()},

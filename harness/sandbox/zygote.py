@@ -46,7 +46,8 @@ REPLY_TIMEOUT_S = 10.0    # a fork, once it is ready
 
 
 def _wait_readable(fd: int, timeout: float | None) -> bool:
-    """Whether ``fd`` turns readable within ``timeout`` s (None: however long it takes)."""
+    """Whether ``fd`` turns readable within ``timeout`` s (None: however long it takes). wire.wait_fd's twin: wire
+    imports torch, and this module is imported before the judge has (so that the fork server warms up meanwhile)."""
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     return bool(poller.poll(None if timeout is None else max(0, int(timeout * 1000))))

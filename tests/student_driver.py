@@ -2,11 +2,11 @@
 
     python student_driver.py JOBS.json OUT_DIR
 
-JOBS.json: {"bundle": ".harness folder", "fast": true, "cpu_budget_s": 10, "cpu_budgets_s": {task: s},
-"jobs": [{"name", "path", "tasks": [...], "timeout_s": s or null}, ...]}. For each
-job, the public checks of its tasks run from the bundle, as ``harness check`` runs them on a student's machine,
-and the results go to OUT_DIR/<name>.json. ``fast`` applies the limits tests/test_verdicts.py applies on the
-instructor's side (short timeouts), so that both sides grade under the same limits. This file imports nothing
+JOBS.json: {"bundle": ".harness folder", "jobs": [{"name", "path", "tasks": [...], "limits": {key: value},
+"cpu_budget_s": {task: s}}, ...]}. For each job, the public checks of its tasks run from the bundle, as
+``harness check`` runs them on a student's machine, and the results go to OUT_DIR/<name>.json. Each job's
+``limits`` (of the tasks' [limits]) and training CPU budgets are those tests/test_verdicts.py's ``fast_specs``
+gives the instructor's side, so that both sides grade under the same limits. This file imports nothing
 from the tests or the checkout: it runs where only the student's wheel is installed.
 """
 from __future__ import annotations
@@ -32,11 +32,10 @@ def main(jobs_path: str, out_dir: str) -> None:
     for job in config["jobs"]:
         specs = released.specs(job["tasks"])
         for spec in specs:
-            if config.get("fast"):
-                spec.limits.timeout_s = job.get("timeout_s") or 8
-                spec.limits.load_timeout_s = 15
-                if spec.training:
-                    spec.training["cpu_budget_s"] = config["cpu_budgets_s"].get(spec.name, config["cpu_budget_s"])
+            for key, value in job["limits"].items():
+                setattr(spec.limits, key, value)
+            if spec.training:
+                spec.training["cpu_budget_s"] = job["cpu_budget_s"][spec.name]
         results = grade(Path(job["path"]), specs, visibility=("public",), answers=BundleAnswers(released))
         results.write(out / f"{job['name']}.json")
         print(job["name"], results.score, results.max_score, flush=True)

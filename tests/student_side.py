@@ -48,7 +48,7 @@ class StudentSide:
         from harness.results import Results
         from patches import PatchError
         from student_env import make_student_venv, student_subprocess_env
-        from test_verdicts import ALL_EXAMPLES, CPU_BUDGET_S, CPU_BUDGETS_S, SUBMISSIONS, overlay, tasks_of
+        from test_verdicts import ALL_EXAMPLES, SUBMISSIONS, cpu_budget_of, limits_of, overlay, tasks_of
 
         python = make_student_venv(build_student_wheel(self.root / "wheel"), self.root / "venv", with_pip=False)
         release = self.root / "release"
@@ -65,11 +65,12 @@ class StudentSide:
                     continue
             tasks = tasks_of(name) or sorted(p.name for p in (release / ".harness" / "tasks").iterdir())
             expected = SUBMISSIONS / name / "EXPECTED.toml"
-            timeout_s = tomllib.loads(expected.read_text()).get("timeout_s") if expected.is_file() else None
-            jobs[name] = {"name": name.replace("/", "-"), "path": str(path), "tasks": tasks, "timeout_s": timeout_s}
+            limits = limits_of(tomllib.loads(expected.read_text()) if expected.is_file() else None)
+            cpu = {task: cpu_budget_of(task, limits) for task in tasks}  # as fast_specs gives the live side
+            jobs[name] = {"name": name.replace("/", "-"), "path": str(path), "tasks": tasks,
+                          "limits": {k: v for k, v in limits.items() if k != "cpu_budget_s"}, "cpu_budget_s": cpu}
         config = self.root / "jobs.json"
-        config.write_text(json.dumps({"bundle": str(release / ".harness"), "fast": True, "cpu_budget_s": CPU_BUDGET_S,
-                                      "cpu_budgets_s": CPU_BUDGETS_S, "jobs": list(jobs.values())}))
+        config.write_text(json.dumps({"bundle": str(release / ".harness"), "jobs": list(jobs.values())}))
         done = subprocess.run([str(python), str(TESTS / "student_driver.py"), str(config), str(self.root / "results")],
                               capture_output=True, text=True, cwd=self.root, env=student_subprocess_env(),
                               timeout=3600)

@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import pytest
 
 import patches
 from helpers import DURATION, without_keys
-from test_verdicts import CPU_BUDGET_S
+from test_verdicts import cpu_budget_of, limits_of
 from harness.batch import grade_class
 from harness.grading import grade
 from harness.spec import load_tasks
@@ -68,10 +69,15 @@ def trained_examples(root: Path) -> dict[str, Path]:
 
 def grade_trained(examples: dict[str, Path], cache: Path, monkeypatch) -> dict:
     monkeypatch.setenv("HARNESS_CACHE", str(cache))  # each run trains the reference model itself
-    specs = load_tasks(names=["sentiment"])
-    for spec in specs:
-        spec.training["cpu_budget_s"] = CPU_BUDGET_S  # as tests/test_verdicts.py: the slow model stops within seconds
-    return {name: grade(path, specs) for name, path in examples.items()}
+    out = {}
+    for name, path in examples.items():
+        expected = SUBMISSIONS / "buggy" / name / "EXPECTED.toml"
+        limits = limits_of(tomllib.loads(expected.read_text()) if expected.is_file() else None)
+        specs = load_tasks(names=["sentiment"])
+        for spec in specs:  # as tests/test_verdicts.py gives it: the slow model stops within seconds
+            spec.training["cpu_budget_s"] = cpu_budget_of(spec.name, limits)
+        out[name] = grade(path, specs)
+    return out
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="CPU hogs on Linux")

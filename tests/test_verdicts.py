@@ -47,18 +47,38 @@ FUNCTION_TASKS = ["cells", "attention", "sequences", "generation"]
 #: ``<task>.training`` check); about three times that, so that a slower machine passes too.
 CPU_BUDGET_S = 10
 CPU_BUDGETS_S = {"translation": 30}
+#: The limits every example is graded under in tests, on both sides: a hang or a flood costs seconds, not minutes.
+TEST_LIMITS = {"timeout_s": 8, "load_timeout_s": 15}
+#: What an example's EXPECTED.toml may set in a [limits] table of its own: a task's [limits] keys and the training's
+#: CPU budget. A hang that errors either way needs less time to say so; memory spread over processes needs more.
+EXAMPLE_LIMITS = ("timeout_s", "load_timeout_s", "memory_mb", "cpu_budget_s")
 
 
-def fast_specs(names=None, timeout_s: float | None = None):
-    """The specs with the tests' limits; ``timeout_s``: a check's time limit where an example's EXPECTED.toml asks
-    for another (the student's side applies the same)."""
+def limits_of(expected: dict | None = None) -> dict:
+    """The limits an example is graded under: the tests', and those its EXPECTED.toml's [limits] table sets."""
+    own = (expected or {}).get("limits", {})
+    unknown = sorted(set(own) - set(EXAMPLE_LIMITS))
+    assert not unknown, f"EXPECTED.toml [limits]: unknown {unknown}; allowed: {', '.join(EXAMPLE_LIMITS)}"
+    return {**TEST_LIMITS, **own}
+
+
+def fast_specs(names=None, limits: dict | None = None):
+    """The specs under the tests' limits, or ``limits`` (an example's: :func:`limits_of`), as the student's side
+    applies them too (tests/student_driver.py)."""
+    limits = limits or TEST_LIMITS
     specs = load_tasks(names=names)
-    for spec in specs:  # hangs and floods should cost seconds in tests, not minutes
-        spec.limits.timeout_s = timeout_s or 8
-        spec.limits.load_timeout_s = 15
-        if spec.training:  # a slow model should cost seconds, not minutes (CPU_BUDGETS_S)
-            spec.training["cpu_budget_s"] = CPU_BUDGETS_S.get(spec.name, CPU_BUDGET_S)
+    for spec in specs:
+        for key, value in limits.items():
+            if key != "cpu_budget_s":
+                setattr(spec.limits, key, value)
+        if spec.training:  # a slow model should cost seconds, not minutes
+            spec.training["cpu_budget_s"] = cpu_budget_of(spec.name, limits)
     return specs
+
+
+def cpu_budget_of(task: str, limits: dict) -> float:
+    """The CPU seconds a student's training of ``task`` may use in tests: the example's own, else CPU_BUDGETS_S."""
+    return limits.get("cpu_budget_s") or CPU_BUDGETS_S.get(task, CPU_BUDGET_S)
 
 
 def expected_status(check_id: str, expected: dict) -> str:
@@ -152,7 +172,7 @@ def test_a_patched_fixture_applies_to_the_reference_and_shows_its_bug(patch: Pat
 @pytest.mark.parametrize("example", examples("buggy"), ids=lambda p: p.name)
 def test_buggy_submission_gets_its_verdict(example: Path, tmp_path: Path, student_side):
     expected = tomllib.loads((example / "EXPECTED.toml").read_text())
-    specs = fast_specs([expected["module"]])
+    specs = fast_specs([expected["module"]], limits_of(expected))
     results = grade(overlay(example, tmp_path / example.name), specs)
     assert_verdict(example, results, expected)
     assert_same_public_verdicts(results, student_side[f"buggy/{example.name}"], specs, expected)
@@ -163,7 +183,7 @@ def test_broken_submission_costs_only_its_own_checks(example: Path, tmp_path: Pa
     expected = tomllib.loads((example / "EXPECTED.toml").read_text())
     if expected.get("needs") == "tree_budget" and not cgroups.placement().available:
         pytest.skip(f"needs one budget for the worker's tree, a control group: {cgroups.placement().reason}")
-    specs = fast_specs(FUNCTION_TASKS, expected.get("timeout_s"))
+    specs = fast_specs(FUNCTION_TASKS, limits_of(expected))
     results = grade(overlay(example, tmp_path / example.name), specs)
     assert_verdict(example, results, expected)
     assert_same_public_verdicts(results, student_side[f"broken/{example.name}"], specs)

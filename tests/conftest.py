@@ -1,14 +1,36 @@
-"""Fixtures shared across test files: the student's wheel and a student's venv, each made once a session."""
+"""Fixtures shared across test files: the student's wheel and a student's venv, each made once a session.
+
+The suite runs in two processes (pytest-xdist, ``-n 2 --dist loadfile`` in pyproject.toml: a file's tests stay
+together) or in one (``-p no:xdist``, or ``-n 0``). Either way, one folder per run holds what its processes share:
+the cached reference figures and the student's side of tests/test_verdicts.py.
+"""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 
-# Hermetic: the suite's cached reference figures live in a folder of its own, made anew for each run and seen
-# by every process it starts (never the user's ~/.cache/harness, nor what another run of the suite left there).
-os.environ["HARNESS_CACHE"] = tempfile.mkdtemp(prefix="harness-test-cache-")
+
+def pytest_configure(config):
+    """The run's folder: made by the first process (pytest alone, or xdist's controller), handed to its workers.
+    Hermetic: the cached reference figures live there, seen by every process the run starts (never the user's
+    ~/.cache/harness, nor what another run of the suite left)."""
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        run = Path(worker["harness_test_run"])
+    else:
+        run = config._harness_test_run = Path(tempfile.mkdtemp(prefix="harness-test-run-"))
+    config._harness_run_folder = run
+    os.environ["HARNESS_CACHE"] = str(run / "cache")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """xdist's controller: each worker shares the run's folder."""
+    node.workerinput["harness_test_run"] = str(node.config._harness_test_run)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -69,28 +91,31 @@ def instructor_wheel(tmp_path_factory):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """When a selected test needs ``student_side``, start it now, so it runs beside the rest of the suite, and run
-    the tests that need it last (in their order), so that the rest of the suite runs meanwhile."""
-    needs = ["student_side" in getattr(item, "fixturenames", ()) for item in items]
-    if any(needs):
+    """When a selected test needs ``student_side``, start it now (once a run: in the first worker, or in pytest
+    alone), so that it runs beside the rest of the suite; and run the files with such tests last (in their order),
+    so that the rest of the suite runs meanwhile."""
+    needs = {item.path for item in items if "student_side" in getattr(item, "fixturenames", ())}
+    if not needs:
+        return
+    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0":
         from student_side import StudentSide
 
-        config._student_side = StudentSide()
-        items[:] = [item for item, later in zip(items, needs) if not later] + \
-                   [item for item, later in zip(items, needs) if later]
+        config._student_side = StudentSide(config._harness_run_folder / "student-side")
+    items[:] = [item for item in items if item.path not in needs] + [item for item in items if item.path in needs]
 
 
 def pytest_sessionfinish(session, exitstatus):
     run = getattr(session.config, "_student_side", None)
-    if run is not None:
-        run.close()
-    import shutil
-
-    shutil.rmtree(os.environ["HARNESS_CACHE"], ignore_errors=True)
+    if run is not None:  # other workers may still wait for it: it finishes, unless the run was interrupted
+        run.close(wait=exitstatus != pytest.ExitCode.INTERRUPTED)
+    if getattr(session.config, "_harness_test_run", None) is not None:  # the run's first process, after its workers
+        shutil.rmtree(session.config._harness_test_run, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def student_side(request) -> dict:
     """Every example submission checked from a released bundle in a student's venv (tests/student_side.py):
     example name ("reference", "buggy/pad_post", …) -> its Results."""
-    return request.config._student_side.results()
+    from student_side import results_in
+
+    return results_in(request.config._harness_run_folder / "student-side")

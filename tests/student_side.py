@@ -4,16 +4,17 @@ Every example submission is checked the way a student's machine checks it — fr
 same specs, with the student package alone, in a fresh venv outside the repository — while the instructor's
 side of the suite runs. The release runs in a subprocess of this environment (it trains the trained tasks'
 reference models when the baselines cache is cold), the checks in a subprocess of the student's venv
-(tests/student_driver.py); a thread waits for both, so the suite's own tests are not held up.
+(tests/student_driver.py); a thread waits for both, so the suite's own tests are not held up. It writes what it
+found into its folder (``done.json``, or ``failed.txt`` saying why), where every process of the run reads it
+(:func:`results_in`).
 """
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
+import time
 import tomllib
 from pathlib import Path
 
@@ -27,25 +28,29 @@ write_release({folder!r}, fast_specs())
 """
 
 
-class StudentSide:
-    """One background run over every example; :meth:`results` waits for it."""
+DONE, FAILED = "done.json", "failed.txt"
 
-    def __init__(self):
-        self.root = Path(tempfile.mkdtemp(prefix="harness-student-side-"))
-        self._results = None
-        self._error: str | None = None
+
+class StudentSide:
+    """One background run over every example, in the folder ``root``."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        root.mkdir(parents=True)
         self._thread = threading.Thread(target=self._run, name="student-side", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         try:
-            self._results = self._check_every_example()
-        except BaseException as exc:  # noqa: BLE001 - reported by results(), in the test that needs them
-            self._error = f"{type(exc).__name__}: {exc}"
+            files = self._check_every_example()
+        except BaseException as exc:  # noqa: BLE001 - reported by results_in(), in the tests that need them
+            (self.root / FAILED).write_text(f"{type(exc).__name__}: {exc}")
+        else:
+            (self.root / f"{DONE}.part").write_text(json.dumps(files))
+            (self.root / f"{DONE}.part").rename(self.root / DONE)
 
     def _check_every_example(self) -> dict:
         from harness.release.wheel import build_student_wheel
-        from harness.results import Results
         from patches import PatchError
         from student_env import make_student_venv, student_subprocess_env
         from test_verdicts import ALL_EXAMPLES, SUBMISSIONS, cpu_budget_of, limits_of, overlay, tasks_of
@@ -75,15 +80,23 @@ class StudentSide:
                               capture_output=True, text=True, cwd=self.root, env=student_subprocess_env(),
                               timeout=3600)
         assert done.returncode == 0, "the student's side failed:\n" + done.stdout[-3000:] + done.stderr[-5000:]
-        return {name: Results.read(self.root / "results" / f"{job['name']}.json") for name, job in jobs.items()}
+        return {name: f"{job['name']}.json" for name, job in jobs.items()}
 
-    def results(self) -> dict:
-        self._thread.join()
-        if self._error:
-            raise AssertionError(f"checking the examples on the student's side failed: {self._error}")
-        return self._results
+    def close(self, wait: bool) -> None:
+        """Wait for the run to finish (other processes of the suite may need it), unless ``wait`` is false."""
+        self._thread.join(timeout=None if wait else 0)
 
-    def close(self) -> None:
-        self._thread.join(timeout=0)
-        if not self._thread.is_alive():
-            shutil.rmtree(self.root, ignore_errors=True)
+
+def results_in(root: Path, timeout: float = 3600) -> dict:
+    """The results of the run in ``root`` (example name -> Results), waiting for it to finish."""
+    from harness.results import Results
+
+    deadline = time.monotonic() + timeout
+    while not (root / DONE).exists():
+        if (root / FAILED).exists():
+            raise AssertionError(f"checking the examples on the student's side failed: {(root / FAILED).read_text()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the student's side did not finish within {timeout:.0f} s ({root})")
+        time.sleep(0.5)
+    files = json.loads((root / DONE).read_text())
+    return {name: Results.read(root / "results" / file) for name, file in files.items()}

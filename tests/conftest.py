@@ -113,9 +113,9 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture(scope="session")
-def student_side(request) -> dict:
+def student_side(request):
     """Every example submission checked from a released bundle in a student's venv (tests/student_side.py):
-    example name ("reference", "buggy/pad_post", …) -> its Results."""
-    from student_side import results_in
+    example name ("reference", "buggy/pad_post", …) -> its Results, waited for when first asked for."""
+    from student_side import ResultsIn
 
-    return results_in(request.config._harness_run_folder / "student-side")
+    return ResultsIn(request.config._harness_run_folder / "student-side")

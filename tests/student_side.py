@@ -6,7 +6,7 @@ side of the suite runs. The release runs in a subprocess of this environment (it
 reference models when the baselines cache is cold), the checks in a subprocess of the student's venv
 (tests/student_driver.py); a thread waits for both, so the suite's own tests are not held up. It writes what it
 found into its folder (``done.json``, or ``failed.txt`` saying why), where every process of the run reads it
-(:func:`results_in`).
+(:class:`ResultsIn`).
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ class StudentSide:
     def _run(self) -> None:
         try:
             files = self._check_every_example()
-        except BaseException as exc:  # noqa: BLE001 - reported by results_in(), in the tests that need them
+        except BaseException as exc:  # noqa: BLE001 - reported by ResultsIn, in the tests that need them
             (self.root / FAILED).write_text(f"{type(exc).__name__}: {exc}")
         else:
             (self.root / f"{DONE}.part").write_text(json.dumps(files))
@@ -87,16 +87,29 @@ class StudentSide:
         self._thread.join(timeout=None if wait else 0)
 
 
-def results_in(root: Path, timeout: float = 3600) -> dict:
-    """The results of the run in ``root`` (example name -> Results), waiting for it to finish."""
-    from harness.results import Results
+class ResultsIn:
+    """The results of the run in ``root`` (example name -> Results), read when first asked for: a test grades its
+    own side first, and waits for this run only when it compares the two."""
 
-    deadline = time.monotonic() + timeout
-    while not (root / DONE).exists():
-        if (root / FAILED).exists():
-            raise AssertionError(f"checking the examples on the student's side failed: {(root / FAILED).read_text()}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the student's side did not finish within {timeout:.0f} s ({root})")
-        time.sleep(0.5)
-    files = json.loads((root / DONE).read_text())
-    return {name: Results.read(root / "results" / file) for name, file in files.items()}
+    def __init__(self, root: Path, timeout: float = 3600):
+        self.root, self.timeout = root, timeout
+        self._results: dict | None = None
+
+    def __getitem__(self, name: str):
+        if self._results is None:
+            self._results = self._wait()
+        return self._results[name]
+
+    def _wait(self) -> dict:
+        from harness.results import Results
+
+        deadline = time.monotonic() + self.timeout
+        while not (self.root / DONE).exists():
+            if (self.root / FAILED).exists():
+                raise AssertionError("checking the examples on the student's side failed: "
+                                     + (self.root / FAILED).read_text())
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the student's side did not finish within {self.timeout:.0f} s ({self.root})")
+            time.sleep(0.5)
+        files = json.loads((self.root / DONE).read_text())
+        return {name: Results.read(self.root / "results" / file) for name, file in files.items()}

@@ -114,18 +114,21 @@ def _in_process_runner(namespace: dict):
 
 
 def _stand_ins(answers: LiveAnswers, module: str, needs: tuple[str, ...]):
-    """The answer key, then the answer key with each catalogue variant of ``needs`` swapped in."""
-    yield answers.namespace
+    """The answer key (as None, namespace), then the answer key with each catalogue variant of ``needs`` swapped in
+    (as variant, namespace)."""
+    yield None, answers.namespace
     for variant in answers.catalogue(module):
         if variant.target in needs:
             patched = types.SimpleNamespace(**vars(answers.namespace[module]))
             setattr(patched, variant.target, variant.impl)
-            yield {**answers.namespace, module: patched}
+            yield variant, {**answers.namespace, module: patched}
 
 
 def record(specs: list[TaskSpec]) -> Contents:
     """Everything the public checks and figures of ``specs`` ask of the answer key, computed as grading computes it:
-    on one thread with deterministic algorithms (a release on a busy machine was ten times slower without)."""
+    on one thread with deterministic algorithms (a release on a busy machine was ten times slower without), and with
+    what a task's checks and figures share kept for the next, as grading keeps it for a submission (a trained model's
+    run: one per task, not one per check and figure)."""
     load_builtin_checks()
     settle_torch()
     recorder = Recorder(specs)
@@ -133,14 +136,16 @@ def record(specs: list[TaskSpec]) -> Contents:
     for spec in specs:
         public = [c for c in spec.checks if not c.graded_later]
         later = [c for c in spec.checks if c.graded_later]
+        shared = _state(spec)  # the answer key's, as a submission's in grading.grade; each variant gets its own
         for check in public:
             definition = spec.definitions[check.definition]
             if definition.prepare is not None:
-                definition.prepare(_context(spec, check.id, check.options, spec.seed, None, recorder, view_of(check)))
+                definition.prepare(_context(spec, check.id, check.options, spec.seed, None, recorder, view_of(check),
+                                            _state(spec)))
                 continue
-            for namespace in _stand_ins(recorder, spec.module, definition.needs_for(check.options)):
+            for variant, namespace in _stand_ins(recorder, spec.module, definition.needs_for(check.options)):
                 ctx = _context(spec, check.id, check.options, spec.seed, _in_process_runner(namespace), recorder,
-                               view_of(check))
+                               view_of(check), shared if variant is None else _state(spec))
                 try:
                     definition.func(ctx)
                 except RecordError:
@@ -149,7 +154,8 @@ def record(specs: list[TaskSpec]) -> Contents:
                     pass
         for figure_id in spec.figures:
             figure = spec.figure_definitions[figure_id]
-            ctx = _context(spec, figure_id, {}, spec.seed, _in_process_runner(recorder.namespace), recorder, "public")
+            ctx = _context(spec, figure_id, {}, spec.seed, _in_process_runner(recorder.namespace), recorder, "public",
+                           shared)
             try:
                 figure.func(ctx)
             except RecordError:
@@ -172,8 +178,12 @@ def withheld(later: list) -> dict:
             "never_shown_checks": counts["never_shown_checks"], "never_shown_points": counts["never_shown_points"]}
 
 
-def _context(spec, check_id, options, seed, runner, answers, view) -> Context:
-    # every view the task's checks score, so that one reference training run serves them all (harness.checks.trained)
-    views = tuple(dict.fromkeys([view] + [view_of(c) for c in spec.checks]))
-    return Context(check_id, options, spec.tolerances, seed, runner, answers, spec, {"views": views}, view=view,
+def _state(spec) -> dict:
+    """A fresh state for a task's checks and figures to share; it names every view the task's checks score, so that
+    one reference training run serves them all (harness.checks.trained)."""
+    return {"views": tuple(dict.fromkeys(view_of(c) for c in spec.checks))}
+
+
+def _context(spec, check_id, options, seed, runner, answers, view, state: dict) -> Context:
+    return Context(check_id, options, spec.tolerances, seed, runner, answers, spec, state, view=view,
                    source=ModuleSource(spec.module))

@@ -8,8 +8,9 @@ error), with the named ``diagnosis`` when one is given; every other check must p
 Each example is also checked the way a student's machine checks it: from a bundle released from
 these specs, with the student package alone, in a fresh venv outside the repository (the
 ``student_side`` fixture of tests/conftest.py runs them all there, in the background, from the start
-of the session). Its public checks must give what the
-instructor's live run gives: the same statuses, points, messages, hints and diagnoses.
+of the session). Its public checks must give what the instructor's live run gives: the same statuses, points,
+messages, hints and diagnoses. Those comparisons are the file's last tests, so that the live grading runs while
+the student's side finishes.
 """
 from __future__ import annotations
 
@@ -169,45 +170,58 @@ def test_a_patched_fixture_applies_to_the_reference_and_shows_its_bug(patch: Pat
     assert any(line.startswith("+") and "# BUG" in line for line in text.splitlines())
 
 
+#: Each example's live results and specs, graded once in this process (``--dist loadfile`` keeps this file's tests
+#: in one): its own test asserts its verdict, and the last tests of the file compare the student's side with it,
+#: by when the student's side (started with the session) has had the time to finish.
+LIVE: dict[str, tuple] = {}
+
+
+def expected_of(name: str) -> dict | None:
+    path = SUBMISSIONS / name / "EXPECTED.toml"
+    return tomllib.loads(path.read_text()) if path.is_file() else None
+
+
+def graded_live(name: str, tmp_path: Path) -> tuple[Results, list]:
+    """The example ``name`` ("reference", "buggy/pad_post", …) graded on the instructor's side, live, on the tasks
+    and under the limits the student's side grades it with: (results, specs)."""
+    if name not in LIVE:
+        expected = expected_of(name) or {}
+        if expected.get("needs") == "tree_budget" and not cgroups.placement().available:
+            pytest.skip(f"needs one budget for the worker's tree, a control group: {cgroups.placement().reason}")
+        path = overlay(SUBMISSIONS / name, tmp_path / name.replace("/", "-")) if "/" in name else SUBMISSIONS / name
+        specs = fast_specs(tasks_of(name), limits_of(expected))
+        LIVE[name] = grade(path, specs), specs
+    return LIVE[name]
+
+
 @pytest.mark.parametrize("example", examples("buggy"), ids=lambda p: p.name)
-def test_buggy_submission_gets_its_verdict(example: Path, tmp_path: Path, student_side):
-    expected = tomllib.loads((example / "EXPECTED.toml").read_text())
-    specs = fast_specs([expected["module"]], limits_of(expected))
-    results = grade(overlay(example, tmp_path / example.name), specs)
-    assert_verdict(example, results, expected)
-    assert_same_public_verdicts(results, student_side[f"buggy/{example.name}"], specs, expected)
+def test_buggy_submission_gets_its_verdict(example: Path, tmp_path: Path):
+    results, _ = graded_live(f"buggy/{example.name}", tmp_path)
+    assert_verdict(example, results, expected_of(f"buggy/{example.name}"))
 
 
 @pytest.mark.parametrize("example", examples("broken"), ids=lambda p: p.name)
-def test_broken_submission_costs_only_its_own_checks(example: Path, tmp_path: Path, student_side):
-    expected = tomllib.loads((example / "EXPECTED.toml").read_text())
-    if expected.get("needs") == "tree_budget" and not cgroups.placement().available:
-        pytest.skip(f"needs one budget for the worker's tree, a control group: {cgroups.placement().reason}")
-    specs = fast_specs(FUNCTION_TASKS, limits_of(expected))
-    results = grade(overlay(example, tmp_path / example.name), specs)
+def test_broken_submission_costs_only_its_own_checks(example: Path, tmp_path: Path):
+    expected = expected_of(f"broken/{example.name}")
+    results, _ = graded_live(f"broken/{example.name}", tmp_path)
     assert_verdict(example, results, expected)
-    assert_same_public_verdicts(results, student_side[f"broken/{example.name}"], specs)
     failing = [c for c in results.checks if c.status == "error"]
     assert all(c.message for c in failing)
     if "line" in expected:
         assert all(f"line {expected['line']}" in c.message for c in failing), failing[0].message
 
 
-def test_reference_scores_full_marks(student_side):
-    specs = fast_specs()
-    results = grade(SUBMISSIONS / "reference", specs)
+def test_reference_scores_full_marks(tmp_path):
+    results, specs = graded_live("reference", tmp_path)
     assert [c.id for c in results.checks if c.status != "passed"] == []
     assert results.score == results.max_score > 0
     if zygote.supported()[0] and results.sandbox["mode"] != "basic":  # as every grade of this file (conftest)
         assert results.sandbox["start"] == "forked", results.sandbox.get("start_note")
     assert any(c.graded_later for s in specs for c in s.checks)  # hidden checks ran too, and passed
-    assert_same_public_verdicts(results, student_side["reference"], specs)
 
 
-def test_starter_fails_every_check_as_not_implemented(student_side):
-    specs = fast_specs()
-    results = grade(SUBMISSIONS / "starter", specs)
-    assert_same_public_verdicts(results, student_side["starter"], specs)
+def test_starter_fails_every_check_as_not_implemented(tmp_path):
+    results, _ = graded_live("starter", tmp_path)
     assert all(c.status == "failed" for c in results.checks), [
         (c.id, c.status, c.message) for c in results.checks if c.status != "failed"]
     assert results.score == 0
@@ -216,11 +230,16 @@ def test_starter_fails_every_check_as_not_implemented(student_side):
     assert reasons == []
 
 
-def test_notebook_submission_scores_full_marks_and_reports_skipped_lines(student_side):
-    specs = fast_specs(FUNCTION_TASKS)
-    results = grade(SUBMISSIONS / "notebook", specs)
-    assert_same_public_verdicts(results, student_side["notebook"], specs)
+def test_notebook_submission_scores_full_marks_and_reports_skipped_lines(tmp_path):
+    results, _ = graded_live("notebook", tmp_path)
     assert [c.id for c in results.checks if c.status != "passed"] == []
     assert any("cells.ipynb" in n and "magic" in n for n in results.notes)
     assert any("generation.ipynb" in n and "line magic" in n for n in results.notes)
     assert {t.source for t in results.tasks} >= {"cells.ipynb", "generation.ipynb", "attention.py"}
+
+
+@pytest.mark.parametrize("name", ALL_EXAMPLES)
+def test_the_students_side_gives_the_live_public_verdicts(name: str, tmp_path: Path, student_side):
+    """Last in this file: each example's public checks on the student's side give what the live run gave."""
+    results, specs = graded_live(name, tmp_path)
+    assert_same_public_verdicts(results, student_side[name], specs, expected_of(name))

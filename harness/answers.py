@@ -69,6 +69,36 @@ def detached(value):
     return map_tensors(value, torch.Tensor.detach)
 
 
+#: In a process that grades a class (harness.batch's pool and Dask jobs: :func:`keep_references`), the answer key's
+#: values of programs, by answer key and program digest, kept for the next submission: a class's submissions ask the
+#: same programs of the same answer key (some 250 a submission of the function tasks). A value is kept only when it
+#: is plain data (tensors, numbers, strings, containers), and handed out as a copy; the answer key's modules are
+#: imported once a process (harness.course), so their ids name them. A variant's namespace is made for one call:
+#: its values are never kept.
+_KEPT: dict[tuple, object] | None = None
+KEPT_MAX, KEPT_MAX_ELEMENTS = 20_000, 1_000_000
+
+
+def keep_references() -> None:
+    """From now on, this process keeps the answer key's values for the next submission it grades."""
+    global _KEPT
+    if _KEPT is None:
+        _KEPT = {}
+
+
+def _plain(value, budget: list) -> bool:
+    """True when ``value`` is tensors, numbers, strings and None in tuples, lists and dicts, with at most
+    ``budget[0]`` tensor elements in all."""
+    if isinstance(value, torch.Tensor):
+        budget[0] -= value.numel()
+        return budget[0] >= 0
+    if isinstance(value, (tuple, list)):
+        return all(_plain(v, budget) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, (str, int)) and _plain(v, budget) for k, v in value.items())
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
 class LiveAnswers:
     """The instructor's side: each task's answer key and catalogue (harness.course), in this process.
     ``specs``: the tasks graded (default: the default tasks folder's)."""
@@ -118,7 +148,17 @@ class LiveAnswers:
     def reference(self, program, namespace: dict | None = None):
         from .sandbox import program as interpreter
 
-        return detached(interpreter.run(program.to_json(), program.inputs, namespace or self.namespace))
+        if namespace is not None or _KEPT is None:  # a variant's namespace is made for this call: never kept
+            return detached(interpreter.run(program.to_json(), program.inputs, namespace or self.namespace))
+        key = (tuple((name, id(module)) for name, module in self.namespace.items()), program_digest(program))
+        if key in _KEPT:
+            return map_tensors(_KEPT[key], torch.Tensor.clone)
+        value = detached(interpreter.run(program.to_json(), program.inputs, self.namespace))
+        if _plain(value, [KEPT_MAX_ELEMENTS]):
+            if len(_KEPT) >= KEPT_MAX:
+                _KEPT.clear()
+            _KEPT[key] = map_tensors(value, torch.Tensor.clone)
+        return value
 
     def variants(self, module: str, target: str) -> list:
         return [v for v in self.catalogue(module) if v.target == target]

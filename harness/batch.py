@@ -274,7 +274,10 @@ def _one_thread() -> None:
 
 
 def _pool_init() -> None:
+    from .answers import keep_references
+
     _one_thread()
+    keep_references()  # the answer key's values serve the pool process's next submissions
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # idle: the parent decides what Ctrl-C means
     _follow_parent()
 
@@ -367,7 +370,10 @@ def connect(address: str):
 
 
 def _dask_job(job: Job) -> dict:
+    from .answers import keep_references
+
     _one_thread()
+    keep_references()
     return grade_job(job)
 
 

@@ -1,7 +1,7 @@
 """Fixtures shared across test files: the student's wheel and a student's venv, each made once a session.
 
 The suite runs in two processes (pytest-xdist, ``-n 2 --dist loadfile`` in pyproject.toml: a file's tests stay
-together) or in one (``-p no:xdist``, or ``-n 0``). Either way, one folder per run holds what its processes share:
+together) or in one (``-n 0``). Either way, one folder per run holds what its processes share:
 the cached reference figures and the student's side of tests/test_verdicts.py.
 """
 from __future__ import annotations

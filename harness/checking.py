@@ -35,15 +35,17 @@ def answer_key_installed() -> bool:
 
 def run(path: Path | str, tasks: list[str] | tuple = (), all_checks: bool = False, bundle: Path | str | None = None,
         tasks_dir: Path | str | None = None, progress: Callable[[str], None] | None = None,
-        isolation=None, file: str | None = None) -> Results:
+        isolation=None, file: str | None = None, chosen_specs: Callable[[list], None] | None = None) -> Results:
     """Grade the submission at ``path``: public checks, or every check with ``all_checks`` (instructor).
 
     ``path``: the submission's folder, or one file in it (``generation.ipynb``; or name it with ``file``): then
     that file is graded for the modules it holds (:func:`held_by`), whatever else the folder has, and without
     ``tasks`` only their tasks run. ``bundle``: a released ``.harness`` folder to check against (default on a
     student's machine: the one of the assignment ``path`` is in). ``tasks_dir``: the instructor's task specs
-    (default: those shipped)."""
+    (default: those shipped). ``chosen_specs`` is called with the specs to be graded, before grading starts."""
     from .grading import grade
+
+    chosen_specs = chosen_specs or (lambda specs: None)
 
     path, asked = Path(path), file
     if asked is None and path.suffix in MODULE_SUFFIXES and os.path.lexists(path) and not path.is_dir():
@@ -58,6 +60,7 @@ def run(path: Path | str, tasks: list[str] | tuple = (), all_checks: bool = Fals
         specs = load_tasks(Path(tasks_dir) if tasks_dir else None, list(tasks) or None)
         every = lambda: load_tasks(Path(tasks_dir) if tasks_dir else None)  # noqa: E731
         specs, chosen = _asked(path, asked, specs, bool(tasks), every)
+        chosen_specs(specs)
         return grade(path, specs, visibility=VISIBILITIES if all_checks else ("public",), progress=progress,
                      isolation=isolation, chosen=chosen)
     if all_checks:
@@ -65,6 +68,7 @@ def run(path: Path | str, tasks: list[str] | tuple = (), all_checks: bool = Fals
                             "instructor's side (harness grade); leave out --all")
     released = bundles.load(Path(bundle))
     specs, chosen = _asked(path, asked, released.specs(list(tasks)), bool(tasks), lambda: released.specs([]))
+    chosen_specs(specs)
     return grade(path, specs, visibility=("public",), progress=progress, answers=BundleAnswers(released),
                  isolation=isolation, chosen=chosen)
 

@@ -177,14 +177,15 @@ def check(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, json_path:
     from .checking import MODULE_SUFFIXES, not_graded, run
     from .sandbox.isolation import IsolationFailed
 
-    preload_report(click.get_current_context())
+    ctx = click.get_current_context()
     refused = None
     try:
         folder = path.parent if path.suffix in MODULE_SUFFIXES and path.is_file() else path  # a file of it
         out = Path("reports") / folder.resolve().name
         with console.status("grading…") as status:
             results = run(path, tasks, all_checks=all_checks, bundle=bundle_dir, tasks_dir=tasks_dir,
-                          progress=lambda check_id: status.update(f"grading: {check_id}"), isolation=chosen)
+                          progress=lambda check_id: status.update(f"grading: {check_id}"), isolation=chosen,
+                          chosen_specs=lambda specs: preload_report(ctx, any(s.figures for s in specs)))
     except IsolationFailed as exc:  # fail closed: nothing of the submission ran; the report says why
         refused, results = exc, not_graded(path, exc)
     except cannot_run() as exc:
@@ -203,15 +204,19 @@ def check(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, json_path:
     console.print(f"results: {json_path}\nreport:  {report_path}")
 
 
-def preload_report(ctx: click.Context) -> None:
-    """Import what the report needs (jinja2, matplotlib: half a second) in a thread of its own while the checks
-    run, most of which the judge spends waiting for the worker. Joined when the command ends, however it ends; an
-    import that fails here fails again, with its message, where the report is written."""
+def preload_report(ctx: click.Context, figures: bool) -> None:
+    """Import what the report needs (jinja2; matplotlib too when a task draws ``figures``: half a second) in a thread
+    of its own while the checks run, most of which the judge spends waiting for the worker. matplotlib is left out
+    when no figure is drawn: the import holds the interpreter's lock, and slowed a three-check notebook's whole
+    check by a fifth. Joined when the command ends, however it ends; an import that fails here fails again, with its
+    message, where the report is written."""
     import threading
 
     def load() -> None:
         try:
-            from . import figures, report  # noqa: F401
+            from . import report  # noqa: F401
+            if figures:
+                from . import figures as drawing  # noqa: F401
         except Exception:  # noqa: BLE001 - said where the report is written
             pass
 

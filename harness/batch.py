@@ -266,18 +266,19 @@ def _hideable(paths: list[Path]) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- running jobs
 
 
-def _one_thread() -> None:
-    """The judge's own torch work in a job on one thread: the jobs side by side fill the cores."""
+def _job_process() -> None:
+    """Set up a process that grades a class's jobs: the judge's own torch work on one thread (the jobs side by side
+    fill the cores), and the answer key's values kept for its next submission (harness.answers)."""
     import torch
 
+    from .answers import keep_references
+
     torch.set_num_threads(1)
+    keep_references()
 
 
 def _pool_init() -> None:
-    from .answers import keep_references
-
-    _one_thread()
-    keep_references()  # the answer key's values serve the pool process's next submissions
+    _job_process()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # idle: the parent decides what Ctrl-C means
     _follow_parent()
 
@@ -370,10 +371,7 @@ def connect(address: str):
 
 
 def _dask_job(job: Job) -> dict:
-    from .answers import keep_references
-
-    _one_thread()
-    keep_references()
+    _job_process()
     return grade_job(job)
 
 

@@ -19,10 +19,7 @@ def pytest_configure(config):
     Hermetic: the cached reference figures live there, seen by every process the run starts (never the user's
     ~/.cache/harness, nor what another run of the suite left)."""
     worker = getattr(config, "workerinput", None)
-    if worker is not None:
-        run = Path(worker["harness_test_run"])
-    else:
-        run = config._harness_test_run = Path(tempfile.mkdtemp(prefix="harness-test-run-"))
+    run = Path(worker["harness_test_run"]) if worker else Path(tempfile.mkdtemp(prefix="harness-test-run-"))
     config._harness_run_folder = run
     os.environ["HARNESS_CACHE"] = str(run / "cache")
 
@@ -30,7 +27,7 @@ def pytest_configure(config):
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node):
     """xdist's controller: each worker shares the run's folder."""
-    node.workerinput["harness_test_run"] = str(node.config._harness_test_run)
+    node.workerinput["harness_test_run"] = str(node.config._harness_run_folder)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -108,8 +105,8 @@ def pytest_sessionfinish(session, exitstatus):
     run = getattr(session.config, "_student_side", None)
     if run is not None:  # other workers may still wait for it: it finishes, unless the run was interrupted
         run.close(wait=exitstatus != pytest.ExitCode.INTERRUPTED)
-    if getattr(session.config, "_harness_test_run", None) is not None:  # the run's first process, after its workers
-        shutil.rmtree(session.config._harness_test_run, ignore_errors=True)
+    if getattr(session.config, "workerinput", None) is None:  # the run's first process, after its workers
+        shutil.rmtree(session.config._harness_run_folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-import tomllib
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
@@ -53,7 +52,7 @@ class StudentSide:
         from harness.release.wheel import build_student_wheel
         from patches import PatchError
         from student_env import make_student_venv, student_subprocess_env
-        from test_verdicts import ALL_EXAMPLES, SUBMISSIONS, cpu_budget_of, limits_of, overlay, tasks_of
+        from test_verdicts import ALL_EXAMPLES, SUBMISSIONS, cpu_budget_of, expected_of, limits_of, overlay, tasks_of
 
         python = make_student_venv(build_student_wheel(self.root / "wheel"), self.root / "venv", with_pip=False)
         release = self.root / "release"
@@ -69,8 +68,7 @@ class StudentSide:
                 except PatchError:  # its own test says so, from the same overlay; the others go on
                     continue
             tasks = tasks_of(name) or sorted(p.name for p in (release / ".harness" / "tasks").iterdir())
-            expected = SUBMISSIONS / name / "EXPECTED.toml"
-            limits = limits_of(tomllib.loads(expected.read_text()) if expected.is_file() else None)
+            limits = limits_of(expected_of(name))
             cpu = {task: cpu_budget_of(task, limits) for task in tasks}  # as fast_specs gives the live side
             jobs[name] = {"name": name.replace("/", "-"), "path": str(path), "tasks": tasks,
                           "limits": {k: v for k, v in limits.items() if k != "cpu_budget_s"}, "cpu_budget_s": cpu}

@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import pytest
 
 import patches
 from helpers import DURATION, without_keys
-from test_verdicts import cpu_budget_of, limits_of
+from test_verdicts import cpu_budget_of, expected_of, limits_of
 from harness.batch import grade_class
 from harness.grading import grade
 from harness.spec import load_tasks
@@ -71,8 +70,7 @@ def grade_trained(examples: dict[str, Path], cache: Path, monkeypatch) -> dict:
     monkeypatch.setenv("HARNESS_CACHE", str(cache))  # each run trains the reference model itself
     out = {}
     for name, path in examples.items():
-        expected = SUBMISSIONS / "buggy" / name / "EXPECTED.toml"
-        limits = limits_of(tomllib.loads(expected.read_text()) if expected.is_file() else None)
+        limits = limits_of(expected_of(f"buggy/{name}"))
         specs = load_tasks(names=["sentiment"])
         for spec in specs:  # as tests/test_verdicts.py gives it: the slow model stops within seconds
             spec.training["cpu_budget_s"] = cpu_budget_of(spec.name, limits)

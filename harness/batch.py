@@ -25,10 +25,19 @@ unreadable notebooks, an archive or a file instead of a folder, an unreadable fo
 with the reason and no report; an exception of the harness on one submission is recorded for that
 submission alone. Ctrl-C stops the run: what finished is saved, the gradebook and overview are
 written for it, and the next run grades the rest.
+
+When a local run has one submission to grade (a class of one, or one student's files changed since the last
+run), it grades it in the run's own process, which has imported torch already for the specs: a pool process
+would import it once more, a second or so before the first check. Nothing else changes: the same job, the same
+sandboxed worker (started from the run's own fork server, which starts as the run does when the class has one
+submission), the same Ctrl-C. What the pool adds for a class — one job's crashed judge process costing that
+job alone — matters little for one job: a crash of the judge's own process then ends the run as a kill would,
+and the next run grades that submission.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import hashlib
 import itertools
 import json
@@ -277,10 +286,14 @@ def _job_process() -> None:
     keep_references()
 
 
-def _pool_init() -> None:
-    _job_process()
+def _pool_init(warm: bool) -> None:
+    if warm:  # first: the fork server's torch import runs beside this process's own
+        from .sandbox import zygote
+
+        zygote.start_for_process()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # idle: the parent decides what Ctrl-C means
     _follow_parent()
+    _job_process()
 
 
 def _follow_parent(period: float = 0.5, grace: float = 5.0) -> None:
@@ -305,7 +318,7 @@ def _pool_job(job: Job) -> dict:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, interrupt)
-    if job.warm:  # once per pool process: its torch import runs while the first job loads its specs
+    if job.warm:  # started by _pool_init; again only if it died since (harness.sandbox.zygote says how often)
         from .sandbox import zygote
 
         zygote.start_for_process()
@@ -323,7 +336,7 @@ def run_local(jobs: list[Job], workers: int, stop: threading.Event) -> Iterator[
     while queue and not stop.is_set():
         retry: list[Job] = []
         pool = cf.ProcessPoolExecutor(max_workers=max(1, min(workers, len(queue))), mp_context=context,
-                                      initializer=_pool_init)
+                                      initializer=_pool_init, initargs=(any(job.warm for job in queue),))
         futures = {pool.submit(_pool_job, job): job for job in queue}
         pending = set(futures)
         try:
@@ -351,6 +364,32 @@ def run_local(jobs: list[Job], workers: int, stop: threading.Event) -> Iterator[
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         queue = retry
+
+
+def run_here(job: Job, stop: threading.Event) -> Iterator[tuple[Job, dict]]:
+    """One job in this process (see the module's docstring). The first Ctrl-C sets ``stop`` and interrupts the job,
+    whose sandbox closes as in a pool process; the job is then not yielded: the next run grades it."""
+    def interrupt(signum, frame):
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C interrupts the clean-up too
+        raise KeyboardInterrupt
+
+    here = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, interrupt) if here else None
+    try:
+        if job.warm:  # the run's own fork server (grade_class stops it): started with the run for a class of one
+            from .sandbox import zygote
+
+            zygote.start_for_process()
+        value = grade_job(job)
+    except KeyboardInterrupt:
+        if not stop.is_set():
+            raise  # not a Ctrl-C of this run's: the caller's own
+        return
+    finally:
+        if here:
+            signal.signal(signal.SIGINT, previous)
+    yield job, value
 
 
 def _value(future) -> dict | BaseException:
@@ -418,75 +457,94 @@ def grade_class(submissions_dir: Path, out: Path, *, tasks: list[str] | None = N
     chosen = isolation if isinstance(isolation, Isolation) else class_isolation(isolation)
     submissions_dir, out = Path(submissions_dir), Path(out)
     tasks_dir = Path(tasks_dir) if tasks_dir else default_tasks_dir()
-    specs = load_tasks(tasks_dir, tasks)
     entries = discover(submissions_dir, out)
-    _refuse_single_submission(submissions_dir, entries, specs)
-    workers = None if scheduler else (workers or os.cpu_count() or 1)
-    stop = stop or threading.Event()
-    client = connect(scheduler) if scheduler else None
-    (out / "submissions").mkdir(parents=True, exist_ok=True)
-    db = Database(out / "gradebook.sqlite")
-    started = _now()
-    run_id = db.start_run(started=started, harness_version=__version__, specs=specs, workers=workers,
-                          scheduler=scheduler, submissions_dir=submissions_dir.resolve(), out_dir=out.resolve(),
-                          regrade=regrade)
-    outcomes: dict[str, Outcome] = {}
-    completed = False
-    previous = _catch_ctrl_c(stop)
-    try:
-        jobs = _plan(entries, specs, tasks_dir, out, run_id, db, regrade, outcomes,
-                     _hideable([submissions_dir, out]), (chosen.mode, chosen.why), warm_workers)
-        tally = Tally(total=len(entries), to_grade=len(jobs))
-        if progress:
-            progress(tally, None)
-        paths = dict(entries)
-        running = (run_dask(jobs, client, stop) if client else run_local(jobs, workers, stop)) if jobs else iter(())
-        for job, value in running:
-            if isinstance(value, BaseException):
-                if stop.is_set():
-                    continue  # stopped mid-way: graded next time
-                value = _payload(job, NOT_GRADED, crash_reason(value), None, time.perf_counter())
-            try:
-                outcome = _save(out, run_id, paths[job.name], value)
-                db.record(run_id, outcome)
-            except Exception as exc:  # noqa: BLE001 - what one submission's results break costs that submission
-                failed = {**_payload(job, NOT_GRADED, crash_reason(exc), value.get("content_hash"), time.perf_counter()),
-                          "seconds": value.get("seconds", 0.0)}
-                outcome = _save(out, run_id, paths[job.name], failed)
-                db.record(run_id, outcome)
-            outcomes[job.name] = outcome
-            tally.done += 1
-            tally.not_graded += outcome.status != GRADED
-            if progress:
-                progress(tally, outcome)
-        completed = True
-    finally:
-        _restore_ctrl_c(previous)
-        if client is not None:
-            client.close()
-        interrupted = stop.is_set() and len(outcomes) < len(entries)
-        why = ("the run was stopped before this submission was graded" if interrupted or completed else
-               "the run failed before this submission was graded")
-        for name, path in entries:
-            if name not in outcomes:
-                outcomes[name] = Outcome(name, path, NOT_GRADED, why, content_hash=content_hash(path),
-                                         how="not reached")
-                db.record(run_id, outcomes[name])
-        ordered = [outcomes[name] for name, _ in entries]
-        counts = count(ordered)
-        run = ClassRun(run_id, out, ordered, specs, started, _now(), workers, scheduler, interrupted,
-                       round(time.perf_counter() - begun, 3), counts)
+    with _own_fork_server(warm_workers and not scheduler and len(entries) == 1 and chosen.mode != "basic"):
+        specs = load_tasks(tasks_dir, tasks)
+        _refuse_single_submission(submissions_dir, entries, specs)
+        workers = None if scheduler else (workers or os.cpu_count() or 1)
+        stop = stop or threading.Event()
+        client = connect(scheduler) if scheduler else None
+        (out / "submissions").mkdir(parents=True, exist_ok=True)
+        db = Database(out / "gradebook.sqlite")
+        started = _now()
+        run_id = db.start_run(started=started, harness_version=__version__, specs=specs, workers=workers,
+                              scheduler=scheduler, submissions_dir=submissions_dir.resolve(), out_dir=out.resolve(),
+                              regrade=regrade)
+        outcomes: dict[str, Outcome] = {}
+        completed = False
+        previous = _catch_ctrl_c(stop)
         try:
-            write_csv(ordered, specs, out / "gradebook.csv")
-            from .overview import write_overview
-
-            write_overview(run, out / "index.html")
+            jobs = _plan(entries, specs, tasks_dir, out, run_id, db, regrade, outcomes,
+                         _hideable([submissions_dir, out]), (chosen.mode, chosen.why), warm_workers)
+            tally = Tally(total=len(entries), to_grade=len(jobs))
+            if progress:
+                progress(tally, None)
+            paths = dict(entries)
+            running = (iter(()) if not jobs else run_dask(jobs, client, stop) if client else
+                       run_here(jobs[0], stop) if len(jobs) == 1 else run_local(jobs, workers, stop))
+            for job, value in running:
+                if isinstance(value, BaseException):
+                    if stop.is_set():
+                        continue  # stopped mid-way: graded next time
+                    value = _payload(job, NOT_GRADED, crash_reason(value), None, time.perf_counter())
+                try:
+                    outcome = _save(out, run_id, paths[job.name], value)
+                    db.record(run_id, outcome)
+                except Exception as exc:  # noqa: BLE001 - what one submission's results break costs that submission
+                    failed = {**_payload(job, NOT_GRADED, crash_reason(exc), value.get("content_hash"), time.perf_counter()),
+                              "seconds": value.get("seconds", 0.0)}
+                    outcome = _save(out, run_id, paths[job.name], failed)
+                    db.record(run_id, outcome)
+                outcomes[job.name] = outcome
+                tally.done += 1
+                tally.not_graded += outcome.status != GRADED
+                if progress:
+                    progress(tally, outcome)
+            completed = True
         finally:
-            status = "interrupted" if interrupted else "finished" if completed else "failed"
-            db.finish_run(run_id, finished=run.finished, status=status, graded=counts["graded_now"],
-                          up_to_date=counts["up_to_date"], not_graded=counts["not_graded"])
-            db.close()
-    return run
+            _restore_ctrl_c(previous)
+            if client is not None:
+                client.close()
+            interrupted = stop.is_set() and len(outcomes) < len(entries)
+            why = ("the run was stopped before this submission was graded" if interrupted or completed else
+                   "the run failed before this submission was graded")
+            for name, path in entries:
+                if name not in outcomes:
+                    outcomes[name] = Outcome(name, path, NOT_GRADED, why, content_hash=content_hash(path),
+                                             how="not reached")
+                    db.record(run_id, outcomes[name])
+            ordered = [outcomes[name] for name, _ in entries]
+            counts = count(ordered)
+            run = ClassRun(run_id, out, ordered, specs, started, _now(), workers, scheduler, interrupted,
+                           round(time.perf_counter() - begun, 3), counts)
+            try:
+                write_csv(ordered, specs, out / "gradebook.csv")
+                from .overview import write_overview
+
+                write_overview(run, out / "index.html")
+            finally:
+                status = "interrupted" if interrupted else "finished" if completed else "failed"
+                db.finish_run(run_id, finished=run.finished, status=status, graded=counts["graded_now"],
+                              up_to_date=counts["up_to_date"], not_graded=counts["not_graded"])
+                db.close()
+        return run
+
+
+@contextlib.contextmanager
+def _own_fork_server(early: bool) -> Iterator[None]:
+    """The fork server of a run that grades in this process (:func:`run_here`): started first thing when ``early``
+    (a class of one), so that its torch import runs beside the specs' own, and stopped when the run ends if the run
+    started it; a server that was running already is used and left to its owner."""
+    from .sandbox import zygote
+
+    ours = zygote.current() is None
+    if early and ours:
+        zygote.start_for_process()
+    try:
+        yield
+    finally:
+        if ours and zygote.current() is not None:
+            zygote.stop_for_process()
 
 
 def class_isolation(asked: str | None = None) -> Isolation:

@@ -12,8 +12,6 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from . import bundle as bundles
-from .answers import BundleAnswers
 from .results import Results
 from .spec import VISIBILITIES, load_tasks
 
@@ -43,6 +41,8 @@ def run(path: Path | str, tasks: list[str] | tuple = (), all_checks: bool = Fals
     ``tasks`` only their tasks run. ``bundle``: a released ``.harness`` folder to check against (default on a
     student's machine: the one of the assignment ``path`` is in). ``tasks_dir``: the instructor's task specs
     (default: those shipped). ``chosen_specs`` is called with the specs to be graded, before grading starts."""
+    from . import bundle as bundles  # here, not at the top: they import torch, which `harness grade`'s parent never needs
+    from .answers import BundleAnswers
     from .grading import grade
 
     chosen_specs = chosen_specs or (lambda specs: None)

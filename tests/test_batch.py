@@ -293,3 +293,66 @@ def test_command_line_errors_exit_2(tmp_path):
     assert result.exit_code == 2 and "no such folder" in result.output
     result = CliRunner().invoke(main, ["grade", str(REFERENCE), "--out", str(tmp_path / "out"), *TASKS])
     assert result.exit_code == 2 and "looks like one submission" in result.output
+
+
+@pytest.fixture
+def no_fork_server():
+    """This process without the session's fork server (tests/conftest.py), as the command starts: given back after."""
+    from harness.sandbox import zygote
+
+    zygote.stop_for_process()
+    yield zygote
+    zygote.start_for_process()
+
+
+def test_a_class_of_one_is_graded_in_the_runs_own_process_from_a_fork_server_it_stops(tmp_path, monkeypatch,
+                                                                                      no_fork_server):
+    zygote = no_fork_server
+
+    def no_pool(jobs, workers, stop):
+        raise AssertionError("a class of one started a pool of processes")
+
+    monkeypatch.setattr(batch, "run_local", no_pool)
+    run = grade_class(submission(tmp_path / "class" / "ada").parent, tmp_path / "out", tasks=["sequences"])
+    assert run.counts["graded_now"] == 1 and rows(tmp_path / "out")["ada"]["total"] == "8"
+    results = json.loads((tmp_path / "out" / "submissions" / "ada" / "results.json").read_text())
+    if zygote.supported()[0] and results["sandbox"]["mode"] != "basic":
+        assert results["sandbox"]["start"] == "forked"  # from the fork server started with the run
+    assert zygote.current() is None  # and stopped with it
+
+
+SLOW_FIRST_WINDOWS = '''
+
+import time as _time
+
+
+def make_windows(ids, window, _make_windows=make_windows):
+    _time.sleep(60)
+    return _make_windows(ids, window)
+'''
+
+
+def test_ctrl_c_stops_a_class_of_one_graded_in_process_and_the_next_run_grades_it(tmp_path, no_fork_server):
+    """The job runs in the run's own process: the first Ctrl-C interrupts it, its sandbox closes, the run saves
+    its gradebook with the submission not reached, and the run after grades it."""
+    import threading
+
+    zygote = no_fork_server
+    klass, out = tmp_path / "class", tmp_path / "out"
+    ada = submission(klass / "ada")
+    honest = (ada / "sequences.py").read_text()
+    (ada / "sequences.py").write_text(honest + SLOW_FIRST_WINDOWS)
+    timer = threading.Timer(8.0, os.kill, (os.getpid(), signal.SIGINT))  # as Ctrl-C would, mid-check
+    timer.start()
+    try:
+        run = grade_class(klass, out, tasks=["sequences"])
+    finally:
+        timer.cancel()
+    assert run.interrupted and run.counts["not_reached"] == 1 and run.seconds < 40
+    assert "stopped before this submission was graded" in rows(out)["ada"]["status"]
+    with sqlite3.connect(out / "gradebook.sqlite") as conn:
+        assert conn.execute("SELECT status FROM runs").fetchone() == ("interrupted",)
+    assert zygote.current() is None
+    (ada / "sequences.py").write_text(honest)
+    again = grade_class(klass, out, tasks=["sequences"])
+    assert not again.interrupted and rows(out)["ada"]["total"] == "8"

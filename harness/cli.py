@@ -72,6 +72,19 @@ def state_isolation(asked: str | None, console: Console, resolve=None):
     return chosen
 
 
+def warm_worker(chosen) -> None:
+    """This command's fork server (harness/sandbox/zygote.py), started first thing where the mode uses one: the
+    worker's torch import then runs while the judge imports its own and loads the specs. Stopped when the command
+    ends (in-process too: a notebook, a test); a server already running is used and left to its owner."""
+    if chosen.mode == "basic":
+        return
+    from .sandbox import zygote
+
+    if zygote.current() is None:
+        click.get_current_context().call_on_close(zygote.stop_for_process)
+    zygote.start_for_process()
+
+
 def print_what_ran(results: Results, console: Console) -> None:
     """Under the mode line, once a check ran: a reduced isolation in plain words (as the worker reported it), and
     per task the file graded when another file for its module was left out, and why (harness.submission)."""
@@ -174,12 +187,7 @@ def check(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, json_path:
     whatever else the folder holds."""
     console = Console(stderr=False, highlight=False)
     chosen = state_isolation(isolation, console)
-    if chosen.mode != "basic":  # the worker's torch import runs while the judge imports its own and loads the specs
-        from .sandbox import zygote
-
-        if zygote.current() is None:  # stopped when the command ends (in-process too: a notebook, a test)
-            click.get_current_context().call_on_close(zygote.stop_for_process)
-        zygote.start_for_process()
+    warm_worker(chosen)
     from .checking import MODULE_SUFFIXES, not_graded, run
     from .sandbox.isolation import IsolationFailed
 
@@ -329,6 +337,7 @@ def ci_command(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, all_c
 
     console = Console(highlight=False)
     chosen = state_isolation(isolation, console)
+    warm_worker(chosen)
     try:
         from .checking import run
 

@@ -166,6 +166,23 @@ def test_tasks_come_from_HARNESS_TASKS_as_the_workflow_sets_them(tmp_path):
     assert {c["task"] for c in read_json(out)["checks"]} == {"sequences"}
 
 
+def test_ci_forks_its_worker_from_a_fork_server_it_starts_and_stops(tmp_path):
+    """As `harness check` does: the worker's torch import runs while the judge loads the specs."""
+    from harness.sandbox import zygote
+
+    zygote.stop_for_process()  # the session's fork server (tests/conftest.py): the command starts without one
+    try:
+        out = tmp_path / "r.json"
+        result = run(["ci", SUBMISSIONS / "reference", "--json", out, "--task", "sequences"])
+        assert result.exit_code == 0, result.output
+        sandbox = read_json(out)["sandbox"]
+        if zygote.supported()[0] and sandbox["mode"] != "basic":
+            assert sandbox["start"] == "forked", sandbox
+        assert zygote.current() is None  # stopped when the command ended
+    finally:
+        zygote.start_for_process()
+
+
 # --------------------------------------------------------------------------- public and hidden checks
 
 

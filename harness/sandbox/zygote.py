@@ -14,12 +14,12 @@ zygote sends with the pid (so the handle never names a recycled pid) and the exi
 when it reaps the child. The kill path is the cold worker's: the namespace's init by pidfd, the process group,
 the control group.
 
-One zygote per judge process (:func:`current`), started by ``harness grade``'s pool processes (as each starts, before its own
-torch import) and by ``harness check`` (first thing), and killed with them: it exits when its socket to the judge closes,
-killing the workers it still has. A zygote that cannot
-start, refuses (it runs more than one thread) or dies costs nothing but speed: the launcher starts that worker
-cold and ``Sandbox.start_kind`` says so. Linux only (it needs pidfds and a fork server that is a Linux worker's
-parent); the basic mode never uses it.
+One zygote per judge process (:func:`current`), started by ``harness grade``'s pool processes (as each starts,
+before its own torch import), by the run itself when it grades one submission (harness.batch) and by ``harness
+check`` and ``harness ci`` (first thing), and killed with them: it exits when its socket to the judge closes,
+killing the workers it still has. A zygote that cannot start, refuses (it runs more than one thread) or dies costs
+nothing but speed: the launcher starts that worker cold and ``Sandbox.start_kind`` says so. Linux only (it needs
+pidfds and a fork server that is a Linux worker's parent); the basic mode never uses it.
 """
 from __future__ import annotations
 

@@ -41,6 +41,7 @@ class CheckDef:
     options: dict
     description: str
     prepare: Callable | None = None  # ctx -> None: what it needs from the answer key beyond its programs
+    consistent: Callable | None = None  # options -> None: raises OptionError when options disagree with each other
 
     def needs_for(self, options: dict) -> tuple[str, ...]:
         """The contract names a check of these options needs: a declared check's ``{target}`` is its target."""
@@ -83,16 +84,17 @@ _SCOPES: list[tuple[dict, dict]] = []  # a task's checks.py being imported: wher
 
 
 def register(check_id: str, needs: tuple[str, ...] | list[str], description: str, prepare: Callable | None = None,
-             **options):
+             consistent: Callable | None = None, **options):
     """Decorator: register ``func(ctx) -> Verdict`` as check ``check_id``. ``prepare(ctx)``, when given,
     computes (through ``ctx.computed``) the answer key's values the check needs besides those of its
-    programs — a trained task's baselines — so that a release can record them."""
+    programs — a trained task's baselines — so that a release can record them. ``consistent(options)``, when
+    given, raises OptionError when the spec's options, each valid alone, do not go together."""
 
     def deco(func):
         registry = _SCOPES[-1][0] if _SCOPES else REGISTRY
         _refuse_duplicate(registry, check_id, func)
         registry[check_id] = CheckDef(check_id, check_id.split(".")[0], tuple(needs), func, options, description,
-                                      prepare)
+                                      prepare, consistent)
         return func
 
     return deco

@@ -1,0 +1,380 @@
+"""A model as argument: greedy and beam search called as a course calls them, on a table model built in the worker.
+
+A task folder written here in the style of a character-level course (numpy beam search over a torch model
+that takes (B, T, 1) ids left-padded with 0, ``char2idx``/``idx2char`` read as notebook globals, the seed text
+returned); correct submissions written differently pass, wrong ones fail with the message that names what is
+wrong. Graded through the worker (harness.grading.grade), as a class would be.
+"""
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from harness.errors import SpecError
+from harness.grading import grade
+from harness.runtime.ops import ContractError
+from harness.runtime.table_model import build
+from harness.checks.tables import parse_tables
+from harness.spec import load_tasks
+
+ALL = ("public", "after_due_date", "hidden")
+
+# beams "bd" and "cd" both end in d after two steps; what follows them differs at steps 3 and 4, so a beam
+# search that finds a hypothesis's history (or state) by the token it ended with extends the wrong one
+TASK = '''
+[task]
+name = "lm"
+title = "Character generation"
+module = "lm"
+seed = 3
+
+[interface]
+names = ["generate_seq", "beam_search"]
+
+[checks."lm.generate_seq"]
+kind = "greedy"
+target = "generate_seq"
+points = 2
+model = { kind = "module", input = "column", returns = "logits", positions = "all" }
+vocab = "_abcd"
+length = "exact"
+returns_seed = true
+args = ["$model", "$seed", 12, "$max_len"]
+globals = { char2idx = "$char2idx", idx2char = "$idx2char" }
+random_tables = 3
+
+[[checks."lm.generate_seq".tables]]
+about = "a short tree"
+seed = "ab"
+max_len = 3
+next = { "" = { c = 0.6, d = 0.4 }, "c" = { a = 0.7, b = 0.3 }, "ca" = { d = 0.8, c = 0.2 } }
+
+[checks."lm.beam_search"]
+kind = "beam"
+target = "beam_search"
+points = 2
+model = { kind = "module", input = "column", returns = "logits", positions = "all" }
+vocab = "_abcd"
+length = "exact"
+returns_seed = true
+hypotheses = "all"
+args = ["$model", "$beam_width", "$max_len", "$seed", 12]
+kwargs = { mode = "det" }
+globals = { char2idx = "$char2idx", idx2char = "$idx2char" }
+random_tables = 3
+
+[[checks."lm.beam_search".tables]]
+about = "two beams ending in d"
+seed = "a"
+max_len = 4
+beam_widths = [2]
+default = { a = 0.4, b = 0.35, c = 0.25 }
+next = { "" = { b = 0.52, c = 0.48 }, "b" = { d = 0.6, a = 0.4 }, "c" = { d = 0.62, b = 0.38 }, "bd" = { a = 0.5, b = 0.3, c = 0.2 }, "cd" = { c = 0.9, a = 0.1 }, "bda" = { b = 0.99, c = 0.01 }, "cdc" = { a = 0.45, b = 0.55 }, "ba" = { a = 0.9, c = 0.1 }, "cb" = { c = 0.5, d = 0.5 } }
+'''
+
+KEY = '''
+import numpy as np
+import torch
+
+
+def encode(text, max_length):
+    ids = [char2idx.get(c, 0) for c in text][-max_length:]
+    return torch.tensor([0] * (max_length - len(ids)) + ids).reshape(1, -1, 1)
+
+
+def generate_seq(model, seed_text, max_length, n_words):
+    out = seed_text
+    for _ in range(n_words):
+        with torch.no_grad():
+            logits = model(encode(out, max_length))
+        out += idx2char[int(torch.argmax(logits[0, -1]))]
+    return out
+
+
+def next_probs(model, ids, max_length):
+    x = torch.tensor(list(ids[-max_length:])).reshape(1, -1, 1)
+    with torch.no_grad():
+        return torch.softmax(model(x)[0, -1], dim=-1).numpy()
+
+
+def beam_search(model, num_beams, num_words, input_text, max_length, temp=1.0, mode="det"):
+    start = np.array([char2idx[c] for c in input_text])
+    histories, scores = [start], np.zeros(1)
+    for _ in range(num_words):
+        probs = np.stack([next_probs(model, h, max_length) for h in histories])
+        total = (np.log(probs + 1e-10) + scores[:, None]).ravel()
+        chosen = np.argsort(total)[::-1][:num_beams]
+        vocab_size = probs.shape[1]
+        histories = [np.append(histories[i // vocab_size], i % vocab_size) for i in chosen]
+        scores = total[chosen]
+    return np.stack(histories)
+'''
+
+TORCH_SOLUTION = '''
+import torch
+
+
+def generate_seq(model, seed_text, max_length, n_words):
+    ids = [char2idx[c] for c in seed_text]
+    for _ in range(n_words):
+        x = torch.tensor(ids[-max_length:]).view(1, -1, 1)
+        ids.append(model(x)[0, -1].argmax().item())
+    return "".join(idx2char[i] for i in ids)
+
+
+def beam_search(model, num_beams, num_words, input_text, max_length, temp=1.0, mode="det"):
+    beams = [([char2idx[c] for c in input_text], 0.0)]
+    for _ in range(num_words):
+        candidates = []
+        for ids, score in beams:
+            logp = torch.log_softmax(model(torch.tensor(ids).view(1, -1, 1))[0, -1].double(), dim=-1)
+            top = torch.topk(logp, num_beams)
+            candidates += [(ids + [int(t)], score + float(v)) for v, t in zip(top.values, top.indices)]
+        beams = sorted(candidates, key=lambda c: -c[1])[:num_beams]
+    return [torch.tensor(ids) for ids, _ in beams]
+'''
+
+# a beam search that keeps one history per last token: two beams ending in d share the later one's
+PARENT_BY_TOKEN = KEY.replace(
+    "        histories = [np.append(histories[i // vocab_size], i % vocab_size) for i in chosen]",
+    "        by_last = {int(h[-1]): h for h in histories}\n"
+    "        parents = [histories[i // vocab_size] for i in chosen]\n"
+    "        histories = [np.append(by_last[int(p[-1])], i % vocab_size) for p, i in zip(parents, chosen)]")
+DROPS_SEED = KEY.replace("    return out\n", "    return out[len(seed_text):]\n")
+ONE_SHORT = KEY.replace("    for _ in range(n_words):\n        with", "    for _ in range(n_words - 1):\n        with")
+
+
+@pytest.fixture(scope="module")
+def tasks(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("course") / "tasks"
+    (folder / "lm").mkdir(parents=True)
+    (folder / "lm" / "task.toml").write_text(TASK)
+    (folder / "lm" / "answer_key.py").write_text(KEY)
+    return folder
+
+
+def failures(tasks, tmp_path, source: str) -> dict[str, str]:
+    (tmp_path / "lm.py").write_text(source)
+    results = grade(tmp_path, load_tasks(tasks), visibility=ALL)
+    return {c.id: f"{c.message} || {c.hint}" for c in results.checks if c.status != "passed"}
+
+
+def test_the_answer_key_and_a_torch_solution_written_differently_pass(tasks, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert failures(tasks, tmp_path / "a", KEY) == {}
+    assert failures(tasks, tmp_path / "b", TORCH_SOLUTION) == {}
+
+
+def test_a_parent_found_by_its_last_token_fails_on_the_written_table(tasks, tmp_path):
+    failed = failures(tasks, tmp_path, PARENT_BY_TOKEN)
+    assert set(failed) == {"lm.beam_search"}, failed
+    message = failed["lm.beam_search"]
+    assert "beam_search(model, 2, 4, 'a', 12, mode='det') on two beams ending in d" in message
+    assert "expected 'abdab'" in message and "got 'acdcb'" in message, message  # text, not ids
+
+
+def test_the_seed_text_left_out_and_a_wrong_length_are_named(tasks, tmp_path):
+    (tmp_path / "a").mkdir()
+    failed = failures(tasks, tmp_path / "a", DROPS_SEED)
+    assert set(failed) == {"lm.generate_seq"}, failed
+    assert "the seed text 'ab' is missing at the start" in failed["lm.generate_seq"]
+    assert "returns the seed text followed by what was generated" in failed["lm.generate_seq"]
+    (tmp_path / "b").mkdir()
+    failed = failures(tasks, tmp_path / "b", ONE_SHORT)
+    assert "2 characters follow the seed, the contract asks for exactly 3" in failed["lm.generate_seq"], failed
+    assert "this one stops early" in failed["lm.generate_seq"]
+
+
+def test_globals_are_set_in_the_students_module_and_put_back(tasks, tmp_path):
+    """char2idx comes from the spec; a module that defines its own is graded with the spec's and keeps its own."""
+    source = KEY + "\nchar2idx = {'x': 0}\n\ndef probe():\n    return char2idx\n"
+    assert failures(tasks, tmp_path, source) == {}
+
+
+# --------------------------------------------------------------------------- a Keras-like model and a stateful step
+
+PREDICT_TASK = TASK.replace('{ kind = "module", input = "column", returns = "logits", positions = "all" }',
+                            '{ kind = "predict", input = "ids", positions = "last" }')
+PREDICT_KEY = '''
+import numpy as np
+
+
+def generate_seq(model, seed_text, max_length, n_words):
+    out = seed_text
+    for _ in range(n_words):
+        ids = [char2idx[c] for c in out][-max_length:]
+        probs = model.predict(np.array([ids]), verbose=0)[0]
+        out += idx2char[int(np.argmax(probs))]
+    return out
+
+
+def beam_search(model, num_beams, num_words, input_text, max_length, temp=1.0, mode="det"):
+    beams = [([char2idx[c] for c in input_text], 0.0)]
+    for _ in range(num_words):
+        rows = model.predict(np.array([ids[-max_length:] for ids, _ in beams]))
+        candidates = [(ids + [t], s + float(np.log(rows[b][t]))) for b, (ids, s) in enumerate(beams)
+                      for t in range(rows.shape[1])]
+        beams = sorted(candidates, key=lambda c: -c[1])[:num_beams]
+    return np.array([ids for ids, _ in beams])
+'''
+
+
+def test_a_keras_like_model_with_predict(tmp_path):
+    folder = tmp_path / "tasks" / "lm"
+    folder.mkdir(parents=True)
+    (folder / "task.toml").write_text(PREDICT_TASK)
+    (folder / "answer_key.py").write_text(PREDICT_KEY)
+    (tmp_path / "good").mkdir()
+    assert failures(tmp_path / "tasks", tmp_path / "good", PREDICT_KEY) == {}
+    (tmp_path / "torchy").mkdir()  # the module's code on a predict model: the contract's model has no forward
+    failed = failures(tmp_path / "tasks", tmp_path / "torchy", TORCH_SOLUTION)
+    assert set(failed) == {"lm.generate_seq", "lm.beam_search"}, failed
+
+
+STEP_TASK = '''
+[task]
+name = "ids"
+title = "Decoding with a recurrent step"
+module = "ids"
+seed = 5
+
+[interface]
+names = ["greedy"]
+
+[checks."ids.greedy"]
+kind = "greedy"
+target = "greedy"
+points = 1
+model = { kind = "step" }
+length = "exact"
+args = ["$model", "$bos", "$max_len"]
+random_tables = 4
+'''
+STEP_KEY = '''
+import torch
+
+
+def greedy(step, bos, n):
+    out, state, token = [], None, bos
+    for _ in range(n):
+        logp, state = step(token, state)
+        token = int(torch.argmax(logp))
+        out.append(token)
+    return out
+'''
+# feeds the whole prefix again each step without the state: its history holds every token several times
+STEP_WRONG = STEP_KEY.replace("        logp, state = step(token, state)",
+                              "        logp, _ = step(token, state)")
+
+
+def test_a_stateful_step_is_passed_back_its_state(tmp_path):
+    folder = tmp_path / "tasks" / "ids"
+    folder.mkdir(parents=True)
+    (folder / "task.toml").write_text(STEP_TASK)
+    (folder / "answer_key.py").write_text(STEP_KEY)
+    (tmp_path / "good").mkdir()
+    (tmp_path / "good" / "ids.py").write_text(STEP_KEY)
+    results = grade(tmp_path / "good", load_tasks(tmp_path / "tasks"), visibility=ALL)
+    assert [c.status for c in results.checks] == ["passed"], [c.message for c in results.checks]
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "ids.py").write_text(STEP_WRONG)
+    results = grade(tmp_path / "bad", load_tasks(tmp_path / "tasks"), visibility=ALL)
+    assert results.checks[0].status != "passed" and "greedy(model, 1, " in results.checks[0].message
+
+
+# --------------------------------------------------------------------------- the table model itself
+
+
+TABLE = parse_tables([{"seed": "ab", "max_len": 3, "next": {"": {"c": 0.6, "d": 0.4}, "c": {"a": 0.7, "b": 0.3}}}],
+                     False, "_abcd")[0]
+
+
+def model(**spec):
+    return build(spec, TABLE.next, TABLE.default, TABLE.prompt, 16)
+
+
+def test_each_input_form_reads_the_same_context_after_left_padding():
+    ids = torch.tensor([[0, 0, 1, 2, 3]])  # pad, pad, then the seed "ab" and "c"
+    want = torch.tensor([1e-6, 0.7, 0.3, 1e-6, 1e-6], dtype=torch.float64)
+    for spec, x in [({"input": "ids"}, ids), ({"input": "column"}, ids.unsqueeze(-1)),
+                    ({"input": "onehot"}, torch.nn.functional.one_hot(ids, 5).float().masked_fill(
+                        (ids == 0).unsqueeze(-1), 0.0))]:
+        probs = model(returns="probs", **spec)(x)
+        assert probs.shape == (1, 5) and torch.allclose(probs[0].double(), want / want.sum(), atol=1e-6)
+    every = model(returns="log_probs", positions="all")(ids)
+    assert every.shape == (1, 5, 5) and int(every[0, 3].argmax()) == 3  # after "ab": c
+    logits = model(returns="logits")(ids)
+    assert torch.allclose(logits.softmax(-1), model(returns="probs")(ids), atol=1e-6)
+    assert not torch.allclose(logits, model(returns="log_probs")(ids))  # logits are not log-probabilities
+    assert isinstance(build({"kind": "predict"}, TABLE.next, TABLE.default, TABLE.prompt, 16).predict(
+        np.array([[1, 2]])), np.ndarray)
+
+
+def test_a_module_refuses_the_wrong_shape_and_bad_ids_saying_what_it_takes():
+    with pytest.raises(ContractError, match=r"takes a batch of shape \(B, T, 1\), got shape \(1, 3\)"):
+        model(input="column")(torch.tensor([[1, 2, 3]]))
+    with pytest.raises(ContractError, match=r"token ids must lie in \[0, 5\)"):
+        model()(torch.tensor([[1, 9]]))
+    with pytest.raises(ContractError, match="fractional"):
+        model()(torch.tensor([[1.5, 2.0]]))
+
+
+def test_a_stateful_module_and_step_carry_what_they_read():
+    m = model(state=True, returns="probs")
+    first, state = m(torch.tensor([[1, 2]]))
+    after, state = m(torch.tensor([[3]]), state)
+    assert int(first.argmax()) == 3 and int(after.argmax()) == 1  # "" -> c, then "c" -> a
+    with pytest.raises(ContractError, match="not one the model returned"):
+        m(torch.tensor([[3]]), state + 0.5)
+    step = build({"kind": "step"}, TABLE.next, TABLE.default, TABLE.prompt, 16)
+    _, s = step(1)
+    logp, s = step(torch.tensor(2), s)
+    assert int(logp.argmax()) == 3
+    batched, _ = step(torch.tensor([3, 4]), torch.stack([s, s]))
+    assert batched.shape == (2, 5) and int(batched[0].argmax()) == 1
+
+
+# --------------------------------------------------------------------------- the spec's options, checked at load
+
+
+@pytest.mark.parametrize("change, phrase", [
+    (('kind = "module", input = "column"', 'kind = "modul", input = "column"'), "model.kind: must be one of"),
+    (('vocab = "_abcd"', 'vocab = "_abca"'), "must be a text of 4 to 256 distinct characters"),
+    (('"$seed", 12, "$max_len"', '"$sede", 12, "$max_len"'), "unknown value '$sede'"),
+    (('"$seed", 12, "$max_len"', '"$seed", 1000000000, "$max_len"'), "is over the 100000 a call may take"),
+    (('"$seed", 12, "$max_len"', '"$seed", nan, "$max_len"'), "must be a finite number"),
+    (('idx2char = "$idx2char" }\nrandom_tables = 3\n\n[[checks."lm.generate_seq"',
+      'idx2char = "$model" }\nrandom_tables = 3\n\n[[checks."lm.generate_seq"'), "a global cannot hold the model"),
+    (('length = "exact"\nreturns_seed = true\nargs = ["$model", "$seed", 12',
+      'returns_seed = true\nargs = ["$model", "$seed", 12'), "a vocab has no eos"),
+    (('seed = "ab"', 'seed = "az"'), "'z' is not a character of the vocab"),
+    (('args = ["$model", "$seed", 12, "$max_len"]', 'args = ["$seed", 12, "$max_len"]'), "never passes the model"),
+    (('max_len = 3', 'max_len = 100000'), "must be an integer from 1 to 64"),
+])
+def test_a_wrong_option_is_refused_at_load_naming_the_key(tmp_path, change, phrase):
+    folder = tmp_path / "lm"
+    folder.mkdir()
+    assert change[0] in TASK, change[0]
+    (folder / "task.toml").write_text(TASK.replace(change[0], change[1], 1))
+    (folder / "answer_key.py").write_text(KEY)
+    with pytest.raises(SpecError, match="lm.generate_seq") as error:
+        load_tasks(tmp_path)
+    assert phrase in str(error.value), str(error.value)
+
+
+def test_a_program_sets_a_global_for_its_call_and_puts_the_module_back():
+    import types
+
+    from harness.sandbox.program import Program, run
+
+    student = types.ModuleType("lm")
+    exec("char2idx = {'x': 0}\ndef probe():\n    return dict(char2idx), max_context_size\n", vars(student))
+    p = Program()
+    p.assign("lm.char2idx", p.op("vocab_map", "_ab", "char2idx"))
+    p.assign("lm.max_context_size", 7)
+    assert run(p.result(p.call("lm.probe")).to_json(), p.inputs, {"lm": student}) == ({"_": 0, "a": 1, "b": 2}, 7)
+    assert student.char2idx == {"x": 0} and not hasattr(student, "max_context_size")

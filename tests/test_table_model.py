@@ -7,7 +7,7 @@ wrong. Graded through the worker (harness.grading.grade), as a class would be.
 """
 from __future__ import annotations
 
-import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -378,3 +378,135 @@ def test_a_program_sets_a_global_for_its_call_and_puts_the_module_back():
     p.assign("lm.max_context_size", 7)
     assert run(p.result(p.call("lm.probe")).to_json(), p.inputs, {"lm": student}) == ({"_": 0, "a": 1, "b": 2}, 7)
     assert student.char2idx == {"x": 0} and not hasattr(student, "max_context_size")
+
+
+# --------------------------------------------------------------------------- the guide's example, and beams of states
+
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "WRITING_TASKS.md"
+
+
+def guide_block(start: str) -> str:
+    text = GUIDE.read_text()
+    block = text[text.index(start):]
+    return block[:block.index("```")]
+
+
+def test_the_guides_beam_check_grades_as_it_says(tmp_path):
+    head = TASK[:TASK.index('[checks."lm.generate_seq"]')].replace('"generate_seq", ', "")
+    folder = tmp_path / "tasks" / "lm"
+    folder.mkdir(parents=True)
+    (folder / "task.toml").write_text(head + guide_block('[checks."lm.beam_search"]'))
+    (folder / "answer_key.py").write_text(KEY)
+    for name, source, fails in [("key", KEY, False), ("torch", TORCH_SOLUTION, False),
+                                ("parent", PARENT_BY_TOKEN, True)]:
+        (tmp_path / name).mkdir()
+        assert ("lm.beam_search" in failures(tmp_path / "tasks", tmp_path / name, source)) == fails, name
+
+
+def test_the_guides_written_check_helpers_build_a_program():
+    import types
+
+    from harness.checks.tables import TOKEN_IDS, Table, log_dist
+    from harness.runtime.tokens import BOS, EOS
+    from harness.sandbox.program import Program, run
+
+    table = Table("a two-step tree", {"": log_dist({TOKEN_IDS["A"]: 0.7, EOS: 0.3}),
+                                      "4": log_dist({EOS: 0.9, TOKEN_IDS["B"]: 0.1})}, log_dist({EOS: 1.0}), max_len=3)
+    student = types.ModuleType("lm")
+    exec("import torch\ndef greedy(model, n):\n    ids = [1]\n    for _ in range(n):\n"
+         "        ids.append(int(model(torch.tensor([ids]))[0, -1].argmax()))\n        if ids[-1] == 2:\n"
+         "            break\n    return ids[1:]\n", vars(student))
+    p = Program()
+    model = table.model(p, {"kind": "module", "input": "ids", "positions": "all"})
+    assert run(p.result(p.call("lm.greedy", model, 3)).to_json(), p.inputs, {"lm": student}) == [4, EOS]
+    assert table.prompt == [BOS] and table.text([4, EOS]) == "[4 (A), 2 (eos)]"
+
+
+STEP_BEAM_TASK = STEP_TASK.replace('names = ["greedy"]', 'names = ["greedy", "beam"]') + '''
+[checks."ids.beam"]
+kind = "beam"
+target = "beam"
+points = 1
+model = { kind = "step" }
+length = "exact"
+args = ["$model", "$bos", "$beam_width", "$max_len"]
+random_tables = 6
+
+[[checks."ids.beam".tables]]
+about = "two beams ending in C"
+max_len = 4
+beam_widths = [2]
+default = { A = 0.4, B = 0.35, C = 0.25 }
+next = { "" = { A = 0.52, B = 0.48 }, "A" = { C = 0.6, B = 0.4 }, "B" = { C = 0.62, A = 0.38 }, "A C" = { B = 0.5, A = 0.3, D = 0.2 }, "B C" = { D = 0.9, B = 0.1 }, "A C B" = { A = 0.99, D = 0.01 }, "B C D" = { B = 0.45, A = 0.55 } }
+'''
+STEP_BEAM_KEY = STEP_KEY + '''
+
+def beam(step, bos, width, n):
+    beams = [([], 0.0, None, bos)]  # tokens, score, state, last token
+    for _ in range(n):
+        candidates = []
+        for tokens, score, state, last in beams:
+            logp, after = step(last, state)
+            top = torch.topk(logp, width)
+            candidates += [(tokens + [int(t)], score + float(v), after, int(t)) for v, t in zip(top.values, top.indices)]
+        beams = sorted(candidates, key=lambda c: -c[1])[:width]
+    return [(tokens, score) for tokens, score, _, _ in beams]
+'''
+# a state kept per last token: two beams ending in C share the state of the later one
+STATE_BY_TOKEN = STEP_BEAM_KEY.replace('''        beams = sorted(candidates, key=lambda c: -c[1])[:width]''', '''        beams = sorted(candidates, key=lambda c: -c[1])[:width]
+        by_last = {last: state for _, _, state, last in beams}
+        beams = [(tokens, score, by_last[last], last) for tokens, score, _, last in beams]''')
+
+
+def test_a_beam_search_that_keeps_one_state_per_last_token_fails(tmp_path):
+    folder = tmp_path / "tasks" / "ids"
+    folder.mkdir(parents=True)
+    (folder / "task.toml").write_text(STEP_BEAM_TASK)
+    (folder / "answer_key.py").write_text(STEP_BEAM_KEY)
+    for name, source in [("good", STEP_BEAM_KEY), ("bad", STATE_BY_TOKEN)]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "ids.py").write_text(source)
+    good = grade(tmp_path / "good", load_tasks(tmp_path / "tasks"), visibility=ALL)
+    assert all(c.status == "passed" for c in good.checks), [c.message for c in good.checks]
+    bad = {c.id: c for c in grade(tmp_path / "bad", load_tasks(tmp_path / "tasks"), visibility=ALL).checks}
+    assert bad["ids.greedy"].status == "passed" and bad["ids.beam"].status == "failed"
+    message = bad["ids.beam"].message
+    assert message.startswith("beam(model, 1, 2, 4) on two beams ending in C: the best hypothesis: expected "
+                              "[4 (A), 6 (C), 5 (B), 4 (A)]"), message
+    assert bad["ids.beam"].points == 0  # the random tables catch it too
+
+
+@pytest.mark.parametrize("returned, phrase", [
+    ("3.5", "should return text, got"),
+    ("'ab' + chr(955)", "should return text, got"),
+    ("float('nan')", "should return text, got"),
+])
+def test_a_result_of_another_kind_is_refused_saying_what_is_expected(tasks, tmp_path, returned, phrase):
+    source = KEY.replace("    return out\n", f"    return {returned}\n")
+    failed = failures(tasks, tmp_path, source)
+    assert phrase in failed["lm.generate_seq"], failed
+
+
+def test_hypotheses_of_another_kind_are_refused(tasks, tmp_path):
+    source = KEY.replace("    return np.stack(histories)", "    return np.stack(histories).astype(float)")
+    failed = failures(tasks, tmp_path, source)
+    assert "should return the hypotheses, best first (a 2-D array of ids, or a list of texts)" in \
+        failed["lm.beam_search"], failed
+
+
+def test_a_release_grades_the_table_model_checks_from_its_bundle(tasks, tmp_path):
+    """The answer key's results on the table models are recorded in the bundle; a student's side, without the
+    answer key, gives the live verdicts (the seed text left out is still named)."""
+    from harness import bundle
+    from harness.answers import BundleAnswers
+    from harness.release import write_release
+
+    write_release(tmp_path / "released", load_tasks(tasks))
+    released = bundle.load(tmp_path / "released" / bundle.FOLDER)
+    for name, source, failing in [("good", TORCH_SOLUTION, set()), ("seedless", DROPS_SEED, {"lm.generate_seq"})]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "lm.py").write_text(source)
+        results = grade(tmp_path / name, released.specs(), visibility=("public",), answers=BundleAnswers(released))
+        failed = {c.id: c.message for c in results.checks if c.status != "passed"}
+        assert set(failed) == failing, failed
+    assert "the seed text 'ab' is missing at the start" in failed["lm.generate_seq"]

@@ -1,7 +1,7 @@
 """Checks of greedy and beam search, run on next-token tables.
 
 A table is a language model seen from outside: the distribution of the next token after each prefix.
-Two sources of tables:
+Two sources of tables (harness/checks/tables.py):
 
 - ``tables``, written in the task's ``task.toml``: each prefix (after bos) with its next-token
   probabilities, written with token names (``eos``, ``A``..``D``) or ids, and the ``max_len`` (and, for
@@ -16,11 +16,13 @@ finished (it ends at eos or has max_len tokens), its score is its summed log-pro
 table (recomputed here), the list is sorted best first, and the best hypothesis is the one the
 answer key finds, or one of the catalogue's accepted forms of beam search finds (a beam kept full,
 finished hypotheses kept in the beam). Random tables on which those forms disagree are left out.
+
+With a ``model`` option the search is called as a course calls it — on a table model, with text and notebook
+globals — and its result is compared with the answer key's exactly (harness/checks/model_decoding.py).
 """
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass
 
 import torch
@@ -34,8 +36,7 @@ from .compare import as_float, describe
 from .declared import validate_target
 from .diagnose import wrong_output
 from . import model_decoding
-from .tables import (BEAM_TABLES, GREEDY_TABLES, NAMES, Table, log_dist, parse_tables, random_tables, spell,
-                     tables_tested)
+from .tables import BEAM_TABLES, GREEDY_TABLES, NAMES, Table, parse_tables, random_tables, spell, tables_tested
 
 # --------------------------------------------------------------------------- greedy search
 

@@ -233,6 +233,7 @@ def test_a_keras_like_model_with_predict(tmp_path):
     (tmp_path / "torchy").mkdir()  # the module's code on a predict model: the contract's model has no forward
     failed = failures(tmp_path / "tasks", tmp_path / "torchy", TORCH_SOLUTION)
     assert set(failed) == {"lm.generate_seq", "lm.beam_search"}, failed
+    assert "'TablePredictor' object is not callable" in failed["lm.generate_seq"], failed
 
 
 STEP_TASK = '''
@@ -354,6 +355,22 @@ def test_a_stateful_module_and_step_carry_what_they_read():
     (('seed = "ab"', 'seed = "az"'), "'z' is not a character of the vocab"),
     (('args = ["$model", "$seed", 12, "$max_len"]', 'args = ["$seed", 12, "$max_len"]'), "never passes the model"),
     (('max_len = 3', 'max_len = 100000'), "must be an integer from 1 to 64"),
+    (('positions = "all" }\nvocab = "_abcd"\nlength = "exact"\nreturns_seed = true\nargs = ["$model", "$seed"',
+      'positions = "all", hidden = 3 }\nvocab = "_abcd"\nlength = "exact"\nreturns_seed = true\nargs = ["$model", '
+      '"$seed"'), "model.hidden: unknown key"),
+    (('kind = "module", input = "column", returns = "logits", positions = "all" }\nvocab = "_abcd"\nlength = '
+      '"exact"\nreturns_seed = true\nargs = ["$model", "$seed"',
+      'kind = "predict", returns = "logits" }\nvocab = "_abcd"\nlength = "exact"\nreturns_seed = true\nargs = '
+      '["$model", "$seed"'), "predict returns probabilities"),
+    (('kind = "module", input = "column", returns = "logits", positions = "all" }\nvocab = "_abcd"\nlength = '
+      '"exact"\nreturns_seed = true\nargs = ["$model", "$seed"',
+      'kind = "step", state = true }\nvocab = "_abcd"\nlength = "exact"\nreturns_seed = true\nargs = '
+      '["$model", "$seed"'), "only a module takes its state as an argument"),
+    (('globals = { char2idx = "$char2idx", idx2char = "$idx2char" }\nrandom_tables = 3\n\n[[checks."lm.generate_seq"',
+      'globals = { __name__ = "x" }\nrandom_tables = 3\n\n[[checks."lm.generate_seq"'), "not a name a module global"),
+    (('args = ["$model", "$seed", 12, "$max_len"]', 'args = "$model"'), "must be a list of the call's arguments"),
+    (('returns_seed = true\nargs = ["$model", "$seed", 12', 'accept_missing_eos = true\nreturns_seed = true\n'
+      'args = ["$model", "$seed", 12'), "compared with the answer key's exactly"),
 ])
 def test_a_wrong_option_is_refused_at_load_naming_the_key(tmp_path, change, phrase):
     folder = tmp_path / "lm"
@@ -510,3 +527,14 @@ def test_a_release_grades_the_table_model_checks_from_its_bundle(tasks, tmp_path
         failed = {c.id: c.message for c in results.checks if c.status != "passed"}
         assert set(failed) == failing, failed
     assert "the seed text 'ab' is missing at the start" in failed["lm.generate_seq"]
+
+
+def test_comparing_every_hypothesis_needs_a_model(tmp_path):
+    folder = tmp_path / "ids"
+    folder.mkdir()
+    (folder / "task.toml").write_text(STEP_BEAM_TASK.replace('model = { kind = "step" }\nlength = "exact"\n'
+                                                             'args = ["$model", "$bos", "$beam_width", "$max_len"]\n',
+                                                             'hypotheses = "all"\n'))
+    (folder / "answer_key.py").write_text(STEP_BEAM_KEY)
+    with pytest.raises(SpecError, match=r'\[checks."ids.beam"\].hypotheses: only a check with a model'):
+        load_tasks(tmp_path)

@@ -114,38 +114,53 @@ def validate_globals(raw, where: str = "") -> None:
         validate_value(value, f"{where}.{name}")
 
 
+TEXT_VALUES = ("$seed", "$vocab", "$char2idx", "$idx2char")  # what only a vocab gives
+
+
+def named(value) -> set[str]:
+    """The ``$name`` values in an argument or a global (lists included)."""
+    if isinstance(value, list):
+        return set().union(*(named(v) for v in value))
+    return {value} if isinstance(value, str) and value.startswith("$") else set()
+
+
 def consistent(options: dict, beam: bool) -> None:
     """What the options of a greedy or beam check must agree on (raised as OptionError at spec load)."""
-    vocab, model, names = options["vocab"], options["model"], options["args"] + list(options["kwargs"].values())
+    vocab, model = options["vocab"], options["model"]
     tables = parse_tables(options["tables"], beam, vocab)
+    for i, table in enumerate(tables):
+        validate_globals(table.globals, f"tables[{i}].globals")
     if vocab and not model:
         raise OptionError("vocab", "a vocab needs a model: step(prefix) reads ids", 'add model = { kind = "module" }')
     if vocab and options["length"] == "eos":
         raise OptionError("length", "a vocab has no eos: generation runs for exactly max_len characters",
                           'write length = "exact"')
-    validate_globals(options["globals"], "globals")
-    for i, table in enumerate(tables):
-        validate_globals(table.globals, f"tables[{i}].globals")
     if vocab and not tables:
         raise OptionError("tables", "with a vocab, the check needs a written table: it names the seed text",
                           'e.g. [[checks."….".tables]] seed = "ab", max_len = 3, next = { "" = { a = 0.6, b = 0.4 } }')
     if options["returns_seed"] and not vocab:
         raise OptionError("returns_seed", "a seed text needs a vocab (without one, the result holds the ids after "
                           "bos)")
-    if not model and (options["args"] or options["kwargs"] or options["globals"]
-                      or any(t.globals for t in tables)):
+    if model and options.get("accept_missing_eos"):
+        raise OptionError("accept_missing_eos", "with a model, a result is compared with the answer key's exactly",
+                          "leave it out, or drop the model")
+    if not model and options.get("hypotheses", "best") != "best":
+        raise OptionError("hypotheses", "only a check with a model compares every hypothesis (without one, each "
+                          "hypothesis is judged on the table and the best compared)", 'add model = { kind = "step" } '
+                          "or leave it out")
+    if not model and (options["args"] or options["kwargs"] or options["globals"] or any(t.globals for t in tables)):
         raise OptionError("model", "args, kwargs and globals call the target with a model: this check has none",
                           'add model = { kind = "module" } or leave them out')
-    if model and not vocab and not options["args"]:
-        return  # the contract's own arguments, with the model for step
     if vocab and not options["args"]:
         raise OptionError("args", "missing: with a vocab, say how the target is called",
                           'e.g. args = ["$model", "$seed", 20, "$max_len"]')
-    if model and "$model" not in names:
+    called = named(options["args"]) | named(list(options["kwargs"].values()))
+    if model and options["args"] and "$model" not in called:
         raise OptionError("args", "the call never passes the model", 'put "$model" where the target takes it')
-    if not vocab and "$seed" in names:
-        raise OptionError("args", '"$seed" is a text, which needs a vocab')
-    if not beam and "$beam_width" in names:
+    given = called | named([v for g in [options["globals"], *(t.globals for t in tables)] for v in g.values()])
+    if not vocab and given & set(TEXT_VALUES):
+        raise OptionError("args", f"{sorted(given & set(TEXT_VALUES))[0]} needs a vocab", 'add vocab = "…"')
+    if not beam and "$beam_width" in given:
         raise OptionError("args", '"$beam_width" belongs to beam search')
 
 

@@ -538,3 +538,76 @@ def test_comparing_every_hypothesis_needs_a_model(tmp_path):
     (folder / "answer_key.py").write_text(STEP_BEAM_KEY)
     with pytest.raises(SpecError, match=r'\[checks."ids.beam"\].hypotheses: only a check with a model'):
         load_tasks(tmp_path)
+
+
+MODULE_TASK = '''
+[task]
+name = "ids"
+title = "Decoding token ids with a model"
+module = "ids"
+seed = 7
+
+[interface]
+names = ["greedy", "generate"]
+
+[checks."ids.greedy"]
+kind = "greedy"
+target = "greedy"
+points = 1
+model = { kind = "module", returns = "probs" }
+random_tables = 4
+
+[[checks."ids.greedy".tables]]
+about = "a tree where eos comes early"
+max_len = 4
+default = { eos = 0.6, C = 0.4 }
+next = { "" = { A = 0.5, B = 0.4, eos = 0.1 }, "A" = { eos = 0.3, C = 0.28, D = 0.22, A = 0.2 } }
+
+[checks."ids.generate"]
+kind = "greedy"
+target = "generate"
+points = 1
+model = { kind = "module", state = true, returns = "log_probs" }
+length = "exact"
+args = ["$model", "$bos", "$max_len"]
+random_tables = 4
+'''
+MODULE_KEY = '''
+import torch
+
+
+def greedy(model, bos, eos, max_len):
+    ids = [bos]
+    while len(ids) <= max_len and ids[-1] != eos:
+        ids.append(int(model(torch.tensor([ids]))[0].argmax()))
+    return ids[1:]
+
+
+def generate(model, bos, n):
+    out, state, x = [], None, torch.tensor([[bos]])
+    for _ in range(n):
+        logp, state = model(x, state)
+        out.append(int(logp[0].argmax()))
+        x = torch.tensor([[out[-1]]])
+    return out
+'''
+WITH_BOS = MODULE_KEY.replace("    return ids[1:]", "    return ids")
+# feeds everything again with the state it got: the model reads the prefix twice
+FED_TWICE = MODULE_KEY.replace("        x = torch.tensor([[out[-1]]])", "        x = torch.tensor([[bos] + out])")
+
+
+def test_token_ids_with_a_module_and_a_stateful_module(tmp_path):
+    folder = tmp_path / "tasks" / "ids"
+    folder.mkdir(parents=True)
+    (folder / "task.toml").write_text(MODULE_TASK)
+    (folder / "answer_key.py").write_text(MODULE_KEY)
+    for name, source, failing, phrase in [
+            ("key", MODULE_KEY, {}, ""),
+            ("bos", WITH_BOS, {"ids.greedy"}, "it starts with bos (1)"),
+            ("twice", FED_TWICE, {"ids.generate"}, "generate(model, 1, ")]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "ids.py").write_text(source)
+        results = grade(tmp_path / name, load_tasks(tmp_path / "tasks"), visibility=ALL)
+        failed = {c.id: f"{c.message} || {c.hint}" for c in results.checks if c.status != "passed"}
+        assert set(failed) == set(failing), (name, failed)
+        assert all(phrase in message for message in failed.values()), failed

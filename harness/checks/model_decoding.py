@@ -269,8 +269,11 @@ def hypotheses_of(value, table: Table) -> list[list[int]] | None:
 
 
 def seed_problem(ctx: Context, table: Table, got: list[int], want: list[int]) -> tuple[str, str] | None:
-    """What is wrong with the seed or the length of ``got`` (the contract's conventions), if that is all."""
+    """What is wrong with the start (bos, the seed) or the length of ``got`` (the contract's conventions), if that
+    is all."""
     seed, n = list(table.seed), prompt_length(table)
+    if not table.vocab and got[:1] == [BOS] and got[1:] == want:
+        return f"it starts with bos ({BOS})", "the result holds the tokens after bos, without bos itself"
     if ctx.options["returns_seed"] and want[:n] == seed and got == want[n:]:
         return (f"the seed text {table.text(seed)} is missing at the start",
                 "the contract returns the seed text followed by what was generated")
@@ -313,11 +316,21 @@ def passed(ctx: Context, hand: list[Table], randoms: list[Table], beam: bool) ->
                          f"{tables_tested(hand, randoms, beam)}: {what} ({held})")
 
 
+def answer_key_value(ctx: Context, program: Program, table: Table, read, label: str):
+    """The answer key's result read as the student's is; one that cannot be read is the task's error, said as such."""
+    value = ctx.reference(program)
+    found = read(value, table)
+    if found is None or (isinstance(found, list) and any(h is None for h in found)):
+        raise ValueError(f"{label}: the answer key returned {describe(value)}, which reads as neither text nor token "
+                         "ids: fix answer_key.py")
+    return found
+
+
 def judge_greedy(ctx: Context, table: Table, module: str, name: str) -> Verdict | None:
     label = call_words(ctx, table, name)
     program = model_program(ctx, table, f"{module}.{name}")
     got_value = ctx.student(program, case=label)
-    want = tokens_of(ctx.reference(program), table)
+    want = answer_key_value(ctx, program, table, tokens_of, label)
     got = tokens_of(got_value, table)
     shape = "text" if table.vocab else "a list of token ids"
     if got is None:
@@ -332,10 +345,9 @@ def judge_greedy(ctx: Context, table: Table, module: str, name: str) -> Verdict 
     if problem is not None:
         return wrong_output(ctx, f"{label}: {expected}: {problem[0]}", program, got_value, module, name, 0.0, 0.0,
                             problem[1], numbers)
-    return wrong_output(ctx, f"{label}: {expected} ({table.path(want[n:])}): {first_difference(ctx, table, got, want)}",
-                        program,
-                        got_value, module, name, 0.0, 0.0,
-                        "at each step take the most probable next token given everything so far, as the model's "
+    traced = f"expected {table.text(want)} ({table.path(want[n:])}), got {table.text(got)}"
+    return wrong_output(ctx, f"{label}: {traced}: {first_difference(ctx, table, got, want)}", program, got_value,
+                        module, name, 0.0, 0.0, "at each step take the most probable next token given everything so far, as the model's "
                         "output for the last position says", numbers)
 
 
@@ -343,7 +355,7 @@ def judge_beam(ctx: Context, table: Table, width: int, module: str, name: str) -
     label = call_words(ctx, table, name, width)
     program = model_program(ctx, table, f"{module}.{name}", width)
     got_value = ctx.student(program, case=label)
-    want = hypotheses_of(ctx.reference(program), table)
+    want = answer_key_value(ctx, program, table, hypotheses_of, label)
     got = hypotheses_of(got_value, table)
     numbers = {"case": table.about, "beam_width": width}
     if got is None or any(h is None for h in got):

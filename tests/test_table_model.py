@@ -147,13 +147,17 @@ DROPS_SEED = KEY.replace("    return out\n", "    return out[len(seed_text):]\n"
 ONE_SHORT = KEY.replace("    for _ in range(n_words):\n        with", "    for _ in range(n_words - 1):\n        with")
 
 
+def task_folder(tasks: Path, name: str, spec: str, key: str) -> Path:
+    """``tasks/<name>/`` with its task.toml and answer_key.py; returns ``tasks``."""
+    (tasks / name).mkdir(parents=True)
+    (tasks / name / "task.toml").write_text(spec)
+    (tasks / name / "answer_key.py").write_text(key)
+    return tasks
+
+
 @pytest.fixture(scope="module")
 def tasks(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("course") / "tasks"
-    (folder / "lm").mkdir(parents=True)
-    (folder / "lm" / "task.toml").write_text(TASK)
-    (folder / "lm" / "answer_key.py").write_text(KEY)
-    return folder
+    return task_folder(tmp_path_factory.mktemp("course") / "tasks", "lm", TASK, KEY)
 
 
 def failures(tasks, tmp_path, source: str) -> dict[str, str]:
@@ -224,10 +228,7 @@ def beam_search(model, num_beams, num_words, input_text, max_length, temp=1.0, m
 
 
 def test_a_keras_like_model_with_predict(tmp_path):
-    folder = tmp_path / "tasks" / "lm"
-    folder.mkdir(parents=True)
-    (folder / "task.toml").write_text(PREDICT_TASK)
-    (folder / "answer_key.py").write_text(PREDICT_KEY)
+    task_folder(tmp_path / "tasks", "lm", PREDICT_TASK, PREDICT_KEY)
     (tmp_path / "good").mkdir()
     assert failures(tmp_path / "tasks", tmp_path / "good", PREDICT_KEY) == {}
     (tmp_path / "torchy").mkdir()  # the module's code on a predict model: the contract's model has no forward
@@ -273,10 +274,7 @@ STEP_WRONG = STEP_KEY.replace("        logp, state = step(token, state)",
 
 
 def test_a_stateful_step_is_passed_back_its_state(tmp_path):
-    folder = tmp_path / "tasks" / "ids"
-    folder.mkdir(parents=True)
-    (folder / "task.toml").write_text(STEP_TASK)
-    (folder / "answer_key.py").write_text(STEP_KEY)
+    task_folder(tmp_path / "tasks", "ids", STEP_TASK, STEP_KEY)
     (tmp_path / "good").mkdir()
     (tmp_path / "good" / "ids.py").write_text(STEP_KEY)
     results = grade(tmp_path / "good", load_tasks(tmp_path / "tasks"), visibility=ALL)
@@ -373,11 +371,8 @@ def test_a_stateful_module_and_step_carry_what_they_read():
       'args = ["$model", "$seed", 12'), "compared with the answer key's exactly"),
 ])
 def test_a_wrong_option_is_refused_at_load_naming_the_key(tmp_path, change, phrase):
-    folder = tmp_path / "lm"
-    folder.mkdir()
     assert change[0] in TASK, change[0]
-    (folder / "task.toml").write_text(TASK.replace(change[0], change[1], 1))
-    (folder / "answer_key.py").write_text(KEY)
+    task_folder(tmp_path, "lm", TASK.replace(change[0], change[1], 1), KEY)
     with pytest.raises(SpecError, match="lm.generate_seq") as error:
         load_tasks(tmp_path)
     assert phrase in str(error.value), str(error.value)
@@ -410,10 +405,7 @@ def guide_block(start: str) -> str:
 
 def test_the_guides_beam_check_grades_as_it_says(tmp_path):
     head = TASK[:TASK.index('[checks."lm.generate_seq"]')].replace('"generate_seq", ', "")
-    folder = tmp_path / "tasks" / "lm"
-    folder.mkdir(parents=True)
-    (folder / "task.toml").write_text(head + guide_block('[checks."lm.beam_search"]'))
-    (folder / "answer_key.py").write_text(KEY)
+    task_folder(tmp_path / "tasks", "lm", head + guide_block('[checks."lm.beam_search"]'), KEY)
     for name, source, fails in [("key", KEY, False), ("torch", TORCH_SOLUTION, False),
                                 ("parent", PARENT_BY_TOKEN, True)]:
         (tmp_path / name).mkdir()
@@ -476,10 +468,7 @@ STATE_BY_TOKEN = STEP_BEAM_KEY.replace('''        beams = sorted(candidates, key
 
 
 def test_a_beam_search_that_keeps_one_state_per_last_token_fails(tmp_path):
-    folder = tmp_path / "tasks" / "ids"
-    folder.mkdir(parents=True)
-    (folder / "task.toml").write_text(STEP_BEAM_TASK)
-    (folder / "answer_key.py").write_text(STEP_BEAM_KEY)
+    task_folder(tmp_path / "tasks", "ids", STEP_BEAM_TASK, STEP_BEAM_KEY)
     for name, source in [("good", STEP_BEAM_KEY), ("bad", STATE_BY_TOKEN)]:
         (tmp_path / name).mkdir()
         (tmp_path / name / "ids.py").write_text(source)
@@ -530,12 +519,9 @@ def test_a_release_grades_the_table_model_checks_from_its_bundle(tasks, tmp_path
 
 
 def test_comparing_every_hypothesis_needs_a_model(tmp_path):
-    folder = tmp_path / "ids"
-    folder.mkdir()
-    (folder / "task.toml").write_text(STEP_BEAM_TASK.replace('model = { kind = "step" }\nlength = "exact"\n'
-                                                             'args = ["$model", "$bos", "$beam_width", "$max_len"]\n',
-                                                             'hypotheses = "all"\n'))
-    (folder / "answer_key.py").write_text(STEP_BEAM_KEY)
+    without_model = STEP_BEAM_TASK.replace('model = { kind = "step" }\nlength = "exact"\n'
+                                           'args = ["$model", "$bos", "$beam_width", "$max_len"]\n', 'hypotheses = "all"\n')
+    task_folder(tmp_path, "ids", without_model, STEP_BEAM_KEY)
     with pytest.raises(SpecError, match=r'\[checks."ids.beam"\].hypotheses: only a check with a model'):
         load_tasks(tmp_path)
 
@@ -597,10 +583,7 @@ FED_TWICE = MODULE_KEY.replace("        x = torch.tensor([[out[-1]]])", "       
 
 
 def test_token_ids_with_a_module_and_a_stateful_module(tmp_path):
-    folder = tmp_path / "tasks" / "ids"
-    folder.mkdir(parents=True)
-    (folder / "task.toml").write_text(MODULE_TASK)
-    (folder / "answer_key.py").write_text(MODULE_KEY)
+    task_folder(tmp_path / "tasks", "ids", MODULE_TASK, MODULE_KEY)
     for name, source, failing, phrase in [
             ("key", MODULE_KEY, {}, ""),
             ("bos", WITH_BOS, {"ids.greedy"}, "it starts with bos (1)"),

@@ -594,3 +594,27 @@ def test_token_ids_with_a_module_and_a_stateful_module(tmp_path):
         failed = {c.id: f"{c.message} || {c.hint}" for c in results.checks if c.status != "passed"}
         assert set(failed) == set(failing), (name, failed)
         assert all(phrase in message for message in failed.values()), failed
+
+
+def test_a_global_reaches_the_students_module_behind_an_interface_map():
+    import types
+
+    from harness.runtime.mapping import MappedModule
+    from harness.sandbox.program import Program, run
+
+    student = types.ModuleType("lm")
+    exec("def probe():\n    return max_context_size\n", vars(student))
+    p = Program()
+    p.assign("lm.max_context_size", 9)
+    assert run(p.result(p.call("lm.probe")).to_json(), p.inputs, {"lm": MappedModule(student, {}, {})}) == 9
+    assert not hasattr(student, "max_context_size")
+
+
+def test_an_answer_key_whose_result_cannot_be_read_is_the_tasks_error(tmp_path):
+    task_folder(tmp_path / "tasks", "lm", TASK, KEY.replace("    return out\n", "    return 3.5\n"))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "lm.py").write_text(KEY)
+    results = grade(tmp_path / "sub", load_tasks(tmp_path / "tasks"), visibility=ALL)
+    check = next(c for c in results.checks if c.id == "lm.generate_seq")
+    assert check.status == "error" and "the answer key returned float 3.5, which reads as neither text nor token ids" \
+        in check.message, check.message

@@ -5,9 +5,10 @@ A check is a function ``check(ctx) -> Verdict`` registered under its id (``cells
 with the contract names it needs and its options (tolerances, sizes) that a spec may override.
 
 This package is the engine: the machinery every check uses (cases, compare, diagnose, implementation,
-sampling), the kinds a task declares in TOML (declared, decoding) and the trained-task families (trained and
-one module per family). The checks of one assignment live in its task folder's ``checks.py`` (the default
-course's: ``tasks/<name>/checks.py``), registered into that task's own registry (harness.course).
+sampling, tables), the kinds a task declares in TOML (declared, decoding with model_decoding) and the
+trained-task families (trained and one module per family). The checks of one assignment live in its task
+folder's ``checks.py`` (the default course's: ``tasks/<name>/checks.py``), registered into that task's own
+registry (harness.course).
 """
 from __future__ import annotations
 

@@ -23,6 +23,9 @@ def resolve(namespace: dict, dotted: str):
         raise ContractError(f"{module_name}.py does not define {attr!r}") from None
 
 
+_UNSET = object()  # a global the module did not have before a program set it
+
+
 def _own_module(namespace: dict, dotted: str):
     """The module object that holds ``module.attr``'s globals (the student's own, behind an interface map)."""
     module_name, _, attr = dotted.partition(".")
@@ -79,6 +82,3 @@ def run(program: dict, inputs: dict, namespace: dict):
                 vars(module).pop(attr, None)
             else:
                 setattr(module, attr, old)
-
-
-_UNSET = object()

@@ -368,6 +368,11 @@ def _checks(path: Path, table: dict, allowed: tuple[str, ...], default: str, suf
             kind = ((int, float) if isinstance(default_value, (int, float)) and not isinstance(default_value, bool)
                     else type(default_value))
             options[name] = _expect_type(path, f"{key}.{name}", value, kind, f"like {default_value!r}")
+        if definition.consistent is not None:
+            try:
+                definition.consistent(options)
+            except OptionError as exc:
+                raise SpecError(path, f"{key}.{exc.where}", exc.what, exc.fix) from None
         checks.append(CheckSpec(check_id + suffix, float(points), visibility, options, definition=found))
     return checks
 

@@ -5,9 +5,10 @@ A check is a function ``check(ctx) -> Verdict`` registered under its id (``cells
 with the contract names it needs and its options (tolerances, sizes) that a spec may override.
 
 This package is the engine: the machinery every check uses (cases, compare, diagnose, implementation,
-sampling), the kinds a task declares in TOML (declared, decoding) and the trained-task families (trained and
-one module per family). The checks of one assignment live in its task folder's ``checks.py`` (the default
-course's: ``tasks/<name>/checks.py``), registered into that task's own registry (harness.course).
+sampling, tables), the kinds a task declares in TOML (declared, decoding with model_decoding) and the
+trained-task families (trained and one module per family). The checks of one assignment live in its task
+folder's ``checks.py`` (the default course's: ``tasks/<name>/checks.py``), registered into that task's own
+registry (harness.course).
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ class CheckDef:
     options: dict
     description: str
     prepare: Callable | None = None  # ctx -> None: what it needs from the answer key beyond its programs
+    consistent: Callable | None = None  # options -> None: raises OptionError when options disagree with each other
 
     def needs_for(self, options: dict) -> tuple[str, ...]:
         """The contract names a check of these options needs: a declared check's ``{target}`` is its target."""
@@ -83,16 +85,17 @@ _SCOPES: list[tuple[dict, dict]] = []  # a task's checks.py being imported: wher
 
 
 def register(check_id: str, needs: tuple[str, ...] | list[str], description: str, prepare: Callable | None = None,
-             **options):
+             consistent: Callable | None = None, **options):
     """Decorator: register ``func(ctx) -> Verdict`` as check ``check_id``. ``prepare(ctx)``, when given,
     computes (through ``ctx.computed``) the answer key's values the check needs besides those of its
-    programs — a trained task's baselines — so that a release can record them."""
+    programs — a trained task's baselines — so that a release can record them. ``consistent(options)``, when
+    given, raises OptionError when the spec's options, each valid alone, do not go together."""
 
     def deco(func):
         registry = _SCOPES[-1][0] if _SCOPES else REGISTRY
         _refuse_duplicate(registry, check_id, func)
         registry[check_id] = CheckDef(check_id, check_id.split(".")[0], tuple(needs), func, options, description,
-                                      prepare)
+                                      prepare, consistent)
         return func
 
     return deco

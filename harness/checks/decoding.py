@@ -1,7 +1,7 @@
 """Checks of greedy and beam search, run on next-token tables.
 
 A table is a language model seen from outside: the distribution of the next token after each prefix.
-Two sources of tables:
+Two sources of tables (harness/checks/tables.py):
 
 - ``tables``, written in the task's ``task.toml``: each prefix (after bos) with its next-token
   probabilities, written with token names (``eos``, ``A``..``D``) or ids, and the ``max_len`` (and, for
@@ -16,185 +16,27 @@ finished (it ends at eos or has max_len tokens), its score is its summed log-pro
 table (recomputed here), the list is sorted best first, and the best hypothesis is the one the
 answer key finds, or one of the catalogue's accepted forms of beam search finds (a beam kept full,
 finished hypotheses kept in the beam). Random tables on which those forms disagree are left out.
+
+With a ``model`` option the search is called as a course calls it — on a table model, with text and notebook
+globals — and its result is compared with the answer key's exactly (harness/checks/model_decoding.py).
 """
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass
 
 import torch
 
 from ..answers import VariantFailed
-from ..runtime.ops import prefix_key
 from ..runtime.tokens import BOS, EOS
 from ..sandbox.program import Program
-from . import Context, OptionError, Structured, Verdict, register
+from . import Context, Structured, Verdict, register
 from .cases import CREDIT, by_case
 from .compare import as_float, describe
 from .declared import validate_target
 from .diagnose import wrong_output
-
-FLOAT64 = torch.float64
-VOCAB = 8
-FLOOR = 1e-6  # the probability of a token a table does not list, before renormalising
-TOKEN_IDS = {"eos": EOS, "A": 4, "B": 5, "C": 6, "D": 7}
-NAMES = {i: name for name, i in TOKEN_IDS.items()}
-RANDOM_TOKENS = (EOS, 4, 5, 6)  # a random table's next token is one of eos, A, B, C
-
-
-def spell(tokens) -> str:
-    return "[" + ", ".join(f"{t} ({NAMES[t]})" if t in NAMES else str(t) for t in tokens) + "]"
-
-
-def log_dist(probs: dict) -> torch.Tensor:
-    """Log-probabilities (VOCAB,) with the given probabilities, FLOOR on the other tokens, renormalised."""
-    p = torch.full((VOCAB,), FLOOR, dtype=FLOAT64)
-    for token, q in probs.items():
-        p[token] = q
-    return (p / p.sum()).log()
-
-
-@dataclass(frozen=True)
-class Table:
-    """A next-token table: ``next`` maps a prefix after bos (ids joined by spaces, "" for none) to
-    log-probabilities (VOCAB,); a prefix it does not list gets ``default``."""
-    about: str
-    next: dict
-    default: torch.Tensor
-    max_len: int
-    beam_widths: tuple[int, ...] = ()
-
-    def step(self, p: Program):
-        return p.op("table_step", dict(self.next), self.default)
-
-    def log_probs(self, prefix: list[int]) -> torch.Tensor:
-        return self.next.get(prefix_key(prefix), self.default)
-
-    def log_prob(self, tokens: list[int]) -> float:
-        """The true summed log-probability of ``tokens`` (after bos) under the table."""
-        total = 0.0
-        for i, token in enumerate(tokens):
-            if not 0 <= token < VOCAB:
-                return -math.inf
-            total += float(self.log_probs(tokens[:i])[token])
-        return total
-
-    def tokens(self) -> list[int]:
-        """The tokens some prefix makes likely (more than the floor given to unlisted tokens)."""
-        rows = [*self.next.values(), self.default]
-        return sorted({t for row in rows for t in range(VOCAB) if float(row[t]) > math.log(10 * FLOOR)})
-
-    def path(self, tokens: list[int]) -> str:
-        """How ``tokens`` come about, step by step: "B 0.28, then A 0.52, then eos 0.53"."""
-        steps = [f"{NAMES.get(t, t)} {math.exp(float(self.log_probs(tokens[:i])[t])):.2g}"
-                 for i, t in enumerate(tokens) if 0 <= t < VOCAB]
-        return ", then ".join(steps)
-
-
-# --------------------------------------------------------------------------- tables written in task.toml
-
-
-def token_id(word: str, where: str) -> int:
-    if word in TOKEN_IDS:
-        return TOKEN_IDS[word]
-    if word.isdigit() and int(word) < VOCAB:
-        return int(word)
-    raise OptionError(where, f"unknown token {word!r}",
-                      f"write a token as one of {', '.join(TOKEN_IDS)} or an id below {VOCAB}")
-
-
-def distribution(raw, where: str) -> dict[int, float]:
-    if not isinstance(raw, dict) or not raw:
-        raise OptionError(where, f"must be a table of next-token probabilities, got {raw!r}",
-                          "e.g. { eos = 0.3, A = 0.7 }")
-    probs = {}
-    for word, q in raw.items():
-        token = token_id(str(word), where)
-        if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q <= 1:
-            raise OptionError(f"{where}.{word}", f"must be a probability in (0, 1], got {q!r}")
-        probs[token] = float(q)
-    if not 0.98 <= sum(probs.values()) <= 1.02:
-        raise OptionError(where, f"the probabilities sum to {sum(probs.values()):.3g}",
-                          "make them sum to 1 (they are renormalised, so rounding to two decimals is fine)")
-    return probs
-
-
-def written_prefix(raw: str, where: str) -> str:
-    """A prefix as task.toml writes it ("A B", or ids) as the table names it."""
-    return prefix_key(token_id(word, where) for word in raw.split())
-
-
-TABLE_KEYS = {"about", "max_len", "beam_widths", "next", "default"}
-
-
-def parse_table(raw, index: int, beam: bool) -> Table:
-    where = f"[{index}]"
-    if not isinstance(raw, dict):
-        raise OptionError(where, "must be a table", 'e.g. about = "…", max_len = 4, next = { "" = { A = 1.0 } }')
-    allowed = TABLE_KEYS if beam else TABLE_KEYS - {"beam_widths"}
-    for key in raw:
-        if key not in allowed:
-            raise OptionError(f"{where}.{key}", "unknown key", "allowed: " + ", ".join(sorted(allowed)))
-    max_len = raw.get("max_len")
-    if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
-        raise OptionError(f"{where}.max_len", f"must be an integer ≥ 1, got {max_len!r}")
-    widths = raw.get("beam_widths", [1, 2] if beam else [])
-    if not isinstance(widths, list) or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 1
-                                               for w in widths) or (beam and not widths):
-        raise OptionError(f"{where}.beam_widths", f"must be a list of integers ≥ 1, got {widths!r}")
-    if not isinstance(raw.get("next"), dict):
-        raise OptionError(f"{where}.next", "missing: the next-token probabilities after each prefix",
-                          'e.g. next = { "" = { A = 0.6, eos = 0.4 }, "A" = { eos = 1.0 } }')
-    nexts = {written_prefix(str(prefix), f'{where}.next."{prefix}"'): log_dist(distribution(dist, f'{where}.next."{prefix}"'))
-             for prefix, dist in raw["next"].items()}
-    default = log_dist(distribution(raw.get("default", {"eos": 1.0}), f"{where}.default"))
-    return Table(str(raw.get("about", f"table {index + 1}")), nexts, default, max_len, tuple(widths))
-
-
-def parse_tables(raw, beam: bool) -> list[Table]:
-    if not isinstance(raw, list):
-        raise OptionError("", f"must be a list of tables, got {raw!r}", "write each as [[checks.\"…\".tables]]")
-    return [parse_table(t, i, beam) for i, t in enumerate(raw)]
-
-
-GREEDY_TABLES = Structured([], lambda raw: parse_tables(raw, beam=False))
-BEAM_TABLES = Structured([], lambda raw: parse_tables(raw, beam=True))
-
-
-# --------------------------------------------------------------------------- random tables
-
-
-def random_tables(ctx: Context, count: int, max_len: int, beam: bool) -> list[Table]:
-    """``count`` tables drawn from the check's seed: every prefix over A, B, C shorter than ``max_len`` has its
-    own next-token distribution over eos, A, B, C (softmax of normal logits, scale 1.5). Beam widths 2, 3, 2, …"""
-    words = RANDOM_TOKENS[1:]
-    prefixes = [[]]
-    for prefix in prefixes:
-        if len(prefix) + 1 < max_len:
-            prefixes.extend(prefix + [t] for t in words)
-    tables = []
-    for i in range(count):
-        probs = torch.softmax(ctx.randn(len(prefixes), len(RANDOM_TOKENS), scale=1.5), dim=-1)
-        nexts = {prefix_key(prefix): log_dist(dict(zip(RANDOM_TOKENS, row.tolist())))
-                 for prefix, row in zip(prefixes, probs)}
-        widths = (2 + i % 2,) if beam else ()
-        tables.append(Table(f"random table {i + 1} of {count}", nexts, log_dist({EOS: 1.0}), max_len, widths))
-    return tables
-
-
-def tables_tested(hand: list[Table], randoms: list[Table], beam: bool = False) -> str:
-    """What a search was tested on, in words that name only what there was: "2 written tables (beam widths
-    1, 2) and 10 random tables (beam widths 2, 3)", "10 random tables (beam widths 2, 3)"."""
-    parts = []
-    for tables, kind in ((hand, "written"), (randoms, "random")):
-        if not tables:
-            continue
-        widths = sorted({w for t in tables for w in t.beam_widths}) if beam else []
-        said = f" (beam width{'s' if len(widths) > 1 else ''} {', '.join(map(str, widths))})" if widths else ""
-        parts.append(f"{len(tables)} {kind} table{'s' if len(tables) != 1 else ''}{said}")
-    return " and ".join(parts) or "no table"
-
+from . import model_decoding
+from .tables import BEAM_TABLES, GREEDY_TABLES, NAMES, Table, parse_tables, random_tables, spell, tables_tested
 
 # --------------------------------------------------------------------------- greedy search
 
@@ -230,26 +72,45 @@ def first_difference(got: list[int], want: list[int]) -> str:
     return f"they part at position {at} (0 = the first token after bos)"
 
 
+def model_options() -> dict:
+    """The options that call a search as a course does: on a table model, with text and notebook globals
+    (harness/checks/model_decoding.py)."""
+    return dict(model=Structured({}, model_decoding.validate_model), vocab=Structured("", model_decoding.validate_vocab),
+                args=Structured([], model_decoding.validate_args), kwargs=Structured({}, model_decoding.validate_kwargs),
+                globals=Structured({}, model_decoding.validate_globals), length=("eos", "exact"), returns_seed=False)
+
+
 def greedy_options(target: str = "") -> dict:
     """The options of a greedy-search check (a task's own check of this kind passes its target's name)."""
     return dict(target=Structured(target, validate_target), accept_missing_eos=False, tables=GREEDY_TABLES,
-                random_tables=6, random_max_len=5, credit=CREDIT)
+                random_tables=6, random_max_len=5, credit=CREDIT, **model_options())
+
+
+def tables_of(ctx: Context, beam: bool) -> tuple[list[Table], list[Table]]:
+    """The check's written tables and its random ones (with a vocab, read after the first written table's seed)."""
+    vocab = ctx.options.get("vocab", "")
+    hand = parse_tables(ctx.options["tables"], beam, vocab)
+    seed = hand[0].seed if vocab and hand else ()
+    randoms = random_tables(ctx, ctx.options["random_tables"], ctx.options["random_max_len"], beam, vocab, seed)
+    return hand, randoms
 
 
 @register("declared.greedy", ["{target}"], "a greedy search on next-token tables equals the answer key's",
-          **greedy_options())
+          consistent=lambda options: model_decoding.consistent(options, beam=False), **greedy_options())
 def check_greedy(ctx: Context) -> Verdict:
-    hand = parse_tables(ctx.options["tables"], beam=False)
-    randoms = random_tables(ctx, ctx.options["random_tables"], ctx.options["random_max_len"], beam=False)
+    hand, randoms = tables_of(ctx, beam=False)
 
     def judge(tables):
         for table in tables:
-            verdict = judge_greedy(ctx, table)
+            verdict = (model_decoding.judge_greedy(ctx, table, *searched(ctx)) if ctx.options.get("model")
+                       else judge_greedy(ctx, table))
             if verdict is not None:
                 return verdict
         return None
 
     cases = [[t] for t in hand] + ([randoms] if randoms else [])
+    if ctx.options.get("model"):
+        return by_case(ctx, cases, judge, model_decoding.passed(ctx, hand, randoms, beam=False))
     return by_case(ctx, cases, judge, Verdict(
         True, f"greedy search matches on {tables_tested(hand, randoms)}; the result holds the tokens after bos, "
               "eos included"))
@@ -444,22 +305,28 @@ def judge_beam(ctx: Context, table: Table, width: int, drawn: bool) -> Verdict |
 def beam_options(target: str = "") -> dict:
     """The options of a beam-search check (a task's own check of this kind passes its target's name)."""
     return dict(target=Structured(target, validate_target), score_tol=1e-6, tables=BEAM_TABLES, random_tables=6,
-                random_max_len=5, credit=CREDIT)
+                random_max_len=5, credit=CREDIT, hypotheses=("best", "all"), **model_options())
 
 
 @register("declared.beam", ["{target}"], "a beam search on next-token tables finds the answer key's best hypothesis",
-          **beam_options())
+          consistent=lambda options: model_decoding.consistent(options, beam=True), **beam_options())
 def check_beam(ctx: Context) -> Verdict:
-    hand = parse_tables(ctx.options["tables"], beam=True)
-    randoms = random_tables(ctx, ctx.options["random_tables"], ctx.options["random_max_len"], beam=True)
+    hand, randoms = tables_of(ctx, beam=True)
+
+    def one(table, width, drawn):
+        if ctx.options.get("model"):
+            return model_decoding.judge_beam(ctx, table, width, *searched(ctx))
+        return judge_beam(ctx, table, width, drawn)
 
     def judge(case):
         if case == "random":
-            return next((v for t in randoms if (v := judge_beam(ctx, t, t.beam_widths[0], True)) is not None), None)
+            return next((v for t in randoms if (v := one(t, t.beam_widths[0], True)) is not None), None)
         table, width = case
-        return judge_beam(ctx, table, width, False)
+        return one(table, width, False)
 
     cases = [(t, w) for t in hand for w in t.beam_widths] + (["random"] if randoms else [])
+    if ctx.options.get("model"):
+        return by_case(ctx, cases, judge, model_decoding.passed(ctx, hand, randoms, beam=True))
     return by_case(ctx, cases, judge, Verdict(
         True, f"beam search finds the best hypothesis on {tables_tested(hand, randoms, beam=True)}; every returned "
               "score is the summed log-probability of its tokens, sorted best first, each ending at eos or max_len"))

@@ -9,8 +9,10 @@ never the rest of the harness (``tests/test_runtime_boundary.py`` holds it to th
 - ``confine.py``: the worker confines itself (worker only);
 - ``config.py``: the limits and the confinement the judge sends (both sides);
 - ``wire.py``: the framed, pickle-free protocol (both sides);
-- ``interpreter.py``, ``ops.py``, ``training.py``: programs and the ops they call, evaluated in the worker
-  against a submission and in the judge against the answer key (both sides);
+- ``interpreter.py``, ``ops.py``, ``table_model.py``, ``training.py``: programs and the ops they call (next-token
+  tables as a ``step`` or as a course's model in ``table_model.py``), evaluated in the worker against a submission
+  and in the judge against the answer key (both sides); ``contract.py``: the error they raise when a submission
+  does not have the contract's shape;
 - ``tokens.py``, ``forbidden.py``: facts both sides must agree on, said once (special token ids, the
   built-ins the implement-it-yourself rule forbids).
 """

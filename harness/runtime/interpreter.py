@@ -7,6 +7,7 @@ student's modules; the judge evaluates the very same program against the answer 
 """
 from __future__ import annotations
 
+from .mapping import MappedModule
 from .ops import DTYPES, OPS, ContractError
 
 
@@ -22,9 +23,22 @@ def resolve(namespace: dict, dotted: str):
         raise ContractError(f"{module_name}.py does not define {attr!r}") from None
 
 
+_UNSET = object()  # a global the module did not have before a program set it
+
+
+def _own_module(namespace: dict, dotted: str):
+    """The module object that holds ``module.attr``'s globals (the student's own, behind an interface map)."""
+    module_name, _, attr = dotted.partition(".")
+    if module_name not in namespace or not attr.isidentifier():
+        raise ContractError(f"cannot set {dotted!r}: module {module_name!r} is not available")
+    module = namespace[module_name]
+    return (module._module if isinstance(module, MappedModule) else module), attr
+
+
 def run(program: dict, inputs: dict, namespace: dict):
-    """Evaluate a program (as produced by :meth:`Program.to_json`) and return its result value."""
-    env = {}
+    """Evaluate a program (as produced by :meth:`Program.to_json`) and return its result value. A module global
+    the program sets (a notebook's ``char2idx``) is put back as it was when the program ends."""
+    env, saved = {}, []
 
     def ev(e):
         if isinstance(e, list):
@@ -48,11 +62,23 @@ def run(program: dict, inputs: dict, namespace: dict):
             return getattr(ev(obj), name)(*ev(e["args"]), **ev(e["kwargs"]))
         if "op" in e:
             return OPS[e["op"]](*ev(e["args"]))
+        if "assign" in e:
+            module, attr = _own_module(namespace, e["assign"])
+            saved.append((module, attr, vars(module).get(attr, _UNSET)))
+            setattr(module, attr, ev(e["value"]))
+            return None
         if "lookup" in e:
             module_name, _, attr = e["lookup"].partition(".")
             return getattr(namespace.get(module_name), attr, None)
         raise ValueError(f"unknown program expression {sorted(e)}")
 
-    for name, expr in program["steps"]:
-        env[name] = ev(expr)
-    return ev(program["result"])
+    try:
+        for name, expr in program["steps"]:
+            env[name] = ev(expr)
+        return ev(program["result"])
+    finally:
+        for module, attr, old in reversed(saved):
+            if old is _UNSET:
+                vars(module).pop(attr, None)
+            else:
+                setattr(module, attr, old)

@@ -1,23 +1,19 @@
 """The trusted helper ops a program may use: the plumbing between a check and the code it tests.
 
-Leaf tensors, weight loading, unrolling, gradients, generators, decoding tables, and the training
-recipe's ops (``training.py``). A program names them (``Program.op`` in the judge); the interpreter
-(``interpreter.py``) calls them, in the worker against a submission and in the judge against the
-answer key. They are the harness's own code, never the student's.
+Leaf tensors, weight loading, unrolling, gradients, generators, and the ops of ``table_model.py``
+(decoding tables as ``step`` or as a model) and of ``training.py`` (the training recipe). A program names
+them (``Program.op`` in the judge); the interpreter (``interpreter.py``) calls them, in the worker against a
+submission and in the judge against the answer key. They are the harness's own code, never the student's.
 """
 from __future__ import annotations
 
 import torch
 
-from . import training
+from . import table_model, training
+from .contract import ContractError
 from .forbidden import PROBE_ATTR
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "int64": torch.int64}
-
-
-class ContractError(Exception):
-    """The submission does not have the shape the contract requires (a missing parameter, a wrong
-    shape, a missing name). Reported to the student as such, not as a crash of their code."""
 
 
 def _leaf(x):
@@ -121,30 +117,6 @@ def _manual_seed(seed):
     torch.manual_seed(int(seed))
 
 
-def prefix_key(ids) -> str:
-    """How a next-token table names a prefix (the ids after bos): "" or "4 7". The judge's tables use it too."""
-    return " ".join(str(int(t)) for t in ids)
-
-
-class TableStep:
-    """A next-token distribution given by a table: ``step(prefix) -> log-probs (V,)``.
-
-    ``table`` maps a prefix written as space-separated ids (after bos, e.g. "" or "4 7") to
-    log-probabilities; prefixes not in the table get ``default``."""
-
-    def __init__(self, table, default):
-        self.table = {k: v.detach().clone() for k, v in table.items()}
-        self.default = default.detach().clone()
-
-    def __call__(self, prefix):
-        ids = prefix.tolist() if isinstance(prefix, torch.Tensor) else list(prefix)
-        return self.table.get(prefix_key(ids[1:]), self.default).clone()  # without bos
-
-
-def _table_step(table, default):
-    return TableStep(table, default)
-
-
 def _parameters_with_grads(values, grads):
     """Fresh parameters whose ``.grad`` is set, for testing gradient clipping."""
     params = []
@@ -201,7 +173,6 @@ OPS = {
     "torch_cell": _torch_cell,
     "generator": _generator,
     "manual_seed": _manual_seed,
-    "table_step": _table_step,
     "parameters_with_grads": _parameters_with_grads,
     "grads_of": _grads_of,
     "index": _index,
@@ -210,5 +181,6 @@ OPS = {
     "param_list": _param_list,
     "time_norms": _time_norms,
     "count_parameters": lambda module: sum(p.numel() for p in module.parameters()),
+    **table_model.OPS,
     **training.OPS,
 }

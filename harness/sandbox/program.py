@@ -74,6 +74,10 @@ class Program:
         """The value of ``module.attr`` in the namespace, or None when it is not defined."""
         return self._let({"lookup": name})
 
+    def assign(self, name: str, value) -> Ref:
+        """Set the global ``module.attr`` of the namespace (a notebook's ``char2idx``) until the program ends."""
+        return self._let({"assign": name, "value": self._expr(value)})
+
     def op(self, name: str, *args) -> Ref:
         """One of the trusted helper ops in :data:`OPS`."""
         if name not in OPS:

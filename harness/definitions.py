@@ -31,6 +31,7 @@ import ast
 import builtins
 import importlib.util
 import re
+from collections.abc import Container
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -76,7 +77,17 @@ class Skipped:
     names: tuple[str, ...] = ()   # what it would have defined
 
     def describe(self, notebook: str) -> str:
+        """The results' note for it, which the report lists apart (``skipped_note``)."""
         return f"{notebook}, cell {self.cell}, line {self.line}: skipped {self.text} ({self.why})"
+
+
+SKIPPED_NOTE = re.compile(r"(?P<place>[^\n]+?, cell \d+, line \d+): skipped (?P<what>.*)", re.DOTALL)
+
+
+def skipped_note(note: str) -> dict | None:
+    """A note ``Skipped.describe`` wrote, as its place and what was skipped with why; None for any other note."""
+    found = SKIPPED_NOTE.fullmatch(note)
+    return {"place": found["place"], "what": found["what"]} if found else None
 
 
 def frameworks_here() -> str:
@@ -197,6 +208,21 @@ def _dotted(node: ast.AST) -> list[str] | None:
     return None
 
 
+class _Names:
+    """The names defined before a statement: the ones kept so far, and those of the statements before it in its
+    block or on its line (a layer on top, so that a cell of many statements is read in linear time)."""
+
+    def __init__(self, outer):
+        self.outer, self.inner = outer, set()
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.inner or name in self.outer
+
+    def __ior__(self, names: set[str]) -> "_Names":
+        self.inner |= names
+        return self
+
+
 @dataclass
 class Selector:
     """Decides, cell after cell, which statements of a notebook run under definitions only."""
@@ -229,7 +255,7 @@ class Selector:
                                   tuple(sorted(_stored(tree))))
         skipped, out = [], list(lines)
         for group in self._groups(tree.body):
-            why, seen = None, set(self.defined)
+            why, seen = None, _Names(self.defined)
             for statement in group:  # statements that share a line: each sees the names of those before it
                 why = self.why_skip(statement, seen)
                 if why:
@@ -269,8 +295,9 @@ class Selector:
 
     def _keep(self, statements: list[ast.stmt]) -> None:
         for statement in statements:
-            for leaf in ast.walk(statement) if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                                          ast.ClassDef)) else ():
+            # imports bind the aliases pure calls are known by (np.array): at top level, or in an if or a try
+            blocks = isinstance(statement, (ast.Import, ast.ImportFrom, ast.If, ast.Try, getattr(ast, "TryStar", ast.Try)))
+            for leaf in ast.walk(statement) if blocks else ():
                 if isinstance(leaf, ast.Import):
                     self.aliases.update({a.asname or a.name.split(".")[0]: a.name if a.asname else a.name.split(".")[0]
                                          for a in leaf.names})
@@ -282,7 +309,7 @@ class Selector:
 
     # ------------------------------------------------------------------ the rule, one statement at a time
 
-    def why_skip(self, node: ast.stmt, defined: set[str] | None = None, in_try: bool = False) -> str | None:
+    def why_skip(self, node: ast.stmt, defined: Container[str] | None = None, in_try: bool = False) -> str | None:
         """None when ``node`` is a definition the grader runs, else why it is skipped."""
         defined = self.defined if defined is None else defined
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -331,9 +358,9 @@ class Selector:
                  ast.Assert: "an assert", ast.Raise: "a raise statement"}
         return f"{kinds.get(type(node), 'a ' + type(node).__name__.lower() + ' statement')}, not a definition"
 
-    def _block(self, body: list[ast.stmt], defined: set[str], in_try: bool) -> str | None:
+    def _block(self, body: list[ast.stmt], defined: Container[str], in_try: bool) -> str | None:
         """A block of an ``if`` or ``try``: every statement a definition, read in order."""
-        seen = set(defined)
+        seen = _Names(defined)
         for statement in body:
             why = self.why_skip(statement, seen, in_try)
             if why:
@@ -341,7 +368,7 @@ class Selector:
             seen |= _stored(statement)
         return None
 
-    def _undefined(self, names: list[str], defined: set[str], what: str) -> str | None:
+    def _undefined(self, names: list[str], defined: Container[str], what: str) -> str | None:
         for name in names:
             if name in defined:
                 continue

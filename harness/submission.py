@@ -2,7 +2,8 @@
 
 Trusted side: this reads files (JSON notebooks, TOML) but never executes a submission's code. Notebooks
 become plain Python in the scratch copy: code cells in order, IPython magics and shell lines skipped (and
-reported), stored outputs ignored.
+reported), stored outputs ignored; under ``[notebook] run = "definitions"`` (the default; task.toml, or the
+submission's harness.toml) only their definitions are kept (harness.definitions), each statement left out reported.
 
 Which file is graded for a contract module ``<stem>``, in this order:
 
@@ -98,8 +99,8 @@ class ModuleSource:
         if self.run == "all":
             return f"{self.display_name}: every cell was run ({RUN_KEY} = \"all\", from {self.run_from})"
         return (f"{self.display_name}: definitions only were run — imports, def and class statements, and "
-                f"assignments of constants ({RUN_KEY} = \"definitions\", from {self.run_from}); the statements "
-                "skipped are listed below, and a cell marked '# harness: keep' runs whole")
+                f"assignments of constants ({RUN_KEY} = \"definitions\", from {self.run_from}); each statement left "
+                "out is listed with why, and a cell marked '# harness: keep' runs whole")
 
 
 @dataclass

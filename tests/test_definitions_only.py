@@ -18,6 +18,7 @@ import pytest
 from harness.definitions import Selector
 from harness.errors import SpecError
 from harness.grading import grade
+from harness.report import render_report
 from harness.spec import load_tasks
 from harness.submission import SubmissionError, locate
 
@@ -291,6 +292,13 @@ def test_a_course_notebook_gets_every_point_its_functions_deserve(tasks, tmp_pat
                         ("cell 8, line 3", "for epoca in range(40):…"),
                         ("cell 9, line 1", "plt.plot(historia)")]:
         assert f"charlm.ipynb, {place}: skipped {text} (" in notes, (place, notes)
+    # the report lists them apart from the other notes, place first
+    html = render_report(results)
+    listed, notes_section = html.split('id="skipped-title"')[1].split('id="notes-title"')
+    assert "<strong>charlm.ipynb, cell 8, line 3</strong>: skipped for epoca in range(40):… (a for loop, not a " \
+           "definition)" in listed
+    assert listed.count("<li>") == len(results.notes) - 1 and ": skipped " not in notes_section.split("</section>")[0]
+    assert "definitions only were run" in notes_section
 
 
 def test_every_cell_run_costs_the_notebook_with_the_missing_framework_named(tasks, tmp_path):

@@ -363,3 +363,18 @@ def test_a_name_a_skipped_statement_defines_is_explained_where_it_is_used(tasks,
     assert ("vocab is defined only by vocab = sorted(set(texto)) (charlm.ipynb, cell 5, line 1), which the grader "
             "skipped: it reads texto, which skipped cell 3, line 2 defines") in message, message
     assert "mark that cell '# harness: keep'" in message
+
+
+def test_a_kept_cell_that_never_ends_is_stopped_by_the_workers_limits(tasks, tmp_path):
+    """The markers change what the worker imports, never what the judge runs: a cell the student kept that loops
+    forever costs the import, stopped at the task's load_timeout_s, and the judge returns its results."""
+    folder = tmp_path / "tasks"
+    shutil.copytree(tasks, folder)
+    toml = folder / "charlm" / "task.toml"
+    toml.write_text(toml.read_text().replace("[limits]\n", "[limits]\nload_timeout_s = 3\n", 1))
+    write_notebook(tmp_path / "alumna" / "charlm.ipynb", [*COURSE_CELLS, "# harness: keep\nwhile True:\n    pass"])
+    results = grade(tmp_path / "alumna", load_tasks(folder, ["charlm"]), visibility=("public",))
+    assert results.checks and results.tasks[0].score == 0
+    assert all(c.status == "error" and c.message.startswith("importing charlm.ipynb failed")
+               and "took longer than 3 s and was stopped" in c.message for c in results.checks), \
+        {c.id: c.message for c in results.checks}

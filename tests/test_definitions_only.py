@@ -20,7 +20,7 @@ from harness.errors import SpecError
 from harness.grading import grade
 from harness.report import render_report
 from harness.spec import load_tasks
-from harness.submission import SubmissionError, locate
+from harness.submission import SubmissionError, locate, notebook_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "examples"
@@ -262,6 +262,15 @@ def test_the_task_sets_the_default_and_refuses_a_wrong_value(tasks, tmp_path):
     with pytest.raises(SpecError) as raised:
         load_tasks(wrong, ["charlm"])
     assert raised.value.key == "[notebook].runs" and "did you mean 'run'" in str(raised.value)
+
+
+def test_tasks_that_grade_one_module_and_disagree_get_the_default():
+    from types import SimpleNamespace as Spec
+
+    runs = notebook_runs([Spec(module="charlm", notebook_run="all"), Spec(module="charlm", notebook_run="all"),
+                          Spec(module="otro", notebook_run="all"), Spec(module="otro", notebook_run="definitions")])
+    assert runs == {"charlm": ("all", "task.toml"),
+                    "otro": ("definitions", "the default: the tasks that grade otro disagree")}
 
 
 @pytest.mark.parametrize("toml, phrase", [('[notebook]\nrun = "everything"\n', "is not one of 'definitions', 'all'"),

@@ -43,6 +43,7 @@ MARKERS = ("keep", "skip")
 MARKER = re.compile(r"^\s*#\s*harness\s*:\s*(keep|skip)\s*$", re.IGNORECASE)
 TAG = "harness:{}"                # the cell tags harness:keep and harness:skip
 SHOWN = 80                        # characters of a skipped statement shown in the report
+TRY_STAR = (ast.TryStar,) if hasattr(ast, "TryStar") else ()  # try/except* (Python 3.11)
 
 #: Calls an assignment's value may make and stay a definition: builtins that build or measure values, and the
 #: constructors of constants and devices that notebooks keep at top level. Anything else is skipped.
@@ -296,7 +297,7 @@ class Selector:
     def _keep(self, statements: list[ast.stmt]) -> None:
         for statement in statements:
             # imports bind the aliases pure calls are known by (np.array): at top level, or in an if or a try
-            blocks = isinstance(statement, (ast.Import, ast.ImportFrom, ast.If, ast.Try, getattr(ast, "TryStar", ast.Try)))
+            blocks = isinstance(statement, (ast.Import, ast.ImportFrom, ast.If, ast.Try, *TRY_STAR))
             for leaf in ast.walk(statement) if blocks else ():
                 if isinstance(leaf, ast.Import):
                     self.aliases.update({a.asname or a.name.split(".")[0]: a.name if a.asname else a.name.split(".")[0]
@@ -347,7 +348,7 @@ class Selector:
                 return 'if __name__ == "__main__": runs only when the notebook runs as a script'
             return (self._calls([node.test]) or self._undefined(_reads([node.test]), defined, "its condition")
                     or self._block(node.body, defined, in_try) or self._block(node.orelse, defined, in_try))
-        if isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+        if isinstance(node, (ast.Try, *TRY_STAR)):
             handlers = [h.type for h in node.handlers if h.type is not None]
             return (self._block(node.body, defined, in_try=bool(node.handlers))
                     or self._undefined(_reads(handlers), defined, "its except clause")

@@ -296,7 +296,8 @@ def _notebook_run(path: Path, table) -> str:
     run = table.get("run", DEFAULT_RUN)
     if run not in RUN_MODES:
         raise SpecError(path, "[notebook].run", f"must be one of {', '.join(repr(m) for m in RUN_MODES)}, got {run!r}",
-                        '"definitions" runs a notebook\'s imports, def, class and constants only; "all" runs every cell')
+                        '"definitions" runs a notebook\'s imports, def, class and constants only; '
+                        '"all" runs every cell')
     return run
 
 

@@ -166,7 +166,8 @@ def test_definitions_depend_on_what_was_kept_not_on_what_was_skipped():
              'if __name__ == "__main__":\n    muestrear(print)',
              "try:\n    import google.colab\n    EN_COLAB = True\nexcept ImportError:\n    EN_COLAB = False",
              "if torch.cuda.is_available():\n    DISPOSITIVO = 'cuda'\nelse:\n    DISPOSITIVO = 'cpu'",
-             "try:\n    from google.colab import drive\n    drive.mount('/content/drive')\nexcept ImportError:\n    pass",
+             "try:\n    from google.colab import drive\n    drive.mount('/content/drive')\n"
+             "except ImportError:\n    pass",
              "x = 1; entrenar(x)"]
     decided = [selector.cell(n, code.splitlines(), None) for n, code in enumerate(cells, start=1)]
     why = {(s.cell, s.line): s.why for _, skipped in decided for s in skipped}

@@ -30,7 +30,7 @@ from .runtime.config import Limits
 from .sandbox.launcher import Sandbox, WorkerDied
 from .sandbox import zygote
 from .spec import VISIBILITIES, SpecError, TaskSpec, not_run_counts
-from .submission import ModuleSource, Submission, locate, make_scratch_copy, source_cap
+from .submission import ModuleSource, Submission, locate, make_scratch_copy, notebook_runs, source_cap
 
 
 class ModuleBroken(Exception):
@@ -78,7 +78,8 @@ class Runner:
             info = reply.header.get("error", {})
             where = self.where(stem, info)
             self.broken[stem] = (f"importing {source.display_name} raised {info.get('type', 'an error')}: "
-                                 f"{info.get('message', '')}" + (f" ({where})" if where else ""))
+                                 f"{info.get('message', '')}" + (f" ({where})" if where else "")
+                                 + source.explain(info))
             raise ModuleBroken(self.broken[stem])
         self.loaded[stem] = self.sandbox.starts
         self.names[stem] = reply.header.get("names", [])
@@ -104,7 +105,9 @@ class Runner:
         if "contract" in reply.header:
             raise ContractBroken(reply.header["contract"])
         info = reply.header.get("error", {})
-        raise StudentError(info, self.where(stem, info))
+        where = self.where(stem, info)
+        said = self.source(stem).explain(info)
+        raise StudentError({**info, "message": f"{info.get('message', '')}{said}"} if said else info, where)
 
 
 def _result(spec: TaskSpec, check, status: str, message: str, hint: str = "", numbers=None,
@@ -293,7 +296,7 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIB
     contract: dict[str, set[str]] = {}
     for s in specs:  # the names each module's tasks list, and the course's names for them
         contract.setdefault(s.module, set()).update(s.names, (e.name for e in s.interface_map.values()))
-    sub = locate(Path(path), sorted(contract), source_cap(specs), chosen, contract)
+    sub = locate(Path(path), sorted(contract), source_cap(specs), chosen, contract, notebook_runs(specs))
     answers = answers or LiveAnswers(specs)
     if isinstance(answers, LiveAnswers):
         answers.load()  # a task without its answer key is the spec's error, said before any worker starts
@@ -301,8 +304,8 @@ def grade(path: Path, specs: list[TaskSpec], visibility: tuple[str, ...] = VISIB
     checks: list[CheckResult] = []
     figures: list[dict] = []
     tasks: list[TaskResult] = []
-    notes = [f"{m.display_name}, cell {s.cell}, line {s.line}: skipped {s.why}: {s.text}"
-             for m in sub.modules.values() for s in m.skipped]
+    notes = [note for m in sub.modules.values()
+             for note in [m.run_note(), *(s.describe(m.display_name) for s in m.skipped)] if note]
     with tempfile.TemporaryDirectory(prefix="harness-") as scratch:
         os.chmod(scratch, 0o711)
         copy = make_scratch_copy(sub, Path(scratch) / "submission")

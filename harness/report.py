@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jinja2
 
+from .definitions import skipped_note
 from .results import STATUSES, CheckResult, Results
 from .sandbox import reduced
 from .triage import HOW_TO_FIX, NEEDS_WORK, FixItem, fix_first
@@ -78,7 +79,8 @@ def page(results: Results) -> dict:
         "n_needs_work": sum(counts[s] for s in NEEDS_WORK),
         "tasks": tasks,
         "figures": [figure_view(f, anchors) for f in results.figures],
-        "notes": [str(n) for n in results.notes],
+        "notes": [str(n) for n in results.notes if not skipped_note(str(n))],
+        "skipped": [found for n in results.notes if (found := skipped_note(str(n)))],
         "environment": environment_rows(results.environment),
         "seeds": results.environment.get("seeds", {}),
         "protections": protection_rows(results.sandbox.get("protections", {}), results.sandbox.get("notes"),

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from .definitions import DEFAULT_RUN, RUN_MODES
 from .errors import SpecError, suggest
 from .runtime.config import Limits
 
@@ -27,7 +28,7 @@ VISIBILITIES = ("public", "after_due_date", "hidden")
 GRADED_LATER = ("after_due_date", "hidden")
 HIDDEN_FILE = "hidden.toml"  # beside task.toml; the instructor's side only: never released
 HIDDEN_KEYS = {"seed", "checks"}
-TOP_LEVEL = {"task", "interface", "limits", "tolerances", "checks", "figures", "dataset", "training"}
+TOP_LEVEL = {"task", "interface", "limits", "tolerances", "checks", "figures", "dataset", "training", "notebook"}
 #: The harness's training recipe, and which of its keys a student's HYPERPARAMETERS may set.
 TRAINING_DEFAULTS = {"lr": 3e-3, "epochs": 5, "batch_size": 64, "clip": 1.0, "reference_margin": 0.02}
 #: [training] keys without a default: cpu_budget_s, the CPU seconds a student's training may use before the safety
@@ -112,6 +113,7 @@ class TaskSpec:
     withheld: Withheld = Withheld()  # a released spec: what is graded after submission
     interface_map: dict = field(default_factory=dict)  # [interface.map]: contract name -> interface.MapEntry
     conventions: dict = field(default_factory=dict)    # [interface.conventions]: name (or "shared") -> words
+    notebook_run: str = DEFAULT_RUN  # [notebook] run: what of a submitted notebook runs (harness.definitions)
     _data: dict = field(default_factory=dict, repr=False)
 
     def data_for(self, view: str = "public"):
@@ -231,6 +233,7 @@ def load_spec(path: Path) -> TaskSpec:
                                   (int, float), "a number") for k in ("rtol", "atol")}
         tolerances[dtype] = Tolerance(float(values["rtol"]), float(values["atol"]))
 
+    notebook_run = _notebook_run(path, data.get("notebook", {}))
     training = _training(path, data.get("training")) if "training" in data else None
     dataset = data.get("dataset")
     prefixes: tuple[str, ...] = ()
@@ -280,9 +283,22 @@ def load_spec(path: Path) -> TaskSpec:
                     figure_definitions=figure_definitions,
                     definitions={c.definition: registry[c.definition] for c in checks},
                     digest=hashlib.sha256(raw).hexdigest()[:16], public_digest=public_digest, hidden_seed=hidden_seed,
-                    interface_map=interface_map, conventions=conventions)
+                    interface_map=interface_map, conventions=conventions, notebook_run=notebook_run)
     spec.data  # build the dataset now: a bad file or checksum is an error before any grading starts
     return spec
+
+
+def _notebook_run(path: Path, table) -> str:
+    """[notebook] run: "definitions" (the default) or "all"; see harness.definitions for what each runs."""
+    if not isinstance(table, dict):
+        raise SpecError(path, "[notebook]", "must be a table", 'e.g. [notebook] then run = "definitions"')
+    _unknown_keys(path, "[notebook].", table, {"run"})
+    run = table.get("run", DEFAULT_RUN)
+    if run not in RUN_MODES:
+        raise SpecError(path, "[notebook].run", f"must be one of {', '.join(repr(m) for m in RUN_MODES)}, got {run!r}",
+                        '"definitions" runs a notebook\'s imports, def, class and constants only; '
+                        '"all" runs every cell')
+    return run
 
 
 def _conventions(path: Path, table, names: list[str], trained: bool) -> dict[str, str]:

@@ -2,7 +2,8 @@
 
 Trusted side: this reads files (JSON notebooks, TOML) but never executes a submission's code. Notebooks
 become plain Python in the scratch copy: code cells in order, IPython magics and shell lines skipped (and
-reported), stored outputs ignored.
+reported), stored outputs ignored; under ``[notebook] run = "definitions"`` (the default; task.toml, or the
+submission's harness.toml) only their definitions are kept (harness.definitions), each statement left out reported.
 
 Which file is graded for a contract module ``<stem>``, in this order:
 
@@ -27,6 +28,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .definitions import DEFAULT_RUN, RUN_KEY, RUN_MODES, Selector, Skipped, cell_marker, importable, missing_module, \
+    not_installed
 from .errors import SubmissionError  # noqa: F401 - raised here, imported from here by callers
 from .files import MIB, FileRefused, TooManyEntries, read_regular, walk
 from .runtime.config import Limits
@@ -47,14 +50,6 @@ SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".venv", "venv", "node
 
 
 @dataclass
-class Skipped:
-    cell: int
-    line: int
-    text: str
-    why: str
-
-
-@dataclass
 class ModuleSource:
     """Where a contract module of a submission comes from, or why it cannot be used."""
 
@@ -66,6 +61,9 @@ class ModuleSource:
     skipped: list[Skipped] = field(default_factory=list)
     line_map: list[tuple[int, int]] = field(default_factory=list)  # notebook: line -> (cell, line)
     ignored: list[str] = field(default_factory=list)  # other files for this module, not graded: "name (why)"
+    run: str | None = None               # notebook: "definitions" or "all" (harness.definitions), and who said so
+    run_from: str = ""
+    lost: dict[str, Skipped] = field(default_factory=dict)  # notebook: a name only a skipped statement defines
 
     @property
     def display_name(self) -> str:
@@ -77,6 +75,32 @@ class ModuleSource:
             cell, cell_line = self.line_map[line - 1]
             return f"{self.display_name}, cell {cell}, line {cell_line}"
         return f"{self.display_name}, line {line}"
+
+    def explain(self, info: dict) -> str:
+        """What to add to an error the worker reported from this module: for a NameError of a name that only a
+        statement the grader skipped defines, that statement; for a missing module, what the grader runs."""
+        message, kind = str(info.get("message", "")), info.get("type")
+        if kind == "NameError":
+            name = re.match(r"name '(\w+)' is not defined", message)
+            lost = self.lost.get(name.group(1)) if name else None
+            if lost:
+                return (f"; {name.group(1)} is defined only by {lost.text} ({self.display_name}, cell {lost.cell}, "
+                        f"line {lost.line}), which the grader skipped: {lost.why}. Define it in a cell of definitions "
+                        "(a constant, not computed from data), or mark that cell '# harness: keep'")
+        module = missing_module(message) if kind == "ModuleNotFoundError" else None
+        if module:
+            return f"; {not_installed(module)}"
+        return ""
+
+    def run_note(self) -> str | None:
+        """The report's line on how a notebook was graded."""
+        if self.kind != "ipynb" or self.python is None or self.run is None:
+            return None
+        if self.run == "all":
+            return f"{self.display_name}: every cell was run ({RUN_KEY} = \"all\", from {self.run_from})"
+        return (f"{self.display_name}: definitions only were run — imports, def and class statements, and "
+                f"assignments of constants ({RUN_KEY} = \"definitions\", from {self.run_from}); each statement left "
+                "out is listed with why, and a cell marked '# harness: keep' runs whole")
 
 
 @dataclass
@@ -126,12 +150,15 @@ def is_self_check_cell(text: str) -> bool:
                               for n in body)
 
 
-def notebook_to_python(path: Path, text: str | None = None) -> ModuleSource:
+def notebook_to_python(path: Path, text: str | None = None, run: str = DEFAULT_RUN,
+                       run_from: str = "the default") -> ModuleSource:
     """Validate a notebook with nbformat and turn its code cells into one Python file. ``text``: the
-    notebook as read (by ``locate``, with its checks); without it the file at ``path`` is read the same way."""
+    notebook as read (by ``locate``, with its checks); without it the file at ``path`` is read the same way.
+    ``run``: "definitions" keeps only the statements harness.definitions calls definitions, "all" every
+    statement; in both, a cell marked ``# harness: skip`` is left out and magics and shell lines are skipped."""
     import nbformat
 
-    source = ModuleSource(stem=path.stem, path=path, kind="ipynb")
+    source = ModuleSource(stem=path.stem, path=path, kind="ipynb", run=run, run_from=run_from)
     try:
         if text is None:
             text = read_regular(path.parent, path.name, Limits().source_mb * MIB).decode("utf-8")
@@ -152,6 +179,7 @@ def notebook_to_python(path: Path, text: str | None = None) -> ModuleSource:
         return source
     lines: list[str] = []
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    selector = Selector(installed=importable(path.parent))
     for number, cell in enumerate(code_cells, start=1):
         cell_lines = cell.source.splitlines()
         first = cell_lines[0].strip() if cell_lines else ""
@@ -163,8 +191,13 @@ def notebook_to_python(path: Path, text: str | None = None) -> ModuleSource:
         if is_self_check_cell(cell.source):
             source.skipped.append(Skipped(number, 1, first, "a harness self-check cell: the whole cell is skipped"))
             continue
+        marker = cell_marker(cell.source, cell.get("metadata", {}).get("tags"))
+        if marker == "skip" and run == "all":
+            source.skipped.append(Skipped(number, 1, first, "marked '# harness: skip': the whole cell is skipped"))
+            continue
         lines.append(f"# --- notebook code cell {number}")
         source.line_map.append((number, 0))
+        cell_python = []
         for i, text in enumerate(cell_lines, start=1):
             stripped = text.lstrip()
             indent = text[: len(text) - len(stripped)]
@@ -179,11 +212,23 @@ def notebook_to_python(path: Path, text: str | None = None) -> ModuleSource:
                 why = "shell or magic assignment"
             if why:
                 source.skipped.append(Skipped(number, i, stripped, why))
-                lines.append(f"{indent}pass  # skipped by the grader ({why}): {stripped[:80]}")
+                cell_python.append(f"{indent}pass  # skipped by the grader ({why}): {stripped[:80]}")
             else:
-                lines.append(text)
+                cell_python.append(text)
             source.line_map.append((number, i))
+        if run == "definitions":
+            cell_python, skipped = selector.cell(number, cell_python, marker)
+            source.skipped.extend(skipped)
+        lines.extend(cell_python)
+    source.lost = selector.lost
     source.python = "\n".join(lines) + "\n"
+    try:
+        source.python.encode("utf-8")
+    except UnicodeEncodeError as exc:  # JSON may escape a lone surrogate ("\\udce9"); no Python file can hold one
+        line = source.python.count("\n", 0, exc.start) + 1
+        source.problem = (f"{source.locate_line(line)} holds {exc.object[exc.start]!r}, half of a character that "
+                          "is not valid Unicode; retype that text, or mark the cell '# harness: skip'")
+        source.python = None
     return source
 
 
@@ -242,8 +287,32 @@ def source_cap(specs) -> int:
     return max((s.limits.source_mb for s in specs), default=Limits().source_mb) * MIB
 
 
+def _read_run(root: Path, data: tuple[Path, dict] | None = None) -> str | None:
+    """harness.toml's ``[notebook] run``: how the submission asks its notebooks to be graded, or None."""
+    path, data = data or _harness_toml(root)
+    table = data.get("notebook", {})
+    if not isinstance(table, dict) or set(table) - {"run"}:
+        raise SubmissionError(f'{path}: [notebook] holds one key, run, e.g. [notebook] then run = "definitions"')
+    run = table.get("run")
+    if run is not None and run not in RUN_MODES:
+        raise SubmissionError(f"{path}: {RUN_KEY} = {str(run)[:40]!r} is not one of "
+                              f"{', '.join(repr(m) for m in RUN_MODES)}: \"definitions\" runs imports, def, class "
+                              "and constants only, \"all\" every cell")
+    return run
+
+
+def notebook_runs(specs) -> dict[str, tuple[str, str]]:
+    """Per module, how its notebook is graded and who said so: the task's ``[notebook] run``; when tasks that grade
+    the same module disagree, the default (harness.definitions.DEFAULT_RUN)."""
+    said: dict[str, set[str]] = {}
+    for spec in specs:
+        said.setdefault(spec.module, set()).add(spec.notebook_run)
+    return {module: (runs.pop(), "task.toml") if len(runs) == 1
+            else (DEFAULT_RUN, f"the default: the tasks that grade {module} disagree") for module, runs in said.items()}
+
+
 def locate(root: Path, stems: list[str], max_bytes: int | None = None, chosen: dict[str, str] | None = None,
-           contract: dict[str, set[str]] | None = None) -> Submission:
+           contract: dict[str, set[str]] | None = None, runs: dict[str, tuple[str, str]] | None = None) -> Submission:
     """Find each contract module of a submission; a missing or unreadable one is recorded, not an error.
 
     ``chosen``: the file the student asked for, per module stem (a name in the folder); it wins over the rest.
@@ -252,7 +321,10 @@ def locate(root: Path, stems: list[str], max_bytes: int | None = None, chosen: d
 
     A module file, like harness.toml, must be a regular file reached without a link: a symbolic link (even
     one that points inside the folder), a FIFO, a device, a socket or a folder is refused, never followed
-    or opened in a way that blocks; a file over ``max_bytes`` (default: [limits] source_mb) is refused too."""
+    or opened in a way that blocks; a file over ``max_bytes`` (default: [limits] source_mb) is refused too.
+
+    ``runs``: per stem, how a notebook is graded and who said so (``notebook_runs``); the submission's harness.toml
+    ``[notebook] run`` overrides it."""
     root = Path(root)
     max_bytes = max_bytes or Limits().source_mb * MIB
     chosen, contract = chosen or {}, contract or {}
@@ -264,15 +336,17 @@ def locate(root: Path, stems: list[str], max_bytes: int | None = None, chosen: d
     toml = _harness_toml(root)
     mapping = _read_mapping(root, toml)
     maps = _read_maps(root, toml)
+    asked_run = _read_run(root, toml)
     modules = {}
     for stem in stems:
         names = set(contract.get(stem, ())) | {e.name for e in maps.get(stem, {}).values()}
-        modules[stem] = _choose(root, stem, chosen.get(stem), mapping.get(stem), names, max_bytes)
+        run = (asked_run, "harness.toml") if asked_run else (runs or {}).get(stem, (DEFAULT_RUN, "the default"))
+        modules[stem] = _choose(root, stem, chosen.get(stem), mapping.get(stem), names, max_bytes, run)
     return Submission(root, modules, maps)
 
 
 def _choose(root: Path, stem: str, asked: str | None, mapped: str | None, names: set[str],
-            max_bytes: int) -> ModuleSource:
+            max_bytes: int, run: tuple[str, str] = (DEFAULT_RUN, "the default")) -> ModuleSource:
     """The module ``stem`` of the submission: the file asked for, else the mapped one, else the written one of
     ``<stem>.py`` and ``<stem>.ipynb``; the others that exist are listed in ``ignored`` with why."""
     plain = [f"{stem}.py", f"{stem}.ipynb"]
@@ -282,7 +356,7 @@ def _choose(root: Path, stem: str, asked: str | None, mapped: str | None, names:
         if name not in exists:
             where = "asked for" if asked else "named in harness.toml"
             return ModuleSource(stem, problem=f"{stem}.py not submitted ({name} {where} does not exist)")
-        source = _read_module(root, stem, name, max_bytes)
+        source = _read_module(root, stem, name, max_bytes, run)
         why = f"you asked for {name}" if asked else f'harness.toml [modules] names {name}'
         if asked and mapped and mapped != asked:
             why += f" (harness.toml [modules] names {mapped})"
@@ -290,7 +364,7 @@ def _choose(root: Path, stem: str, asked: str | None, mapped: str | None, names:
         return source
     if not exists:
         return ModuleSource(stem, problem=f"{stem}.py not submitted")
-    read = {c: _read_module(root, stem, c, max_bytes) for c in exists}
+    read = {c: _read_module(root, stem, c, max_bytes, run) for c in exists}
     if len(read) == 1:
         return read[exists[0]]
     py, nb = read[plain[0]], read[plain[1]]
@@ -358,7 +432,8 @@ def is_unchanged_starter(source: str, names: set[str]) -> bool:
     return bool(defined) and all(_stub_definition(d) for d in defined)
 
 
-def _read_module(root: Path, stem: str, name: str, max_bytes: int) -> ModuleSource:
+def _read_module(root: Path, stem: str, name: str, max_bytes: int,
+                 run: tuple[str, str] = (DEFAULT_RUN, "the default")) -> ModuleSource:
     path = root / name
     kind = "ipynb" if path.suffix == ".ipynb" else "py"
     try:
@@ -373,7 +448,7 @@ def _read_module(root: Path, stem: str, name: str, max_bytes: int) -> ModuleSour
         return ModuleSource(stem, path, kind, problem=f"{path.name} is not UTF-8 text")
     if kind == "py":
         return ModuleSource(stem, path, "py", python=text)
-    source = notebook_to_python(path, text)
+    source = notebook_to_python(path, text, *run)
     source.stem = stem
     return source
 

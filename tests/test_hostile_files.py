@@ -172,6 +172,9 @@ def test_a_notebook_line_of_200000_dashes_is_read_without_crashing(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("-" * 200_000), nbformat.v4.new_code_cell("X = 1")]
     nbformat.write(nb, str(sub / "cells.ipynb"))
+    module = locate(sub, ["cells"]).modules["cells"]  # definitions only: a cell too deep to parse is skipped
+    assert module.problem is None and "X = 1" in module.python and "does not parse" in module.skipped[0].why
+    (sub / "harness.toml").write_text('[notebook]\nrun = "all"\n')
     module = locate(sub, ["cells"]).modules["cells"]
     assert module.problem is None and "-" * 200_000 in module.python and "X = 1" in module.python
 

@@ -102,6 +102,7 @@ def test_a_notebook_line_the_parser_cannot_hold_costs_that_submission_only(specs
                            "outputs": [], "source": text} for i, text in enumerate(cells)],
                 "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     (tmp_path / "charlm.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
+    (tmp_path / "harness.toml").write_text('[notebook]\nrun = "all"\n')  # definitions only would skip that cell
     checks = {c.id: c for c in grade(tmp_path, specs, visibility=("public",)).checks}
     assert checks and all(c.points == 0 for c in checks.values())
     assert all(c.status == "error" and "charlm.ipynb" in c.message for c in checks.values()), \

@@ -60,7 +60,7 @@ your code in a separate process, never in your kernel, and shows the report belo
 checked as the module it is named after ({example}.ipynb as {example}), even with the starter {example}.py
 beside it. From a terminal, when both files are here, the one you edited is graded and the report says which;
 to choose, name it (`harness check {example}.ipynb`) or map it in a `harness.toml` beside it: `[modules]` then
-`{example} = "my_notebook.ipynb"`.
+`{example} = "my_notebook.ipynb"`. {notebook_runs}
 {notebook_line}
 ## What is graded
 
@@ -68,6 +68,16 @@ to choose, name it (`harness check {example}.ipynb`) or map it in a `harness.tom
 checks are worth {public}; {later} ({later_checks}) {later_verb} graded after you submit,
 on inputs that are not in this folder, so passing every public check is a good sign and not yet the grade.
 """
+
+
+#: What of a notebook runs when it is checked (task.toml [notebook] run, harness.definitions), in the README's words.
+NOTEBOOK_RUNS_DEFINITIONS = """Of a notebook, only the imports, the `def` and `class` statements and the
+assignments of constants run: training, downloads, plots and `!pip` lines are skipped, and the report lists
+each with why. A cell with the line `# harness: keep` runs whole; one with `# harness: skip` never runs. A
+function that reads a global computed from data (a vocabulary built from a downloaded text) cannot find it:
+define such values as constants, or pass them as arguments."""
+NOTEBOOK_RUNS_ALL = """Every cell of a notebook runs, in order, as Jupyter's "Run all" would (magics and `!pip`
+lines aside); a cell with the line `# harness: skip` never runs."""
 
 
 def released_task_files(spec: TaskSpec) -> list[Path]:
@@ -134,13 +144,14 @@ def write_release(directory: Path, specs: list[TaskSpec], notebook: bool = False
     later = [c for s in specs for c in s.checks if c.graded_later]
     later_points = sum(c.points for c in later)
     notebook_line = ("\nThe starter files here are notebooks: write your code in their cells.\n" if notebook else "")
+    notebook_runs = (NOTEBOOK_RUNS_ALL if all(s.notebook_run == "all" for s in specs) else NOTEBOOK_RUNS_DEFINITIONS)
     warnings.append(f"{WORKFLOW}: its install step asks for harness-student=={__version__} from PyPI; point it at "
                     "where the course publishes the student wheel (see the comments of that step)")
     readme = directory / "README.md"
     if not readme.exists() or force:
         readme.write_text(STUDENT_README.format(
             title=" · ".join(s.title for s in specs), modules=", ".join(f"`{s.module}`" for s in specs),
-            version=__version__, notebook_line=notebook_line, example=specs[0].module, public=points_phrase(public),
+            version=__version__, notebook_line=notebook_line, notebook_runs=notebook_runs, example=specs[0].module, public=points_phrase(public),
             later=points_phrase(later_points, "more "), later_checks=count(len(later), "check"),
             later_verb="is" if points_phrase(later_points) == "1 point" else "are"),
             encoding="utf-8")

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from harness.checks.trained import figure_part
+from harness.runtime import training
 from harness.grading import grade
 from harness.report import render_report
 from harness.spec import load_spec
@@ -212,3 +213,45 @@ def test_a_failure_reply_of_any_form_is_read_into_words(part, why):
 
 def test_a_value_reply_is_the_value():
     assert figure_part({"value": [1, 2]}, "sampling") == ([1, 2], "")
+
+
+# --------------------------------------------------------------------------- the worker's side, in-process
+
+
+class Bigram(torch.nn.Module):
+    """A causal toy language model over 6 tokens; ``on_one_row`` says what it does with a batch of one row."""
+
+    def __init__(self, on_one_row: str = ""):
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed, self.on_one_row = torch.nn.Embedding(6, 6), on_one_row
+        self.fed = []
+
+    def forward(self, ids):
+        self.fed.append(tuple(ids.shape))
+        if ids.shape[0] == 1 and self.on_one_row == "exit":
+            raise SystemExit(3)
+        logits = self.embed(ids)  # (B, T, V)
+        return logits[0] if ids.shape[0] == 1 and self.on_one_row == "drop batch" else logits
+
+
+def test_apart_returns_the_ops_value_and_feeds_the_training_width():
+    model = Bigram()
+    got = training.apart("sample_text", model, 3, 1, 2, 7, 1.0, 5)
+    assert torch.equal(got["value"], training.sample_text(model, 3, 1, 2, 7, 1.0, 5))
+    assert got["value"].shape == (3, 6) and set(model.fed) == {(3, 7)}  # every step feeds (3, T), never (3, 1)
+    beams = training.apart("beam_text", model, 1, 2, 3, 7)["value"]
+    assert 1 <= len(beams) <= 3 and all(len(tokens) <= 6 for tokens, _ in beams)
+    assert {shape[1] for shape in model.fed} == {7}
+
+
+@pytest.mark.parametrize("on_one_row, want", [
+    ("exit", {"type": "SystemExit", "message": "the code called sys.exit(3)", "fed": "ids (1, 7)"}),
+    ("drop batch", {"type": "output", "fed": "ids (1, 7)",
+                    "returned": "it returned a tensor of shape (7, 6), not next-token logits (B, T, vocab_size)"}),
+])
+def test_apart_describes_what_the_model_did_on_what_it_was_fed(on_one_row, want):
+    got = training.apart("beam_text", Bigram(on_one_row), 1, 2, 3, 7)
+    assert set(got) == {"failed"} and {k: got["failed"].get(k) for k in want} == want, got
+    _, why = figure_part(got, "beam search")
+    assert why.startswith("beam search fed your model ids (1, 7)"), why

@@ -117,9 +117,10 @@ def samples(ctx: Context) -> dict:
     out, vocab = student_run(ctx)["out"], ctx.data.vocab
     text = lambda ids: " ".join(vocab.decode([int(i) for i in ids]))  # noqa: E731
     rows, errors = [], {}
+    drawn = out.get("samples") if isinstance(out.get("samples"), dict) else {}
     for t in TEMPERATURES:
         label = f"T = {t:g}"
-        draws, why = figure_part(out["samples"].get(f"{t:g}"), f"sampling at {label}")
+        draws, why = figure_part(drawn.get(f"{t:g}"), f"sampling at {label}")
         if why:
             errors[label] = why
         elif isinstance(draws, torch.Tensor) and draws.dim() == 2:
@@ -129,9 +130,12 @@ def samples(ctx: Context) -> dict:
     beam, why = figure_part(out.get("beam"), f"beam search (width {BEAM_WIDTH})")
     if why:
         errors["beam search"] = why
-    elif isinstance(beam, list):
+    elif isinstance(beam, list) and all(isinstance(b, tuple) and len(b) == 2 and isinstance(b[0], list)
+                                         and isinstance(b[1], float) for b in beam):
         rows += [{"label": f"beam (width {BEAM_WIDTH}), log p = {score:.2f}", "text": text(tokens)}
                  for tokens, score in beam[:BEAM_WIDTH]]
+    else:
+        errors["beam search"] = f"beam search returned {describe(beam)}"
     figure = {"kind": "text", "rows": rows, "note": "Sampled with the harness's sampler from softmax(logits / T); "
               f"beam search keeps the {BEAM_WIDTH} best prefixes by summed log-probability. Your model is fed (B, T) "
               "ids as in training: <bos>, the words so far, then 0."}

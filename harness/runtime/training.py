@@ -118,6 +118,10 @@ def greedy_decode(model, src: torch.Tensor, bos: int, eos: int, max_len: int, ba
     return {"tokens": torch.cat(tokens)}
 
 
+#: what a figure's part catches: whatever the student's code raises, an exit included (as the worker reports it)
+FAILURES = (Exception, SystemExit)
+
+
 class Fed(Exception):
     """The model raised (``__cause__``), or returned what the contract does not promise, on what a figure ``fed``
     it (in words: "ids (3, 24)")."""
@@ -138,7 +142,7 @@ def _logits_at(model, seq: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
     (B, T): fed the whole (B, T) batch, as the contract says, and read at each row's last token (it is causal)."""
     try:
         out = model(seq)
-    except Exception as exc:
+    except FAILURES as exc:
         raise Fed(f"ids {tuple(seq.shape)}") from exc
     if not isinstance(out, torch.Tensor) or out.dim() != 3 or tuple(out.shape[:2]) != tuple(seq.shape):
         raise Fed(f"ids {tuple(seq.shape)}", f"it returned {_shape_of(out)}, not next-token logits (B, T, vocab_size)")
@@ -202,7 +206,7 @@ def attention_maps(model, src: torch.Tensor, decoded: dict, bos: int, n: int):
     try:
         model(src[:n], tgt_in)
         att = getattr(model, "attention", None)
-    except Exception as exc:
+    except FAILURES as exc:
         raise Fed(f"src {tuple(src[:n].shape)} and tgt_in {tuple(tgt_in.shape)}") from exc
     return att.detach().float() if isinstance(att, torch.Tensor) else None
 
@@ -211,9 +215,10 @@ def apart(name: str, *args) -> dict:
     """The op ``name`` of this module on ``args``, as a part of a program that fails on its own: ``{"value": ...}``,
     or ``{"failed": ...}`` saying what was raised and where in the model's own files. For what a figure shows:
     its failure must not cost the graded outputs the same program computes."""
+    op = OPS[name]  # an unknown op is the judge's own mistake: raised, not shown as the student's
     try:
-        return {"value": OPS[name](*args)}
-    except Exception as exc:  # noqa: BLE001 - whatever the model raises belongs to the figure alone
+        return {"value": op(*args)}
+    except FAILURES as exc:  # whatever the model raises belongs to the figure alone
         return {"failed": failure(exc, args[0] if args else None)}
 
 

@@ -25,8 +25,12 @@ The kinds and their data (every key not marked optional is required):
     "optimum" as a vertical line; optional ``y_label`` (the value axis), ``log_y``,
     ``lower_is_better``.
 ``text``
-    ``rows``: [{"label", "text"}], optional ``note``. Not a picture: the page lays the rows out as a
-    table (``Drawing.table``) and escapes them, since the text is the student's model's output.
+    ``rows``: [{"label", "text"}], optional ``note``, ``errors``: {label: why its rows are missing} and
+    ``hint`` (what to do about those errors). Not a picture: the page lays the rows out as a table
+    (``Drawing.table``) and escapes them, since the text is the student's model's output.
+
+Any kind: ``{"error": why}`` without a ``kind`` is a figure that could not be made; the page shows why
+in its place.
 ``heatmaps``
     ``items``: [{"title", "rows", "cols", "values"}] (at most 4 drawn), weights in [0, 1] on one
     shared colour scale: attention maps, rows the output words, columns the input words.
@@ -487,6 +491,9 @@ def bars(data: dict, title: str, key: str, show_title: bool = True) -> Drawing:
 def text(data: dict, title: str, key: str, show_title: bool = True) -> Drawing:
     """Generated text, label by label: a table for the page to escape (the text is the student model's)."""
     notes = [_clean(data["note"], 500)] if data.get("note") else []
+    notes += _error_notes(data.get("errors"), "rows", "shown")
+    if data.get("errors") and data.get("hint"):
+        notes.append(_clean(data["hint"], 500))
     table = []
     for i, row in enumerate(_list(data["rows"], "rows")):
         if not isinstance(row, dict):
@@ -501,7 +508,7 @@ def text(data: dict, title: str, key: str, show_title: bool = True) -> Drawing:
         if len(content) > MAX_TEXT:
             shown += f" [… {len(content) - MAX_TEXT} more characters]"
         table.append({"label": _clean(row.get("label", ""), 60), "text": shown})
-    if not table:
+    if not table and not data.get("errors"):
         notes.append("no text to show")
     return Drawing("", notes, table)
 
@@ -650,12 +657,12 @@ def _list(value, name: str) -> list:
     return list(value)
 
 
-def _error_notes(errors) -> list[str]:
+def _error_notes(errors, parts: str = "series", verb: str = "drawn") -> list[str]:
     if not errors:
         return []
     if not isinstance(errors, dict):
-        return [f"some series are not drawn: {_clean(errors, 300)}"]
-    return [f"{_clean(name, 60)} is not drawn: {_clean(why, 500)}" for name, why in sorted(errors.items(), key=str)]
+        return [f"some {parts} are not {verb}: {_clean(errors, 300)}"]
+    return [f"{_clean(name, 60)} is not {verb}: {_clean(why, 700)}" for name, why in sorted(errors.items(), key=str)]
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

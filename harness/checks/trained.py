@@ -165,6 +165,35 @@ def scorable(value, shape: tuple, what: str) -> torch.Tensor:
     return value.double()
 
 
+# --------------------------------------------------------------------------- what figures compute apart
+
+
+#: the fields of a failure the worker describes (runtime/training.apart), each kept to a readable length
+FAILURE_TEXT = {"type": 100, "message": 600, "file": 200, "code": 200, "fed": 120, "returned": 300}
+
+
+def figure_part(part, what: str) -> tuple[object, str]:
+    """A part of a program computed apart for a figure (``p.op("apart", ...)``): ``(value, "")``, or ``(None, why)``
+    with why in the student's terms: what ``what`` (e.g. "sampling at T = 0.5") fed the model, what it raised or
+    returned, and where in the student's file. A reply of any other form is said to be unreadable."""
+    if isinstance(part, dict) and set(part) == {"value"}:
+        return part["value"], ""
+    info = part.get("failed") if isinstance(part, dict) and set(part) == {"failed"} else None
+    if not isinstance(info, dict):
+        return None, f"{what}: the worker's reply could not be read ({describe(part)})"
+    text = {k: " ".join(info[k].split())[:n] for k, n in FAILURE_TEXT.items() if isinstance(info.get(k), str)}
+    line = info.get("line") if isinstance(info.get("line"), int) and not isinstance(info.get("line"), bool) else None
+    fed = f" fed your model {text['fed']}" if text.get("fed") else ""
+    if text.get("type") == "output" and text.get("returned"):
+        return None, f"{what}{fed}: {text['returned']}"
+    raised = text.get("type", "an error") + (f": {text['message']}" if text.get("message") else "")
+    where = ""
+    if text.get("file"):
+        where = f" at {text['file']}" + (f", line {line}" if line is not None else "")
+        where += f": {text['code']}" if text.get("code") else ""
+    return None, f"{what}{fed} and it raised {raised}{where}"
+
+
 # --------------------------------------------------------------------------- baselines, cached
 
 

@@ -10,8 +10,10 @@ from .. import metrics
 from ..data.vocab import BOS, EOS
 from .compare import describe
 from . import Context, Verdict, register, register_figure
-from .trained import (GRADED, BadOutput, Family, baselines, bars_figure, family, graded_figure, student_figures,
-                      student_run)
+from .trained import (GRADED, BadOutput, Family, baselines, bars_figure, family, figure_part, graded_figure,
+                      student_figures, student_run)
+
+ATTENTION_MAPS = 3  # test sentences whose attention the figure shows
 
 
 @family
@@ -35,7 +37,11 @@ class Translation(Family):
         return *inputs[1].shape, len(data.tgt_vocab)
 
     def test_outputs(self, p, model, data) -> dict:
-        return {"decoded": p.op("greedy_decode", model, data.test.src, BOS, EOS, data.test.tgt_out.shape[1] + 5)}
+        """Greedy decodes of the test sources, graded; and apart, so that their failure costs the figure only, the
+        attention the model sets on the first few of them, for the attention figure."""
+        decoded = p.op("greedy_decode", model, data.test.src, BOS, EOS, data.test.tgt_out.shape[1] + 5)
+        return {"decoded": decoded, "attention": p.op("apart", "attention_maps", model, data.test.src, decoded, BOS,
+                                                      ATTENTION_MAPS)}
 
     def evaluate(self, data, out: dict) -> dict:
         tokens = out["decoded"]["tokens"] if isinstance(out.get("decoded"), dict) else None
@@ -51,7 +57,8 @@ class Translation(Family):
                 "exact_match": float(np.mean([h == r for h, r in zip(hyps, refs)])), "hypotheses": hyps[:8]}
 
     def reference_extras(self, out: dict) -> dict:
-        return {"has_attention": True} if isinstance(out["decoded"].get("attention"), torch.Tensor) else {}
+        attention, _ = figure_part(out.get("attention"), "")
+        return {"has_attention": True} if isinstance(attention, torch.Tensor) else {}
 
     def classical_baselines(self, data) -> dict:
         from .. import baselines as b
@@ -78,17 +85,23 @@ def bleubars_figure(ctx: Context) -> dict:
 
 
 @register_figure("translation.attention", ["build_model"], "Attention weights of your model on test sentences")
-def attention_maps(ctx: Context) -> dict | None:
-    decoded = student_run(ctx)["out"]["decoded"]
-    att = decoded.get("attention") if isinstance(decoded, dict) else None
-    data = ctx.data
+def attention_maps(ctx: Context) -> dict:
+    """The attention the model sets in a teacher-forced forward over its own decodes of a few test sentences,
+    computed apart from the graded decodes: when that forward fails, the figure says why and no check changes."""
+    out, data = student_run(ctx)["out"], ctx.data
+    att, why = figure_part(out.get("attention"), "the attention figure (one teacher-forced forward over your "
+                           "model's own greedy decodes)")
+    if why:
+        return {"error": why + ". No check's points depend on this figure; the contract promises forward any batch "
+                "(src (B, S), tgt_in (B, T)): try your model on the shapes named."}
     if not isinstance(att, torch.Tensor) or att.dim() != 3:
         return {"kind": "text", "rows": [], "note": "Your model does not set model.attention (B, T, S), so there is "
                 "no heatmap. The contract allows it: set self.attention to the weights after a forward."}
     items = []
-    for k in range(min(3, att.shape[0])):
+    tokens = out["decoded"]["tokens"]
+    for k in range(min(ATTENTION_MAPS, att.shape[0])):
         src = data.src_vocab.decode(data.test.src[k].tolist(), keep_special=False)
-        tgt = data.tgt_vocab.decode(decoded["tokens"][k].tolist(), keep_special=False)
+        tgt = data.tgt_vocab.decode(tokens[k].tolist(), keep_special=False)
         values = att[k, :len(tgt) + 1, :len(src) + 1].tolist()
         items.append({"title": data.test.pairs[k][0], "rows": tgt + ["<eos>"], "cols": src + ["<eos>"], "values": values})
     return {"kind": "heatmaps", "items": items}

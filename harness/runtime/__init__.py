@@ -6,6 +6,7 @@ module here imports only the standard library, torch, numpy, safetensors and its
 never the rest of the harness (``tests/test_runtime_boundary.py`` holds it to that).
 
 - ``worker.py``: the worker's main loop, the import blocker and the tripwire (worker only);
+- ``failures.py``: an error of the submission's code described for the student (both sides);
 - ``confine.py``: the worker confines itself (worker only);
 - ``config.py``: the limits and the confinement the judge sends (both sides);
 - ``wire.py``: the framed, pickle-free protocol (both sides);

@@ -12,11 +12,14 @@ Part of the worker's runtime (``ops.py`` offers these as program ops), so it imp
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
+from .failures import describe_exception
 from .tokens import PAD
 
 LOSSES = ("classes", "tokens", "seq2seq", "regression")
@@ -95,10 +98,10 @@ def predict(model, inputs: list, batch_size: int = 256) -> torch.Tensor:
 def greedy_decode(model, src: torch.Tensor, bos: int, eos: int, max_len: int, batch_size: int = 256) -> dict:
     """Greedy translation by re-running the teacher-forced forward on the growing prefix.
 
-    Returns token ids (N, max_len) padded with PAD after eos, and the model's ``attention`` (B, T, S)
-    from the last forward when it sets one."""
+    Returns token ids (N, max_len) padded with PAD after eos. The model's ``attention`` is not read here: the
+    attention figure reads it apart (``attention_maps``), so that it cannot cost the decodes that are graded."""
     model.eval()
-    tokens, attention = [], []
+    tokens = []
     for i in range(0, src.shape[0], batch_size):
         s = src[i:i + batch_size]
         prefix = torch.full((s.shape[0], 1), bos, dtype=torch.long)
@@ -112,24 +115,61 @@ def greedy_decode(model, src: torch.Tensor, bos: int, eos: int, max_len: int, ba
                 break
         out = prefix[:, 1:]
         tokens.append(F.pad(out, (0, max_len - out.shape[1]), value=PAD))
-        att = getattr(model, "attention", None)
-        if isinstance(att, torch.Tensor) and att.dim() == 3 and att.shape[0] == s.shape[0]:
-            attention.append(F.pad(att.detach().float(), (0, 0, 0, max_len - att.shape[1])))
-    return {"tokens": torch.cat(tokens), "attention": torch.cat(attention) if len(attention) == len(tokens) else None}
+    return {"tokens": torch.cat(tokens)}
+
+
+#: what a figure's part catches: whatever the student's code raises, an exit included (as the worker reports it)
+FAILURES = (Exception, SystemExit)
+
+
+class Fed(Exception):
+    """The model raised (``__cause__``), or returned what the contract does not promise, on what a figure ``fed``
+    it (in words: "ids (3, 24)")."""
+
+    def __init__(self, fed: str, returned: str = ""):
+        super().__init__(returned or "the model raised")
+        self.fed, self.returned = fed, returned
+
+
+def _shape_of(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    return f"a {type(value).__name__}"
+
+
+def _logits_at(model, seq: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
+    """The logits (B, V) a language model gives for the token after position ``at[b]`` of each row of ``seq``
+    (B, T): fed the whole (B, T) batch, as the contract says, and read at each row's last token (it is causal)."""
+    try:
+        out = model(seq)
+    except FAILURES as exc:
+        raise Fed(f"ids {tuple(seq.shape)}") from exc
+    if not isinstance(out, torch.Tensor) or out.dim() != 3 or tuple(out.shape[:2]) != tuple(seq.shape):
+        raise Fed(f"ids {tuple(seq.shape)}", f"it returned {_shape_of(out)}, not next-token logits (B, T, vocab_size)")
+    return out[torch.arange(seq.shape[0]), at].double()
+
+
+def _rows(prefixes: list, width: int) -> torch.Tensor:
+    """Token prefixes (each starting with bos) as the contract's (B, width) batch, padded with PAD at the end."""
+    seq = torch.full((len(prefixes), width), PAD, dtype=torch.long)
+    for row, tokens in enumerate(prefixes):
+        seq[row, :len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+    return seq
 
 
 @torch.no_grad()
-def sample_text(model, n: int, bos: int, eos: int, max_len: int, temperature: float, seed: int) -> torch.Tensor:
-    """``n`` sequences drawn token by token from softmax(logits / T) of a language model."""
+def sample_text(model, n: int, bos: int, eos: int, width: int, temperature: float, seed: int) -> torch.Tensor:
+    """``n`` sequences drawn token by token from softmax(logits / T) of a language model: at most ``width`` - 1
+    tokens, PAD after eos. The model is fed what the contract promises and training feeds it, (n, width) rows of
+    bos, the tokens drawn so far and PAD, never a batch narrower than the training data's."""
     model.eval()
     gen = torch.Generator().manual_seed(int(seed))
-    seq = torch.full((n, 1), bos, dtype=torch.long)
+    seq = _rows([[bos]] * n, width)
     done = torch.zeros(n, dtype=torch.bool)
-    for _ in range(max_len):
-        probs = torch.softmax(model(seq)[:, -1].double() / temperature, dim=-1)
+    for t in range(width - 1):
+        probs = torch.softmax(_logits_at(model, seq, torch.full((n,), t)) / temperature, dim=-1)
         next_id = torch.multinomial(probs, 1, generator=gen)[:, 0]
-        next_id = torch.where(done, torch.full_like(next_id, PAD), next_id)
-        seq = torch.cat([seq, next_id[:, None]], dim=1)
+        seq[:, t + 1] = torch.where(done, torch.full_like(next_id, PAD), next_id)
         done |= next_id == eos
         if done.all():
             break
@@ -137,21 +177,65 @@ def sample_text(model, n: int, bos: int, eos: int, max_len: int, temperature: fl
 
 
 @torch.no_grad()
-def beam_text(model, bos: int, eos: int, beam_width: int, max_len: int) -> list:
-    """The canonical beam search (summed log-probabilities, no length penalty) over a language model."""
+def beam_text(model, bos: int, eos: int, beam_width: int, width: int) -> list:
+    """The canonical beam search (summed log-probabilities, no length penalty) over a language model, up to
+    ``width`` - 1 tokens; each step feeds the beams as (beams, width) rows padded with PAD, as ``sample_text``."""
     model.eval()
     beams, finished = [([bos], 0.0)], []
     while beams and len(finished) < beam_width:
-        seqs = torch.tensor([b[0] for b in beams])
-        log_probs = torch.log_softmax(model(seqs)[:, -1].double(), dim=-1)
+        at = torch.tensor([len(tokens) - 1 for tokens, _ in beams])
+        log_probs = torch.log_softmax(_logits_at(model, _rows([b[0] for b in beams], width), at), dim=-1)
         candidates = [(tokens + [v], score + float(log_probs[k, v]))
                       for k, (tokens, score) in enumerate(beams) for v in range(log_probs.shape[1])]
         candidates.sort(key=lambda c: -c[1])
         beams = []
         for tokens, score in candidates[:beam_width - len(finished)]:
-            (finished if tokens[-1] == eos or len(tokens) - 1 >= max_len else beams).append((tokens, score))
+            (finished if tokens[-1] == eos or len(tokens) >= width else beams).append((tokens, score))
     finished.sort(key=lambda c: -c[1])
     return [(tokens[1:], score) for tokens, score in finished]
+
+
+@torch.no_grad()
+def attention_maps(model, src: torch.Tensor, decoded: dict, bos: int, n: int):
+    """The ``attention`` (n, T, S) a translation model sets in one teacher-forced forward over its own greedy decodes
+    of the first ``n`` sources (``decoded``: what ``greedy_decode`` returned), or None when it sets none: what the
+    attention figure shows, read apart from the decoding that is graded."""
+    model.eval()
+    tokens = decoded["tokens"][:n]
+    tgt_in = torch.cat([torch.full((tokens.shape[0], 1), bos, dtype=torch.long), tokens[:, :-1]], dim=1)
+    try:
+        model(src[:n], tgt_in)
+        att = getattr(model, "attention", None)
+    except FAILURES as exc:
+        raise Fed(f"src {tuple(src[:n].shape)} and tgt_in {tuple(tgt_in.shape)}") from exc
+    return att.detach().float() if isinstance(att, torch.Tensor) else None
+
+
+def apart(name: str, *args) -> dict:
+    """The op ``name`` of this module on ``args``, as a part of a program that fails on its own: ``{"value": ...}``,
+    or ``{"failed": ...}`` saying what was raised and where in the model's own files. For what a figure shows:
+    its failure must not cost the graded outputs the same program computes."""
+    op = OPS[name]  # an unknown op is the judge's own mistake: raised, not shown as the student's
+    try:
+        return {"value": op(*args)}
+    except FAILURES as exc:  # whatever the model raises belongs to the figure alone
+        return {"failed": failure(exc, args[0] if args else None)}
+
+
+def failure(exc: BaseException, model) -> dict:
+    """What ``exc`` was: the batch shape the model was fed, what it returned or raised, and the innermost line of
+    the files beside the model's class that the error went through."""
+    fed = exc if isinstance(exc, Fed) else None
+    if fed is not None and not fed.returned and fed.__cause__ is not None:
+        exc = fed.__cause__
+    home = getattr(sys.modules.get(type(model).__module__), "__file__", None)
+    info = describe_exception(exc, os.path.dirname(os.path.abspath(home)) if isinstance(home, str) else "/nowhere")
+    info.pop("traceback", None)
+    if fed is not None:
+        info["fed"] = fed.fed
+        if fed.returned:
+            info["returned"], info["type"] = fed.returned, "output"
+    return info
 
 
 OPS = {
@@ -160,4 +244,6 @@ OPS = {
     "greedy_decode": greedy_decode,
     "sample_text": sample_text,
     "beam_text": beam_text,
+    "attention_maps": attention_maps,
+    "apart": apart,
 }

@@ -212,3 +212,7 @@ OPS = {
     "count_parameters": lambda module: sum(p.numel() for p in module.parameters()),
     **training.OPS,
 }
+
+from .randomness import OPS as _RANDOMNESS_OPS  # noqa: E402  seeding the global generators (randomness.py)
+
+OPS.update(_RANDOMNESS_OPS)

@@ -66,9 +66,12 @@ class Convention:
     name: str
     replace: bool
     cumulative: bool
+    said: str = ""  # its words, when not those of the draws of a beam
 
     @property
     def words(self) -> str:
+        if self.said:
+            return self.said
         how = "with replacement" if self.replace else "without replacement"
         score = "cumulative log-probability" if self.cumulative else "step log-probability"
         return f"candidates drawn {how} from softmax({score} / T)"
@@ -79,6 +82,8 @@ CONVENTIONS = {
     "template": Convention("template", replace=True, cumulative=True),
 }
 # the other two mixtures: named only when a submission's draws fit one of them
+SAMPLING = Convention("sampling", replace=False, cumulative=False,
+                      said="each token drawn from softmax(log-probability of the next token / T)")
 MIXTURES = [Convention("with replacement, step scores", replace=True, cumulative=False),
             Convention("without replacement, cumulative scores", replace=False, cumulative=True)]
 
@@ -174,8 +179,7 @@ class StepInterface:
 
     def outcome(self, value, table: Table, width: int) -> tuple[Outcome | None, str]:
         """The outcome of one run, or None and what is wrong with the value."""
-        if isinstance(value, np.ndarray):  # in the judge's own process; from the worker numpy arrives as a tensor
-            value = torch.from_numpy(value)
+        value = from_numpy(value)
         rows = value.tolist() if isinstance(value, torch.Tensor) and value.dim() == 2 else value
         if not isinstance(rows, (list, tuple)) or len(rows) != width:
             return None, (f"expected {width} hypotheses (a list of (tokens, score) pairs or of token lists), "
@@ -183,7 +187,7 @@ class StepInterface:
         found = []
         for i, row in enumerate(rows):
             if isinstance(row, (list, tuple)) and len(row) == 2 and (isinstance(row[0], (list, tuple)) or (
-                    isinstance(row[0], torch.Tensor) and row[0].dim() == 1)):
+                    isinstance(from_numpy(row[0]), torch.Tensor) and from_numpy(row[0]).dim() == 1)):
                 row = row[0]  # a (tokens, score) pair: the score is not judged here
             tokens = tokens_of(row)
             if tokens is None:
@@ -199,17 +203,54 @@ class StepInterface:
         return tuple(sorted(found)), ""
 
 
+def from_numpy(value):
+    """A numpy array of numbers as a tensor (as the wire delivers it from the worker; in the judge's own process
+    it arrives as it is), anything else unchanged."""
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        return torch.from_numpy(value)
+    return value
+
+
 def tokens_of(row) -> list[int] | None:
-    """Token ids from a list of ints or a 1-D integer tensor (numpy arrays arrive as tensors); None otherwise."""
+    """Token ids from a list of ints or a 1-D integer tensor or array; None otherwise."""
+    row = from_numpy(row)
     if isinstance(row, torch.Tensor):
-        return [int(t) for t in row] if row.dim() == 1 and not row.is_floating_point() else None
+        integer = not row.is_floating_point() and not row.is_complex() and row.dtype != torch.bool
+        return [int(t) for t in row] if row.dim() == 1 and integer else None
     if isinstance(row, (list, tuple)) and all(isinstance(t, numbers.Integral) and not isinstance(t, bool) for t in row):
         return [int(t) for t in row]
     return None
 
 
-# the table model of decoding.py (a module built in the worker from the same table) is one more entry here
+class StepSequenceInterface(StepInterface):
+    """``target(step, bos, max_len, temperature[, generator])``: one sequence sampled token by token, returned as
+    the max_len tokens after bos (a beam of width 1, whichever convention)."""
+
+    def describe(self, name: str, table: Table, width: int, temperature: float, randomness: str) -> str:
+        last = ", generator" if randomness == "generator" else ""
+        return f"{name}(step, bos={BOS}, max_len={table.max_len}, temperature={temperature:g}{last}) on {table.about}"
+
+    def add_call(self, p: Program, dotted: str, step, table: Table, width: int, temperature: float, randomness: str,
+                 seed: int):
+        if randomness == "generator":
+            return p.call(dotted, step, BOS, table.max_len, temperature, p.op("generator", seed))
+        p.op("seed_globals", seed)
+        return p.call(dotted, step, BOS, table.max_len, temperature)
+
+    def outcome(self, value, table: Table, width: int) -> tuple[Outcome | None, str]:
+        tokens = tokens_of(value)
+        if tokens is None:
+            return None, f"expected the sampled tokens as a list of ints, got {describe(value)}"
+        found, problem = super().outcome([tokens], table, 1)
+        return found, problem.replace("hypothesis 0", "the sequence")
+
+
+# How the search is reached, by the ``interface`` option. The table model of decoding.py (a module built in the
+# worker from the same table, called as the course's beam_search(model, num_beams, num_words, input_text, ...)) is
+# one more entry in each: its describe, add_call (the model instead of step) and outcome (rows of ids after the
+# input text's) are all that change; the distributions, the test and the messages stay as they are.
 INTERFACES = {"step": StepInterface()}
+SEQUENCE_INTERFACES = {"step": StepSequenceInterface()}
 
 
 # --------------------------------------------------------------------------- options, checked at spec load
@@ -223,15 +264,29 @@ DEFAULT_TABLES = [
 ]
 
 
-def validate_tables(raw) -> None:
-    tables = parse_tables(raw, beam=True)
+SEQUENCE_TABLES = [
+    {"about": "two steps, each prefix its own distribution", "max_len": 2,
+     "next": {"": {"A": 0.6, "B": 0.3, "C": 0.1}, "A": {"C": 0.7, "D": 0.3}, "B": {"A": 0.5, "B": 0.5}}},
+]
+
+
+def validate_beam_tables(raw) -> None:
+    validate_tables(raw, beam=True)
+
+
+def validate_sequence_tables(raw) -> None:
+    validate_tables(raw, beam=False)
+
+
+def validate_tables(raw, beam: bool) -> None:
+    tables = parse_tables(raw, beam=beam)
     if not tables:
         raise OptionError("", "needs at least one table", "e.g. one table with max_len = 1 tests the first step")
     for i, table in enumerate(tables):
         if table.max_len > MAX_STEPS:
             raise OptionError(f"[{i}].max_len", f"must be at most {MAX_STEPS} for this kind, got {table.max_len}",
                               "the judge enumerates every way the draws can go: keep the tables small")
-        if max(table.beam_widths) > MAX_WIDTH:
+        if beam and max(table.beam_widths) > MAX_WIDTH:
             raise OptionError(f"[{i}].beam_widths", f"must be at most {MAX_WIDTH} for this kind, "
                               f"got {list(table.beam_widths)}")
 
@@ -266,8 +321,18 @@ def stochastic_options(target: str = "") -> dict:
     """The options of a stochastic beam check (a task's own check of this kind passes its target's name)."""
     return dict(target=Structured(target, validate_target), convention=tuple(CONVENTIONS),
                 randomness=tuple(RANDOMNESS), interface=tuple(INTERFACES),
-                tables=Structured(DEFAULT_TABLES, validate_tables),
-                temperatures=Structured([1.0, 0.5], validate_temperatures),
+                tables=Structured(DEFAULT_TABLES, validate_beam_tables), **drawing_options())
+
+
+def sampling_options(target: str = "") -> dict:
+    """The options of a sequence-sampling check."""
+    return dict(target=Structured(target, validate_target), randomness=tuple(RANDOMNESS),
+                interface=tuple(SEQUENCE_INTERFACES), tables=Structured(SEQUENCE_TABLES, validate_sequence_tables),
+                **drawing_options())
+
+
+def drawing_options() -> dict:
+    return dict(temperatures=Structured([1.0, 0.5], validate_temperatures),
                 cold_temperature=Structured(0.02, validate_cold), runs=Structured(2000, validate_runs),
                 alpha=Structured(1e-3, validate_alpha), credit=CREDIT)
 
@@ -292,18 +357,21 @@ class Case:
 class Search:
     """One stochastic check: its options, the search under test and how to run it."""
 
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, beam: bool):
         self.ctx = ctx
         o = ctx.options
-        self.convention = CONVENTIONS[o["convention"]]
+        self.beam = beam
+        self.what = "hypotheses" if beam else "sequences"
+        self.convention = CONVENTIONS[o["convention"]] if beam else SAMPLING
         self.randomness = o["randomness"]
-        self.interface = INTERFACES[o["interface"]]
+        self.interface = (INTERFACES if beam else SEQUENCE_INTERFACES)[o["interface"]]
         self.module, self.name = searched(ctx)
         self.runs = int(o["runs"])
         self.alpha = float(o["alpha"])
         temps = [float(t) for t in o["temperatures"]] + ([float(o["cold_temperature"])] if o["cold_temperature"] else [])
         self.cases = [Case(t, w, temp, outcome_distribution(t, w, temp, self.convention))
-                      for t in parse_tables(o["tables"], beam=True) for w in t.beam_widths for temp in temps]
+                      for t in parse_tables(o["tables"], beam=beam) for w in (t.beam_widths if beam else (1,))
+                      for temp in temps]
 
     def label(self, case: Case) -> str:
         return self.interface.describe(self.name, case.table, case.width, case.temperature, self.randomness)
@@ -332,8 +400,9 @@ class Search:
             outcome, problem = self.interface.outcome(value, case.table, case.width)
             if outcome is None:
                 return None, Verdict(False, f"{label}, run {i} (seed {seeds[i]}): {problem}",
-                                     f"return the beam_width hypotheses the search keeps after max_len steps, "
-                                     f"each the tokens after bos", {"case": case.table.about})
+                                     "return the beam_width hypotheses the search keeps after max_len steps, each the "
+                                     "tokens after bos" if self.beam else "return the max_len tokens sampled after bos",
+                                     {"case": case.table.about})
             outcomes.append(outcome)
         return outcomes, None
 
@@ -359,7 +428,7 @@ class Search:
                 "draw with numpy's or torch's global functions (np.random.choice, torch.multinomial without a "
                 "generator): a generator made inside the function (np.random.default_rng()) is not seeded by "
                 "the caller")
-        return Verdict(False, f"{self.label(case)}: the same seed gave different hypotheses in {len(differ)} of "
+        return Verdict(False, f"{self.label(case)}: the same seed gave different {self.what} in {len(differ)} of "
                               f"{REPEATS} reruns (seed {seeds[i]}: {show(first[i])}, then {show(second[i])}); the "
                               f"randomness should come from {source}", hint,
                        {"case": case.table.about, "reruns_differing": len(differ)})
@@ -389,6 +458,9 @@ class Search:
         return self.misfit(label, case, outcomes, result, numbers)
 
     def cold_hint(self) -> str:
+        if not self.beam:
+            return ("as T → 0 each token drawn is the most likely one: divide the log-probabilities by T before the "
+                    "softmax")
         if self.convention.cumulative:
             return ("with replacement every draw takes the candidate of highest cumulative log-probability as T → 0: "
                     "divide the cumulative scores by T before the softmax")
@@ -406,13 +478,15 @@ class Search:
                                   f"{self.convention.name} convention ({self.convention.words}) that outcome has "
                                   f"probability {case.dist.get(only, 0.0):.3g}: the search does not draw at random",
                            f"draw the candidates at random ({self.convention.words}), taking the randomness from "
-                           f"{RANDOMNESS[self.randomness]}; keeping the best candidates is the deterministic search",
+                           f"{RANDOMNESS[self.randomness]}; " + ("keeping the best candidates is the deterministic "
+                                                                 "search" if self.beam else "taking the most likely "
+                                                                 "token is greedy search"),
                            numbers)
         gaps = sorted(set(seen) | set(case.dist), key=lambda o: -abs(seen.get(o, 0) - runs * case.dist.get(o, 0.0)))
         rare = f"which has probability below {PRUNE:g} under the convention"
         differs = "; ".join(f"{show(o)} in {seen.get(o, 0)} runs, " + (
             f"expected {runs * case.dist[o]:.1f}" if o in case.dist else rare) for o in gaps[:3])
-        message = (f"{label}: the hypotheses of {runs} runs do not follow the {self.convention.name} convention "
+        message = (f"{label}: the {self.what} of {runs} runs do not follow the {self.convention.name} convention "
                    f"({self.convention.words}): χ²={result['chi2']:.4g}, dof={result['dof']}, p={result['p']:.3g} "
                    f"< {self.alpha:g}; the largest differences: {differs}")
         hint = f"draw the candidates as the {self.convention.name} convention does: {self.convention.words}"
@@ -425,7 +499,7 @@ class Search:
     def alternatives(self, case: Case):
         """(name, exact distribution, what to change) for the known departures from the convention asked for."""
         asked = self.convention
-        for other in [*CONVENTIONS.values(), *MIXTURES]:
+        for other in [*CONVENTIONS.values(), *MIXTURES] if self.beam else []:  # one draw a step: all forms agree
             if other == asked:
                 continue
             changes = []
@@ -443,7 +517,7 @@ class Search:
         if case.temperature != 1.0:
             yield ("stochastic_beam.ignores_temperature",
                    outcome_distribution(case.table, case.width, 1.0, asked),
-                   f"the hypotheses follow the {asked.name} convention at T = 1, not at T = {case.temperature:g}: the "
+                   f"the {self.what} follow the {asked.name} convention at T = 1, not at T = {case.temperature:g}: the "
                    "temperature is ignored; divide the scores by T before the softmax")
 
     def false_alarm(self) -> float:
@@ -458,7 +532,17 @@ class Search:
           "a stochastic beam search's hypotheses follow the exact distribution of the convention named, on small tables",
           **stochastic_options())
 def check_stochastic_beam(ctx: Context) -> Verdict:
-    search = Search(ctx)
+    return judged(Search(ctx, beam=True))
+
+
+@register("declared.sample_sequence", ["{target}"],
+          "sequences sampled token by token follow their exact distribution, on small tables", **sampling_options())
+def check_sample_sequence(ctx: Context) -> Verdict:
+    return judged(Search(ctx, beam=False))
+
+
+def judged(search: Search) -> Verdict:
+    """Every case of ``search``, the reproducibility case first, with the false-alarm bound in every verdict."""
     bound = search.false_alarm()
     level = (f"each drawn case tested at level {search.alpha:g} with {search.runs} runs, so a correct search fails "
              f"this check with probability at most {bound:.2g} (Bonferroni)")
@@ -471,8 +555,8 @@ def check_stochastic_beam(ctx: Context) -> Verdict:
         return verdict
 
     temps = sorted({c.temperature for c in search.cases}, reverse=True)
-    return by_case(ctx, ["reproducible", *enumerate(search.cases)], judge, Verdict(
-        True, f"{search.name}'s hypotheses follow the {search.convention.name} convention "
+    return by_case(search.ctx, ["reproducible", *enumerate(search.cases)], judge, Verdict(
+        True, f"{search.name}'s {search.what} follow the {search.convention.name} convention "
               f"({search.convention.words}) on {len(search.cases)} cases (T = {', '.join(f'{t:g}' for t in temps)}), "
               f"reproducibly from {RANDOMNESS[search.randomness]}; {level}",
         numbers={"false_alarm_bound": bound, "convention": search.convention.name}))

@@ -362,6 +362,7 @@ class Search:
         o = ctx.options
         self.beam = beam
         self.what = "hypotheses" if beam else "sequences"
+        self.record: list[dict] = []  # each case's figures (its fit's chi2, dof and p), in the order judged
         self.convention = CONVENTIONS[o["convention"]] if beam else SAMPLING
         self.randomness = o["randomness"]
         self.interface = (INTERFACES if beam else SEQUENCE_INTERFACES)[o["interface"]]
@@ -442,6 +443,7 @@ class Search:
             return failed
         numbers = {"case": case.table.about, "beam_width": case.width, "temperature": case.temperature,
                    "convention": self.convention.name, "runs": runs}
+        self.record.append(numbers)
         if want is not None:
             wrong = [o for o in outcomes if o != want]
             if not wrong:
@@ -559,4 +561,4 @@ def judged(search: Search) -> Verdict:
         True, f"{search.name}'s {search.what} follow the {search.convention.name} convention "
               f"({search.convention.words}) on {len(search.cases)} cases (T = {', '.join(f'{t:g}' for t in temps)}), "
               f"reproducibly from {RANDOMNESS[search.randomness]}; {level}",
-        numbers={"false_alarm_bound": bound, "convention": search.convention.name}))
+        numbers={"false_alarm_bound": bound, "convention": search.convention.name, "per_case": search.record}))

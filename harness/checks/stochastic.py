@@ -45,7 +45,7 @@ from . import Context, OptionError, Structured, Verdict, register
 from .cases import CREDIT, by_case
 from .compare import describe
 from .declared import validate_target
-from .decoding import NAMES, VOCAB, Table, parse_tables, searched
+from .decoding import NAMES, Table, parse_tables, searched
 from .sampling import chi_square_gof
 
 MAX_STEPS = 3        # max_len of a table this kind enumerates exactly
@@ -118,6 +118,7 @@ def outcome_distribution(table: Table, width: int, temperature: float, conventio
     """The exact probability of each outcome of the search on ``table`` (outcomes less likely than PRUNE are
     left out). The judge's own arithmetic, in float64: nothing the submission returns enters it."""
     states = {((),): 1.0}
+    size = vocabulary(table)
     for _ in range(table.max_len):
         nxt: dict = defaultdict(float)
         for beams, p in states.items():
@@ -126,9 +127,14 @@ def outcome_distribution(table: Table, width: int, temperature: float, conventio
             weights = torch.softmax(torch.stack(rows).flatten().double() / temperature, dim=0).tolist()
             for combo, q in draws(weights, width, convention.replace):
                 if p * q > PRUNE:
-                    nxt[tuple(sorted(beams[i // VOCAB] + (i % VOCAB,) for i in combo))] += p * q
+                    nxt[tuple(sorted(beams[i // size] + (i % size,) for i in combo))] += p * q
         states = nxt
     return dict(states)
+
+
+def vocabulary(table: Table) -> int:
+    """The number of tokens a table gives a probability to (the length of its rows)."""
+    return int(table.default.numel())
 
 
 def fit(outcomes: list, dist: dict) -> dict:
@@ -197,8 +203,8 @@ class StepInterface:
             if len(tokens) != table.max_len:
                 return None, (f"hypothesis {i} has {len(tokens)} tokens: every hypothesis has exactly "
                               f"max_len={table.max_len} tokens after bos")
-            if not all(0 <= t < VOCAB for t in tokens):
-                return None, f"hypothesis {i} holds ids outside the vocabulary [0, {VOCAB}): {tokens}"
+            if not all(0 <= t < vocabulary(table) for t in tokens):
+                return None, f"hypothesis {i} holds ids outside the vocabulary [0, {vocabulary(table)}): {tokens}"
             found.append(tuple(tokens))
         return tuple(sorted(found)), ""
 

@@ -449,3 +449,17 @@ def beam_sample(step, bos, beam_width, max_len, temperature, generator):
     failed = {c.id: c for c in grade(swapped, specs).checks if c.status != "passed"}
     assert set(failed) == {"sampling.beam_sample"}
     assert "template convention" in failed["sampling.beam_sample"].hint
+
+
+@pytest.mark.parametrize("table,options,words", [
+    ({"about": "wide", "max_len": 3, "beam_widths": [3], "next": {"": {"A": 0.3, "B": 0.3, "C": 0.2, "D": 0.2}},
+      "default": {"A": 0.3, "B": 0.3, "C": 0.2, "D": 0.2}}, {}, "too many to list"),
+    ({"about": "sure", "max_len": 1, "beam_widths": [3], "next": {"": {"A": 1.0}}}, {"cold_temperature": 0.005},
+     "fewer candidates than the beam width keep a probability"),
+])
+def test_a_case_the_judge_cannot_enumerate_stops_grading_naming_the_table(table, options, words):
+    from harness.errors import SpecError
+
+    with pytest.raises(SpecError) as err:
+        verdict(textbook_search, tables=[table], **options, **TEXTBOOK)
+    assert ".tables[0]" in str(err.value) and words in str(err.value) and table["about"] in str(err.value)

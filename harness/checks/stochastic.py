@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..errors import SpecError
 from ..runtime.tokens import BOS
 from ..sandbox.program import Program
 from . import Context, OptionError, Structured, Verdict, register
@@ -53,6 +54,8 @@ MAX_WIDTH = 3        # beam width likewise
 PRUNE = 1e-12        # a partial outcome less likely than this is left out; its mass is one bin of its own
 CERTAIN = 1 - 1e-6   # an outcome this likely makes the case deterministic: judged by equality
 REPEATS = 20         # seeds rerun by the reproducibility case
+BUDGET = 60_000      # ways of drawing enumerated for one case (a second or two), beyond which it is refused
+LOST = 1e-6          # probability the enumeration may leave out (below PRUNE each) before a case is refused
 
 Outcome = tuple  # the returned hypotheses as a sorted tuple of token tuples (a multiset)
 
@@ -88,12 +91,22 @@ MIXTURES = [Convention("with replacement, step scores", replace=True, cumulative
             Convention("without replacement, cumulative scores", replace=False, cumulative=True)]
 
 
-def draws(weights: list[float], k: int, replace: bool):
+class TooLarge(ValueError):
+    """A case with more ways for the draws to go than the judge enumerates (BUDGET)."""
+
+
+def draws(weights: list[float], k: int, replace: bool, budget: list[int], scale: float = 1.0):
     """Every multiset of ``k`` candidate indices with its probability, for k draws from ``weights`` (summing to 1)
-    with or without replacement (successive draws, renormalised after each, as torch.multinomial does). Ways
-    less likely than PRUNE are left out."""
+    with or without replacement (successive draws, renormalised after each, as torch.multinomial does). Ways whose
+    probability times ``scale`` (the probability of getting here) is below PRUNE are left out; each way counted
+    goes off ``budget`` (one int in a list), and TooLarge is raised when it runs out."""
+    def spend(n: int) -> None:
+        budget[0] -= n
+        if budget[0] < 0:
+            raise TooLarge
     if replace:  # independent draws: an outcome is no likelier than any of its candidates
-        live = [i for i, w in enumerate(weights) if w > PRUNE]
+        live = [i for i, w in enumerate(weights) if scale * w > PRUNE]
+        spend(math.comb(len(live) + k - 1, k))
         for combo in itertools.combinations_with_replacement(live, k):
             ways = math.factorial(k) / math.prod(math.factorial(c) for c in Counter(combo).values())
             yield combo, ways * math.prod(weights[i] for i in combo)
@@ -101,13 +114,14 @@ def draws(weights: list[float], k: int, replace: bool):
     found: dict = defaultdict(float)
 
     def extend(order: tuple, q: float) -> None:
+        spend(1)
         if len(order) == k:
             found[tuple(sorted(order))] += q
             return
         left = [i for i in range(len(weights)) if i not in order and weights[i] > 0]
         total = sum(weights[i] for i in left)  # summed, not 1 - the drawn: exact when the drawn take nearly all
         for i in left:
-            if q * weights[i] / total > PRUNE:
+            if scale * q * weights[i] / total > PRUNE:
                 extend(order + (i,), q * weights[i] / total)
 
     extend((), 1.0)
@@ -116,16 +130,18 @@ def draws(weights: list[float], k: int, replace: bool):
 
 def outcome_distribution(table: Table, width: int, temperature: float, convention: Convention) -> dict:
     """The exact probability of each outcome of the search on ``table`` (outcomes less likely than PRUNE are
-    left out). The judge's own arithmetic, in float64: nothing the submission returns enters it."""
+    left out). The judge's own arithmetic, in float64: nothing the submission returns enters it. Raises TooLarge
+    past BUDGET ways of drawing (a wide table at a high temperature)."""
     states = {((),): 1.0}
     size = vocabulary(table)
+    budget = [BUDGET]
     for _ in range(table.max_len):
         nxt: dict = defaultdict(float)
         for beams, p in states.items():
             rows = [table.log_probs(list(b)) + (table.log_prob(list(b)) if convention.cumulative else 0.0)
                     for b in beams]
             weights = torch.softmax(torch.stack(rows).flatten().double() / temperature, dim=0).tolist()
-            for combo, q in draws(weights, width, convention.replace):
+            for combo, q in draws(weights, width, convention.replace, budget, p):
                 if p * q > PRUNE:
                     nxt[tuple(sorted(beams[i // size] + (i % size,) for i in combo))] += p * q
         states = nxt
@@ -376,9 +392,26 @@ class Search:
         self.runs = int(o["runs"])
         self.alpha = float(o["alpha"])
         temps = [float(t) for t in o["temperatures"]] + ([float(o["cold_temperature"])] if o["cold_temperature"] else [])
-        self.cases = [Case(t, w, temp, outcome_distribution(t, w, temp, self.convention))
-                      for t in parse_tables(o["tables"], beam=beam) for w in (t.beam_widths if beam else (1,))
-                      for temp in temps]
+        self.cases = [self.case(i, t, w, temp) for i, t in enumerate(parse_tables(o["tables"], beam=beam))
+                      for w in (t.beam_widths if beam else (1,)) for temp in temps]
+
+    def case(self, index: int, table: Table, width: int, temperature: float) -> Case:
+        """A case with its exact distribution; a SpecError (grading stops, naming the table) when the judge cannot
+        enumerate it or a float64 cannot hold its probabilities."""
+        where = f'[checks."{self.ctx.check_id}"].tables[{index}]'
+        path = self.ctx.task.path if self.ctx.task is not None else "task.toml"
+        said = f"{table.about}, beam width {width}, T = {temperature:g}" if self.beam else \
+            f"{table.about}, T = {temperature:g}"
+        try:
+            dist = outcome_distribution(table, width, temperature, self.convention)
+        except TooLarge:
+            raise SpecError(path, where, f"{said}: more than {BUDGET} ways for the draws to go, too many to list",
+                            "give it a smaller max_len or beam width, or fewer likely tokens after each prefix, or "
+                            "leave out the highest temperature") from None
+        if sum(dist.values()) < 1 - LOST:
+            raise SpecError(path, where, f"{said}: fewer candidates than the beam width keep a probability a float64 "
+                            "can hold", "raise cold_temperature, or give the table's distributions more tokens")
+        return Case(table, width, temperature, dist)
 
     def label(self, case: Case) -> str:
         return self.interface.describe(self.name, case.table, case.width, case.temperature, self.randomness)

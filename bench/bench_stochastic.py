@@ -43,9 +43,9 @@ def measure(name: str, judge, seeds: int, wrong=None) -> None:
     below = ", ".join(f"{sum(p < a for p in p_values) / len(p_values):.3f} below {a:g}" for a in LEVELS)
     print(f"{name}: {failures} false alarms in {seeds} checks (stated bound {bound:.2g} a check); "
           f"{len(p_values)} drawn cases' p-values: {below}; "
-          f"{statistics.median(seconds):.2f} s a verdict (median)")
+          f"{statistics.median(seconds):.2f} s a verdict (median)", flush=True)
     if wrong is not None:
-        print(f"    the other convention's search fails on {caught} of {seeds} seeds")
+        print(f"    the other convention's search fails on {caught} of {seeds} seeds", flush=True)
 
 
 def main() -> None:

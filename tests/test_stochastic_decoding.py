@@ -463,3 +463,29 @@ def test_a_case_the_judge_cannot_enumerate_stops_grading_naming_the_table(table,
     with pytest.raises(SpecError) as err:
         verdict(textbook_search, tables=[table], **options, **TEXTBOOK)
     assert ".tables[0]" in str(err.value) and words in str(err.value) and table["about"] in str(err.value)
+
+
+def test_a_release_grades_the_declared_kinds_from_its_bundle(tmp_path):
+    """The kinds compute their distributions on the judge's side and need no answer key's value: a student's
+    machine grades them from the released bundle alone, with the live verdicts."""
+    from harness import bundle
+    from harness.answers import BundleAnswers
+    from harness.grading import grade
+    from harness.release import write_release
+    from harness.spec import load_tasks
+
+    write_release(tmp_path / "released", load_tasks(task_folder(tmp_path)))
+    released = bundle.load(tmp_path / "released" / bundle.FOLDER)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "sampling.py").write_text(ANSWER_KEY.replace("def notebook_beam", "def unused_beam") + '''
+
+def notebook_beam(step, bos, beam_width, max_len, temperature):
+    return beam_sample(step, bos, beam_width, max_len, temperature, None)  # without replacement: not the template's
+''')
+    results = grade(mine, released.specs(), answers=BundleAnswers(released))
+    status = {c.id: c.status for c in results.checks}
+    assert status == {"sampling.beam_sample": "passed", "sampling.notebook_beam": "failed",
+                      "sampling.sample": "passed"}, [(c.id, c.message) for c in results.checks]
+    failed = next(c for c in results.checks if c.id == "sampling.notebook_beam")
+    assert "textbook convention" in failed.hint

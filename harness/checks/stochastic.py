@@ -463,11 +463,11 @@ class Search:
             return None
         i = differ[0]
         source = RANDOMNESS[self.randomness]
-        hint = ("take every random number from the generator argument (torch.multinomial(..., generator=generator)); "
-                "a call without it reads torch's or numpy's global state" if self.randomness == "generator" else
+        hint = ("the draws changed when only the global random state did: take every random number from the "
+                "generator argument (torch.multinomial(..., generator=generator))" if self.randomness == "generator"
+                else "the draws changed under the same seed, so they come from a source the caller does not seed: "
                 "draw with numpy's or torch's global functions (np.random.choice, torch.multinomial without a "
-                "generator): a generator made inside the function (np.random.default_rng()) is not seeded by "
-                "the caller")
+                "generator)")
         return Verdict(False, f"{self.label(case)}: the same seed gave different {self.what} in {len(differ)} of "
                               f"{REPEATS} reruns (seed {seeds[i]}: {show(first[i])}, then {show(second[i])}); the "
                               f"randomness should come from {source}", hint,
@@ -499,14 +499,14 @@ class Search:
         return self.misfit(label, case, outcomes, result, numbers)
 
     def cold_hint(self) -> str:
+        """What the convention does as T → 0 (a description: the check does not know which step went wrong)."""
         if not self.beam:
-            return ("as T → 0 each token drawn is the most likely one: divide the log-probabilities by T before the "
-                    "softmax")
+            return "as T → 0 every token drawn is the most likely one after its prefix"
         if self.convention.cumulative:
-            return ("with replacement every draw takes the candidate of highest cumulative log-probability as T → 0: "
-                    "divide the cumulative scores by T before the softmax")
-        return ("without replacement the draws take the beam_width candidates of highest step log-probability as "
-                "T → 0: divide the step log-probabilities by T before the softmax")
+            return ("as T → 0 every draw with replacement takes the candidate of highest cumulative log-probability, "
+                    "so the beam holds beam_width copies of one hypothesis")
+        return ("as T → 0 the draws without replacement take the beam_width candidates of highest step "
+                "log-probability")
 
     def misfit(self, label: str, case: Case, outcomes: list, result: dict, numbers: dict) -> Verdict:
         """The failed verdict of a case whose outcomes do not fit: what differs, and what they fit instead."""
@@ -518,10 +518,8 @@ class Search:
             return Verdict(False, f"{label}: returned {show(only)} in all {runs} runs; under the "
                                   f"{self.convention.name} convention ({self.convention.words}) that outcome has "
                                   f"probability {case.dist.get(only, 0.0):.3g}: the search does not draw at random",
-                           f"draw the candidates at random ({self.convention.words}), taking the randomness from "
-                           f"{RANDOMNESS[self.randomness]}; " + ("keeping the best candidates is the deterministic "
-                                                                 "search" if self.beam else "taking the most likely "
-                                                                 "token is greedy search"),
+                           f"draw at random ({self.convention.words}), taking the randomness from "
+                           f"{RANDOMNESS[self.randomness]}",
                            numbers)
         gaps = sorted(set(seen) | set(case.dist), key=lambda o: -abs(seen.get(o, 0) - runs * case.dist.get(o, 0.0)))
         rare = f"which has probability below {PRUNE:g} under the convention"

@@ -318,7 +318,7 @@ def test_greedy_and_temperature_blind_samplers_fail_with_their_reasons():
     assert "draw at random (each token drawn from softmax" in greedy.hint
     blind = sequence_verdict(sample_at_t1)
     assert not blind.passed and "temperature is ignored" in blind.hint
-    assert blind.numbers["diagnosis"] == ["stochastic_beam.ignores_temperature"]
+    assert blind.numbers["diagnosis"] == ["sample_sequence.ignores_temperature"]
 
 
 # --------------------------------------------------------------------------- declared in a task folder

@@ -554,7 +554,7 @@ class Search:
                    outcome_distribution(case.table, case.width, case.temperature, other),
                    f"the search {' and '.join(changes)} ({name}: {other.words}); {asked_words}")
         if case.temperature != 1.0:
-            yield ("stochastic_beam.ignores_temperature",
+            yield (f"{'stochastic_beam' if self.beam else 'sample_sequence'}.ignores_temperature",
                    outcome_distribution(case.table, case.width, 1.0, asked),
                    f"the {self.what} follow the {asked.name} convention at T = 1, not at T = {case.temperature:g}: the "
                    "temperature is ignored; divide the scores by T before the softmax")

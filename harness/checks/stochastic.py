@@ -20,8 +20,8 @@ search fails the check (Bonferroni over the cases) is computed and stated in eve
 
 Randomness comes from a ``torch.Generator`` passed as the last argument (``randomness = "generator"``) or from
 Python's, numpy's and torch's global generators, seeded in the worker before each call (``"global"``, for
-signatures without a generator, as the template's ``np.random.choice``). Each run's seed is the check's seed
-plus the run's index, so a verdict is reproducible; a first case reruns some seeds after disturbing the other
+signatures without a generator, as the template's ``np.random.choice``). Each run's seed follows from the check's
+seed, the case and the run's index, so a verdict is reproducible; a first case reruns some seeds after disturbing the other
 generators and asks for the same outcomes.
 
 The search is reached through an *interface* (``INTERFACES``): today ``step``, the ``step(prefix)`` function the

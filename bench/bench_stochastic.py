@@ -8,6 +8,11 @@ p-value, as the fraction below 0.1, 0.01 and 0.001 (a calibrated test gives abou
 fraction of seeds on which the searches of the other convention fail (the power), with the seconds a verdict takes.
 
     python bench/bench_stochastic.py [--seeds 30] [--runs 2000]
+
+With --seeds 20 --runs 2000 (the default options of the kinds), at commit 9f263ea: no false alarm in the 80
+checks of correct searches (stated bounds 0.007, 0.006, 0.002 and 0.002 a check); of the 340 drawn cases'
+p-values, 33 below 0.1, 2 below 0.01 and none below 0.001 (34, 3.4 and 0.34 expected); the search of the
+other convention failed on 20 of 20 seeds under each convention.
 """
 from __future__ import annotations
 

@@ -497,3 +497,14 @@ def test_near_zero_a_deterministic_case_is_judged_by_equality():
     assert "is deterministic: expected {A, B} in every run" in result.message, result.message
     assert "the beam_width candidates of highest step log-probability" in result.hint
     assert verdict(textbook_search, temperatures=[1.0], runs=300, **TEXTBOOK).passed
+
+
+@pytest.mark.parametrize("search,words", [
+    (returning([[4], [5]]), "it returns the same hypotheses in every run"),  # {A, B}: the first table's near-0 case
+    (lambda step, bos, beam_width, max_len, temperature, generator: [
+        [int(t) for t in torch.randint(4, 8, (max_len,), generator=generator)] for _ in range(beam_width)],
+     "no case of a distribution passes"),  # random ids, reproducible from the generator
+])
+def test_a_stub_earns_nothing_for_being_reproducible_or_right_near_zero(search, words):
+    result = verdict(search, runs=200, **TEXTBOOK)
+    assert not result.passed and result.fraction == 0.0 and words in result.message, result.message

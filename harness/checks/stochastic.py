@@ -385,6 +385,7 @@ class Search:
         self.beam = beam
         self.what = "hypotheses" if beam else "sequences"
         self.record: list[dict] = []  # each case's figures (its fit's chi2, dof and p), in the order judged
+        self.varied = False  # whether a case with draws got more than one outcome
         self.convention = CONVENTIONS[o["convention"]] if beam else SAMPLING
         self.randomness = o["randomness"]
         self.interface = (INTERFACES if beam else SEQUENCE_INTERFACES)[o["interface"]]
@@ -480,6 +481,8 @@ class Search:
         outcomes, failed = self.run(case, self.seeds(index + 1, runs))
         if failed:
             return failed
+        if want is None and len(set(outcomes)) > 1:
+            self.varied = True
         numbers = {"case": case.table.about, "beam_width": case.width, "temperature": case.temperature,
                    "convention": self.convention.name, "runs": runs}
         self.record.append(numbers)
@@ -586,16 +589,27 @@ def judged(search: Search) -> Verdict:
     level = (f"each drawn case tested at level {search.alpha:g} with {search.runs} runs, so a correct search fails "
              f"this check with probability at most {bound:.2g} (Bonferroni)")
 
+    matched = []  # the cases of a distribution that pass
+
     def judge(case):
         verdict = search.reproducible() if case == "reproducible" else search.judge(*case)
         if verdict is not None:
             verdict.message += f"; {level}"
             verdict.numbers["false_alarm_bound"] = bound
+        elif case != "reproducible":
+            matched.append(case)
         return verdict
 
     temps = sorted({c.temperature for c in search.cases}, reverse=True)
-    return by_case(search.ctx, ["reproducible", *enumerate(search.cases)], judge, Verdict(
+    verdict = by_case(search.ctx, ["reproducible", *enumerate(search.cases)], judge, Verdict(
         True, f"{search.name}'s {search.what} follow the {search.convention.name} convention "
               f"({search.convention.words}) on {len(search.cases)} cases (T = {', '.join(f'{t:g}' for t in temps)}), "
               f"reproducibly from {RANDOMNESS[search.randomness]}; {level}",
         numbers={"false_alarm_bound": bound, "convention": search.convention.name, "per_case": search.record}))
+    if not verdict.passed and verdict.fraction and (not matched or not search.varied):
+        # points for nothing: being reproducible, or returning now and then what a case near T = 0 expects
+        why = (f"it returns the same {search.what} in every run" if not search.varied else
+               "no case of a distribution passes")
+        verdict.message += f"; no partial credit: {why}"
+        verdict.fraction = 0.0
+    return verdict

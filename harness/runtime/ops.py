@@ -184,3 +184,7 @@ OPS = {
     **table_model.OPS,
     **training.OPS,
 }
+
+from .randomness import OPS as _RANDOMNESS_OPS  # noqa: E402  seeding the global generators (randomness.py)
+
+OPS.update(_RANDOMNESS_OPS)

@@ -15,7 +15,7 @@ import torch
 
 from harness import bundle
 from harness.answers import BundleAnswers, detached
-from harness.checks.compare import as_array, mismatch
+from harness.checks.compare import IN_WORDS, as_array, mismatch
 from harness.errors import SpecError
 from harness.grading import grade
 from harness.release import write_release
@@ -202,6 +202,11 @@ def test_a_numpy_answer_key_grades_the_same_from_a_release(tasks, tmp_path):
     gives the live verdicts, passes and failures alike."""
     write_release(tmp_path / "released", load_tasks(tasks))
     released = bundle.load(tmp_path / "released" / bundle.FOLDER)
+    contract = (tmp_path / "released" / "CONTRACT.md").read_text()
+    assert contract.count(IN_WORDS) == 1
+    assert "| `torchkey.top_ids` | 1 | equals the answer key on the declared calls (its drawn inputs are numpy arrays) |" \
+        in contract
+    assert "| `npkey.top_ids` | 1 | equals the answer key on the declared calls |" in contract
     wrong = NUMPY.replace("np.exp(-np.mean", "np.exp(np.mean")
     for code, expected in ((TORCH, set()), (NUMPY, set()), (LISTS, set()),
                            (wrong, {"npkey.perplexity", "torchkey.perplexity"})):

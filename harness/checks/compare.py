@@ -22,6 +22,12 @@ from ..results import cut
 from ..runtime.wire import Opaque, from_numpy
 
 QUOTE_LIMIT = 200  # characters of a submission's value quoted in a message (a string it returned, say)
+#: The rule of :func:`as_array` in a student's words: CONTRACT.md says it once (harness.release.contract).
+IN_WORDS = ("A value your code returns is compared by its values and its shape, whatever its array type: a torch "
+            "tensor, a numpy array, a Python number and a list of numbers holding the same values are the same "
+            "answer. Integers (or booleans) and floating-point numbers are not. Keep the precision of the floating "
+            "inputs (float32 in, float32 out); a Python float is accepted whatever the precision. A tuple is several "
+            "results, compared one by one.")
 
 
 def _shape(t: torch.Tensor) -> str:

@@ -282,6 +282,17 @@ def _cast(value, dtype):
     return value
 
 
+def array_words(options: dict) -> str:
+    """How a declared check passes its inputs, in a student's words: "" for tensors; else which calls get numpy."""
+    cases = [case for case in options.get("cases") or [] if isinstance(case, dict)]
+    numpy = sum(bool(case.get("array", options.get("array", False))) for case in cases)
+    if not numpy:
+        return ""
+    if numpy == len(cases):
+        return "its drawn inputs are numpy arrays"
+    return f"in {numpy} of its {len(cases)} calls the drawn inputs are numpy arrays"
+
+
 def calls(ctx: Context) -> list[Call]:
     return [Call(ctx, case, i) for i, case in enumerate(ctx.options["cases"])]
 

@@ -89,6 +89,21 @@ dtypes = ["float64"]
 '''
 
 
+#: The numpy answer key's catalogue: one mistake, written with numpy too.
+CATALOGUE = '''import numpy as np
+
+
+def multiplied(scores, temperature=1.0):
+    z = np.asarray(scores) * temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+CATALOGUE = [{"name": "multiplied", "target": "log_softmax_t", "kind": "mistake", "impl": multiplied,
+              "description": "the scores are multiplied by the temperature; divide them by it"}]
+'''
+
+
 def _task(folder, name: str, key: str, array: bool):
     (folder / name).mkdir(parents=True)
     (folder / name / "task.toml").write_text(
@@ -103,6 +118,7 @@ def tasks(tmp_path_factory):
     """``npkey``: a numpy answer key, tensors passed; ``torchkey``: a torch answer key, numpy arrays passed."""
     folder = tmp_path_factory.mktemp("course") / "tasks"
     _task(folder, "npkey", NUMPY, array=False)
+    (folder / "npkey" / "catalogue.py").write_text(CATALOGUE)
     _task(folder, "torchkey", TORCH, array=True)
     return folder
 
@@ -138,6 +154,8 @@ def test_a_wrong_value_fails_whatever_the_array_types(tasks, tmp_path):
     failed = failures(grade(_submission(tmp_path, wrong), load_tasks(tasks)))
     assert set(failed) == {f"{t}.{n}" for t in ("npkey", "torchkey") for n in NAMES}, failed
     assert "(a high temperature): output: largest error" in failed["npkey.log_softmax_t"]
+    assert "the scores are multiplied by the temperature" in failed["npkey.log_softmax_t"]  # a numpy variant matched
+    assert "multiplied" not in failed["torchkey.log_softmax_t"]  # that task has no catalogue
     assert "top_ids(a float64 numpy array (4, 9), 3): output: differs at index [0, 0]" in failed["torchkey.top_ids"]
     assert "perplexity(a float64 tensor (20)): output: got 0.16357, expected 6.11358" in failed["npkey.perplexity"]
 
@@ -204,12 +222,13 @@ def test_a_numpy_answer_key_grades_the_same_from_a_release(tasks, tmp_path):
     released = bundle.load(tmp_path / "released" / bundle.FOLDER)
     contract = (tmp_path / "released" / "CONTRACT.md").read_text()
     assert contract.count(IN_WORDS) == 1
-    assert "| `torchkey.top_ids` | 1 | equals the answer key on the declared calls (its drawn inputs are numpy arrays) |" \
-        in contract
+    numpy_row = ("| `torchkey.top_ids` | 1 | equals the answer key on the declared calls "
+                 "(its drawn inputs are numpy arrays) |")
+    assert numpy_row in contract
     assert "| `npkey.top_ids` | 1 | equals the answer key on the declared calls |" in contract
-    wrong = NUMPY.replace("np.exp(-np.mean", "np.exp(np.mean")
-    for code, expected in ((TORCH, set()), (NUMPY, set()), (LISTS, set()),
-                           (wrong, {"npkey.perplexity", "torchkey.perplexity"})):
+    wrong = NUMPY.replace("np.exp(-np.mean", "np.exp(np.mean").replace("/ temperature", "* temperature")
+    both = {f"{t}.{n}" for t in ("npkey", "torchkey") for n in ("perplexity", "log_softmax_t")}
+    for code, expected in ((TORCH, set()), (NUMPY, set()), (LISTS, set()), (wrong, both)):
         folder = tmp_path / str(len(code))
         folder.mkdir()
         for task in ("npkey", "torchkey"):
@@ -217,6 +236,8 @@ def test_a_numpy_answer_key_grades_the_same_from_a_release(tasks, tmp_path):
         results = grade(folder, released.specs(), visibility=("public",), answers=BundleAnswers(released))
         assert len(results.checks) == 6
         assert set(failures(results)) == expected, failures(results)
+        if expected:  # the catalogue's variant, recorded from the numpy key, names the mistake here too
+            assert "the scores are multiplied by the temperature" in failures(results)["npkey.log_softmax_t"]
 
 
 # --------------------------------------------------------------------------- the spec
@@ -254,7 +275,8 @@ def test_a_wrong_array_option_is_refused_naming_its_key(tmp_path, old, new, key,
 
 def test_the_rule_reads_every_array_type_alike():
     t = torch.tensor([[0.5, -1.0], [2.0, 3.25]], dtype=torch.float64)
-    for other in (t.numpy(), t.tolist(), [np.array(r) for r in t.numpy()], [torch.tensor(r, dtype=torch.float64) for r in t.tolist()]):
+    rows = [np.array(r) for r in t.numpy()], [torch.tensor(r, dtype=torch.float64) for r in t.tolist()]
+    for other in (t.numpy(), t.tolist(), *rows):
         assert mismatch(other, t, 1e-9, 0) is None and mismatch(t, other, 1e-9, 0) is None
     assert mismatch(2.5, torch.tensor(2.5), 0, 0) is None and mismatch(np.float32(2.5), 2.5, 0, 0) is None
     assert mismatch([1, 2], np.array([1, 2], dtype=np.int32), 0, 0) is None

@@ -83,8 +83,8 @@ def as_array(value, _dims: int = 0) -> tuple[torch.Tensor, bool] | None:
     - a Python or numpy number is a scalar: a bool is bool, an int int64, a float float64 — stating no precision;
     - a list is the array of its items stacked, each read by this rule, when they all have one shape (a ragged
       list, or one holding strings or None, is not an array); its kind is the widest of its items' (bool <
-      integer < floating), as numpy's would be. An empty list is an array of shape (0,) of any kind. Lists nested
-      deeper than MAX_DIMS are not arrays (torch's own limit is 64 dimensions).
+      integer < floating), as numpy's would be. An empty list is an array of shape (0,), of no kind that matters.
+      Lists nested deeper than MAX_DIMS are not arrays (a tensor may have 64 dimensions at most).
     """
     value = from_numpy(value)
     if isinstance(value, torch.Tensor):
@@ -110,7 +110,10 @@ def as_array(value, _dims: int = 0) -> tuple[torch.Tensor, bool] | None:
             return None
         items.append(read)
     dtype = functools.reduce(torch.promote_types, (t.dtype for t, _ in items))
-    return torch.stack([t.to(dtype) for t, _ in items]), any(typed for _, typed in items)
+    try:
+        return torch.stack([t.to(dtype) for t, _ in items]), any(typed for _, typed in items)
+    except RuntimeError:  # more dimensions than a tensor may have
+        return None
 
 
 DEFAULT_DTYPES = {bool: torch.bool, int: torch.int64, float: torch.float64}
@@ -121,7 +124,8 @@ def _kind(dtype: torch.dtype) -> str:
 
 
 def _kind_words(t: torch.Tensor) -> str:
-    return {"floating": "floating-point values", "integer": "integers or booleans"}.get(_kind(t.dtype), "complex values")
+    words = {"floating": "floating-point values", "integer": "integers or booleans"}
+    return words.get(_kind(t.dtype), "complex values")
 
 
 def _not_an_array(value) -> str:
@@ -168,7 +172,7 @@ def tensor_mismatch(actual, expected, rtol: float, atol: float, what: str,
     actual, actual_typed = got
     if tuple(actual.shape) != tuple(expected.shape):
         return f"{what}: expected shape {_shape(expected)}, got {_shape(actual)}"
-    if _kind(actual.dtype) != _kind(expected.dtype) and not (actual.numel() == 0 and not actual_typed):
+    if _kind(actual.dtype) != _kind(expected.dtype) and actual.numel():  # an empty array holds no value of a kind
         return (f"{what}: expected {_kind_words(expected)}, got {_kind_words(actual)} "
                 f"({str(actual.dtype).removeprefix('torch.')} where {str(expected.dtype).removeprefix('torch.')} "
                 "was expected)")

@@ -212,6 +212,27 @@ def test_odd_arrays_fail_with_words_never_an_error(tasks, tmp_path, kind):
     assert said in failed["npkey.top_ids"], failed["npkey.top_ids"]
 
 
+def test_an_implementation_check_runs_numpy_inputs(tmp_path):
+    """``array = true`` on an implementation check: the numpy version computes something from numpy inputs and
+    passes; the torch version uses the forbidden built-in and fails, named."""
+    folder = tmp_path / "tasks"
+    _task(folder, "torchkey", TORCH, array=True)
+    spec = folder / "torchkey" / "task.toml"
+    spec.write_text(spec.read_text() + '''
+[checks."torchkey.log_softmax_t.implementation"]
+kind = "implementation"
+target = "log_softmax_t"
+points = 1
+array = true
+forbidden = ["torch.logsumexp"]
+cases = [{ args = [{ randn = [3, 4] }] }]
+''')
+    for code, failed in ((NUMPY, {}), (TORCH, {"torchkey.log_softmax_t.implementation"})):
+        results = grade(_submission(tmp_path, code), load_tasks(folder))
+        assert set(failures(results)) == set(failed), failures(results)
+    assert "torch.logsumexp" in failures(results)["torchkey.log_softmax_t.implementation"]
+
+
 # --------------------------------------------------------------------------- from a release
 
 

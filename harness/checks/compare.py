@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import math
 
+import numpy as np
 import torch
 
 from ..results import cut
@@ -30,8 +31,9 @@ IN_WORDS = ("A value your code returns is compared by its values and its shape, 
             "results, compared one by one.")
 
 
-def _shape(t: torch.Tensor) -> str:
-    return "(" + ", ".join(str(s) for s in t.shape) + ")" if t.dim() else "a scalar"
+def _shape(t: torch.Tensor | tuple) -> str:
+    shape = tuple(t.shape) if isinstance(t, torch.Tensor) else t
+    return "(" + ", ".join(str(s) for s in shape) + ")" if shape else "a scalar"
 
 
 def describe(value) -> str:
@@ -83,7 +85,9 @@ def as_array(value, _dims: int = 0) -> tuple[torch.Tensor, bool] | None:
     - a Python or numpy number is a scalar: a bool is bool, an int int64, a float float64 — stating no precision;
     - a list is the array of its items stacked, each read by this rule, when they all have one shape (a ragged
       list, or one holding strings or None, is not an array); its kind is the widest of its items' (bool <
-      integer < floating), as numpy's would be. An empty list is an array of shape (0,), of no kind that matters.
+      integer < floating), as numpy's would be. A list of numbers (0-d tensors among them) or of lists states no
+      precision (numpy reads nested lists); a list of tensors or arrays states theirs. An empty list is an array of
+      shape (0,), of no kind that matters.
       Lists nested deeper than MAX_DIMS are not arrays (a tensor may have 64 dimensions at most).
     """
     value = from_numpy(value)
@@ -96,13 +100,27 @@ def as_array(value, _dims: int = 0) -> tuple[torch.Tensor, bool] | None:
             return None
     if not isinstance(value, list) or _dims >= MAX_DIMS:
         return None
-    if all(type(x) in NUMBERS for x in value):  # the common case, a flat list of Python numbers, at numpy's speed
+    if not value:
+        return torch.zeros(0, dtype=torch.float64), False
+    value = [from_numpy(x) for x in value]
+    if any(type(x) in NUMBERS for x in value):  # a list of scalars, or not an array: never one tensor per item
+        if not all(type(x) in NUMBERS or (isinstance(x, torch.Tensor) and x.dim() == 0) for x in value):
+            return None
+        value = [x.item() if isinstance(x, torch.Tensor) else x for x in value]
         kinds = {type(x) for x in value}
         dtype = torch.float64 if float in kinds else torch.int64 if int in kinds else torch.bool
         try:
             return torch.tensor(value, dtype=dtype), False
         except (RuntimeError, OverflowError, ValueError):
             return None
+    if not all(isinstance(x, (list, torch.Tensor)) for x in value):
+        return None
+    if all(isinstance(x, list) for x in value):  # nested lists: numpy reads them at once, or finds them ragged
+        try:
+            read = from_numpy(np.array(value))
+        except (ValueError, OverflowError, TypeError, RecursionError):
+            return None
+        return (read, False) if isinstance(read, torch.Tensor) and read.dim() <= MAX_DIMS else None
     items = []
     for item in value:
         read = as_array(item, _dims + 1)
@@ -129,20 +147,26 @@ def _kind_words(t: torch.Tensor) -> str:
 
 
 def _not_an_array(value) -> str:
-    """Why a value that should have been an array is not, in a few words."""
+    """Why a value that should have been an array is not, in a few words: the first item that is no number or
+    array of numbers, or the first whose shape differs from item 0's."""
     value = from_numpy(value)
-    if isinstance(value, list):
-        if not value:
-            return "an empty list"
-        reads = [as_array(x) for x in value]
-        for i, read in enumerate(reads):
+    if not isinstance(value, list) or not value:
+        return describe(value) if value != [] else "an empty list"
+    first = None
+    for i, item in enumerate(value):
+        if type(item) in NUMBERS:
+            shape = ()
+        elif isinstance(item, list) and all(type(x) in NUMBERS for x in item):
+            shape = (len(item),)
+        else:
+            read = as_array(item)
             if read is None:
-                return f"a list whose item {i} is {describe(value[i])}, not a number or an array of numbers"
-        shapes = [tuple(t.shape) for t, _ in reads]
-        for i, shape in enumerate(shapes):
-            if shape != shapes[0]:
-                return (f"a ragged list (item 0 has shape {_shape(reads[0][0])}, item {i} {_shape(reads[i][0])}), "
-                        "not an array")
+                return f"a list whose item {i} is {describe(item)}, not a number or an array of numbers"
+            shape = tuple(read[0].shape)
+        if first is None:
+            first = shape
+        elif shape != first:
+            return f"a ragged list (item 0 has shape {_shape(first)}, item {i} {_shape(shape)}), not an array"
     return describe(value)
 
 

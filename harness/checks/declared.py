@@ -109,7 +109,7 @@ def validate_cases(cases, arrays: bool = True) -> None:
                           ("method", str), ("weights", bool), ("array", bool)):
             if key in case and not isinstance(case[key], kind):
                 raise OptionError(f"{where}.{key}", f"must be a {kind.__name__}, got {case[key]!r}")
-        if "array" in case and not arrays:
+        if case.get("array") and not arrays:
             raise OptionError(f"{where}.array", "numpy inputs carry no gradients, so a gradient check cannot pass them",
                               "test the numpy function with an equals check; keep this check's inputs tensors")
         for key in ("args", "init"):

@@ -21,6 +21,8 @@ from typing import Callable
 
 import torch
 
+from .runtime import wire
+
 
 @dataclass(frozen=True)
 class VariantInfo:
@@ -65,8 +67,19 @@ def map_tensors(value, fn: Callable[[torch.Tensor], torch.Tensor]):
 
 
 def detached(value):
-    """The answer key's values without their autograd graphs, like values decoded from the worker."""
-    return map_tensors(value, torch.Tensor.detach)
+    """The answer key's values as values decoded from the worker are: without autograd graphs, and with numpy's
+    arrays and scalars turned into tensors and numbers by the worker's own rule (wire.from_numpy), so that an
+    answer key written with numpy gives the judge the same values live as from a release."""
+    value = wire.from_numpy(value)
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    if isinstance(value, tuple):
+        return tuple(detached(v) for v in value)
+    if isinstance(value, list):
+        return [detached(v) for v in value]
+    if isinstance(value, dict):
+        return {k: detached(v) for k, v in value.items()}
+    return value
 
 
 #: In a process that grades a class (harness.batch's pool and Dask jobs: :func:`keep_references`), the answer key's

@@ -15,7 +15,9 @@ A case calls ``target(*args, **kwargs)``; with ``init`` (the constructor's argum
 constructs ``target(*init, **init_kwargs)``, loads the same random weights into it as into the answer key's
 (by parameter name and shape, ``weights = false`` to keep its own) and calls ``method`` ("forward"). An
 argument is a number, a string, a boolean, a list, or a drawn tensor (see INPUTS): floating ones are cast to
-each of the check's ``dtypes``. The answer key runs the very same calls; a wrong value is named against the
+each of the check's ``dtypes``; with ``array = true`` (on an ``equals`` or ``implementation`` check, or on one
+case) every drawn tensor is passed as a numpy array of the same dtype and shape instead, for functions written
+for numpy. The answer key runs the very same calls, with the very same inputs; a wrong value is named against the
 task's catalogue like any written check's. The kinds:
 
 - ``equals``: the outputs equal the answer key's, in every case and dtype (tolerances from [tolerances]);
@@ -47,7 +49,7 @@ INPUTS = {  # a drawn tensor: its key holds the shape; the other keys, with thei
     "bools": {"p": 0.5},
     "tensor": {"dtype": "float64"},  # a literal tensor: its key holds the values
 }
-CASE_KEYS = {"about", "args", "kwargs", "init", "init_kwargs", "method", "weights", "weight_scale"}
+CASE_KEYS = {"about", "args", "kwargs", "init", "init_kwargs", "method", "weights", "weight_scale", "array"}
 FLOAT_DTYPES = ("float64", "float32")
 
 
@@ -91,7 +93,9 @@ def _validate_value(value, where: str) -> None:
         raise OptionError(where, "low must be below high (integers are drawn from [low, high))")
 
 
-def validate_cases(cases) -> None:
+def validate_cases(cases, arrays: bool = True) -> None:
+    """Refuses a malformed case list; ``arrays``: whether a case may pass numpy inputs (not where gradients are
+    taken: a numpy array records none)."""
     if not isinstance(cases, list) or not cases:
         raise OptionError("", "must be a non-empty list of cases", "e.g. cases = [{ args = [{ randn = [3, 4] }] }]")
     for i, case in enumerate(cases):
@@ -102,9 +106,12 @@ def validate_cases(cases) -> None:
         if unknown:
             raise OptionError(f"{where}.{sorted(unknown)[0]}", "unknown key", f"a case has {', '.join(sorted(CASE_KEYS))}")
         for key, kind in (("args", list), ("init", list), ("kwargs", dict), ("init_kwargs", dict), ("about", str),
-                          ("method", str), ("weights", bool)):
+                          ("method", str), ("weights", bool), ("array", bool)):
             if key in case and not isinstance(case[key], kind):
                 raise OptionError(f"{where}.{key}", f"must be a {kind.__name__}, got {case[key]!r}")
+        if case.get("array") and not arrays:
+            raise OptionError(f"{where}.array", "numpy inputs carry no gradients, so a gradient check cannot pass them",
+                              "test the numpy function with an equals check; keep this check's inputs tensors")
         for key in ("args", "init"):
             _validate_value(case.get(key, []), f"{where}.{key}")
         for key in ("kwargs", "init_kwargs"):
@@ -132,7 +139,9 @@ def validate_names(names) -> None:
                           'e.g. forbidden = ["torch.softmax", "torch.nn.functional.softmax", "Tensor.softmax"]')
 
 
-COMMON = dict(target=Structured("", validate_target), cases=Structured([], validate_cases), credit=CREDIT)
+COMMON = dict(target=Structured("", validate_target), credit=CREDIT)
+WITH_ARRAYS = dict(COMMON, cases=Structured([], validate_cases), array=False)
+TENSORS_ONLY = dict(COMMON, cases=Structured([], lambda cases: validate_cases(cases, arrays=False)))
 
 
 # --------------------------------------------------------------------------- one case as a program
@@ -144,6 +153,7 @@ class Call:
     def __init__(self, ctx: Context, case: dict, index: int):
         self.module, self.target = ctx.task.module, ctx.options["target"]
         self.case, self.index = case, index
+        self.array = case.get("array", ctx.options.get("array", False))  # drawn inputs passed as numpy arrays
         self.is_class = "init" in case
         draw = lambda v: _draw(ctx, v)  # noqa: E731
         self.init = [draw(v) for v in case.get("init", [])]
@@ -185,15 +195,26 @@ class Call:
         it = iter(refs)  # the floating arguments in their places; the others (lists of tensors too) cast as they are
         args = [next(it) if _is_float(a) else a for a in _cast(self.args, dtype)]
         kwargs = {k: next(it) if _is_float(a) else a for k, a in _cast(self.kwargs, dtype).items()}
+        init, init_kwargs = self.init, self.init_kwargs
+        if self.array:
+            args, kwargs, init, init_kwargs = (self._numpy(p, v) for v in (args, kwargs, init, init_kwargs))
         if not self.is_class:
             return p.call(self.name, *args, **kwargs), refs, labels
-        obj = p.call(self.name, *self.init, **self.init_kwargs)
+        obj = p.call(self.name, *init, **init_kwargs)
         if weights:
             p.op("load_state", obj, weights)
         p.op("to", obj, dtype)
         params = p.op("param_list", obj, list(weights)) if weights else None
         out = p.method(obj, self.method, *args, **kwargs)
         return out, (refs + [params] if params is not None else refs), labels
+
+    @staticmethod
+    def _numpy(p: Program, values):
+        """``values`` (a list or dict of arguments) with each one that holds a tensor turned into numpy in the
+        worker; numbers and strings stay as they are."""
+        items = values.items() if isinstance(values, dict) else enumerate(values)
+        done = {k: p.op("numpy", v) if _has_tensor(v) else v for k, v in items}
+        return done if isinstance(values, dict) else list(done.values())
 
     def program(self, dtype) -> Program:
         p = Program()
@@ -204,7 +225,8 @@ class Call:
         def show(v):
             if isinstance(v, torch.Tensor):
                 v = v.to(dtype) if v.is_floating_point() else v
-                return f"a {str(v.dtype).removeprefix('torch.')} tensor ({', '.join(map(str, v.shape))})"
+                kind = "numpy array" if self.array else "tensor"
+                return f"a {str(v.dtype).removeprefix('torch.')} {kind} ({', '.join(map(str, v.shape))})"
             if isinstance(v, list):
                 return "[" + ", ".join(show(x) for x in v) + "]"
             return repr(v)
@@ -236,6 +258,16 @@ def _draw(ctx: Context, value):
     return ctx.uniform(*value["bools"], low=0.0, high=1.0) < float(value.get("p", 0.5))
 
 
+def _has_tensor(value) -> bool:
+    if isinstance(value, torch.Tensor):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_has_tensor(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_tensor(v) for v in value.values())
+    return False
+
+
 def _is_float(value) -> bool:
     return isinstance(value, torch.Tensor) and value.is_floating_point()
 
@@ -250,6 +282,17 @@ def _cast(value, dtype):
     return value
 
 
+def array_words(options: dict) -> str:
+    """How a declared check passes its inputs, in a student's words: "" for tensors; else which calls get numpy."""
+    cases = [case for case in options.get("cases") or [] if isinstance(case, dict)]
+    numpy = sum(bool(case.get("array", options.get("array", False))) for case in cases)
+    if not numpy:
+        return ""
+    if numpy == len(cases):
+        return "its drawn inputs are numpy arrays"
+    return f"in {numpy} of its {len(cases)} calls the drawn inputs are numpy arrays"
+
+
 def calls(ctx: Context) -> list[Call]:
     return [Call(ctx, case, i) for i, case in enumerate(ctx.options["cases"])]
 
@@ -258,7 +301,7 @@ def calls(ctx: Context) -> list[Call]:
 
 
 @register("declared.equals", [TARGET], "equals the answer key on the declared calls",
-          dtypes=Structured(list(FLOAT_DTYPES), validate_dtypes), **COMMON)
+          dtypes=Structured(list(FLOAT_DTYPES), validate_dtypes), **WITH_ARRAYS)
 def check_equals(ctx: Context) -> Verdict:
     target = ctx.options["target"]
     cases = [(call, DTYPES[d]) for call in calls(ctx) for d in ctx.options["dtypes"]]
@@ -284,7 +327,7 @@ def _cotangents(ctx: Context, call: Call):
 
 
 @register("declared.gradients", [TARGET], "gradients with respect to every input and parameter equal the answer key's",
-          **COMMON)
+          **TENSORS_ONLY)
 def check_gradients(ctx: Context) -> Verdict:
     target, dtype = ctx.options["target"], torch.float64
     rtol, atol = ctx.tol(dtype)
@@ -316,7 +359,7 @@ def check_gradients(ctx: Context) -> Verdict:
 
 
 @register("declared.gradcheck", [TARGET], "own analytic gradients agree with finite differences", eps=1e-6,
-          rtol=1e-4, atol=1e-6, **COMMON)
+          rtol=1e-4, atol=1e-6, **TENSORS_ONLY)
 def check_gradcheck(ctx: Context) -> Verdict:
     """For each floating input and parameter, a random direction v: the analytic g·v against
     (L(θ+εv) − L(θ−εv)) / 2ε, where L = <output, a random direction>; all of it on the submission's code."""
@@ -345,7 +388,7 @@ def check_gradcheck(ctx: Context) -> Verdict:
 
 
 @register("declared.implementation", [TARGET], "implemented without the built-ins the task forbids",
-          forbidden=Structured([], validate_names), **COMMON)
+          forbidden=Structured([], validate_names), **WITH_ARRAYS)
 def check_implementation(ctx: Context) -> Verdict:
     target, forbidden = ctx.options["target"], ctx.options["forbidden"]
     found = findings_for(ctx, names=forbidden)

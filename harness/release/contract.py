@@ -17,6 +17,8 @@ from pathlib import Path
 
 from .. import __version__, course
 from ..checks import load_builtin_checks
+from ..checks.compare import IN_WORDS
+from ..checks.declared import array_words
 from ..checks.trained import family_of
 from ..results import points_phrase
 from ..spec import SHARED_CONVENTIONS, STUDENT_SETTABLE, TaskSpec
@@ -42,7 +44,7 @@ def contract_text(specs: list[TaskSpec]) -> str:
     load_builtin_checks()
     toc = ", ".join(f"[{s.name}](#{s.name})" for s in specs)
     footer = f"\n---\nWritten by `harness release` (harness {__version__}) from the task specs.\n"
-    return INTRO + f"\nSections: {toc}.\n" + "".join("\n" + task_section(s) for s in specs) + footer
+    return INTRO + f"\n{IN_WORDS}\n\nSections: {toc}.\n" + "".join("\n" + task_section(s) for s in specs) + footer
 
 
 def write_contract(directory: Path, specs: list[TaskSpec]) -> Path:
@@ -169,6 +171,8 @@ def checks_section(spec: TaskSpec) -> str:
         about = definition.description if definition is not None else ""
         if c.options.get("forbidden"):
             about += " (not allowed: " + ", ".join(f"`{name}`" for name in c.options["forbidden"]) + ")"
+        if array_words(c.options):
+            about += f" ({array_words(c.options)})"
         rows.append(f"| `{c.id}` | {c.points:g} | {about} |")
     lines = [f"**Public checks** ({points_phrase(sum(c.points for c in public))}; `harness check .` runs them here):",
              "\n".join(rows)]

@@ -72,6 +72,18 @@ def _flatten(value):
     return []
 
 
+def _numpy(value):
+    """``value`` with each tensor in it a numpy array of the same dtype and shape, a copy (a declared case with
+    ``array = true`` gives its drawn inputs so, to functions written for numpy)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().numpy().copy()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_numpy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _numpy(v) for k, v in value.items()}
+    return value
+
+
 def _grad(outputs, cotangents, inputs):
     """Vector-Jacobian product: gradients of sum(<output, cotangent>) w.r.t. each input.
 
@@ -180,6 +192,7 @@ OPS = {
     "parameter_shapes": _parameter_shapes,
     "param_list": _param_list,
     "time_norms": _time_norms,
+    "numpy": _numpy,
     "count_parameters": lambda module: sum(p.numel() for p in module.parameters()),
     **table_model.OPS,
     **training.OPS,

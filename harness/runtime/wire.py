@@ -92,6 +92,27 @@ def _save_tensors(tensors: dict[str, torch.Tensor]) -> bytes:
     return struct.pack("<Q", len(head)) + head + b"".join(chunks)
 
 
+def from_numpy(value):
+    """A numpy value as the judge holds it: an array of booleans, integers or floats as a tensor of the same
+    dtype and shape; a numpy scalar as the Python number (or string); any other array (strings, objects, complex)
+    as the nested list of its items. Anything else is returned as it is. Numpy is never imported for this: a
+    numpy value exists only where numpy is loaded."""
+    np = sys.modules.get("numpy")
+    if np is None:
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if not isinstance(value, np.ndarray):
+        return value
+    if value.dtype.kind in "biuf" and value.dtype.itemsize <= 8:
+        try:
+            t = torch.from_numpy(np.array(value, dtype=value.dtype.newbyteorder("="), copy=True))
+        except TypeError:  # a dtype torch has no tensor of (uint16 on an old torch, say)
+            return value.tolist()
+        return t if t.dtype in WIRE_DTYPES else value.tolist()
+    return value.tolist()
+
+
 def encode(value, tensors: dict[str, torch.Tensor] | None = None):
     """Turn a value into a JSON tree, moving tensors into ``tensors``."""
     if tensors is None:
@@ -119,15 +140,9 @@ def encode(value, tensors: dict[str, torch.Tensor] | None = None):
             return [enc(x) for x in v]
         if isinstance(v, dict) and all(isinstance(k, str) for k in v):
             return {"$dict": {k: enc(x) for k, x in v.items()}}
-        try:  # numpy scalars and 0-d arrays
-            import numpy as np
-
-            if isinstance(v, np.generic):
-                return enc(v.item())
-            if isinstance(v, np.ndarray):
-                return enc(torch.from_numpy(v.copy()))
-        except ImportError:  # pragma: no cover
-            pass
+        plain = from_numpy(v)
+        if plain is not v:
+            return enc(plain)
         return {"$opaque": type(v).__name__}
 
     return enc(value), tensors

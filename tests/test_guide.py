@@ -127,14 +127,16 @@ def family_check_table() -> str:
     from harness.data.build import KINDS
 
     load_builtin_checks()
-    rows = ["| id in `task.toml` | family (`[dataset].kind`) | what it tests | options (default) |", "|---|---|---|---|"]
+    rows = ["| id in `task.toml` | family (`[dataset].kind`) | what it tests | options (default) |",
+            "|---|---|---|---|"]
     families = [("trained", "every family")] + [
         (f, f"{f} ({', '.join(f'`{k}`' for k, v in KINDS.items() if v[0] == f)})") for f in FAMILIES]
     for prefix, words in families:
         for check_id, definition in REGISTRY.items():
             if check_id.startswith(f"{prefix}."):
                 options = ", ".join(f"`{k}` ({_value(v)})" for k, v in definition.defaults().items())
-                rows.append(f"| `<task>.{check_id.partition('.')[2]}` | {words} | {definition.description} | {options} |")
+                rows.append(f"| `<task>.{check_id.partition('.')[2]}` | {words} | {definition.description} "
+                            f"| {options} |")
     for prefix, words in families:
         for figure_id, figure in FIGURES.items():
             if figure_id.startswith(f"{prefix}."):

@@ -157,8 +157,8 @@ def test_the_fragments_are_the_answer_keys_text():
     ''')
     found = fragments(source, {"State", "step", "max_len"})
     leaky = ('def decode(step, state: State, max_len):\n    """Walk the table greedily from bos and return the\n'
-             '    tokens after it, with eos when it was emitted."""\n    # the ids after bos, in the order they were chosen\n'
-             "    while len(tokens) < max_len:\n")
+             '    tokens after it, with eos when it was emitted."""\n'
+             "    # the ids after bos, in the order they were chosen\n    while len(tokens) < max_len:\n")
     kinds = {kind for kind, _ in leaks(leaky, found)}
     assert kinds == {"docstring", "comment", "code"}, leaks(leaky, found)
     assert leaks("State = tuple[torch.Tensor, torch.Tensor]\nclass Scorer(nn.Module):\n    def __init__(self, n):\n"

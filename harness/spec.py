@@ -6,6 +6,7 @@ key and what to write instead, because the person reading them is an instructor 
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from dataclasses import dataclass, field, fields
@@ -256,13 +257,13 @@ def load_spec(path: Path) -> TaskSpec:
     table = data.get("checks", {})
     if not isinstance(table, dict) or not table:
         raise SpecError(path, "[checks]", "no checks", f'add a table like [checks."{task["module"]}.NAME.forward"]')
-    checks = _checks(path, table, ("public",), "public", prefixes=prefixes, registry=registry)
+    checks = _checks(path, table, ("public",), "public", prefixes=prefixes, registry=registry, task=task["name"])
     # The released files alone: on a student's machine (no hidden.toml, no answer key) this is the spec's digest.
     public_digest = hashlib.sha256(raw + task_sources(path.parent, (CHECKS,))).hexdigest()[:16]
     hidden_seed = None
     hidden_path = path.parent / HIDDEN_FILE
     if hidden_path.is_file():
-        hidden_seed, hidden_checks, hidden_raw = _hidden(hidden_path, prefixes, registry)
+        hidden_seed, hidden_checks, hidden_raw = _hidden(hidden_path, prefixes, registry, task["name"])
         raw += b"\0" + hidden_raw
         checks += hidden_checks
     raw += task_sources(path.parent)  # a changed check or answer key is a changed task (resumed runs regrade)
@@ -274,7 +275,8 @@ def load_spec(path: Path) -> TaskSpec:
     for fig in figures:
         found = definition_of(fig, prefixes, figure_registry)
         if found is None:
-            raise SpecError(path, "figures", f"unknown figure {fig!r}", suggest(fig, figure_registry))
+            raise SpecError(path, "figures", f"unknown figure {fig!r}",
+                            unknown_id_fix(path, task["name"], fig, prefixes, figure_registry, FIGURES))
         figure_definitions[fig] = figure_registry[found]
 
     spec = TaskSpec(dataset=dataset, training=training, name=task["name"], title=task["title"], module=task["module"], version=version,
@@ -333,7 +335,7 @@ def definition_of(check_id: str, prefixes: tuple[str, ...], registry: dict) -> s
 
 
 def _checks(path: Path, table: dict, allowed: tuple[str, ...], default: str, suffix: str = "",
-            prefixes: tuple[str, ...] = (), registry: dict | None = None) -> list[CheckSpec]:
+            prefixes: tuple[str, ...] = (), registry: dict | None = None, task: str = "") -> list[CheckSpec]:
     """The [checks] table of task.toml or hidden.toml: registered ids (the engine's and the task's checks.py),
     points, visibility, options."""
     from .checks import REGISTRY, OptionError, Structured
@@ -350,8 +352,8 @@ def _checks(path: Path, table: dict, allowed: tuple[str, ...], default: str, suf
         else:
             found = definition_of(check_id, prefixes, registry)
             if found is None or found.startswith(DECLARED):
-                raise SpecError(path, key, "unknown check id", suggest(check_id, registry) + (
-                    "; or declare it: kind = one of " + ", ".join(_kinds(registry))))
+                raise SpecError(path, key, "unknown check id",
+                                unknown_id_fix(path, task or path.parent.name, check_id, prefixes, registry))
         definition = registry[found]
         points = _expect_type(path, f"{key}.points", body.pop("points", None), (int, float), "a number ≥ 0")
         if points < 0:
@@ -393,6 +395,43 @@ def _checks(path: Path, table: dict, allowed: tuple[str, ...], default: str, suf
     return checks
 
 
+def task_ids(task: str, prefixes: tuple[str, ...], registry: dict, engine: dict | None = None) -> dict[str, list[str]]:
+    """The check (or figure) ids a task's spec may name, by where they come from: its family's (a trained task's
+    ``<task>.accuracy`` runs ``classification.accuracy``, ``<task>.interface`` runs ``trained.interface``) and its
+    own ``checks.py``'s (every id of ``registry`` that is not the engine's). ``engine``: the engine's registry
+    (default: its checks; ``FIGURES`` for figures)."""
+    from .checks import REGISTRY
+
+    engine = REGISTRY if engine is None else engine
+    family = [f"{task}.{k.partition('.')[2]}" for p in prefixes for k in sorted(engine) if k.startswith(f"{p}.")]
+    return {"family": list(dict.fromkeys(family)), "checks.py": sorted(k for k in registry if k not in engine)}
+
+
+def unknown_id_fix(path: Path, task: str, word: str, prefixes: tuple[str, ...], registry: dict,
+                   engine: dict | None = None) -> str:
+    """What to write instead of an unknown check (or figure) id: the nearest of *this task's* ids (never another
+    family's), all of them when none is near; for a check, how to declare one instead."""
+    from .course import CHECKS
+
+    ids = task_ids(task, prefixes, registry, engine)
+    every = [*ids["family"], *ids["checks.py"]]
+    # compared after the task's name, which every id shares (else "sentiment.zzz" is near them all)
+    rest = {i.removeprefix(f"{task}."): i for i in every}
+    close = [rest[r] for r in difflib.get_close_matches(word.removeprefix(f"{task}."), rest, n=3, cutoff=0.6)]
+    if close:
+        words = "did you mean " + " or ".join(map(repr, close)) + "?"
+    else:
+        kinds = ([f"its {prefixes[0]} family's: " + ", ".join(ids["family"])] if ids["family"] else []) + (
+            [f"its {CHECKS}'s: " + ", ".join(ids["checks.py"])] if ids["checks.py"] else [])
+        words = ("this task's ids are " + "; ".join(kinds)) if kinds else (
+            f"this task has no registered ids ({'no ' + prefixes[0] + ' family, ' if prefixes else 'no dataset, '}"
+            f"no {CHECKS} beside {path.name} registering one)")
+    if engine is not None:
+        return words
+    return (f"{words}; or declare the check: kind = one of {', '.join(_kinds(registry))}, with a target and cases "
+            f"(docs/WRITING_TASKS.md, section 2), or register {word!r} in the task's {CHECKS} (section 3)")
+
+
 def _kinds(registry: dict) -> list[str]:
     return sorted(k.partition(".")[2] for k in registry if k.startswith(DECLARED))
 
@@ -416,7 +455,8 @@ def _declared(path: Path, key: str, body: dict, registry: dict) -> str:
     return f"{DECLARED}{kind}"
 
 
-def _hidden(path: Path, prefixes: tuple[str, ...] = (), registry: dict | None = None) -> tuple[int, list[CheckSpec], bytes]:
+def _hidden(path: Path, prefixes: tuple[str, ...] = (), registry: dict | None = None,
+            task: str = "") -> tuple[int, list[CheckSpec], bytes]:
     """``hidden.toml``: the seed of the hidden inputs and the checks graded after submission."""
     raw = path.read_bytes()
     try:
@@ -431,7 +471,7 @@ def _hidden(path: Path, prefixes: tuple[str, ...] = (), registry: dict | None = 
     if not isinstance(table, dict):
         raise SpecError(path, "[checks]", "must be a table", 'e.g. [checks."cells.LSTMCell.forward"] points = 2')
     return seed, _checks(path, table, GRADED_LATER, "after_due_date", suffix=".hidden", prefixes=prefixes,
-                         registry=registry), raw
+                         registry=registry, task=task), raw
 
 
 def _training(path: Path, table) -> dict:

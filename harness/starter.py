@@ -1,15 +1,17 @@
 """Starter files for an assignment, written from the task specs and the answer key.
 
 ``harness init DIR`` writes, for each task, ``<module>.py`` (or a notebook) defining every name of the
-spec's ``[interface].names``: the answer key's signature, its docstring, a body that raises
-``NotImplementedError("TODO: ...")``. Classes are ``nn.Module``s that store their arguments and create
-no parameters; a comment lists the parameters the contract wants (names and shapes, read off an
-instance of the answer key). The task modules get ``build_model`` with the parameters the harness calls
-it with, and ``HYPERPARAMETERS`` set to the spec's ``[training]`` recipe. Because all of it comes from
-the specs and the code the judge uses, what students receive cannot drift from what is graded.
+spec's ``[interface].names``: the answer key's signature, the spec's words for it (``[interface.conventions]``)
+as its docstring, a body that raises ``NotImplementedError("TODO: ...")``. Classes are ``nn.Module``s that
+store their arguments and create no parameters; a comment lists the parameters the contract wants (names and
+shapes, read off an instance of the answer key). The task modules get ``build_model`` with the parameters the
+harness calls it with, and ``HYPERPARAMETERS`` set to the spec's ``[training]`` recipe. Because all of it comes
+from the specs and the code the judge uses, what students receive cannot drift from what is graded.
 
-Runs on the instructor's side (it imports each task's answer key, harness.course); nothing of the answer key's code is
-copied, only signatures, docstrings and parameter shapes.
+Runs on the instructor's side (it imports each task's answer key, harness.course). The starter is written from
+the contract's words — names, signatures (with the type aliases they use), parameter shapes and the spec's
+descriptions — never from the answer key's text: none of its docstrings, comments or code reaches students,
+as ``answer_key.py`` is never released (tests/test_guide.py checks it).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import course
-from .spec import STUDENT_SETTABLE, TaskSpec
+from .spec import SHARED_CONVENTIONS, STUDENT_SETTABLE, TaskSpec
 
 TEMPLATES = Path(__file__).parent / "templates"
 WORKFLOW_TEMPLATE = TEMPLATES / "assignment-workflow.yml"
@@ -146,17 +148,6 @@ def _answer_key_code(obj) -> bool:
     return (getattr(obj, "__module__", None) or "builtins").split(".")[0] not in ("torch", "builtins", "typing", "abc")
 
 
-def _own_doc(obj) -> str:
-    """The docstring written on the object itself (never torch's, inherited)."""
-    doc = obj.__dict__.get("__doc__") if isinstance(obj, type) else getattr(obj, "__doc__", None)
-    if isinstance(obj, type) and not doc:
-        for base in obj.__mro__[1:]:
-            if _answer_key_code(base) and base.__dict__.get("__doc__"):
-                doc = base.__dict__["__doc__"]
-                break
-    return inspect.cleandoc(doc) if doc else ""
-
-
 def _docstring(text: str, indent: str) -> str:
     """A docstring literal at ``indent``; backslashes and triple quotes made harmless."""
     text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip()
@@ -271,13 +262,13 @@ def _stub_body(indent: str, qualname: str) -> str:
     return f'{indent}raise NotImplementedError("TODO: {qualname}")\n'
 
 
-def function_item(name: str, func, needs: _Needs) -> Item:
+def function_item(name: str, func, needs: _Needs, doc: str = "") -> Item:
+    """A function's stub: the answer key's signature, ``doc`` (the spec's words for it) and a body that raises."""
     sig = inspect.signature(func)
     params, ret = _split_signature(format_signature(sig))
     for p in sig.parameters.values():
         needs.add(_annotation_text(p.annotation))
     needs.add(_annotation_text(sig.return_annotation))
-    doc = _own_doc(func)
     code = _def_line("", name, params, ret) + "\n" + (_docstring(doc, "    ") if doc else "") + _stub_body("    ", name)
     return Item(name, first_paragraph(doc), code)
 
@@ -290,9 +281,10 @@ def _stores(param: inspect.Parameter) -> str:
     return param.name
 
 
-def class_item(name: str, cls, needs: _Needs) -> Item:
+def class_item(name: str, cls, needs: _Needs, doc: str = "") -> Item:
+    """A class's stub: an nn.Module with the answer key's signatures, ``doc`` (the spec's words for it), the
+    contract's parameters in a comment, and a forward that raises."""
     needs.imports.setdefault("nn", KNOWN_IMPORTS["nn"])
-    doc = _own_doc(cls)
     lines = [f"class {name}(nn.Module):\n", _docstring(doc, "    ") if doc else "", "\n"]
     init_sig = inspect.signature(cls.__init__)
     for p in init_sig.parameters.values():
@@ -316,9 +308,7 @@ def class_item(name: str, cls, needs: _Needs) -> Item:
             needs.add(_annotation_text(p.annotation))
         needs.add(_annotation_text(fsig.return_annotation))
         fparams, fret = _split_signature(format_signature(fsig))
-        fdoc = _own_doc(forward)
-        lines += ["\n", _def_line("    ", "forward", fparams, fret) + "\n",
-                  _docstring(fdoc, "        ") if fdoc else "", _stub_body("        ", f"{name}.forward")]
+        lines += ["\n", _def_line("    ", "forward", fparams, fret) + "\n", _stub_body("        ", f"{name}.forward")]
     return Item(name, first_paragraph(doc), "".join(lines))
 
 
@@ -348,19 +338,10 @@ def build_model_item(spec: TaskSpec, needs: _Needs) -> Item:
     family = _family(spec)
     if family is None:
         return generic_item("build_model")
-    shape_words = family.output
     params = re.search(r"\((.*)\)", family.signature).group(1)
     names = [p.strip() for p in params.split(",") if p.strip()]
     needs.imports.setdefault("nn", KNOWN_IMPORTS["nn"])
-    reference = getattr(course.answer_key(spec), "build_model", None)
-    inputs = ""
-    if reference is not None:
-        fsig = inspect.signature(reference.forward)
-        inputs = ", ".join(p for p in fsig.parameters if p != "self")
-    doc = f"An nn.Module whose forward({inputs}) returns {shape_words}." if shape_words else "An nn.Module."
-    ref_doc = first_paragraph(_own_doc(reference)) if reference is not None else ""
-    if ref_doc:
-        doc += "\n\n" + _fill(f"One model that works (the answer key's): {' '.join(ref_doc.split())}", 4)
+    doc = _conventions_text(spec, "build_model") or f"Returns an nn.Module whose output is {family.output}."
     code = (_def_line("", "build_model", ", ".join(f"{n}: int" for n in names), " -> nn.Module") + "\n"
             + _docstring(doc, "    ") + _stub_body("    ", "build_model"))
     return Item("build_model", doc.split("\n\n")[0], code)
@@ -391,13 +372,18 @@ def _origin(spec: TaskSpec) -> str:
     return f"written by `harness init` from {rel} (version {spec.version})"
 
 
-def _module_docstring(spec: TaskSpec, ref_module, task_module: bool) -> str:
+def _conventions_text(spec: TaskSpec, name: str) -> str:
+    """The spec's words for ``name`` (``[interface.conventions]``), each paragraph filled to the docstring's width."""
+    return "\n\n".join(_fill(p, 4) for p in spec.conventions.get(name, "").split("\n\n") if p)
+
+
+def _module_docstring(spec: TaskSpec, task_module: bool) -> str:
     parts = [f"{spec.title} — starter code for {spec.module}.py, {_origin(spec)}."]
     if spec.description:
         parts.append(" ".join(spec.description.split()))
-    if ref_module is not None and not task_module:
-        conventions = (ref_module.__doc__ or "").strip().split("\n\n")[1:]
-        parts += [" ".join(p.split()) for p in conventions if p.strip()]
+    if spec.conventions.get(SHARED_CONVENTIONS):
+        parts += spec.conventions[SHARED_CONVENTIONS].split("\n\n")
+    parts.append(f"What each name takes and returns, and what the checks test: CONTRACT.md, section {spec.name}.")
     if task_module:
         family = _family(spec)
         call = family.signature if family else "build_model(...)"
@@ -421,17 +407,18 @@ def starter_module(spec: TaskSpec) -> StarterModule:
     else:
         for name in spec.names:
             obj = getattr(ref, name, None) if ref is not None else None
+            doc = _conventions_text(spec, name)
             if isinstance(obj, type):
-                items.append(class_item(name, obj, needs))
+                items.append(class_item(name, obj, needs, doc))
             elif callable(obj):
-                items.append(function_item(name, obj, needs))
+                items.append(function_item(name, obj, needs, doc))
             else:
                 warnings.append(f"{spec.module}.{name} is not in the answer key ({spec.path.parent.name}/"
                                 f"{course.ANSWER_KEY}); "
                                 "its stub takes (*args, **kwargs)")
                 items.append(generic_item(name))
     imports = sorted(set(needs.imports.values()))
-    return StarterModule(spec, _module_docstring(spec, ref, task_module), imports,
+    return StarterModule(spec, _module_docstring(spec, task_module), imports,
                          list(needs.aliases.values()), items, warnings)
 
 

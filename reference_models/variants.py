@@ -178,6 +178,15 @@ class BidirectionalBackwardReadsForwards(cells.Bidirectional):
         return merge_directions(out_f, out_b, self.merge), (final_f, final_b)
 
 
+class BidirectionalBackwardFirst(cells.Bidirectional):
+    def forward(self, x, state=None):
+        state_f, state_b = (None, None) if state is None else state
+        out_f, final_f = unroll(self.forward_cell, x, state_f)
+        out_b, final_b = unroll(self.backward_cell, x.flip(1), state_b)
+        out_b = out_b.flip(1)
+        return merge_directions(out_b, out_f, self.merge), (final_f, final_b)  # <- backward's features first
+
+
 class StackedInputToEveryLayer(cells.StackedRNN):
     def forward(self, x, states=None):
         states = [None] * len(self.cells) if states is None else states
@@ -598,6 +607,9 @@ CATALOGUE: tuple[Variant, ...] = (
     V("bidirectional_backward_reads_forwards", "cells", "Bidirectional", "mistake",
       "the backward cell reads the sequence from t = 0 up instead of from t = T−1 down",
       BidirectionalBackwardReadsForwards),
+    V("bidirectional_backward_first", "cells", "Bidirectional", "mistake",
+      "merge=\"concat\" puts the backward direction's features first; the contract puts the forward direction's "
+      "H features first, then the backward's (as torch.nn.RNN(bidirectional=True) does)", BidirectionalBackwardFirst),
     V("stacked_input_to_every_layer", "cells", "StackedRNN", "mistake",
       "every layer reads the input sequence instead of the outputs of the layer below", StackedInputToEveryLayer),
     V("clip_grad_norm_per_parameter", "cells", "clip_grad_norm", "mistake",

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from .. import metrics
 from . import Context, Verdict, register, register_figure
-from .trained import (GRADED, Family, baselines, bars_figure, family, graded_figure, scorable,
-                      student_figures)
+from .trained import (GRADED, REFERENCE_TARGET, Family, baselines, bars_figure, family, graded_figure,
+                      scorable, student_figures)
 
 
 @family
@@ -61,7 +61,7 @@ def check_accuracy(ctx: Context) -> Verdict:
 
 
 @register("classification.macro_f1", ["build_model"], "macro-F1 between the majority class and the reference model",
-          prepare=baselines, **{**GRADED, "target": "reference"})
+          prepare=baselines, **{**GRADED, "target": REFERENCE_TARGET})
 def check_macro_f1(ctx: Context) -> Verdict:
     return graded_figure(ctx, "macro_f1", "test macro-F1", fmt=".3f")
 

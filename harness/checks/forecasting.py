@@ -8,8 +8,8 @@ import torch
 from .. import metrics
 from .compare import describe
 from . import Context, Verdict, register, register_figure
-from .trained import (GRADED, Family, baselines, family, graded_figure, scorable, student_figures,
-                      student_run)
+from .trained import (GRADED, REFERENCE_TARGET, Family, baselines, family, graded_figure, scorable,
+                      student_figures, student_run)
 
 
 @family
@@ -64,7 +64,7 @@ def forecast_figures(data, values) -> dict:
 
 
 @register("series.mase", ["build_model"], "MASE on the holdout between the naive forecast and the target",
-          prepare=baselines, **{**GRADED, "target": "reference"})
+          prepare=baselines, **{**GRADED, "target": REFERENCE_TARGET})
 def check_mase(ctx: Context) -> Verdict:
     verdict = graded_figure(ctx, "mase", "holdout MASE", fmt=".3f")
     figures = student_figures(ctx)

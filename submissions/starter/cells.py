@@ -101,7 +101,8 @@ class Bidirectional(nn.Module):
 
     def forward(self, x: Tensor, state: Optional[tuple[State, State]] = None) -> tuple[Tensor, tuple[State, State]]:
         """x (B, T, D), state (forward_state, backward_state) or None ->
-        (outputs (B, T, 2H) for "concat" else (B, T, H), (final_forward_state, final_backward_state))."""
+        (outputs (B, T, 2H) for "concat", the forward direction's H features first, else (B, T, H),
+        (final_forward_state, final_backward_state))."""
         raise NotImplementedError(
             "TODO: run forward_cell over t = 0..T-1 and backward_cell over t = T-1..0, align the backward "
             "outputs back to time t, then merge")

@@ -2,13 +2,16 @@
 
 When a submission's output differs from the answer key, the same program is evaluated on each
 catalogue variant of the name under test (``ctx.variants``: the catalogue, live or released). A match turns "wrong
-output" into "you swapped z and 1−z", which is what a student needs.
+output" into "you swapped z and 1−z", which is what a student needs. When no catalogue entry matches, the mistakes
+derived from the answer key's code (``ctx.mutants``: harness.checks.mutants) are tried, and one is named only when it
+is the only one that matches: two or none leave the check's own hint.
 """
 from __future__ import annotations
 
 from ..answers import VariantFailed
 from . import Context, Verdict
 from .compare import close
+from .mutants import site_of
 
 
 def matching_variants(ctx: Context, program, actual, module: str, target: str, rtol: float, atol: float):
@@ -29,6 +32,27 @@ def matching_variants(ctx: Context, program, actual, module: str, target: str, r
     return found
 
 
+def matching_mutants(ctx: Context, program, actual, module: str, target: str, rtol: float, atol: float) -> list:
+    """The derived mistakes of ``module.target`` that match ``actual`` (as :func:`matching_variants`), one for each
+    place they change: mutants of one place that give the same values here say one mistake in two ways (dim 0 and
+    dim −2 of a 2-D tensor), and the first is kept."""
+    expected = ctx.reference(program)
+    found, values = [], {}
+    for mutant in ctx.mutants(module, target):
+        try:
+            value = ctx.variant(program, mutant)
+        except VariantFailed:
+            continue
+        if close(value, expected, rtol, atol) or not close(actual, value, rtol, atol):
+            continue
+        site = site_of(mutant.name)
+        if site in values and close(value, values[site], 0.0, 0.0):
+            continue
+        values.setdefault(site, value)
+        found.append(mutant)
+    return found
+
+
 def wrong_output(ctx: Context, message: str, program, actual, module: str, target: str, rtol: float, atol: float,
                  fallback_hint: str = "", numbers: dict | None = None) -> Verdict:
     """A failed verdict whose hint names the matching known mistake, if there is one."""
@@ -40,6 +64,9 @@ def wrong_output(ctx: Context, message: str, program, actual, module: str, targe
         lead = "This matches a known variant from the literature" if v.kind == "variant" else \
             "This matches a common mistake"
         hint = f"{lead}: {v.description}"
+    elif len(mutants := matching_mutants(ctx, program, actual, module, target, rtol, atol)) == 1:
+        numbers["diagnosis"] = [mutants[0].name]
+        hint = f"This matches one small slip: {mutants[0].description}"
     else:
         hint = fallback_hint
     return Verdict(False, message, hint, numbers)

@@ -1,8 +1,9 @@
 """How often the mistakes derived from the answer key name a bug nobody catalogued.
 
 Grades each buggy example of the default course's function tasks (submissions/buggy/*, module cells, attention,
-sequences or generation) live, twice: with the task's catalogue, as it is graded, and with its catalogue removed,
-so that only the derived mistakes (harness.checks.mutants) can name the bug. Prints, per example, the diagnosis
+sequences or generation) live, twice: with the task's catalogue, as it is graded, and with its mistakes and variants
+removed (the forms the contract accepts stay: they name nothing), so that only the derived mistakes
+(harness.checks.mutants) can name the bug. Prints, per example, the diagnosis
 each run gives on its failing checks, whether the two runs give the same statuses and points (the derived
 mistakes only change hints, and every status is the one its EXPECTED.toml gives), and the totals:
 
@@ -33,10 +34,11 @@ def main(pattern: str = "*") -> None:
     from test_verdicts import expected_status, fast_specs, limits_of
 
     class WithoutCatalogue(LiveAnswers):
-        """The live answer key with every task's catalogue removed: only derived mistakes can name a bug."""
+        """The live answer key with its catalogue's mistakes and variants removed: only derived mistakes can name a
+        bug. The forms the contract also accepts stay (a check passes them: they name nothing)."""
 
         def catalogue(self, module: str) -> list:
-            return []
+            return [entry for entry in super().catalogue(module) if entry.kind == "accepted"]
 
     buggy = ROOT / "submissions" / "buggy"
     examples = []

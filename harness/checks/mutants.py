@@ -46,7 +46,7 @@ REDUCTIONS = ("softmax", "log_softmax", "sum", "mean", "max", "min", "amax", "am
               "logsumexp", "prod", "cumsum", "norm", "std", "var", "any", "all")
 FLIPPED = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq}
 SYMBOLS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
-AXES = (-1, -2, 0, 1)
+AXES = (0, 1, -1, -2)  # in this order: of two that give the same values, the first is named
 
 
 class OutOfWork(Exception):

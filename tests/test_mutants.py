@@ -75,6 +75,18 @@ def above(x, threshold):
     return (x > threshold).sum()
 
 
+def scaled(q, k, d):
+    return q * k / d
+
+
+def joint(x, mask, valid):
+    return x.masked_fill(~(mask & valid), 0.0)
+
+
+def backwards(x):
+    return x.flip(0) * 2
+
+
 def countdown(n):
     k = n
     while k > 0:
@@ -84,7 +96,7 @@ def countdown(n):
 
 CONVENTIONS = {"gate": "gate(x, w, b) returns sigmoid(x @ w.T + b).",
                "halves": "The two halves of x are i and f, in that order; returns 3 * i + f.",
-               "shared": "total, mask, x, a, b, t"}
+               "shared": "total, mask, x, a, b, t, q, k, d"}
 
 g = torch.Generator().manual_seed(0)
 X, W, B = torch.randn(3, 4, generator=g), torch.randn(5, 4, generator=g), torch.randn(5, generator=g)
@@ -107,6 +119,14 @@ SLIPS = [
     ("slice one short", "head", (A, 3), lambda x, n: x[:n - 1], "a slice of it ends at n - 1 instead of n"),
     ("mask inverted", "kept", (A, MASK), lambda x, m: x.masked_fill(m, 0.0), "mask mask is used the other way round"),
     ("where flipped", "picked", (MASK, A, Bv), lambda m, a, b: torch.where(m, b, a), "condition of a where"),
+    ("a factor left out", "scaled", (A, Bv, 2.0), lambda q, k, d: q / d, "the factor k is left out"),
+    ("a divisor left out", "scaled", (A, Bv, 2.0), lambda q, k, d: q * k, "is not divided by d"),
+    ("multiplied, not divided", "scaled", (A, Bv, 2.0), lambda q, k, d: q * k * d, "is multiplied by d instead of"),
+    ("a mask ignored", "joint", (A, MASK, MASK.flip(1)), lambda x, m, v: x.masked_fill(~v, 0.0),
+     "the mask mask is ignored"),
+    ("a joined mask inverted", "joint", (A, MASK, MASK.flip(1)), lambda x, m, v: x.masked_fill(~(~m & v), 0.0),
+     "the mask mask is used the other way round"),
+    ("a flip left out", "backwards", (A,), lambda x: x * 2, "the flip of the value returned is left out"),
     ("comparison flipped", "above", (torch.tensor([0.0, 1.0, 2.0]), 1.0), lambda x, t: (x >= t).sum(),
      "a > comparison is made >="),
 ]

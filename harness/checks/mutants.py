@@ -42,6 +42,7 @@ HELPER_DEPTH = 2
 KIND = "mutant"
 
 NONLINEARITIES = ("sigmoid", "tanh", "relu")
+REORDERINGS = ("flip",)
 REDUCTIONS = ("softmax", "log_softmax", "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin",
               "logsumexp", "prod", "cumsum", "norm", "std", "var", "any", "all")
 FLIPPED = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq}
@@ -198,6 +199,10 @@ def changes(tree: ast.AST, where: str, words: Words, helper: bool = False) -> li
                 if _argument(node) is not None:
                     found.append(Change("nonlinearity", index, _argument,
                                         f"{where}: the {called} is left out of {what(node)}"))
+            # a reordering left out
+            if called in REORDERINGS and _argument(node, method_only=True) is not None:
+                found.append(Change("order", index, functools.partial(_argument, method_only=True),
+                                    f"{where}: the {called} of {what(node)} is left out (its order is not reversed)"))
             # the axis of a reduction or softmax
             if called in REDUCTIONS:
                 place = _axis_place(node)
@@ -260,6 +265,31 @@ def changes(tree: ast.AST, where: str, words: Words, helper: bool = False) -> li
             label = words.expression(node.right)
             found.append(Change("term", index, lambda n: n.left,
                                 f"{where}: {label if label else 'a term'} is not subtracted in {what(node)}"))
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+            for side in ("left", "right"):
+                label = words.expression(getattr(node, side))
+                kept = "right" if side == "left" else "left"
+                found.append(Change("factor", index, functools.partial(_side, side=kept),
+                                    f"{where}: the factor {label + ' ' if label else ''}is left out of {what(node)}"))
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            label = words.expression(node.right)
+            found.append(Change("factor", index, functools.partial(_side, side="left"),
+                                f"{where}: {what(node)} is not divided by {label if label else 'what it should be'}"))
+            found.append(Change("factor", index, _multiplied,
+                                f"{where}: {what(node)} is multiplied by {label if label else 'a value'} instead of "
+                                "divided by it"))
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, (ast.BitAnd, ast.BitOr)):
+            for side in ("left", "right"):
+                operand = getattr(node, side)
+                label = words.expression(operand)
+                named = f"the mask {label} " if label else "one of the masks joined "
+                kept = "right" if side == "left" else "left"
+                found.append(Change("mask", index, functools.partial(_side, side=kept),
+                                    f"{where}: {named}is ignored in {what(node)}"))
+                if not (isinstance(operand, ast.UnaryOp) and isinstance(operand.op, ast.Invert)):
+                    found.append(Change("mask", index, functools.partial(_inverted_side, side=side),
+                                        f"{where}: {named}is used the other way round (True and False swapped) in "
+                                        f"{what(node)}"))
         elif isinstance(node, ast.Subscript):
             found += _index_changes(node, index, where, words)
         elif isinstance(node, (ast.Assign, ast.Return)):
@@ -337,11 +367,15 @@ def _renamed_call(node: ast.Call, name: str):
         node.func.id = name
 
 
-def _argument(node: ast.Call):
-    """What a one-argument call like ``torch.tanh(a)`` or ``a.tanh()`` is applied to."""
-    if isinstance(node.func, ast.Attribute) and not node.args and not node.keywords \
-            and not (isinstance(node.func.value, ast.Name) and node.func.value.id in ("torch", "F", "np", "math")):
+def _argument(node: ast.Call, method_only: bool = False):
+    """What a one-argument call like ``torch.tanh(a)`` or ``a.tanh()`` is applied to (with ``method_only``, what
+    a method like ``a.flip(1)`` is called on, whatever its arguments)."""
+    method = isinstance(node.func, ast.Attribute) and \
+        not (isinstance(node.func.value, ast.Name) and node.func.value.id in ("torch", "F", "np", "math"))
+    if method and (method_only or (not node.args and not node.keywords)):
         return node.func.value
+    if method_only:
+        return None
     if len(node.args) == 1 and not node.keywords:
         return node.args[0]
     return None
@@ -380,6 +414,18 @@ def _shifted_argument(node: ast.Call, k: int, shift: int):
 
 def _inverted_argument(node: ast.Call, k: int):
     node.args[k] = ast.UnaryOp(ast.Invert(), node.args[k])
+
+
+def _side(node: ast.BinOp, side: str):
+    return getattr(node, side)
+
+
+def _multiplied(node: ast.BinOp):
+    node.op = ast.Mult()
+
+
+def _inverted_side(node: ast.BinOp, side: str):
+    setattr(node, side, ast.UnaryOp(ast.Invert(), getattr(node, side)))
 
 
 def _swapped_where(node: ast.Call):
@@ -583,13 +629,15 @@ def mutants_of(module: str, target: str, obj, conventions: dict | None = None,
         globals_ = vars(sys.modules[obj.__module__])
         units = [(owner, name, func) for owner, name, func in _methods(obj)]
         module_name = obj.__module__
-    elif _plain_function(obj):
-        globals_ = obj.__globals__
-        units = [(None, obj.__name__, obj)]
-        module_name = obj.__module__
+    elif _plain_function(inspect.unwrap(obj)) if callable(obj) else False:
+        base = inspect.unwrap(obj)  # a decorated function (@torch.no_grad()): its source re-applies the decorator
+        globals_ = base.__globals__
+        units = [(None, obj.__name__, base)]
+        module_name = base.__module__
     else:
         return []
-    helpers = _helpers([f for _, _, f in units], globals_, module_name)
+    # a decorated function calls its own helpers, out of reach of a copied namespace: only its body is changed
+    helpers = _helpers([f for _, _, f in units], globals_, module_name) if units[0][2] is obj or units[0][0] else []
     everything = [(owner, name, func, False) for owner, name, func in units] + \
                  [(None, name, func, True) for name, func in helpers]
     out: list[Entry] = []

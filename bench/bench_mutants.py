@@ -46,7 +46,7 @@ def main(pattern: str = "*") -> None:
         expected = tomllib.loads((folder / "EXPECTED.toml").read_text())
         if expected["module"] in FUNCTION_TASKS and fnmatch.fnmatch(folder.name, pattern):
             examples.append((folder, expected))
-    derived_named, catalogue_named, same, start = 0, 0, 0, time.perf_counter()
+    derived_named, catalogue_named, both, same, start = 0, 0, 0, 0, time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-mutants-") as tmp:
         for folder, expected in examples:
             path = patches.overlay(folder, ROOT / "submissions" / "reference", Path(tmp) / folder.name)
@@ -62,6 +62,7 @@ def main(pattern: str = "*") -> None:
             catalogued = sorted({d for c in with_catalogue.checks for d in c.numbers.get("diagnosis", [])})
             derived_named += bool(named)
             catalogue_named += bool(catalogued)
+            both += bool(catalogued) and bool(named)
             print(f"{folder.name:32} catalogue: {', '.join(catalogued) or '-':34} derived: "
                   f"{'yes' if named else 'no ':3} verdicts {'same' if unchanged else 'CHANGED'}")
             for check_id, _, hint in named[:1]:
@@ -70,7 +71,8 @@ def main(pattern: str = "*") -> None:
     print(f"\n{n} buggy examples of the function tasks, graded with and without their catalogue "
           f"({time.perf_counter() - start:.0f} s)")
     print(f"named by the catalogue:                          {catalogue_named}/{n}")
-    print(f"named by a derived mistake, catalogue removed:   {derived_named}/{n}")
+    print(f"named by a derived mistake, catalogue removed:   {derived_named}/{n} "
+          f"({both} of the {catalogue_named} the catalogue names)")
     print(f"statuses as EXPECTED.toml, same points without:  {same}/{n}")
 
 

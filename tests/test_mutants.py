@@ -128,7 +128,7 @@ SLIPS = [
      "the mask mask is used the other way round"),
     ("a flip left out", "backwards", (A,), lambda x: x * 2, "the flip of the value returned is left out"),
     ("comparison flipped", "above", (torch.tensor([0.0, 1.0, 2.0]), 1.0), lambda x, t: (x >= t).sum(),
-     "a > comparison is made >="),
+     "the test x > threshold is taken the other way round (x >= threshold)"),
 ]
 
 
@@ -445,3 +445,24 @@ def test_default_course_fixtures_without_their_catalogue_entries(example, named,
     else:
         assert "diagnosis" not in check.numbers
         assert check.hint == "already the first step differs: compare your equations with the contract's, one gate at a time"
+
+
+def test_a_default_course_release_without_the_catalogue_names_the_same_slip_offline(tmp_path, monkeypatch):
+    """The release records the derived mistakes' values for the public checks: a student's machine names the slip
+    the live run names, with the catalogue's mistakes and variants removed on both sides."""
+    import patches
+    from harness.release import record
+    from test_verdicts import SUBMISSIONS as EXAMPLES, fast_specs
+
+    monkeypatch.setattr(record.Recorder, "catalogue", lambda self, module: [
+        entry for entry in LiveAnswers.catalogue(self, module) if entry.kind == "accepted"])
+    example = "lstm_gate_order_ifog"
+    path = patches.overlay(EXAMPLES / "buggy" / example, EXAMPLES / "reference", tmp_path / example)
+    write_release(tmp_path / "released", fast_specs(["cells"]))
+    released = bundle.load(tmp_path / "released" / bundle.FOLDER)
+    offline = grade(path, released.specs(), visibility=("public",), answers=BundleAnswers(released))
+    specs = fast_specs(["cells"])
+    live = grade(path, specs, visibility=("public",), answers=WithoutCatalogue(specs))
+    said = [(c.id, c.status, c.hint, c.numbers.get("diagnosis")) for c in offline.checks]
+    assert said == [(c.id, c.status, c.hint, c.numbers.get("diagnosis")) for c in live.checks]
+    assert any(hint.endswith("in the order i, f, o, g instead of i, f, g, o") for _, _, hint, _ in said)

@@ -250,8 +250,14 @@ def changes(tree: ast.AST, where: str, words: Words, helper: bool = False) -> li
         elif isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in FLIPPED:
             old = type(node.ops[0])
             new = FLIPPED[old]
-            found.append(Change("comparison", index, functools.partial(_flipped, op=new),
-                                f"{where}: a {SYMBOLS[old]} comparison is made {SYMBOLS[new]} in {what(node)}"))
+            label = words.expression(node)
+            if label:
+                flipped = copy.deepcopy(node)
+                _flipped(flipped, new)
+                said = f"the test {label} is taken the other way round ({words.expression(flipped)})"
+            else:
+                said = f"a {SYMBOLS[old]} comparison is made {SYMBOLS[new]} in {what(node)}"
+            found.append(Change("comparison", index, functools.partial(_flipped, op=new), f"{where}: {said}"))
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and not (
                 isinstance(parents.get(id(node)), ast.BinOp) and isinstance(parents[id(node)].op, ast.Add)
                 and parents[id(node)].left is node):

@@ -3,15 +3,16 @@
 An instructor's catalogue (harness.course) lists the mistakes they foresaw. The slips they did not foresee
 are often systematic — one nonlinearity for another, a term left out of a sum, two blocks of a ``chunk`` read
 in each other's place, a softmax over the wrong axis, an index or a range off by one, a comparison or a mask
-the other way round. :func:`mutants_of` derives them from the answer key's code, on the judge's side: it
-parses the source of a contract name (a function, or a class's methods) and of the module-level helpers it
-calls, applies one operator at one place, and compiles the result beside the answer key, in a copy of its
-module's globals. A mutant is a catalogue entry (harness.course.Entry) of kind "mutant", run exactly like one (harness.answers), and
-harness.checks.diagnose names it only when it is the *only* mutant whose output matches the student's.
+the other way round (:func:`changes` lists them all). :func:`mutants_of` derives them from the answer key's
+code, on the judge's side: it parses the source of a contract name (a function, or a class's methods) and of
+the module-level helpers it calls, applies one operator at one place, and compiles the result beside the
+answer key, in a copy of its module's globals. A mutant is a catalogue entry (harness.course.Entry) of kind
+"mutant", run exactly like one (harness.answers), and harness.checks.diagnose names it only when it is the
+*only* mutant whose output matches the student's.
 
 Its description is generated from the operator and the contract's own words — the name under test and the
-identifiers its conventions use (``[interface.conventions]``), never a line of the answer key: "LSTMCell: f uses
-tanh instead of sigmoid". An identifier the contract does not use is not shown.
+identifiers of its conventions and signatures — never from a line of the answer key: "LSTMCell: f uses tanh
+instead of sigmoid". An identifier the contract does not use is not shown.
 
 Bounded by work, not by the clock (a grade must not depend on the machine's load): at most
 :data:`MAX_PER_TARGET` mutants per contract name, in a fixed order, and a mutated function that executes more
@@ -26,6 +27,7 @@ import inspect
 import re
 import sys
 import textwrap
+import threading
 import types
 from dataclasses import dataclass
 from typing import Callable
@@ -511,7 +513,7 @@ def _code_objects(code: types.CodeType) -> set:
     return found
 
 
-_ACTIVE = [False]
+_ACTIVE = threading.local()  # .on: a budgeted call is running in this thread
 
 
 def _budgeted(func, codes: set):
@@ -519,7 +521,7 @@ def _budgeted(func, codes: set):
 
     @functools.wraps(func)
     def run(*args, **kwargs):
-        if _ACTIVE[0]:  # a mutant calling itself shares the budget of the outer call
+        if getattr(_ACTIVE, "on", False):  # a mutant calling itself shares the budget of the outer call
             return func(*args, **kwargs)
         left = [LINE_BUDGET]
 
@@ -534,13 +536,13 @@ def _budgeted(func, codes: set):
             return local if frame.f_code in codes else None
 
         previous = sys.gettrace()
-        _ACTIVE[0] = True
+        _ACTIVE.on = True
         sys.settrace(called)
         try:
             return func(*args, **kwargs)
         finally:
             sys.settrace(previous)
-            _ACTIVE[0] = False
+            _ACTIVE.on = False
 
     return run
 

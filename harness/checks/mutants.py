@@ -247,7 +247,7 @@ def changes(tree: ast.AST, where: str, words: Words, helper: bool = False) -> li
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Invert):
             label = words.expression(node.operand)
             found.append(Change("mask", index, lambda n: n.operand,
-                                f"{where}: the mask {label + ' ' if label else ''}is used the other way round "
+                                f"{where}: {_the_mask(label)} is used the other way round "
                                 "(True and False swapped)"))
         elif isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in FLIPPED:
             old = type(node.ops[0])
@@ -290,7 +290,7 @@ def changes(tree: ast.AST, where: str, words: Words, helper: bool = False) -> li
             for side in ("left", "right"):
                 operand = getattr(node, side)
                 label = words.expression(operand)
-                named = f"the mask {label} " if label else "one of the masks joined "
+                named = f"{_the_mask(label)} " if label else "one of the masks joined "
                 kept = "right" if side == "left" else "left"
                 found.append(Change("mask", index, functools.partial(_side, side=kept),
                                     f"{where}: {named}is ignored in {what(node)}"))
@@ -303,6 +303,11 @@ def changes(tree: ast.AST, where: str, words: Words, helper: bool = False) -> li
         elif isinstance(node, (ast.Assign, ast.Return)):
             found += _block_changes(node, index, where, words)
     return found
+
+
+def _the_mask(label: str | None) -> str:
+    """"the mask", "the mask valid" (never "the mask mask")."""
+    return "the mask" if not label or label == "mask" else f"the mask {label}"
 
 
 def _index_changes(node: ast.Subscript, index: int, where: str, words: Words) -> list[Change]:

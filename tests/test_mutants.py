@@ -466,3 +466,12 @@ def test_a_default_course_release_without_the_catalogue_names_the_same_slip_offl
     said = [(c.id, c.status, c.hint, c.numbers.get("diagnosis")) for c in offline.checks]
     assert said == [(c.id, c.status, c.hint, c.numbers.get("diagnosis")) for c in live.checks]
     assert any(hint.endswith("in the order i, f, o, g instead of i, f, g, o") for _, _, hint, _ in said)
+
+
+def test_a_name_without_readable_source_has_no_mutants_and_no_error():
+    """A builtin, an object made by exec, a constant or a class of another module give nothing to change."""
+    namespace: dict = {}
+    exec("def made(x):\n    return x + 1\n", namespace)  # noqa: S102 - a function whose source is nowhere
+    assert mutants.mutants_of("m", "tanh", torch.tanh, {}) == []
+    assert mutants.mutants_of("m", "made", namespace["made"], {}) == []
+    assert mutants.mutants_of("m", "SIZE", 3, {}) == []

@@ -105,7 +105,8 @@ MASK = torch.rand(3, 4, generator=g) > 0.4
 
 #: For each operator: the contract name, its arguments, the slip written by hand, and a phrase of the description.
 SLIPS = [
-    ("nonlinearity swapped", "gate", (X, W, B), lambda x, w, b: torch.tanh(x @ w.T + b), "uses tanh instead of sigmoid"),
+    ("nonlinearity swapped", "gate", (X, W, B), lambda x, w, b: torch.tanh(x @ w.T + b),
+     "uses tanh instead of sigmoid"),
     ("nonlinearity left out", "gate", (X, W, B), lambda x, w, b: x @ w.T + b, "the sigmoid is left out"),
     ("method nonlinearity left out", "squash", (X,), lambda x: x * 2, "the tanh is left out"),
     ("a term left out", "gate", (X, W, B), lambda x, w, b: torch.sigmoid(x @ w.T), "the term b is left out"),
@@ -117,7 +118,8 @@ SLIPS = [
     ("range one short", "running", (A, 3), lambda x, n: x[0] + x[1], "range ends one step early"),
     ("index one on", "running", (A, 2), lambda x, n: x[1] + x[2], "x is off by one: it is read at t + 1"),
     ("slice one short", "head", (A, 3), lambda x, n: x[:n - 1], "a slice of it ends at n - 1 instead of n"),
-    ("mask inverted", "kept", (A, MASK), lambda x, m: x.masked_fill(m, 0.0), "kept: the mask is used the other way round"),
+    ("mask inverted", "kept", (A, MASK), lambda x, m: x.masked_fill(m, 0.0),
+     "kept: the mask is used the other way round"),
     ("where flipped", "picked", (MASK, A, Bv), lambda m, a, b: torch.where(m, b, a), "condition of a where"),
     ("a factor left out", "scaled", (A, Bv, 2.0), lambda q, k, d: q / d, "the factor k is left out"),
     ("a divisor left out", "scaled", (A, Bv, 2.0), lambda q, k, d: q * k, "is not divided by d"),
@@ -344,8 +346,8 @@ def test_a_single_number_is_too_little_to_name_a_slip(course, live, monkeypatch)
     monkeypatch.setattr(diagnose, "EVIDENCE", 0)
     unguarded = next(c for c in grade(course / "submissions" / "peak_columns", load_tasks(course / "tasks")).checks
                      if c.id == "gates.peak.forward")
-    assert unguarded.hint == "This matches one small slip: peak: the amax(…) in the value returned is taken over dim 0 " \
-                             "instead of the last axis"
+    assert unguarded.hint == "This matches one small slip: peak: the amax(…) in the value returned is taken over " \
+                             "dim 0 instead of the last axis"
 
 
 def test_evidence_counts_differing_tensor_elements():
@@ -444,7 +446,8 @@ def test_default_course_fixtures_without_their_catalogue_entries(example, named,
         assert check.hint == f"This matches one small slip: {named}"
     else:
         assert "diagnosis" not in check.numbers
-        assert check.hint == "already the first step differs: compare your equations with the contract's, one gate at a time"
+        assert check.hint == ("already the first step differs: compare your equations with the contract's, one gate "
+                              "at a time")
 
 
 def test_a_default_course_release_without_the_catalogue_names_the_same_slip_offline(tmp_path, monkeypatch):

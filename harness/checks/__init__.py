@@ -248,7 +248,8 @@ class Context:
         return self.answers.mutants(module, target)
 
     def variant(self, program: Program, variant):
-        """The value of a catalogue variant (or of a mutant) for ``program``; raises VariantFailed when it cannot run it."""
+        """The value of a catalogue variant (or of a mutant) for ``program``; raises VariantFailed when it cannot
+        run it."""
         return self.answers.variant(program, variant)
 
     def computed(self, name: str, compute: Callable[[], object]):

@@ -217,7 +217,8 @@ def changes(tree: ast.AST, where: str, words: Words, helper: bool = False) -> li
                                                     f"{where}: the {called}(…) in {what(node)} is taken over "
                                                     f"{_axis_words(other)} instead of {_axis_words(dim)}"))
             # the parts a cat or stack joins, in another order
-            if called in ("cat", "stack", "concatenate") and node.args and isinstance(node.args[0], (ast.List, ast.Tuple)):
+            if called in ("cat", "stack", "concatenate") and node.args \
+                    and isinstance(node.args[0], (ast.List, ast.Tuple)):
                 parts = node.args[0].elts
                 for i in range(len(parts)):
                     for j in range(i + 1, len(parts)):
@@ -326,7 +327,8 @@ def _index_changes(node: ast.Subscript, index: int, where: str, words: Words) ->
                 said = words.expression(bound)
                 at = f"{said} {'+' if shift > 0 else '-'} 1 instead of {said}" if said else \
                     f"one position {'after' if shift > 0 else 'before'} the right one"
-                kind = {"lower": "a slice of it starts at", "upper": "a slice of it ends at", None: "it is read at"}[part]
+                kind = {"lower": "a slice of it starts at", "upper": "a slice of it ends at",
+                        None: "it is read at"}[part]
                 out.append(Change("index", index, functools.partial(_shifted_index, e=e, part=part, shift=shift),
                                   f"{where}: {subject} is off by one: {kind} {at}"))
     return out
@@ -591,7 +593,8 @@ def _methods(cls: type) -> list[tuple[type, str, types.FunctionType]]:
         if owner.__module__ != cls.__module__:
             continue
         for name, value in vars(owner).items():
-            if name in seen or (name.startswith("__") and name != "__call__") or not isinstance(value, types.FunctionType):
+            if name in seen or (name.startswith("__") and name != "__call__") \
+                    or not isinstance(value, types.FunctionType):
                 continue
             seen.add(name)
             if name != "reset_parameters":
@@ -711,7 +714,8 @@ def _build(obj, owner, name, func, is_helper, tree, change, globals_, everything
                 namespace[other] = _rebound(helper, namespace)
         if inspect.isclass(obj):
             methods = {n: _rebound(f, namespace) for _, n, f, h in everything if not h}
-            return type(obj.__name__, (obj,), {**methods, "__module__": obj.__module__, "__qualname__": obj.__qualname__})
+            return type(obj.__name__, (obj,), {**methods, "__module__": obj.__module__,
+                                               "__qualname__": obj.__qualname__})
         return _rebound(obj, namespace)
     if inspect.isclass(obj):
         return type(obj.__name__, (obj,), {name: mutated, "__module__": obj.__module__,

@@ -5,10 +5,11 @@ for the submission, and then with each catalogue variant of the names it tests s
 the paths a wrong submission takes (diagnosis included) are walked too. Every random input drawn,
 every program the answer key evaluates, and every variant's value of those programs is recorded;
 for each answer-key program, the variants of the names it calls are evaluated as well, so that
-diagnosis works on a case no variant happened to fail — and so are the mistakes derived from the answer key's
-code (harness.checks.mutants), whose values are recorded when they differ from the answer key's (one that gives
-the answer key's value on a program is never named there, so it needs no record). Programs never depend on a submission's
-outputs, only on the check's seeded inputs, which is what makes the record complete.
+diagnosis works on a case no variant happened to fail — and so are the mistakes derived from the answer
+key's code (harness.checks.mutants), whose values are recorded when they differ from the answer key's (one
+that gives the answer key's value on a program is never named there, so it needs no record). Programs
+never depend on a submission's outputs, only on the check's seeded inputs, which is what makes the record
+complete.
 """
 from __future__ import annotations
 

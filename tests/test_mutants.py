@@ -173,6 +173,11 @@ def test_descriptions_use_the_contracts_words_never_other_source(key):
     assert any("blocks 1 and 2 of 2 are read in each other's place" in d for d in bare)
 
 
+def test_a_local_name_is_said_only_when_it_is_the_contracts_symbol():
+    words = mutants.Words(frozenset({"f", "b", "h"}))
+    assert [words.symbol(n) for n in ("h", "a_f", "out_b", "x_q", None)] == ["h", "f", None, None, None]
+
+
 def test_the_order_and_the_cap_are_fixed(key):
     first = [(m.name, m.description) for m in mutants.mutants_of("small", "running", key.running, CONVENTIONS)]
     again = [(m.name, m.description) for m in mutants.mutants_of("small", "running", key.running, CONVENTIONS)]

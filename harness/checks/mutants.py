@@ -86,13 +86,14 @@ class Words:
         self.words = words
 
     def symbol(self, name: str | None) -> str | None:
-        """``name`` if the contract uses it, else its last ``_`` part if the contract uses that (``a_f`` -> ``f``)."""
+        """``name`` if the contract uses it; for a one-letter prefix and a symbol (``a_f``, ``x_r``: the block of
+        gate f, of gate r), the symbol if the contract uses it; else None (``out_b`` is not the contract's b)."""
         if not name:
             return None
         if name in self.words:
             return name
-        tail = name.rsplit("_", 1)[-1]
-        return tail if tail and tail != name and tail in self.words else None
+        prefix, _, tail = name.partition("_")
+        return tail if len(prefix) == 1 and tail in self.words else None
 
     def expression(self, node: ast.AST, limit: int = 48) -> str | None:
         """The expression as the contract would write it (``self.`` dropped), when every identifier in it is

@@ -59,7 +59,8 @@ def main(pattern: str = "*") -> None:
             same += unchanged
             named = [(c.id, c.numbers["diagnosis"][0], c.hint) for c in without.checks
                      if c.status == "failed" and str(c.numbers.get("diagnosis", [""])[0]).startswith("mutant.")]
-            catalogued = sorted({d for c in with_catalogue.checks for d in c.numbers.get("diagnosis", [])})
+            catalogued = sorted({d for c in with_catalogue.checks for d in c.numbers.get("diagnosis", [])
+                                 if not str(d).startswith("mutant.")})
             derived_named += bool(named)
             catalogue_named += bool(catalogued)
             both += bool(catalogued) and bool(named)

@@ -31,7 +31,8 @@ class VariantInfo:
     name: str
     module: str
     target: str
-    kind: str          # "variant" (found in the literature), "accepted" (the contract allows it) or "mistake"
+    kind: str          # "variant" (found in the literature), "accepted" (the contract allows it), "mistake", or
+                       # "mutant" (derived from the answer key's code: harness.checks.mutants)
     description: str   # the student-facing sentence
 
 
@@ -122,6 +123,7 @@ class LiveAnswers:
         self._specs = specs
         self._namespace: dict | None = None
         self._catalogues: dict | None = None
+        self._conventions: dict = {}
 
     def load(self) -> None:
         """Import every task's answer key and catalogue now (a missing or broken one is a SpecError)."""
@@ -139,6 +141,7 @@ class LiveAnswers:
                                 f"`from reference_models.{spec.module} import *` for the default course's")
             self._namespace.setdefault(spec.module, key)
             self._catalogues.setdefault(spec.module, course.catalogue(spec))
+            self._conventions.setdefault(spec.module, spec.conventions)
         for spec in specs:  # through computed, so that a release records them for students' interface maps
             self.signatures(spec)
 
@@ -175,6 +178,14 @@ class LiveAnswers:
 
     def variants(self, module: str, target: str) -> list:
         return [v for v in self.catalogue(module) if v.target == target]
+
+    def mutants(self, module: str, target: str) -> list:
+        """The mistakes derived from the answer key's code of ``module.target`` (harness.checks.mutants), described
+        in the words of the task's contract; run like catalogue variants by :meth:`variant`."""
+        from .checks.mutants import derived
+
+        obj = getattr(self.namespace.get(module), target, None)
+        return [] if obj is None else derived(module, target, obj, self._conventions.get(module))
 
     def variant(self, program, variant):
         namespace = dict(self.namespace)
@@ -216,6 +227,9 @@ class BundleAnswers:
 
     def variants(self, module: str, target: str) -> list[VariantInfo]:
         return self.bundle.variants(module, target)
+
+    def mutants(self, module: str, target: str) -> list[VariantInfo]:
+        return self.bundle.mutants(module, target)
 
     def variant(self, program, variant):
         return self.bundle.variant(program_digest(program), variant.name)

@@ -7,7 +7,9 @@
                                   key's value of every program they run (by program digest), the
                                   catalogue variants' values of the same programs, the values computed
                                   from the answer key (a trained task's baselines), the catalogue's
-                                  names and descriptions, and how many checks and points are withheld
+                                  names and descriptions, the derived mistakes' names and descriptions
+                                  (harness.checks.mutants; their values beside the variants'), and how
+                                  many checks and points are withheld
     .harness/values.safetensors   every tensor those values hold
     .harness/tasks/<name>/        the public part of each task folder (task.toml and its data files;
                                   never hidden.toml, never Python)
@@ -81,6 +83,7 @@ class Contents:
     variants: dict[str, dict] = field(default_factory=dict)       # program digest -> {variant: value | failure}
     computed: dict[str, object] = field(default_factory=dict)     # "task:view:name" -> value
     catalogue: list[VariantInfo] = field(default_factory=list)
+    mutants: list[VariantInfo] = field(default_factory=list)       # derived mistakes (values under variants)
     tasks: dict[str, dict] = field(default_factory=dict)          # name -> {"digest", "withheld": {...}}
     engine: str = field(default_factory=lambda: engine_digest())  # of the code that recorded the values
     cache_keys: list[str] = field(default_factory=list)            # cached figures the recording used (not written)
@@ -108,6 +111,7 @@ def write(folder: Path, contents: Contents) -> Path:
         "engine": contents.engine,
         "tasks": contents.tasks,
         "catalogue": [asdict(v) for v in contents.catalogue],
+        "mutants": [asdict(v) for v in contents.mutants],
         "draws": {key: [enc(t) for t in seq] for key, seq in sorted(contents.draws.items())},
         "references": {d: enc(v) for d, v in sorted(contents.references.items())},
         "variants": {d: {name: ({FAILED: True} if v is VariantFailed else enc(v)) for name, v in sorted(by.items())}
@@ -132,6 +136,7 @@ class Bundle:
         self.index = index
         self._tensors = tensors
         self.catalogue = [VariantInfo(**v) for v in index["catalogue"]]
+        self.derived = _mutants(folder, index.get("mutants", []))
 
     @property
     def tasks_dir(self) -> Path:
@@ -172,6 +177,9 @@ class Bundle:
     def variants(self, module: str, target: str) -> list[VariantInfo]:
         return [v for v in self.catalogue if v.module == module and v.target == target]
 
+    def mutants(self, module: str, target: str) -> list[VariantInfo]:
+        return [v for v in self.derived if v.module == module and v.target == target]
+
     def variant(self, digest: str, name: str):
         tree = self.index["variants"].get(digest, {}).get(name)
         if tree is None or (isinstance(tree, dict) and tree.get(FAILED)):
@@ -182,6 +190,27 @@ class Bundle:
         if key not in self.index["computed"]:
             raise NotInBundle(key)
         return self._decode(self.index["computed"][key])
+
+
+def _mutants(folder: Path, raw) -> list[VariantInfo]:
+    """The derived mistakes a bundle lists (harness.checks.mutants), checked: a list of entries with the five string
+    fields of VariantInfo, kind "mutant", each name once."""
+    fields = ("name", "module", "target", "kind", "description")
+    where = f"{Path(folder) / INDEX}: \"mutants\""
+    if not isinstance(raw, list):
+        raise BundleError(f"{where} must be a list, got {type(raw).__name__}; take {FOLDER}/ again from the "
+                          "released assignment")
+    out, seen = [], set()
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, dict) or sorted(entry) != sorted(fields) \
+                or not all(isinstance(entry[k], str) for k in fields) or entry["kind"] != "mutant" \
+                or entry["name"] in seen:
+            raise BundleError(f"{where}[{i}] is not a derived mistake (an object of strings {', '.join(fields)}, kind "
+                              f"\"mutant\", each name once): {str(entry)[:120]}; take {FOLDER}/ again from the "
+                              "released assignment")
+        seen.add(entry["name"])
+        out.append(VariantInfo(**entry))
+    return out
 
 
 def find(start: Path) -> Path | None:

@@ -246,8 +246,13 @@ class Context:
         """The catalogue's variants of ``module.target`` (name, kind, description)."""
         return self.answers.variants(module, target)
 
+    def mutants(self, module: str, target: str) -> list:
+        """The mistakes derived from the answer key's code of ``module.target`` (harness.checks.mutants)."""
+        return self.answers.mutants(module, target)
+
     def variant(self, program: Program, variant):
-        """The value of a catalogue variant for ``program``; raises VariantFailed when it cannot run it."""
+        """The value of a catalogue variant (or of a mutant) for ``program``; raises VariantFailed when it cannot
+        run it."""
         return self.answers.variant(program, variant)
 
     def computed(self, name: str, compute: Callable[[], object]):

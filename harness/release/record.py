@@ -5,8 +5,11 @@ for the submission, and then with each catalogue variant of the names it tests s
 the paths a wrong submission takes (diagnosis included) are walked too. Every random input drawn,
 every program the answer key evaluates, and every variant's value of those programs is recorded;
 for each answer-key program, the variants of the names it calls are evaluated as well, so that
-diagnosis works on a case no variant happened to fail. Programs never depend on a submission's
-outputs, only on the check's seeded inputs, which is what makes the record complete.
+diagnosis works on a case no variant happened to fail — and so are the mistakes derived from the answer
+key's code (harness.checks.mutants), whose values are recorded when they differ from the answer key's (one
+that gives the answer key's value on a program is never named there, so it needs no record). Programs
+never depend on a submission's outputs, only on the check's seeded inputs, which is what makes the record
+complete.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from ..answers import LiveAnswers, VariantFailed, VariantInfo, program_digest
 from ..bundle import Contents
 from ..cache import figures_digest
 from ..checks import Context, load_builtin_checks
+from ..checks.compare import close
+from ..checks.mutants import KIND
 from ..grading import settle_torch, view_of
 from ..sandbox import program as interpreter
 from ..runtime import wire
@@ -58,6 +63,11 @@ class Recorder(LiveAnswers):
                         self.variant(program, variant)
                     except VariantFailed:
                         pass
+                for mutant in self._mutants_called_by(program):
+                    try:
+                        self.variant(program, mutant)
+                    except VariantFailed:
+                        pass
         return value
 
     def variant(self, program, variant):
@@ -66,9 +76,11 @@ class Recorder(LiveAnswers):
         try:
             value = super().variant(program, variant)
         except VariantFailed:
-            by_name[variant.name] = VariantFailed
+            if variant.kind != KIND:  # a mutant the bundle does not hold has failed (or matches nothing) there
+                by_name[variant.name] = VariantFailed
             raise
-        by_name[variant.name] = value
+        if variant.kind != KIND or not _same(value, self.contents.references.get(digest)):
+            by_name[variant.name] = value
         return value
 
     def computed(self, key, compute):
@@ -81,9 +93,19 @@ class Recorder(LiveAnswers):
             self.contents.computed[key] = value
         return self.contents.computed[key]
 
+    def _mutants_called_by(self, program) -> list:
+        called = _called_names(program.to_json())
+        return [m for module in self.namespace for name in dir(self.namespace[module])
+                if f"{module}.{name}" in called for m in self.mutants(module, name)]
+
     def _variants_called_by(self, program) -> list:
         called = _called_names(program.to_json())
         return [v for module in self.namespace for v in self.catalogue(module) if f"{v.module}.{v.target}" in called]
+
+
+def _same(value, reference) -> bool:
+    """True when a mutant's value is exactly the answer key's (it is then never named, and not recorded)."""
+    return reference is not None and close(value, reference, 0.0, 0.0)
 
 
 def _called_names(tree) -> set[str]:
@@ -167,6 +189,9 @@ def record(specs: list[TaskSpec]) -> Contents:
             "withheld": withheld(later)}
     recorder.contents.catalogue = [VariantInfo(**{k: v for k, v in asdict(variant).items() if k != "impl"})
                                    for module in modules for variant in recorder.catalogue(module)]
+    contract = dict.fromkeys((spec.module, name) for spec in specs for name in spec.names)
+    recorder.contents.mutants = [VariantInfo(**{k: v for k, v in asdict(mutant).items() if k != "impl"})
+                                 for module, name in contract for mutant in recorder.mutants(module, name)]
     return recorder.contents
 
 

@@ -155,7 +155,9 @@ def test_a_wrong_value_fails_whatever_the_array_types(tasks, tmp_path):
     assert set(failed) == {f"{t}.{n}" for t in ("npkey", "torchkey") for n in NAMES}, failed
     assert "(a high temperature): output: largest error" in failed["npkey.log_softmax_t"]
     assert "the scores are multiplied by the temperature" in failed["npkey.log_softmax_t"]  # a numpy variant matched
-    assert "multiplied" not in failed["torchkey.log_softmax_t"]  # that task has no catalogue
+    torch_key = failed["torchkey.log_softmax_t"]  # that task has no catalogue: a mistake derived from its answer key
+    assert "the scores are multiplied by the temperature" not in torch_key
+    assert "multiplied by temperature instead of divided by it" in torch_key  # (harness.checks.mutants)
     assert "top_ids(a float64 numpy array (4, 9), 3): output: differs at index [0, 0]" in failed["torchkey.top_ids"]
     assert "perplexity(a float64 tensor (20)): output: got 0.16357, expected 6.11358" in failed["npkey.perplexity"]
 

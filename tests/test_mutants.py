@@ -186,6 +186,13 @@ def test_the_order_and_the_cap_are_fixed(key):
         [n for n, _ in first[:3]]
 
 
+def test_names_are_unique_across_modules_that_share_a_contract_name(key):
+    """Two tasks may both have build_model: a bundle holds their mutants side by side, each name once."""
+    one = {m.name for m in mutants.mutants_of("small", "running", key.running, CONVENTIONS)}
+    other = {m.name for m in mutants.mutants_of("other", "running", key.running, CONVENTIONS)}
+    assert one and len(one) == len(other) and not one & other
+
+
 def test_a_mutant_that_would_loop_forever_stops_by_counted_work(key):
     made = mutants.mutants_of("small", "countdown", key.countdown, {})
     endless = [m for m in made if "is not subtracted" in m.description]  # k = k: the loop never ends
@@ -330,7 +337,7 @@ def test_a_student_with_exactly_one_slip_is_told_what_to_change(live):
     check = live["z_tanh"]["gates.mix.forward"]
     assert check.status == "failed"
     assert check.hint == "This matches one small slip: mix: z uses tanh instead of sigmoid"
-    assert check.numbers["diagnosis"][0].startswith("mutant.mix.")
+    assert check.numbers["diagnosis"][0].startswith("mutant.gates.mix.")
     assert live["z_tanh"]["gates.both.forward"].status == "passed"
 
 

@@ -57,7 +57,8 @@ class OutOfWork(Exception):
 
 
 def site_of(name: str) -> str:
-    """The place a mutant changes: its name (``mutant.<target>.<place>.<n>``) without the last part. Two mutants of one
+    """The place a mutant changes: its name (``mutant.<module>.<target>.<place>.<n>``: two
+    modules may have a name in common, build_model say) without the last part. Two mutants of one
     place that give the same values are one mistake said in two ways (dim 0 and dim −2 of a 2-D tensor)."""
     return name.rsplit(".", 1)[0]
 
@@ -665,7 +666,7 @@ def mutants_of(module: str, target: str, obj, conventions: dict | None = None,
         for c, change in enumerate(_all_changes(tree, target, words, is_helper)):
             if len(out) >= limit:
                 return out
-            label = f"mutant.{target}.{u}-{change.index}-{change.operator}.{c}"
+            label = f"mutant.{module}.{target}.{u}-{change.index}-{change.operator}.{c}"
             try:
                 impl = _build(obj, owner, name, func, is_helper, tree, change, globals_, everything, label)
             except Exception:  # noqa: BLE001 - a change that does not compile is not a mistake anyone makes

@@ -10,6 +10,7 @@ searches below are written here, in numpy, in the course's style.
 from __future__ import annotations
 
 import types
+from pathlib import Path
 
 import pytest
 
@@ -172,6 +173,28 @@ def generate_greedy(model, input_text, max_length, n_chars, temp=1.0):
     assert not bad.passed and "does not draw at random" in bad.message, bad.message
 
 
+@pytest.mark.parametrize("value,words", [
+    ("None", "expected 2 hypotheses (a 2-D array of ids, a list of texts"),
+    ('"ab"', "expected 2 hypotheses"),
+    ('["ab", "ab", "ab"]', "expected 2 hypotheses"),
+    ('["a\u00e9", "ab"]', "expected 2 hypotheses"),  # a character outside the vocab
+    ("np.array([[1.5, 2.0], [1.0, 2.0]])", "expected 2 hypotheses"),
+    ('np.array([[1, float("nan")], [1, 2]])', "expected 2 hypotheses"),
+    ("np.array([[1, 99], [1, 2]])", "hypothesis 0 holds ids outside the vocabulary [0, 5)"),
+    ("[[1] * 10**5, [1, 2]]", "hypothesis 0 has 99999 characters after the seed text"),
+    ('["ab", "bb"]', "hypothesis 1 'bb' does not start with the seed text 'a'"),
+])
+def test_a_reply_that_is_not_the_hypotheses_fails_naming_what_is_wrong(value, words):
+    source = SEARCHES + f"""
+
+def replying(model, num_beams, num_words, input_text, max_length, temp=1.0, mode="sto"):
+    return {value}
+"""
+    result = verdict("replying", source, convention="template", **{**COURSE, "runs": 100})
+    assert not result.passed and words in result.message, result.message
+    assert "run 0 (seed" in result.message
+
+
 @pytest.mark.parametrize("change,where,words", [
     ({"vocab": "", "returns_seed": False, "args": [], "kwargs": {}, "globals": {}, "tables": None}, "vocab",
      None),  # the step interface's own defaults: accepted
@@ -186,6 +209,8 @@ def generate_greedy(model, input_text, max_length, n_chars, temp=1.0):
     ({"tables": [{**TABLES[1], "beam_widths": [4]}]}, "tables[0].beam_widths", "at most 3"),
     ({"tables": [{**TABLES[1], "next": {"": {"e": 1.0}}}]}, 'tables[0].next.""', "not a character of the vocab"),
     ({"tables": [{**TABLES[1], "globals": {"n": "$temp"}}]}, "tables[0].globals.n", "unknown value '$temp'"),
+    ({"kwargs": {"temp": "$temperature", "top": float("nan")}}, None, "must be a finite number"),
+    ({"args": ["$model", "$beam_width", "$max_len", "$seed", 10**9]}, None, "over the 100000 a call may take"),
     ({"vocab": "", "returns_seed": True, "args": [], "kwargs": {}, "globals": {}, "tables": None}, "returns_seed",
      "a seed text needs a vocab"),
     ({"vocab": "", "returns_seed": False, "args": [], "kwargs": {}, "tables": None, "model": {}}, "model",
@@ -193,6 +218,12 @@ def generate_greedy(model, input_text, max_length, n_chars, temp=1.0):
 ])
 def test_option_combinations_are_checked_at_load(change, where, words):
     definition = REGISTRY["declared.stochastic_beam"]
+    if where is None:  # a value refused by the option's own validator
+        name, raw = next(iter(change.items()))
+        with pytest.raises(OptionError) as err:
+            definition.options[name].validate(raw)
+        assert words in err.value.what, err.value.what
+        return
     given = {**definition.defaults(), "target": "beam_search", **COURSE, **change}
     if given["tables"] is None:
         given["tables"] = definition.defaults()["tables"]
@@ -208,7 +239,8 @@ def test_option_combinations_are_checked_at_load(change, where, words):
 # --------------------------------------------------------------------------- a task folder, live and released
 
 
-TASK = '''
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "WRITING_TASKS.md"
+HEAD = '''
 [task]
 name = "lm"
 title = "Character generation"
@@ -217,33 +249,22 @@ module = "lm"
 [interface]
 names = ["beam_search"]
 
-[checks."lm.beam_search_sto"]
-kind = "stochastic_beam"
-target = "beam_search"
-points = 2
-convention = "{convention}"
-randomness = "global"
-model = {{ kind = "module", input = "column", returns = "logits", positions = "all" }}
-vocab = "_abcd"
-returns_seed = true
-args = ["$model", "$beam_width", "$max_len", "$seed", 8]
-kwargs = {{ temp = "$temperature", mode = "sto" }}
-globals = {{ char2idx = "$char2idx", idx2char = "$idx2char" }}
-temperatures = [1.0]
-runs = 200
-
-[[checks."lm.beam_search_sto".tables]]
-about = "two characters, where step and cumulative scores part"
-seed = "a"
-max_len = 2
-beam_widths = [2]
-next = {{ "" = {{ b = 0.6, c = 0.4 }}, "b" = {{ c = 0.9, d = 0.1 }}, "c" = {{ c = 0.5, d = 0.5 }} }}
 '''
 
 
-def test_a_release_grades_as_live_the_course_search_through_the_worker(tmp_path):
-    """Through the worker, live and from a released bundle (the distributions are the judge's: no answer key's
-    value is needed): the course's search passes a spec of the template convention and fails the textbook's."""
+def guide_check(convention: str) -> str:
+    """The guide's example of a stochastic check on a model, under ``convention``, with fewer runs and cases."""
+    text = GUIDE.read_text()
+    block = text[text.index('[checks."lm.beam_search_sto"]'):]
+    block = block[:block.index("```")]
+    assert 'convention = "template"' in block
+    return block.replace('convention = "template"', f'convention = "{convention}"\nruns = 200\ntemperatures = [1.0]')
+
+
+def test_the_guides_example_grades_the_course_search_live_and_from_a_release(tmp_path):
+    """The guide's example, through the worker, live and from a released bundle (the distributions are the
+    judge's: no answer key's value is needed): the course's search passes it, and fails it under the textbook
+    convention with the hint naming the template's."""
     from harness import bundle
     from harness.answers import BundleAnswers
     from harness.grading import grade
@@ -256,7 +277,7 @@ def test_a_release_grades_as_live_the_course_search_through_the_worker(tmp_path)
     for convention, status in (("template", "passed"), ("textbook", "failed")):
         tasks = tmp_path / convention / "tasks"
         (tasks / "lm").mkdir(parents=True)
-        (tasks / "lm" / "task.toml").write_text(TASK.format(convention=convention))
+        (tasks / "lm" / "task.toml").write_text(HEAD + guide_check(convention))
         (tasks / "lm" / "answer_key.py").write_text(SEARCHES)
         live = grade(mine, load_tasks(tasks)).checks
         write_release(tmp_path / convention / "released", load_tasks(tasks))

@@ -173,6 +173,34 @@ def generate_greedy(model, input_text, max_length, n_chars, temp=1.0):
     assert not bad.passed and "does not draw at random" in bad.message, bad.message
 
 
+def test_without_args_the_model_takes_steps_place_and_a_generator_is_passed():
+    """No vocab, no args: target(model, bos, beam_width, max_len, temperature, generator) on the built-in tables."""
+    source = '''
+import torch
+
+
+def torch_beam(model, bos, beam_width, max_len, temperature, generator):
+    beams = [[bos]]
+    for _ in range(max_len):
+        logp = torch.log_softmax(model(torch.tensor(beams)).double(), dim=-1)   # (B, V)
+        size = logp.shape[1]
+        picks = torch.multinomial(torch.softmax(logp.flatten() / temperature, 0), beam_width, generator=generator)
+        beams = [beams[i // size] + [i % size] for i in picks.tolist()]
+    return [b[1:] for b in beams]
+
+
+def torch_beam_unseeded(model, bos, beam_width, max_len, temperature, generator):
+    return torch_beam(model, bos, beam_width, max_len, temperature, None)
+'''
+    options = dict(model={"kind": "module"}, convention="textbook", randomness="generator", temperatures=[1.0],
+                   runs=300)
+    good = verdict("torch_beam", source, **options)
+    assert good.passed, good.message
+    bad = verdict("torch_beam_unseeded", source, **options)
+    assert not bad.passed and "torch_beam_unseeded(model, 1, 2, 1, 1, generator)" in bad.message, bad.message
+    assert "the randomness should come from a torch.Generator passed" in bad.message, bad.message
+
+
 @pytest.mark.parametrize("value,words", [
     ("None", "expected 2 hypotheses (a 2-D array of ids, a list of texts"),
     ('"ab"', "expected 2 hypotheses"),

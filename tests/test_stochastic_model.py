@@ -89,6 +89,7 @@ GLOBALS = {"char2idx": "$char2idx", "idx2char": "$idx2char"}
 COURSE = dict(model=MODEL, vocab=VOCAB, tables=TABLES, globals=GLOBALS, randomness="global", returns_seed=True,
               args=["$model", "$beam_width", "$max_len", "$seed", 8], kwargs={"temp": "$temperature", "mode": "sto"},
               temperatures=[1.0], runs=300)
+
 TEXTBOOK = {**COURSE, "returns_seed": False, "kwargs": {"temp": "$temperature"}}
 
 
@@ -136,6 +137,18 @@ def test_a_deterministic_search_fails_saying_it_does_not_draw():
     assert not result.passed and result.fraction == 0.0
     assert "the search does not draw at random" in result.message, result.message
     assert "returned {'a', 'b'} in all 300 runs" in result.message, result.message  # the drawn text, after the seed
+
+
+def test_a_global_holds_the_cases_values_set_once_for_every_run():
+    """Globals are set once per program, before the runs, with the case's values ($beam_width included)."""
+    source = SEARCHES + '''
+
+def from_globals(model, num_words, input_text, temp=1.0):
+    return beam_search(model, num_beams, num_words, input_text, window, temp, "sto")
+'''
+    options = {**COURSE, "args": ["$model", "$max_len", "$seed"], "kwargs": {"temp": "$temperature"},
+               "globals": {**GLOBALS, "num_beams": "$beam_width", "window": 8}}
+    assert verdict("from_globals", source, convention="template", **options).passed
 
 
 def test_the_results_are_read_as_text_and_their_seed_and_length_judged():

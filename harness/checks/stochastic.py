@@ -202,7 +202,7 @@ class StepInterface:
         p.op("seed_globals", seed)
         return p.call(dotted, step, BOS, width, table.max_len, temperature)
 
-    def model(self, p: Program, table: Table, dotted: str, ctx: Context | None = None):
+    def model(self, p: Program, table: Table, dotted: str, ctx: Context | None = None, width: int = 1):
         return table.step(p)
 
     def outcome(self, value, table: Table, width: int, ctx: Context | None = None) -> tuple[Outcome | None, str]:
@@ -312,10 +312,11 @@ class ModelInterface:
         return model_decoding.call_words(ctx, table, name, width if self.beam else None, self.default_args(randomness),
                                          {"$temperature": f"{temperature:g}", "$generator": "generator"})
 
-    def model(self, p: Program, table: Table, dotted: str, ctx: Context) -> dict:
+    def model(self, p: Program, table: Table, dotted: str, ctx: Context, width: int = 1) -> dict:
         """The values made once for every run (the model, the seed text, char2idx, …), the globals set with them."""
         made: dict = {}
-        model_decoding.set_globals(p, ctx, table, dotted, model_decoding.filler(p, ctx, table, made=made))
+        value = model_decoding.filler(p, ctx, table, width if self.beam else None, made)
+        model_decoding.set_globals(p, ctx, table, dotted, value)
         return made
 
     def add_call(self, p: Program, dotted: str, made: dict, table: Table, width: int, temperature: float,
@@ -571,7 +572,7 @@ class Search:
         give the same outcomes whatever the global state."""
         p = Program()
         dotted = f"{self.module}.{self.name}"
-        step = self.interface.model(p, case.table, dotted, self.ctx)  # made once, shared by every run's call
+        step = self.interface.model(p, case.table, dotted, self.ctx, case.width)  # made once, shared by every run
         if disturb is not None:
             p.op("seed_globals", disturb)
         p.result([self.interface.add_call(p, dotted, step, case.table, case.width, case.temperature,

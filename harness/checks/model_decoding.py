@@ -60,11 +60,12 @@ def validate_vocab(raw) -> None:
                           'each character is a token, its id its place: vocab = "abcdefgh"')
 
 
-def validate_value(value, where: str) -> None:
-    """A value a call passes or a global holds: a number, a string, a boolean or a list of them, or a ``$name``."""
+def validate_value(value, where: str, values: tuple = VALUES) -> None:
+    """A value a call passes or a global holds: a number, a string, a boolean or a list of them, or a ``$name``
+    of ``values`` (a stochastic check adds its own)."""
     if isinstance(value, str):
-        if value.startswith("$") and value not in VALUES:
-            raise OptionError(where, f"unknown value {value!r}", "one of " + ", ".join(VALUES))
+        if value.startswith("$") and value not in values:
+            raise OptionError(where, f"unknown value {value!r}", "one of " + ", ".join(values))
         if len(value) > MAX_ITEMS:
             raise OptionError(where, f"a text of {len(value)} characters is over the {MAX_ITEMS} a call may take")
     elif isinstance(value, bool):
@@ -79,30 +80,30 @@ def validate_value(value, where: str) -> None:
         if len(value) > MAX_ITEMS:
             raise OptionError(where, f"a list of {len(value)} items is over the {MAX_ITEMS} a call may take")
         for i, v in enumerate(value):
-            validate_value(v, f"{where}[{i}]")
+            validate_value(v, f"{where}[{i}]", values)
     else:
         raise OptionError(where, f"cannot be {value!r}", 'give a number, a text, a boolean, a list or a "$name" such '
                           'as "$model"')
 
 
-def validate_args(raw) -> None:
+def validate_args(raw, values: tuple = VALUES) -> None:
     if not isinstance(raw, list):
         raise OptionError("", f"must be a list of the call's arguments, got {raw!r}",
                           'e.g. args = ["$model", "$seed", 20, "$max_len"]')
     for i, value in enumerate(raw):
-        validate_value(value, f"[{i}]")
+        validate_value(value, f"[{i}]", values)
 
 
-def validate_kwargs(raw) -> None:
+def validate_kwargs(raw, values: tuple = VALUES) -> None:
     if not isinstance(raw, dict):
         raise OptionError("", f"must be a table of keyword arguments, got {raw!r}", 'e.g. kwargs = { mode = "det" }')
     for name, value in raw.items():
         if not name.isidentifier():
             raise OptionError(f".{name}", "not a Python name")
-        validate_value(value, f".{name}")
+        validate_value(value, f".{name}", values)
 
 
-def validate_globals(raw, where: str = "") -> None:
+def validate_globals(raw, where: str = "", values: tuple = VALUES) -> None:
     if not isinstance(raw, dict):
         raise OptionError(where, f"must be a table of module globals, got {raw!r}",
                           'e.g. globals = { char2idx = "$char2idx", max_context_size = 20 }')
@@ -111,7 +112,7 @@ def validate_globals(raw, where: str = "") -> None:
             raise OptionError(f"{where}.{name}", "not a name a module global can have")
         if value == "$model":
             raise OptionError(f"{where}.{name}", "a global cannot hold the model", "pass it in args")
-        validate_value(value, f"{where}.{name}")
+        validate_value(value, f"{where}.{name}", values)
 
 
 TEXT_VALUES = ("$seed", "$vocab", "$char2idx", "$idx2char")  # what only a vocab gives
@@ -148,6 +149,13 @@ def consistent(options: dict, beam: bool) -> None:
         raise OptionError("hypotheses", "only a check with a model compares every hypothesis (without one, each "
                           "hypothesis is judged on the table and the best compared)", 'add model = { kind = "step" } '
                           "or leave it out")
+    consistent_call(options, tables, beam)
+
+
+def consistent_call(options: dict, tables: list[Table], beam: bool) -> set[str]:
+    """What a call on a table model must agree on, for every kind that makes one (greedy, beam, the stochastic
+    kinds); returns the ``$name`` values the call passes."""
+    vocab, model = options["vocab"], options["model"]
     if not model and (options["args"] or options["kwargs"] or options["globals"] or any(t.globals for t in tables)):
         raise OptionError("model", "args, kwargs and globals call the target with a model: this check has none",
                           'add model = { kind = "module" } or leave them out')
@@ -162,6 +170,7 @@ def consistent(options: dict, beam: bool) -> None:
         raise OptionError("args", f"{sorted(given & set(TEXT_VALUES))[0]} needs a vocab", 'add vocab = "…"')
     if not beam and "$beam_width" in given:
         raise OptionError("args", '"$beam_width" belongs to beam search')
+    return called
 
 
 def prompt_length(table: Table) -> int:
@@ -177,15 +186,28 @@ def default_args(beam: bool) -> list:
 
 def model_program(ctx: Context, table: Table, dotted: str, width: int | None = None) -> Program:
     """The program that sets the case's globals and calls ``dotted`` with the spec's arguments on the table model."""
-    options, p = ctx.options, Program()
-    module = dotted.partition(".")[0]
-    made = {}
+    p = Program()
+    value = filler(p, ctx, table, width)
+    set_globals(p, ctx, table, dotted, value)
+    return p.result(add_model_call(p, ctx, dotted, value, width))
+
+
+def filler(p: Program, ctx: Context, table: Table, width: int | None = None, made: dict | None = None,
+           extra: dict | None = None):
+    """``value(v)``: an argument or a global with its ``$name`` values put in, each made once in ``p`` and kept in
+    ``made`` (share it to put many calls on one model in one program). ``extra`` maps more ``$name`` values to
+    functions making them, made anew at each use (a stochastic run's ``$temperature`` and ``$generator``)."""
+    options = ctx.options
+    made = {} if made is None else made
+    extra = extra or {}
 
     def value(v):
         if isinstance(v, list):
             return [value(x) for x in v]
         if not isinstance(v, str) or not v.startswith("$"):
             return v
+        if v in extra:
+            return extra[v]()
         if v not in made:
             made[v] = {"$model": lambda: table.model(p, options["model"]),
                        "$seed": lambda: table.vocab and "".join(table.vocab[t] for t in table.seed),
@@ -195,20 +217,37 @@ def model_program(ctx: Context, table: Table, dotted: str, width: int | None = N
                        "$idx2char": lambda: p.op("vocab_map", table.vocab, "idx2char")}[v]()
         return made[v]
 
-    for name, v in {**options["globals"], **table.globals}.items():
+    return value
+
+
+def set_globals(p: Program, ctx: Context, table: Table, dotted: str, value) -> None:
+    """Set the check's and the table's module globals (the table's win) in ``dotted``'s module, until ``p`` ends."""
+    module = dotted.partition(".")[0]
+    for name, v in {**ctx.options["globals"], **table.globals}.items():
         p.assign(f"{module}.{name}", value(v))
-    args = options["args"] or default_args(width is not None)
-    found = p.call(dotted, *value(args), **{k: value(v) for k, v in options["kwargs"].items()})
-    return p.result(found)
 
 
-def call_words(ctx: Context, table: Table, name: str, width: int | None = None) -> str:
-    """The call as the student reads it: ``beam_search(model, 2, 3, 'ab', 20, mode='det') on …``."""
+def add_model_call(p: Program, ctx: Context, dotted: str, value, width: int | None = None,
+                   args: list | None = None):
+    """Add to ``p`` one call of ``dotted`` with the spec's ``args``/``kwargs`` (``args`` when it has none: the
+    contract's), filled in by ``value`` (:func:`filler`); returns its reference."""
+    args = ctx.options["args"] or args or default_args(width is not None)
+    return p.call(dotted, *value(args), **{k: value(v) for k, v in ctx.options["kwargs"].items()})
+
+
+def call_words(ctx: Context, table: Table, name: str, width: int | None = None, args: list | None = None,
+               extra: dict | None = None) -> str:
+    """The call as the student reads it: ``beam_search(model, 2, 3, 'ab', 20, mode='det') on …``; ``args`` when
+    the spec has none, ``extra`` the words of more ``$name`` values (as :func:`filler`'s)."""
+    extra = extra or {}
+
     def said(v):
         if isinstance(v, list):
             return "[" + ", ".join(said(x) for x in v) + "]"
         if v == "$model":
             return "model"
+        if v in extra:
+            return extra[v]
         if v in ("$seed", "$vocab"):
             return repr("".join(table.vocab[t] for t in table.seed) if v == "$seed" else table.vocab)
         if v in ("$char2idx", "$idx2char"):
@@ -218,7 +257,7 @@ def call_words(ctx: Context, table: Table, name: str, width: int | None = None) 
                         "$vocab_size": table.size}[v])
         return repr(v)
 
-    args = ctx.options["args"] or default_args(width is not None)
+    args = ctx.options["args"] or args or default_args(width is not None)
     parts = [said(a) for a in args] + [f"{k}={said(v)}" for k, v in ctx.options["kwargs"].items()]
     return f"{name}({', '.join(parts)}) on {table.about}"
 

@@ -24,9 +24,11 @@ signatures without a generator, as the template's ``np.random.choice``). Each ru
 seed, the case and the run's index, so a verdict is reproducible; a first case reruns some seeds after disturbing the other
 generators and asks for the same outcomes.
 
-The search is reached through an *interface* (``INTERFACES``): today ``step``, the ``step(prefix)`` function the
-deterministic decoding checks pass; a table model (a module built in the worker from the same table) plugs in as
-another entry, with its own call and its own reading of the returned hypotheses.
+The search is reached through an *interface* (``INTERFACES``): ``step``, the ``step(prefix)`` function the
+deterministic decoding checks pass, or, when the spec gives a ``model``, the course's own call on a table model
+(harness/checks/model_decoding.py: ``vocab``, ``args``/``kwargs`` with ``$temperature`` and ``$generator``
+besides the greedy and beam kinds' values, ``globals``, ``returns_seed``). The model and the globals are made
+once per program, and every run is one more call on them.
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ import torch
 from ..errors import SpecError
 from ..runtime.tokens import BOS
 from ..sandbox.program import Program
-from . import Context, OptionError, Structured, Verdict, register
+from . import Context, OptionError, Structured, Verdict, model_decoding, register
 from .cases import CREDIT, by_case
 from .compare import describe
 from .declared import validate_target
@@ -165,8 +167,10 @@ def fit(outcomes: list, dist: dict) -> dict:
     return chi_square_gof(counts, probs)
 
 
-def show(outcome: Outcome) -> str:
-    """An outcome in the tables' names: "{A C, B C}"."""
+def show(outcome: Outcome, table: Table | None = None) -> str:
+    """An outcome in the tables' names: "{A C, B C}", or with a vocab as text: "{'bd', 'cd'}"."""
+    if table is not None and table.vocab:
+        return "{" + ", ".join(table.text(list(h)) for h in outcome) + "}"
     return "{" + ", ".join(" ".join(NAMES.get(t, str(t)) for t in h) for h in outcome) + "}"
 
 
@@ -185,22 +189,23 @@ class StepInterface:
     token's log-probabilities (V,) after a prefix that starts with bos, as for the deterministic beam search;
     the result is the beam_width hypotheses (tokens after bos), as (tokens, score) pairs or rows of ids."""
 
-    def describe(self, name: str, table: Table, width: int, temperature: float, randomness: str) -> str:
+    def describe(self, name: str, table: Table, width: int, temperature: float, randomness: str,
+                 ctx: Context | None = None) -> str:
         last = ", generator" if randomness == "generator" else ""
         return (f"{name}(step, bos={BOS}, beam_width={width}, max_len={table.max_len}, temperature={temperature:g}"
                 f"{last}) on {table.about}")
 
     def add_call(self, p: Program, dotted: str, step, table: Table, width: int, temperature: float, randomness: str,
-                 seed: int):
+                 seed: int, ctx: Context | None = None):
         if randomness == "generator":
             return p.call(dotted, step, BOS, width, table.max_len, temperature, p.op("generator", seed))
         p.op("seed_globals", seed)
         return p.call(dotted, step, BOS, width, table.max_len, temperature)
 
-    def model(self, p: Program, table: Table):
+    def model(self, p: Program, table: Table, dotted: str, ctx: Context | None = None, width: int = 1):
         return table.step(p)
 
-    def outcome(self, value, table: Table, width: int) -> tuple[Outcome | None, str]:
+    def outcome(self, value, table: Table, width: int, ctx: Context | None = None) -> tuple[Outcome | None, str]:
         """The outcome of one run, or None and what is wrong with the value."""
         value = from_numpy(value)
         rows = value.tolist() if isinstance(value, torch.Tensor) and value.dim() == 2 else value
@@ -215,13 +220,9 @@ class StepInterface:
             tokens = tokens_of(row)
             if tokens is None:
                 return None, f"hypothesis {i} should be a list of token ids, got {describe(row)}"
-            if len(tokens) == table.max_len + 1 and tokens[0] == BOS:
-                return None, f"hypothesis {i} starts with bos: return the {table.max_len} tokens after bos"
-            if len(tokens) != table.max_len:
-                return None, (f"hypothesis {i} has {len(tokens)} tokens: every hypothesis has exactly "
-                              f"max_len={table.max_len} tokens after bos")
-            if not all(0 <= t < vocabulary(table) for t in tokens):
-                return None, f"hypothesis {i} holds ids outside the vocabulary [0, {vocabulary(table)}): {tokens}"
+            tokens, problem = drawn(tokens, table, returns_seed=False)
+            if problem:
+                return None, f"hypothesis {i} {problem}"
             found.append(tuple(tokens))
         return tuple(sorted(found)), ""
 
@@ -245,35 +246,117 @@ def tokens_of(row) -> list[int] | None:
     return None
 
 
+def drawn(tokens: list[int], table: Table, returns_seed: bool) -> tuple[list[int], str]:
+    """The ids drawn after the prompt (bos, or the seed text, taken off when ``returns_seed``), or what is wrong
+    with the start, the length or the ids of ``tokens``."""
+    seed, n, unit = list(table.seed), model_decoding.prompt_length(table), model_decoding.unit_of(table)
+    if returns_seed:
+        if tokens[:n] != seed:
+            return tokens, (f"{table.text(tokens)} does not start with the seed text {table.text(seed)}: the "
+                            "contract returns the seed text followed by what was drawn")
+        tokens = tokens[n:]
+    elif table.vocab and len(tokens) == n + table.max_len and tokens[:n] == seed:
+        return tokens, (f"{table.text(tokens)} starts with the seed text {table.text(seed)}: the contract returns "
+                        "only what was drawn, without the seed text")
+    elif not table.vocab and len(tokens) == table.max_len + 1 and tokens[0] == BOS:
+        return tokens, f"starts with bos: return the {table.max_len} tokens after bos"
+    if len(tokens) != table.max_len:
+        after = "the seed text" if table.vocab else "bos"
+        return tokens, (f"has {len(tokens)} {unit}s after {after}: every one has exactly max_len={table.max_len}")
+    if not all(0 <= t < vocabulary(table) for t in tokens):
+        return tokens, f"holds ids outside the vocabulary [0, {vocabulary(table)}): {tokens}"
+    return tokens, ""
+
+
 class StepSequenceInterface(StepInterface):
     """``target(step, bos, max_len, temperature[, generator])``: one sequence sampled token by token, returned as
     the max_len tokens after bos (a beam of width 1, whichever convention)."""
 
-    def describe(self, name: str, table: Table, width: int, temperature: float, randomness: str) -> str:
+    def describe(self, name: str, table: Table, width: int, temperature: float, randomness: str,
+                 ctx: Context | None = None) -> str:
         last = ", generator" if randomness == "generator" else ""
         return f"{name}(step, bos={BOS}, max_len={table.max_len}, temperature={temperature:g}{last}) on {table.about}"
 
     def add_call(self, p: Program, dotted: str, step, table: Table, width: int, temperature: float, randomness: str,
-                 seed: int):
+                 seed: int, ctx: Context | None = None):
         if randomness == "generator":
             return p.call(dotted, step, BOS, table.max_len, temperature, p.op("generator", seed))
         p.op("seed_globals", seed)
         return p.call(dotted, step, BOS, table.max_len, temperature)
 
-    def outcome(self, value, table: Table, width: int) -> tuple[Outcome | None, str]:
+    def outcome(self, value, table: Table, width: int, ctx: Context | None = None) -> tuple[Outcome | None, str]:
         tokens = tokens_of(value)
         if tokens is None:
             return None, f"expected the sampled tokens as a list of ints, got {describe(value)}"
-        found, problem = super().outcome([tokens], table, 1)
+        found, problem = super().outcome([tokens], table, 1, ctx)
         return found, problem.replace("hypothesis 0", "the sequence")
 
 
-# How the search is reached, by the ``interface`` option. The table model of decoding.py (a module built in the
-# worker from the same table, called as the course's beam_search(model, num_beams, num_words, input_text, ...)) is
-# one more entry in each: its describe, add_call (the model instead of step) and outcome (rows of ids after the
-# input text's) are all that change; the distributions, the test and the messages stay as they are.
-INTERFACES = {"step": StepInterface()}
-SEQUENCE_INTERFACES = {"step": StepSequenceInterface()}
+class ModelInterface:
+    """The search called as a course calls it (harness/checks/model_decoding.py): on a table model built once in
+    the program from the case's table, with the spec's ``args``/``kwargs`` and ``globals`` (set once, before the
+    first run), ``$temperature`` and, with ``randomness = "generator"``, ``$generator`` filled in for each run.
+    Without ``args`` the call is the step interface's with the model in place of ``step``. The result is read as
+    text (with a ``vocab``) or ids: the hypotheses as rows, texts or (tokens, score) pairs, or one sequence; with
+    ``returns_seed`` each starts with the seed text, which is taken off."""
+
+    def __init__(self, beam: bool):
+        self.beam = beam
+
+    def default_args(self, randomness: str) -> list:
+        width = ["$beam_width"] if self.beam else []
+        last = ["$generator"] if randomness == "generator" else []
+        return ["$model", "$bos", *width, "$max_len", "$temperature", *last]
+
+    def describe(self, name: str, table: Table, width: int, temperature: float, randomness: str, ctx: Context) -> str:
+        return model_decoding.call_words(ctx, table, name, width if self.beam else None, self.default_args(randomness),
+                                         {"$temperature": f"{temperature:g}", "$generator": "generator"})
+
+    def model(self, p: Program, table: Table, dotted: str, ctx: Context, width: int = 1) -> dict:
+        """The values made once for every run (the model, the seed text, char2idx, …), the globals set with them."""
+        made: dict = {}
+        value = model_decoding.filler(p, ctx, table, width if self.beam else None, made)
+        model_decoding.set_globals(p, ctx, table, dotted, value)
+        return made
+
+    def add_call(self, p: Program, dotted: str, made: dict, table: Table, width: int, temperature: float,
+                 randomness: str, seed: int, ctx: Context):
+        if randomness == "global":
+            p.op("seed_globals", seed)
+        value = model_decoding.filler(p, ctx, table, width if self.beam else None, made, {
+            "$temperature": lambda: temperature, "$generator": lambda: p.op("generator", seed)})
+        return model_decoding.add_model_call(p, ctx, dotted, value, width if self.beam else None,
+                                             self.default_args(randomness))
+
+    def outcome(self, value, table: Table, width: int, ctx: Context) -> tuple[Outcome | None, str]:
+        shape = "texts" if table.vocab else "token lists"
+        if self.beam:
+            rows = model_decoding.hypotheses_of(from_numpy(value), table)
+            if rows is None or any(r is None for r in rows) or len(rows) != width:
+                return None, (f"expected {width} hypotheses (a 2-D array of ids, a list of {shape} or of (tokens, "
+                              f"score) pairs), got {describe(value)}")
+        else:
+            row = model_decoding.tokens_of(from_numpy(value), table)
+            if row is None:
+                return None, f"expected the sampled {'text' if table.vocab else 'tokens'}, got {describe(value)}"
+            rows = [row]
+        found = []
+        for i, tokens in enumerate(rows):
+            which = f"hypothesis {i}" if self.beam else "the sequence"
+            tokens, problem = drawn(tokens, table, ctx.options["returns_seed"])
+            if problem:
+                return None, f"{which} {problem}"
+            found.append(tuple(tokens))
+        return tuple(sorted(found)), ""
+
+
+# How the search is reached: by the ``interface`` option (today ``step`` alone), or, when the spec gives a
+# ``model``, by the course's own call on a table model ("model", which the ``model`` option implies). Each entry
+# has its describe, model (what every run shares), add_call and outcome; the distributions, the test and the
+# messages are the same for all.
+INTERFACES = {"step": StepInterface(), "model": ModelInterface(beam=True)}
+SEQUENCE_INTERFACES = {"step": StepSequenceInterface(), "model": ModelInterface(beam=False)}
+NAMED = ("step",)  # the interfaces a spec names; "model" is the model option's
 
 
 # --------------------------------------------------------------------------- options, checked at spec load
@@ -302,7 +385,16 @@ def validate_sequence_tables(raw) -> None:
 
 
 def validate_tables(raw, beam: bool) -> None:
-    tables = parse_tables(raw, beam=beam)
+    """Tables of ids are read here; tables of text (they name a seed) need the check's vocab and are read with it
+    by ``consistent``."""
+    if isinstance(raw, list) and raw and all(isinstance(t, dict) for t in raw) and any("seed" in t for t in raw):
+        return
+    sized_tables(raw, beam)
+
+
+def sized_tables(raw, beam: bool, vocab: str = "") -> list[Table]:
+    """The tables, read with ``vocab``, within what the judge enumerates."""
+    tables = parse_tables(raw, beam=beam, vocab=vocab)
     if not tables:
         raise OptionError("", "needs at least one table", "e.g. one table with max_len = 1 tests the first step")
     for i, table in enumerate(tables):
@@ -312,6 +404,7 @@ def validate_tables(raw, beam: bool) -> None:
         if beam and max(table.beam_widths) > MAX_WIDTH:
             raise OptionError(f"[{i}].beam_widths", f"must be at most {MAX_WIDTH} for this kind, "
                               f"got {list(table.beam_widths)}")
+    return tables
 
 
 def validate_temperatures(raw) -> None:
@@ -343,15 +436,64 @@ def validate_alpha(raw) -> None:
 def stochastic_options(target: str = "") -> dict:
     """The options of a stochastic beam check (a task's own check of this kind passes its target's name)."""
     return dict(target=Structured(target, validate_target), convention=tuple(CONVENTIONS),
-                randomness=tuple(RANDOMNESS), interface=tuple(INTERFACES),
-                tables=Structured(DEFAULT_TABLES, validate_beam_tables), **drawing_options())
+                randomness=tuple(RANDOMNESS), interface=NAMED,
+                tables=Structured(DEFAULT_TABLES, validate_beam_tables), **drawing_options(), **model_options())
 
 
 def sampling_options(target: str = "") -> dict:
     """The options of a sequence-sampling check."""
     return dict(target=Structured(target, validate_target), randomness=tuple(RANDOMNESS),
-                interface=tuple(SEQUENCE_INTERFACES), tables=Structured(SEQUENCE_TABLES, validate_sequence_tables),
-                **drawing_options())
+                interface=NAMED, tables=Structured(SEQUENCE_TABLES, validate_sequence_tables),
+                **drawing_options(), **model_options())
+
+
+VALUES = (*model_decoding.VALUES, "$temperature", "$generator")  # a stochastic call's $names
+
+
+def model_options() -> dict:
+    """The options of a search called on a table model, as the greedy and beam kinds' (decoding.model_options),
+    with a run's ``$temperature`` and ``$generator`` among the values a call may pass."""
+    md = model_decoding
+    return dict(model=Structured({}, md.validate_model), vocab=Structured("", md.validate_vocab),
+                args=Structured([], lambda raw: md.validate_args(raw, VALUES)),
+                kwargs=Structured({}, lambda raw: md.validate_kwargs(raw, VALUES)),
+                globals=Structured({}, lambda raw: md.validate_globals(raw, "", VALUES)), returns_seed=False)
+
+
+def consistent(options: dict, beam: bool) -> None:
+    """What a stochastic check's options must agree on (raised as OptionError at spec load)."""
+    vocab, model = options["vocab"], options["model"]
+    if vocab and not model:
+        raise OptionError("vocab", "a vocab needs a model: step(prefix) reads ids", 'add model = { kind = "module" }')
+    if vocab and options["tables"] is (DEFAULT_TABLES if beam else SEQUENCE_TABLES):
+        raise OptionError("tables", "with a vocab, the check needs written tables: each names its seed text",
+                          'e.g. [[checks."….".tables]] seed = "a", max_len = 2, next = { "" = { c = 0.6, d = 0.4 } }')
+    seeded = [i for i, t in enumerate(options["tables"]) if isinstance(t, dict) and "seed" in t]
+    if seeded and not vocab:
+        raise OptionError(f"tables[{seeded[0]}].seed", "a seed text needs the check's vocab (without one, tables read "
+                          "the ids after bos)", 'give the check a vocab = "…" and a model, or leave the seed out')
+    try:
+        tables = sized_tables(options["tables"], beam, vocab)
+    except OptionError as exc:
+        raise OptionError(f"tables{exc.where}", exc.what, exc.fix) from None
+    for i, table in enumerate(tables):
+        model_decoding.validate_globals(table.globals, f"tables[{i}].globals", VALUES)
+    if options["returns_seed"] and not vocab:
+        raise OptionError("returns_seed", "a seed text needs a vocab (without one, the result holds the ids after "
+                          "bos)")
+    called = model_decoding.consistent_call(options, tables, beam)
+    if not options["args"]:
+        return
+    if "$temperature" not in called:
+        raise OptionError("args", "the call never passes the temperature",
+                          'put "$temperature" where the target takes it, e.g. kwargs = { temp = "$temperature" }')
+    if options["randomness"] == "generator" and "$generator" not in called:
+        raise OptionError("args", 'with randomness = "generator" the call passes a generator: "$generator" is missing',
+                          'put "$generator" where the target takes it, or write randomness = "global" when it '
+                          "takes none")
+    if options["randomness"] == "global" and "$generator" in called:
+        raise OptionError("args", 'with randomness = "global" no generator is passed: "$generator" is not allowed',
+                          'leave "$generator" out, or write randomness = "generator"')
 
 
 def drawing_options() -> dict:
@@ -389,12 +531,13 @@ class Search:
         self.varied = False  # whether a case with draws got more than one outcome
         self.convention = CONVENTIONS[o["convention"]] if beam else SAMPLING
         self.randomness = o["randomness"]
-        self.interface = (INTERFACES if beam else SEQUENCE_INTERFACES)[o["interface"]]
+        self.interface = (INTERFACES if beam else SEQUENCE_INTERFACES)["model" if o.get("model") else o["interface"]]
         self.module, self.name = searched(ctx)
         self.runs = int(o["runs"])
         self.alpha = float(o["alpha"])
         temps = [float(t) for t in o["temperatures"]] + ([float(o["cold_temperature"])] if o["cold_temperature"] else [])
-        self.cases = [self.case(i, t, w, temp) for i, t in enumerate(parse_tables(o["tables"], beam=beam))
+        tables = parse_tables(o["tables"], beam=beam, vocab=o.get("vocab", ""))
+        self.cases = [self.case(i, t, w, temp) for i, t in enumerate(tables)
                       for w in (t.beam_widths if beam else (1,)) for temp in temps]
 
     def case(self, index: int, table: Table, width: int, temperature: float) -> Case:
@@ -416,7 +559,8 @@ class Search:
         return Case(table, width, temperature, dist)
 
     def label(self, case: Case) -> str:
-        return self.interface.describe(self.name, case.table, case.width, case.temperature, self.randomness)
+        return self.interface.describe(self.name, case.table, case.width, case.temperature, self.randomness,
+                                       self.ctx)
 
     def seeds(self, index: int, count: int) -> list[int]:
         base = (self.ctx.seed + index * 100_003) % 2**31
@@ -427,19 +571,19 @@ class Search:
         ``disturb`` seeds every global generator first: a search that should read only its generator must
         give the same outcomes whatever the global state."""
         p = Program()
-        step = self.interface.model(p, case.table)
+        dotted = f"{self.module}.{self.name}"
+        step = self.interface.model(p, case.table, dotted, self.ctx, case.width)  # made once, shared by every run
         if disturb is not None:
             p.op("seed_globals", disturb)
-        dotted = f"{self.module}.{self.name}"
         p.result([self.interface.add_call(p, dotted, step, case.table, case.width, case.temperature,
-                                          self.randomness, s) for s in seeds])
+                                          self.randomness, s, self.ctx) for s in seeds])
         label = self.label(case)
         got = self.ctx.student(p, case=f"{label}, {len(seeds)} runs")
         if not isinstance(got, list) or len(got) != len(seeds):
             return None, Verdict(False, f"{label}: expected {len(seeds)} results, got {describe(got)}")
         outcomes = []
         for i, value in enumerate(got):
-            outcome, problem = self.interface.outcome(value, case.table, case.width)
+            outcome, problem = self.interface.outcome(value, case.table, case.width, self.ctx)
             if outcome is None:
                 return None, Verdict(False, f"{label}, run {i} (seed {seeds[i]}): {problem}",
                                      "return the beam_width hypotheses the search keeps after max_len steps, each the "
@@ -471,7 +615,8 @@ class Search:
                 "draw with numpy's or torch's global functions (np.random.choice, torch.multinomial without a "
                 "generator)")
         return Verdict(False, f"{self.label(case)}: the same seed gave different {self.what} in {len(differ)} of "
-                              f"{REPEATS} reruns (seed {seeds[i]}: {show(first[i])}, then {show(second[i])}); the "
+                              f"{REPEATS} reruns (seed {seeds[i]}: {show(first[i], case.table)}, then "
+                              f"{show(second[i], case.table)}); the "
                               f"randomness should come from {source}", hint,
                        {"case": case.table.about, "reruns_differing": len(differ)})
 
@@ -493,7 +638,8 @@ class Search:
                 return None
             common = Counter(wrong).most_common(1)[0][0]
             return Verdict(False, f"{label}: as T → 0 the {self.convention.name} convention ({self.convention.words}) "
-                                  f"is deterministic: expected {show(want)} in every run, got {show(common)} and "
+                                  f"is deterministic: expected {show(want, case.table)} in every run, got "
+                                  f"{show(common, case.table)} and "
                                   f"others in {len(wrong)} of {runs} runs",
                            self.cold_hint(), numbers)
         result = fit(outcomes, case.dist)
@@ -516,10 +662,10 @@ class Search:
         """The failed verdict of a case whose outcomes do not fit: what differs, and what they fit instead."""
         runs = len(outcomes)
         seen = Counter(outcomes)
-        numbers["observed"] = {show(o): n for o, n in seen.most_common(5)}
+        numbers["observed"] = {show(o, case.table): n for o, n in seen.most_common(5)}
         if len(seen) == 1:
             (only,) = seen
-            return Verdict(False, f"{label}: returned {show(only)} in all {runs} runs; under the "
+            return Verdict(False, f"{label}: returned {show(only, case.table)} in all {runs} runs; under the "
                                   f"{self.convention.name} convention ({self.convention.words}) that outcome has "
                                   f"probability {case.dist.get(only, 0.0):.3g}: the search does not draw at random",
                            f"draw at random ({self.convention.words}), taking the randomness from "
@@ -527,7 +673,7 @@ class Search:
                            numbers)
         gaps = sorted(set(seen) | set(case.dist), key=lambda o: -abs(seen.get(o, 0) - runs * case.dist.get(o, 0.0)))
         rare = f"which has probability below {PRUNE:g} under the convention"
-        differs = "; ".join(f"{show(o)} in {seen.get(o, 0)} runs, " + (
+        differs = "; ".join(f"{show(o, case.table)} in {seen.get(o, 0)} runs, " + (
             f"expected {runs * case.dist[o]:.1f}" if o in case.dist else rare) for o in gaps[:3])
         message = (f"{label}: the {self.what} of {runs} runs do not follow the {self.convention.name} convention "
                    f"({self.convention.words}): χ²={result['chi2']:.4g}, dof={result['dof']}, p={result['p']:.3g} "
@@ -573,13 +719,14 @@ class Search:
 
 @register("declared.stochastic_beam", ["{target}"],
           "a stochastic beam search's hypotheses follow the exact distribution of the convention named, on small tables",
-          **stochastic_options())
+          consistent=lambda options: consistent(options, beam=True), **stochastic_options())
 def check_stochastic_beam(ctx: Context) -> Verdict:
     return judged(Search(ctx, beam=True))
 
 
 @register("declared.sample_sequence", ["{target}"],
-          "sequences sampled token by token follow their exact distribution, on small tables", **sampling_options())
+          "sequences sampled token by token follow their exact distribution, on small tables",
+          consistent=lambda options: consistent(options, beam=False), **sampling_options())
 def check_sample_sequence(ctx: Context) -> Verdict:
     return judged(Search(ctx, beam=False))
 

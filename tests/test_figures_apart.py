@@ -128,6 +128,8 @@ def test_a_language_model_whose_graded_outputs_fail_still_fails(lm):
     got = verdicts(results)
     assert got["words.causal"][0] == "failed" and got["words.perplexity"] == ("failed", 0.0), got
     assert results.tasks[0].score < plain.tasks[0].score
+    perplexity = next(c for c in results.checks if c.id == "words.perplexity")
+    assert perplexity.hint == "see words.causal"  # this task's own check, whatever the task is called
 
 
 # --------------------------------------------------------------------------- translation: the attention figure

@@ -101,7 +101,8 @@ def check_perplexity(ctx: Context) -> Verdict:
     change = student_figures(ctx).get("causal_change")
     if change is None or change > CAUSAL_ATOL:
         return Verdict(False, "no perplexity points: the model is not causal, so its perplexity is not a language "
-                       "model's (it can read the word it predicts)", "see next_word.causal", verdict.numbers, fraction=0.0)
+                       "model's (it can read the word it predicts)", f"see {ctx.task.name}.causal",
+                       verdict.numbers, fraction=0.0)
     return verdict
 
 

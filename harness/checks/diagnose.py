@@ -21,18 +21,22 @@ def matching_variants(ctx: Context, program, actual, module: str, target: str, r
     """The catalogue variants of ``module.target`` whose value for ``program`` matches ``actual`` within the
     check's own tolerance — among those that differ from the answer key on this program (a variant that equals
     the answer key here says nothing about why the output is wrong)."""
-    expected = ctx.reference(program)
-    found = []
-    for variant in ctx.variants(module, target):
-        if variant.kind == "accepted":  # another form the contract allows is not a mistake
-            continue
+    # another form the contract allows ("accepted") is not a mistake
+    wrong = [v for v in ctx.variants(module, target) if v.kind != "accepted"]
+    return [v for v, _ in _matching(ctx, program, wrong, actual, ctx.reference(program), rtol, atol)]
+
+
+def _matching(ctx: Context, program, entries: list, actual, expected, rtol: float, atol: float):
+    """(entry, value) for each of ``entries`` (catalogue variants or derived mistakes) whose value for ``program``
+    differs from the answer key's and matches ``actual`` within the check's tolerance. One that cannot run this
+    program simply does not match."""
+    for entry in entries:
         try:
-            value = ctx.variant(program, variant)
-        except VariantFailed:  # a variant that cannot run this program simply does not match
+            value = ctx.variant(program, entry)
+        except VariantFailed:
             continue
         if not close(value, expected, rtol, atol) and close(actual, value, rtol, atol):
-            found.append(variant)
-    return found
+            yield entry, value
 
 
 #: The tensor elements a wrong output must differ in from the answer key's before a derived mistake is named: a few
@@ -65,13 +69,7 @@ def matching_mutants(ctx: Context, program, actual, module: str, target: str, rt
     if evidence(actual, expected, rtol, atol) < EVIDENCE:
         return []
     found, values = [], {}
-    for mutant in ctx.mutants(module, target):
-        try:
-            value = ctx.variant(program, mutant)
-        except VariantFailed:
-            continue
-        if close(value, expected, rtol, atol) or not close(actual, value, rtol, atol):
-            continue
+    for mutant, value in _matching(ctx, program, ctx.mutants(module, target), actual, expected, rtol, atol):
         site = site_of(mutant.name)
         if site in values and close(value, values[site], 0.0, 0.0):
             continue

@@ -1,15 +1,16 @@
 """The trusted helper ops a program may use: the plumbing between a check and the code it tests.
 
-Leaf tensors, weight loading, unrolling, gradients, generators, and the ops of ``table_model.py``
-(decoding tables as ``step`` or as a model) and of ``training.py`` (the training recipe). A program names
-them (``Program.op`` in the judge); the interpreter (``interpreter.py``) calls them, in the worker against a
-submission and in the judge against the answer key. They are the harness's own code, never the student's.
+Leaf tensors, weight loading, unrolling, gradients, generators, and the ops of ``table_model.py`` (decoding
+tables as ``step`` or as a model), of ``randomness.py`` (seeding the global generators) and of ``training.py``
+(the training recipe). A program names them (``Program.op`` in the judge); the interpreter
+(``interpreter.py``) calls them, in the worker against a submission and in the judge against the answer key.
+They are the harness's own code, never the student's.
 """
 from __future__ import annotations
 
 import torch
 
-from . import table_model, training
+from . import randomness, table_model, training
 from .contract import ContractError
 from .forbidden import PROBE_ATTR
 
@@ -196,8 +197,5 @@ OPS = {
     "count_parameters": lambda module: sum(p.numel() for p in module.parameters()),
     **table_model.OPS,
     **training.OPS,
+    **randomness.OPS,
 }
-
-from .randomness import OPS as _RANDOMNESS_OPS  # noqa: E402  seeding the global generators (randomness.py)
-
-OPS.update(_RANDOMNESS_OPS)

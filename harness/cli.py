@@ -312,13 +312,17 @@ def grade_command(submissions_dir: Path, out: Path, workers: int | None, schedul
               help="Write the HTML report here.")
 @click.option("--gradescope", "gradescope_path", type=click.Path(path_type=Path), default=None,
               help="Write Gradescope's results.json here.")
+@click.option("--classroom-result", "classroom_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Append GitHub Classroom's step output (result=<base64 JSON>, one test per check) to this file: "
+                   "in a workflow, \"$GITHUB_OUTPUT\" (see harness/classroom.py).")
 @click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Check against this released .harness folder (default on a student's machine: the assignment's).")
 @isolation_option()
 def ci_command(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, all_checks: bool, min_score: float | None,
                min_percent: float | None, require_all: bool, junit_path: Path | None, summary_path: Path | None,
                json_path: Path | None, report_path: Path | None, gradescope_path: Path | None,
-               bundle_dir: Path | None = None, isolation: str | None = None) -> None:
+               classroom_path: Path | None = None, bundle_dir: Path | None = None,
+               isolation: str | None = None) -> None:
     """Grade PATH in CI: the public checks, a pass/fail rule, JUnit XML, a Markdown summary, annotations.
     PATH is the submission's folder, or one file of it, graded for its module whatever else the folder holds.
 
@@ -344,11 +348,11 @@ def ci_command(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, all_c
         results = run(path, tasks, all_checks=all_checks, bundle=bundle_dir, tasks_dir=tasks_dir, isolation=chosen)
         outcome = ci.evaluate(results, gate)
     except (*cannot_run(), ci.CIError, IsolationFailed) as exc:
-        _ci_cannot_run(console, str(exc), summary_path, gradescope_path)
+        _ci_cannot_run(console, str(exc), summary_path, gradescope_path, classroom_path)
     except Exception as exc:  # noqa: BLE001 - a bug of the harness: say so, exit 2, not 1
         traceback.print_exc()
         _ci_cannot_run(console, f"internal error of the harness ({type(exc).__name__}: {exc})", summary_path,
-                       gradescope_path)
+                       gradescope_path, classroom_path)
     if json_path:
         results.write(json_path)
     if report_path:
@@ -363,6 +367,10 @@ def ci_command(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, all_c
         from .gradescope import write_gradescope
 
         write_gradescope(results, gradescope_path)
+    if classroom_path:
+        from .classroom import to_classroom
+
+        _append_classroom(console, classroom_path, to_classroom(results, outcome))
     markdown = ci.markdown_summary(results, outcome)
     if summary_path:
         write_output(summary_path, markdown)
@@ -377,8 +385,20 @@ def ci_command(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, all_c
     sys.exit(outcome.exit_code)
 
 
-def _ci_cannot_run(console: Console, message: str, summary_path: Path | None, gradescope_path: Path | None) -> None:
-    """Exit 2, saying why on the terminal, in the job summary, as an annotation and to Gradescope."""
+def _append_classroom(console: Console, path: Path, document: dict) -> None:
+    """Append the Classroom step output to ``path``; exit 2 saying why when it cannot be written."""
+    from .classroom import append_output
+
+    try:
+        append_output(path, document)
+    except OSError as exc:
+        console.print(f"[red]error:[/] the GitHub Classroom result was not written: {escape(str(exc))}", soft_wrap=True)
+        sys.exit(2)
+
+
+def _ci_cannot_run(console: Console, message: str, summary_path: Path | None, gradescope_path: Path | None,
+                   classroom_path: Path | None = None) -> None:
+    """Exit 2, saying why on the terminal, in the job summary, as an annotation, to Gradescope and to Classroom."""
     from rich.markup import escape
 
     from . import ci
@@ -394,6 +414,10 @@ def _ci_cannot_run(console: Console, message: str, summary_path: Path | None, gr
         from .gradescope import failure_document
 
         write_output(gradescope_path, json.dumps(failure_document(message), indent=2) + "\n")
+    if classroom_path:
+        from .classroom import failure_document as classroom_failure
+
+        _append_classroom(console, classroom_path, classroom_failure(message))
     if ci.in_github_actions():
         click.echo(ci.workflow_command("error", message, title="harness could not run"))
     sys.exit(2)
@@ -503,8 +527,11 @@ def init_command(directory: Path, tasks: tuple[str, ...], tasks_dir: Path | None
 @click.option("--tasks-dir", type=click.Path(path_type=Path), default=None, help=TASKS_DIR_HELP)
 @click.option("--notebook", is_flag=True, help="Write notebooks (<module>.ipynb) instead of .py starter files.")
 @click.option("--force", is_flag=True, help="Overwrite files that exist, and replace DIRECTORY/.harness.")
+@click.option("--classroom", is_flag=True,
+              help="Write GitHub Classroom's workflow (.github/workflows/classroom.yml: points on the Classroom "
+                   "dashboard) instead of .github/workflows/harness.yml.")
 def release_command(directory: Path, tasks: tuple[str, ...], tasks_dir: Path | None, notebook: bool,
-                    force: bool) -> None:
+                    force: bool, classroom: bool = False) -> None:
     """Write the assignment folder handed to students into DIRECTORY (instructors).
 
     Starter files, the assignment's GitHub workflow, a README, and .harness/: the public part of each
@@ -517,7 +544,7 @@ def release_command(directory: Path, tasks: tuple[str, ...], tasks_dir: Path | N
 
     try:
         specs = load_tasks(tasks_dir, list(tasks) or None)
-        written, warnings = write_release(directory, specs, notebook=notebook, force=force)
+        written, warnings = write_release(directory, specs, notebook=notebook, force=force, classroom=classroom)
     except (SpecError, StarterError, ReleaseError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

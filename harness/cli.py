@@ -454,21 +454,44 @@ def cache_clear(task: str | None) -> None:
 
 
 @main.command("export")
-@click.argument("results_json", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--gradescope", "fmt", flag_value="gradescope", help="Gradescope's autograder results.json.")
-@click.option("--junit", "fmt", flag_value="junit", help="JUnit XML, one test case per check.")
-@click.option("--markdown", "fmt", flag_value="markdown", help="The Markdown summary `harness ci` writes.")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write here (default: standard output).")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--format", "fmt_name", type=click.Choice(["gradescope", "junit", "markdown", "canvas", "moodle"]),
+              default=None, help="gradescope, junit, markdown: SOURCE is a results JSON. canvas, moodle: SOURCE is "
+              "the folder harness grade wrote (its --out), exported for the LMS's gradebook import with --roster.")
+@click.option("--gradescope", "fmt", flag_value="gradescope", help="Short for --format gradescope.")
+@click.option("--junit", "fmt", flag_value="junit", help="Short for --format junit.")
+@click.option("--markdown", "fmt", flag_value="markdown", help="Short for --format markdown.")
+@click.option("-o", "--output", "--out", "output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write here (default: standard output; canvas and moodle need a file).")
 @click.option("--hidden-as", type=click.Choice(["after_published", "after_due_date", "hidden", "visible"]),
               default=None, help="Gradescope visibility of every check graded after submission "
               "(default: each check's own, from hidden.toml).")
-def export_command(results_json: Path, fmt: str | None, output: Path | None, hidden_as: str | None) -> None:
-    """Convert a results JSON (from check, ci or grade) to another format."""
+@click.option("--roster", "roster_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="canvas, moodle: the CSV mapping each submission folder to the LMS's student (a 'submission' "
+                   "column and the LMS's identifier columns; see README, 'Grades in Canvas or Moodle').")
+@click.option("--assignment", default=None,
+              help="canvas, moodle: the assignment the points belong to, as the LMS names it (Canvas: 'Name (id)' "
+                   "with the id in the assignment's address). Default: 'harness: ' and the run's tasks.")
+def export_command(source: Path, fmt_name: str | None, fmt: str | None, output: Path | None, hidden_as: str | None,
+                   roster_path: Path | None, assignment: str | None) -> None:
+    """Convert a results JSON (from check, ci or grade) to another format, or a graded class to an LMS's
+    gradebook import.
+
+    The LMS formats write --out and, beside it, <out>.unmatched.csv: the submissions without a roster row, the
+    roster's students without a submission, and the submissions that could not be graded (left blank)."""
     import json
 
+    if fmt and fmt_name and fmt != fmt_name:
+        raise click.UsageError(f"--{fmt} and --format {fmt_name} disagree; give one format")
+    fmt = fmt_name or fmt
     if fmt is None:
-        raise click.UsageError("choose a format: --gradescope, --junit or --markdown")
+        raise click.UsageError("choose a format: --format gradescope|junit|markdown|canvas|moodle")
+    if fmt in ("canvas", "moodle"):
+        _export_lms(source, fmt, roster_path, output, assignment)
+        return
+    if roster_path or assignment:
+        raise click.UsageError("--roster and --assignment go with --format canvas or moodle")
+    results_json = source
     if output is not None and output.resolve() == results_json.resolve():
         raise click.UsageError(f"{output} is the input; write the export elsewhere")
     try:
@@ -494,6 +517,23 @@ def export_command(results_json: Path, fmt: str | None, output: Path | None, hid
     else:
         write_output(output, text)
         click.echo(f"wrote {output}", err=True)
+
+
+def _export_lms(folder: Path, lms: str, roster_path: Path | None, output: Path | None, assignment: str | None) -> None:
+    """``harness export --format canvas|moodle``: the file, the list of unmatched rows, and each of them said."""
+    from . import lms as lms_export
+
+    if roster_path is None or output is None:
+        raise click.UsageError(f"--format {lms} needs --roster ROSTER.csv and --out FILE")
+    try:
+        export = lms_export.build(folder, roster_path, lms, assignment)
+        written, unmatched = lms_export.write(export, output)
+    except (lms_export.ExportError, lms_export.RosterError, lms_export.GradebookError, OSError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    for line in export.summary(written):
+        click.echo(line, err=line.startswith(("warning:", "note:")))
+    click.echo(f"listed in {unmatched}: {len(export.unmatched_rows()) - 1} submission(s) or student(s) left out or blank")
 
 
 @main.command("init")

@@ -472,8 +472,11 @@ def cache_clear(task: str | None) -> None:
 @click.option("--assignment", default=None,
               help="canvas, moodle: the assignment the points belong to, as the LMS names it (Canvas: 'Name (id)' "
                    "with the id in the assignment's address). Default: 'harness: ' and the run's tasks.")
+@click.option("--out-of", type=float, default=None,
+              help="canvas, moodle: scale the grades to this many points, the assignment's maximum in the LMS. "
+                   "Default: the harness's points.")
 def export_command(source: Path, fmt_name: str | None, fmt: str | None, output: Path | None, hidden_as: str | None,
-                   roster_path: Path | None, assignment: str | None) -> None:
+                   roster_path: Path | None, assignment: str | None, out_of: float | None = None) -> None:
     """Convert a results JSON (from check, ci or grade) to another format, or a graded class to an LMS's
     gradebook import.
 
@@ -487,10 +490,10 @@ def export_command(source: Path, fmt_name: str | None, fmt: str | None, output: 
     if fmt is None:
         raise click.UsageError("choose a format: --format gradescope|junit|markdown|canvas|moodle")
     if fmt in ("canvas", "moodle"):
-        _export_lms(source, fmt, roster_path, output, assignment)
+        _export_lms(source, fmt, roster_path, output, assignment, out_of)
         return
-    if roster_path or assignment:
-        raise click.UsageError("--roster and --assignment go with --format canvas or moodle")
+    if roster_path or assignment or out_of is not None:
+        raise click.UsageError("--roster, --assignment and --out-of go with --format canvas or moodle")
     results_json = source
     if output is not None and output.resolve() == results_json.resolve():
         raise click.UsageError(f"{output} is the input; write the export elsewhere")
@@ -519,14 +522,15 @@ def export_command(source: Path, fmt_name: str | None, fmt: str | None, output: 
         click.echo(f"wrote {output}", err=True)
 
 
-def _export_lms(folder: Path, lms: str, roster_path: Path | None, output: Path | None, assignment: str | None) -> None:
+def _export_lms(folder: Path, lms: str, roster_path: Path | None, output: Path | None, assignment: str | None,
+                out_of: float | None) -> None:
     """``harness export --format canvas|moodle``: the file, the list of unmatched rows, and each of them said."""
     from . import lms as lms_export
 
     if roster_path is None or output is None:
         raise click.UsageError(f"--format {lms} needs --roster ROSTER.csv and --out FILE")
     try:
-        export = lms_export.build(folder, roster_path, lms, assignment)
+        export = lms_export.build(folder, roster_path, lms, assignment, out_of)
         written, unmatched = lms_export.write(export, output)
     except (lms_export.ExportError, lms_export.RosterError, lms_export.GradebookError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)

@@ -259,3 +259,19 @@ def test_assignment_names_canvas_would_drop_and_folders_that_are_not_graded_clas
     assert run(["export", class_folder, "--junit", "--format", "canvas", *common]).exit_code == 2  # two formats
     kept = run(["export", class_folder, "--format", "canvas", "--roster", roster, "--out", tmp_path / "x.unmatched.csv"])
     assert kept.exit_code == 2 and "kept for the list of unmatched rows" in kept.output
+
+
+def test_grades_scale_to_the_lms_assignment_s_maximum(class_folder, tmp_path):
+    roster = write_csv(tmp_path / "roster.csv", CANVAS_ROSTER)
+    out = tmp_path / "canvas.csv"
+    result = run(["export", class_folder, "--format", "canvas", "--roster", roster, "--out", out, "--out-of", "100"])
+    assert result.exit_code == 0, result.output
+    seen = canvas_reads(read_rows(out))
+    assert seen["points_possible"] == "100"
+    assert {name: s["grade"] for name, s in seen["students"].items()} == {ZOE: "100", "Lovelace, Ada": "11.11",
+                                                                        "Eve": ""}
+    assert "out of 100 points (the harness's 9, scaled)" in result.output
+    for bad in ("0", "-5", "nan", "inf", "1e7"):
+        refused = run(["export", class_folder, "--format", "canvas", "--roster", roster, "--out", out, "--out-of", bad])
+        assert refused.exit_code == 2 and "--out-of must be a number of points above 0" in refused.output, bad
+    assert run(["export", class_folder, "--junit", "--out-of", "10"]).exit_code == 2  # not for a results JSON

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from .roster import Roster, RosterError, Student, read_roster
 LMS = ("canvas", "moodle")
 UNMATCHED_SUFFIX = ".unmatched.csv"
 NAME_LIMIT = 255  # characters of an assignment's name (Canvas's and Moodle's own limit)
+OUT_OF_LIMIT = 1e6  # points an assignment can be out of (harness.results.POINTS_LIMIT)
 
 class ExportError(Exception):
     """An export that cannot be made as asked. The message says how to fix it."""
@@ -42,6 +44,7 @@ class Export:
     matched: list[tuple[Student, Graded]] = field(default_factory=list)
     unmatched_submissions: list[Graded] = field(default_factory=list)
     unmatched_students: list[Student] = field(default_factory=list)
+    out_of: float | None = None                             # the points the file's grades are out of
 
     @property
     def not_graded(self) -> list[tuple[Student, Graded]]:
@@ -63,8 +66,10 @@ class Export:
     def summary(self, out: Path) -> list[str]:
         """What the terminal says: the file, then every submission or student it leaves out or blank."""
         graded = len(self.matched) - len(self.not_graded)
+        scaled = (f" (the harness's {points(self.run.points_possible)}, scaled)"
+                  if self.out_of != self.run.points_possible and self.run.points_possible else "")
         lines = [f"wrote {out}: {self.lms.capitalize()}, assignment '{self.assignment}', {graded} grade"
-                 f"{'' if graded == 1 else 's'} out of {points(self.run.points_possible)} points"
+                 f"{'' if graded == 1 else 's'} out of {points(self.out_of)} points{scaled}"
                  + (f", {len(self.not_graded)} left blank" if self.not_graded else "")
                  + f" (run {self.run.run_id}, {self.run.status} {self.run.finished})"]
         lines += [f"note: {n}" for n in self.roster.notes]
@@ -102,11 +107,16 @@ def check_assignment(name: str, lms: str) -> str:
     return name
 
 
-def build(folder: Path, roster_path: Path, lms: str, assignment: str | None = None) -> Export:
+def build(folder: Path, roster_path: Path, lms: str, assignment: str | None = None,
+          out_of: float | None = None) -> Export:
     """The export of the class graded into ``folder`` for ``lms``; raises ExportError, RosterError or
-    GradebookError with what to fix."""
+    GradebookError with what to fix. ``out_of``: the grades are scaled to this many points (the LMS assignment's
+    maximum), else they are the harness's points."""
     if lms not in LMS:
         raise ExportError(f"no LMS layout '{lms}'; choose one of {', '.join(LMS)}")
+    if out_of is not None and not (math.isfinite(out_of) and 0 < out_of <= OUT_OF_LIMIT):
+        raise ExportError(f"--out-of must be a number of points above 0 and at most {OUT_OF_LIMIT:g}, not {out_of!r}: "
+                          "the assignment's maximum in the LMS")
     run = last_run(folder)
     name = check_assignment(assignment if assignment is not None else "harness: " + ", ".join(run.tasks), lms)
     roster = read_roster(roster_path, lms)
@@ -116,8 +126,11 @@ def build(folder: Path, roster_path: Path, lms: str, assignment: str | None = No
     export = Export(lms, name, run, roster, [], matched,
                     [g for g in run.submissions if g.name not in by_submission],
                     [s for s in roster.students if s.submission not in in_run])
-    scores = [(s, g.score if g.status == GRADED else None) for s, g in matched]
-    export.rows = (canvas.table(scores, name, run.points_possible) if lms == "canvas" else
+    top = run.points_possible
+    export.out_of = top if out_of is None else out_of
+    scale = export.out_of / top if top else 1.0
+    scores = [(s, g.score * scale if g.status == GRADED and g.score is not None else None) for s, g in matched]
+    export.rows = (canvas.table(scores, name, export.out_of) if lms == "canvas" else
                    moodle.table(scores, name, roster.columns))
     return export
 

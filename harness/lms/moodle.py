@@ -5,8 +5,8 @@ Moodle reads any header row. On its import page the instructor says which column
 same name) and, under *Grade item mappings*, which grade item each other column goes to: here the one column
 named after the assignment, to be mapped to the assignment's grade item (or to *New grade item*, which creates
 one of that name). ``-`` means no grade: Moodle leaves the student's grade as it is. Moodle stops the whole
-import at a user it cannot find, so the file holds only the roster's students, and at a grade above the site's
-largest (100 unless the site raised it).
+import at a user it cannot find, so the file holds only the roster's students, and at a grade outside the
+grade item's range, so the item must be worth the harness's full marks.
 """
 from __future__ import annotations
 

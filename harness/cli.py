@@ -337,6 +337,9 @@ def ci_command(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, all_c
         gate = ci.Gate(min_score, min_percent, require_all)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if classroom_path and all_checks:
+        raise click.UsageError("--classroom-result shows every test to the student in GitHub Classroom: it grades the "
+                               "public checks only; drop --all")
     from .sandbox.isolation import IsolationFailed
 
     console = Console(highlight=False)

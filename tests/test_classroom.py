@@ -145,6 +145,12 @@ def test_the_output_file_must_be_a_regular_file(tmp_path):
     assert linked.exit_code == 2 and "not a regular file" in linked.output and target.read_text() == ""
 
 
+def test_classroom_output_never_holds_the_checks_graded_after_submission(tmp_path):
+    output = tmp_path / "github_output"
+    result = run(["ci", SUBMISSIONS / "reference", "--task", "sequences", "--all", "--classroom-result", output])
+    assert result.exit_code == 2 and "public checks only; drop --all" in result.output and not output.exists()
+
+
 def hand_made(status: str, points: float, hint: str = "") -> Results:
     checks = [CheckResult("cells.RNNCell.forward", "cells", status, points, 2, "ünïcode ✓ message", hint)]
     return Results("sub", "0", "2025-01-01T00:00:00+00:00", [TaskResult("cells", "Cells", "cells", "", points, 2, "1", "d")],

@@ -206,3 +206,28 @@ def test_release_classroom_writes_the_workflow_classroom_recognises(tmp_path):
     assert runners == [classroom.STEP_ID]
     assert reporter["env"] == {classroom.results_variable(r): f"${{{{ steps.{r}.outputs.{classroom.OUTPUT} }}}}"
                                for r in runners} == {"HARNESS_RESULTS": "${{ steps.harness.outputs.result }}"}
+
+
+def test_a_flood_of_long_messages_still_fits_in_one_environment_variable(tmp_path):
+    """The reporter gets the output as HARNESS_RESULTS; Linux refuses an environment string over 128 KiB."""
+    long = "x" * 4000  # a check's message at its longest (harness.results.TEXT_LIMIT)
+    checks = [CheckResult(f"cells.check_{i}", "cells", "failed", 0.25, 1, long, "y" * 4000) for i in range(80)]
+    results = Results("sub", "0", "", [TaskResult("cells", "Cells", "cells", "", 20, 80, "1", "d")], checks)
+    document = classroom.to_classroom(results, Outcome(False, "", ""))
+    assert len(classroom.encode(document)) > 128 * 1024
+    output = tmp_path / "out"
+    classroom.append_output(output, document)
+    value = step_output(output)["result"]
+    assert len(value) <= classroom.ENCODED_LIMIT
+    fitted = classroom.decode(value)
+    assert [t["name"] for t in fitted["tests"]] == [c.id for c in checks]  # every check kept, messages cut
+    assert all(t["message"].endswith(classroom.CUT) for t in fitted["tests"])
+    _, notice, _ = reporter_reads("harness", {"HARNESS_RESULTS": value})
+    assert notice == "Points 20/80"  # the points are unchanged
+    many = [CheckResult(f"cells.{'n' * 190}_{i}", "cells", "passed", 1, 1, "ok") for i in range(600)]
+    crowded = classroom.fit(classroom.to_classroom(
+        Results("sub", "0", "", [TaskResult("cells", "Cells", "cells", "", 600, 600, "1", "d")], many),
+        Outcome(True, "", "")))
+    assert len(classroom.encode(crowded)) <= classroom.ENCODED_LIMIT
+    assert crowded["tests"][-1]["name"].endswith("more checks (not listed: GitHub's limit on a step's output)")
+    assert sum(t["score"] for t in crowded["tests"]) == 600 and crowded["tests"][-1]["status"] == "pass"

@@ -484,7 +484,7 @@ def export_command(source: Path, fmt_name: str | None, fmt: str | None, output: 
     gradebook import.
 
     The LMS formats write --out and, beside it, <out>.unmatched.csv: the submissions without a roster row, the
-    roster's students without a submission, and the submissions that could not be graded (left blank)."""
+    roster's students without a submission, and the submissions that could not be graded (left out)."""
     import json
 
     if fmt and fmt_name and fmt != fmt_name:
@@ -540,7 +540,7 @@ def _export_lms(folder: Path, lms: str, roster_path: Path | None, output: Path |
         sys.exit(2)
     for line in export.summary(written):
         click.echo(line, err=line.startswith(("warning:", "note:")))
-    click.echo(f"listed in {unmatched}: {len(export.unmatched_rows()) - 1} submission(s) or student(s) left out or blank")
+    click.echo(f"listed in {unmatched}: {len(export.unmatched_rows()) - 1} submission(s) or student(s) left out")
 
 
 @main.command("init")

@@ -106,24 +106,24 @@ def test_canvas_file_reads_as_canvas_reads_it_and_lists_what_it_leaves_out(class
         ZOE: {"ID": "101", "SIS User ID": "S-001", "SIS Login ID": "zoe@uni.example", "Section": SECTION,
               "grade": "9"},
         "Lovelace, Ada": {"ID": "102", "SIS User ID": "", "SIS Login ID": "", "Section": "Sección B", "grade": "1"},
-        "Eve": {"ID": "", "SIS User ID": "S-003", "SIS Login ID": "", "Section": "Sección B", "grade": ""},
-    }  # eve could not be graded: blank, which Canvas reads as no change; dave has no submission: no row
+    }  # eve could not be graded and dave has no submission: no row, so Canvas keeps what it has
     assert f'"{ZOE}"'.encode() in out.read_bytes() and f'"{SECTION}"'.encode() in out.read_bytes()
 
     unmatched = read_rows(tmp_path / "canvas.unmatched.csv")
     assert unmatched[0] == ["problem", "submission", "roster line", "student", "detail"]
     problems = {(r[0], r[1]): r for r in unmatched[1:]}
     assert set(problems) == {("submission without a roster row", "orphan"),
-                             ("roster student without a submission", "dave"), ("not graded: left blank", "eve")}
+                             ("roster student without a submission", "dave"), ("not graded: left out", "eve")}
     assert problems[("submission without a roster row", "orphan")][4] == "graded 9/9"
     assert problems[("roster student without a submission", "dave")][2:4] == ["6", "Dave (roster line 6)"]
-    assert problems[("not graded: left blank", "eve")][4] == "empty folder: nothing was submitted"
+    assert problems[("not graded: left out", "eve")][4] == "empty folder: nothing was submitted"
     # and on the terminal, each with what to do
     assert "submission 'orphan' has no roster row (graded 9/9); add a row with submission = 'orphan'" in result.output
     assert "Dave (roster line 6) has no submission in the run (no folder 'dave')" in result.output
-    assert "Eve (roster line 5): submission 'eve' was not graded (empty folder" in result.output
     assert "Points Possible row, not a student: skipped" in result.output
-    assert "2 grades out of 9 points, 1 left blank (run 2, finished" in result.output
+    assert "Eve (roster line 5): submission 'eve' was not graded (empty folder: nothing was submitted); left out" \
+        in result.output
+    assert "2 grades out of 9 points, 1 not graded: left out (run 2, finished" in result.output
 
 
 def test_the_default_assignment_names_the_run_s_tasks_and_a_near_miss_is_pointed_out(class_folder, tmp_path):
@@ -136,7 +136,7 @@ def test_the_default_assignment_names_the_run_s_tasks_and_a_near_miss_is_pointed
     assert "submission 'ada' has no roster row (graded 1/9); the roster has 'Ada', with no such folder" in result.output
 
 
-def test_moodle_file_has_only_complete_identifiers_and_a_dash_for_no_grade(class_folder, tmp_path):
+def test_moodle_file_has_only_complete_identifiers_and_only_graded_students(class_folder, tmp_path):
     roster = write_csv(tmp_path / "roster.csv", [
         ["First name", "Surname", "ID number", "Email address", "Submission"],
         ["Zoë", "Müller, jr.", "A-1", "zoe@uni.example", "zoë"],
@@ -150,16 +150,16 @@ def test_moodle_file_has_only_complete_identifiers_and_a_dash_for_no_grade(class
     assert result.exit_code == 0, result.output
     rows = read_rows(out)
     assert rows == [["Email address", "Tarea 1: celdas, atención"], ["zoe@uni.example", "9"],
-                    ["ada@uni.example", "1"], ["eve@uni.example", "-"]]
+                    ["ada@uni.example", "1"]]
     # as Moodle's import reads it: every row identifies its user (a blank would take the previous row's), and
-    # every grade is a number or '-' (no grade)
-    assert all(r[0] for r in rows[1:]) and all(r[1] == "-" or float(r[1]) >= 0 for r in rows[1:])
+    # every grade is a number
+    assert all(r[0] for r in rows[1:]) and all(float(r[1]) >= 0 for r in rows[1:])
     assert "'ID number' column is blank on some rows: left out of the Moodle file (map from 'Email address')" in \
         result.output
     unmatched = read_rows(tmp_path / "moodle.unmatched.csv")
     assert {(r[0], r[1]) for r in unmatched[1:]} == {("submission without a roster row", "orphan"),
                                                      ("roster student without a submission", ""),
-                                                     ("not graded: left blank", "eve")}
+                                                     ("not graded: left out", "eve")}
     dave = next(r for r in unmatched if r[0] == "roster student without a submission")
     assert dave[2] == "5" and dave[4] == "the roster names no submission folder"
 
@@ -177,10 +177,10 @@ def test_a_real_class_graded_then_exported(tmp_path):
     assert result.exit_code == 0, result.output
     gradebook = {r[0]: r for r in read_rows(out / "gradebook.csv")}
     assert read_rows(tmp_path / "m.csv") == [["Email address", "harness: sequences"],
-                                             ["alice@uni.example", gradebook["alice"][2]],
-                                             ["bob@uni.example", "-"]]
+                                             ["alice@uni.example", gradebook["alice"][2]]]
     assert gradebook["alice"][2] == gradebook["alice"][3] != "0"  # full marks, the same figure as gradebook.csv
     assert "carol@uni.example (roster line 4) has no submission in the run (no folder 'carol')" in result.output
+    assert "bob@uni.example (roster line 3): submission 'bob' was not graded (" in result.output
 
 
 # --------------------------------------------------------------------------- what is refused, and how
@@ -268,8 +268,7 @@ def test_grades_scale_to_the_lms_assignment_s_maximum(class_folder, tmp_path):
     assert result.exit_code == 0, result.output
     seen = canvas_reads(read_rows(out))
     assert seen["points_possible"] == "100"
-    assert {name: s["grade"] for name, s in seen["students"].items()} == {ZOE: "100", "Lovelace, Ada": "11.11",
-                                                                        "Eve": ""}
+    assert {name: s["grade"] for name, s in seen["students"].items()} == {ZOE: "100", "Lovelace, Ada": "11.11"}
     assert "out of 100 points (the harness's 9, scaled)" in result.output
     for bad in ("0", "-5", "nan", "inf", "1e7"):
         refused = run(["export", class_folder, "--format", "canvas", "--roster", roster, "--out", out, "--out-of", bad])

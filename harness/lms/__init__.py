@@ -3,13 +3,13 @@
 Read: the last run of ``harness grade`` in its output folder (``gradebook.sqlite``, :func:`harness.gradebook.last_run`)
 and the instructor's roster (:mod:`harness.lms.roster`), which maps each submission folder to the LMS's student.
 Written: the LMS's file (:mod:`harness.lms.canvas`, :mod:`harness.lms.moodle`), one row per roster student who
-has a submission, with the run's total points in one column named after the assignment; and beside it
-``<file>.unmatched.csv``, which lists what the LMS file leaves out or leaves blank, so that nothing is dropped
-without a word:
+has a graded submission, with the run's total points in one column named after the assignment; and beside it
+``<file>.unmatched.csv``, which lists what the LMS file leaves out, so that nothing is dropped without a word:
 
 - a submission with no roster row (its points are in no LMS file until the roster names it);
 - a roster student with no submission in the run (nothing to import for them);
-- a matched submission that could not be graded (its cell is left blank: the LMS keeps the grade it has).
+- a matched submission that could not be graded (no row: the LMS keeps the grade it has; a blank or ``-``
+  cell could clear it, and a 0 is a grade nobody decided).
 """
 from __future__ import annotations
 
@@ -22,13 +22,15 @@ from pathlib import Path
 
 from ..gradebook import GRADED, Graded, GradebookError, LastRun, last_run, spreadsheet_cell
 from ..report import points
+from ..results import POINTS_LIMIT
 from . import canvas, moodle
 from .roster import Roster, RosterError, Student, read_roster
 
 LMS = ("canvas", "moodle")
 UNMATCHED_SUFFIX = ".unmatched.csv"
 NAME_LIMIT = 255  # characters of an assignment's name (Canvas's and Moodle's own limit)
-OUT_OF_LIMIT = 1e6  # points an assignment can be out of (harness.results.POINTS_LIMIT)
+OUT_OF_LIMIT = POINTS_LIMIT  # points an assignment can be out of, as a check's
+
 
 class ExportError(Exception):
     """An export that cannot be made as asked. The message says how to fix it."""
@@ -51,7 +53,7 @@ class Export:
         return [(s, g) for s, g in self.matched if g.status != GRADED]
 
     def unmatched_rows(self) -> list[list[str]]:
-        """``<file>.unmatched.csv``: one row per submission or student the LMS file leaves out or blank."""
+        """``<file>.unmatched.csv``: one row per submission or student the LMS file leaves out."""
         rows = [["problem", "submission", "roster line", "student", "detail"]]
         for g in self.unmatched_submissions:
             rows.append(["submission without a roster row", g.name, "", "", _outcome(g) + _suggestion(g, self)])
@@ -60,17 +62,17 @@ class Export:
                       f"no submission folder '{s.submission}' in the run")
             rows.append(["roster student without a submission", s.submission, str(s.line), s.label(), detail])
         for s, g in self.not_graded:
-            rows.append(["not graded: left blank", g.name, str(s.line), s.label(), g.reason])
+            rows.append(["not graded: left out", g.name, str(s.line), s.label(), g.reason])
         return [[spreadsheet_cell(c) for c in row] for row in rows]
 
     def summary(self, out: Path) -> list[str]:
-        """What the terminal says: the file, then every submission or student it leaves out or blank."""
+        """What the terminal says: the file, then every submission or student it leaves out."""
         graded = len(self.matched) - len(self.not_graded)
         scaled = (f" (the harness's {points(self.run.points_possible)}, scaled)"
                   if self.out_of != self.run.points_possible and self.run.points_possible else "")
         lines = [f"wrote {out}: {self.lms.capitalize()}, assignment '{self.assignment}', {graded} grade"
                  f"{'' if graded == 1 else 's'} out of {points(self.out_of)} points{scaled}"
-                 + (f", {len(self.not_graded)} left blank" if self.not_graded else "")
+                 + (f", {len(self.not_graded)} not graded: left out" if self.not_graded else "")
                  + f" (run {self.run.run_id}, {self.run.status} {self.run.finished})"]
         lines += [f"note: {n}" for n in self.roster.notes]
         for g in self.unmatched_submissions:
@@ -80,7 +82,7 @@ class Export:
             lines.append(f"warning: {s.label()} has no submission in the run"
                          + (f" (no folder '{s.submission}')" if s.submission else ""))
         for s, g in self.not_graded:
-            lines.append(f"warning: {s.label()}: submission '{g.name}' was not graded ({g.reason}); left blank")
+            lines.append(f"warning: {s.label()}: submission '{g.name}' was not graded ({g.reason}); left out, the LMS keeps what it has")
         return lines
 
 
@@ -129,7 +131,7 @@ def build(folder: Path, roster_path: Path, lms: str, assignment: str | None = No
     top = run.points_possible
     export.out_of = top if out_of is None else out_of
     scale = export.out_of / top if top else 1.0
-    scores = [(s, g.score * scale if g.status == GRADED and g.score is not None else None) for s, g in matched]
+    scores = [(s, g.score * scale) for s, g in matched if g.status == GRADED and g.score is not None]
     export.rows = (canvas.table(scores, name, export.out_of) if lms == "canvas" else
                    moodle.table(scores, name, roster.columns))
     return export

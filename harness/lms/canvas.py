@@ -7,7 +7,7 @@ parentheses, ``Recurrent cells (123456)`` (the number in the assignment's addres
 ``/courses/…/assignments/123456``): the points go to that assignment whatever its name. A header without an
 id goes to the assignment of exactly that name, and where there is none Canvas creates one, worth the
 ``Points Possible`` row's points (the row under the header whose first cell reads ``Points Possible``). A
-blank cell changes nothing in Canvas; a number replaces the grade Canvas has.
+number replaces the grade Canvas has; a student the file has no row for keeps theirs.
 
 Canvas drops a column whose header contains ``Current Score``, ``Final Grade`` and the like (they are its
 computed totals) and reads its own column names as student columns: such an assignment name is refused here.
@@ -36,10 +36,10 @@ def assignment_problem(name: str) -> str | None:
     return None
 
 
-def table(graded: list[tuple[Student, float | None]], assignment: str, points_possible: float | None) -> list[list[str]]:
-    """The import file's rows: header, Points Possible, then one row per student (blank: no grade to import)."""
+def table(graded: list[tuple[Student, float]], assignment: str, points_possible: float | None) -> list[list[str]]:
+    """The import file's rows: header, Points Possible, then one row per graded student."""
     rows = [[*CANVAS_COLUMNS, assignment],
             [POINTS_POSSIBLE, *("" for _ in CANVAS_COLUMNS[1:]), "" if points_possible is None else points(points_possible)]]
     for student, score in graded:
-        rows.append([*(student.fields.get(c, "") for c in CANVAS_COLUMNS), "" if score is None else points(score)])
+        rows.append([*(student.fields.get(c, "") for c in CANVAS_COLUMNS), points(score)])
     return rows

@@ -483,8 +483,9 @@ def export_command(source: Path, fmt_name: str | None, fmt: str | None, output: 
     """Convert a results JSON (from check, ci or grade) to another format, or a graded class to an LMS's
     gradebook import.
 
-    The LMS formats write --out and, beside it, <out>.unmatched.csv: the submissions without a roster row, the
-    roster's students without a submission, and the submissions that could not be graded (left out)."""
+    The LMS formats write --out and, beside it, the list of what it leaves out (canvas.csv: canvas.unmatched.csv):
+    the submissions without a roster row, the roster's students without a submission, and the submissions that
+    could not be graded."""
     import json
 
     if fmt and fmt_name and fmt != fmt_name:

@@ -1,4 +1,5 @@
-"""The gradebook of a class: a CSV for an LMS import and an SQLite history of every run.
+"""The gradebook of a class: a CSV of its points and an SQLite history of every run (an LMS's own import
+layout is ``harness export --format canvas|moodle``'s, harness.lms, read from :func:`last_run`).
 
 Both are written from the outcomes of a run (``harness.classrun``, made by ``harness.batch``),
 which carry each submission's Results document; nothing here grades or reads a submission.
@@ -8,7 +9,7 @@ folder's name) in name order (text that a spreadsheet would run as a formula, st
 gets a leading '), columns ``student, <task>… (in task-name order), total, max,
 percentage, status``. Points are written as people write them (3, 2.5); ``status`` is ``graded``
 or the reason the submission could not be graded, in which case its points, total and percentage
-are left blank (an LMS import skips a blank cell instead of recording a zero nobody decided).
+are left blank (not a zero nobody decided).
 
 ``gradebook.sqlite`` — every ``harness grade`` is a run; re-runs append. Schema::
 

@@ -4,7 +4,7 @@ Read: the last run of ``harness grade`` in its output folder (``gradebook.sqlite
 and the instructor's roster (:mod:`harness.lms.roster`), which maps each submission folder to the LMS's student.
 Written: the LMS's file (:mod:`harness.lms.canvas`, :mod:`harness.lms.moodle`), one row per roster student who
 has a graded submission, with the run's total points in one column named after the assignment; and beside it
-``<file>.unmatched.csv``, which lists what the LMS file leaves out, so that nothing is dropped without a word:
+``<name>.unmatched.csv`` (``canvas.csv``: ``canvas.unmatched.csv``), which lists what the LMS file leaves out, so that nothing is dropped without a word:
 
 - a submission with no roster row (its points are in no LMS file until the roster names it);
 - a roster student with no submission in the run (nothing to import for them);

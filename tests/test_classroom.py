@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,21 @@ def test_a_submission_that_does_not_parse_errors_every_check_at_its_line(tmp_pat
     assert {(t["filename"], t["line_no"]) for t in checks} == {("submission/attention.py", 77)}
     assert [t["name"] for t in doc["tests"][len(checks):]] == [t["name"] for t in doc["tests"]
                                                              if t["name"].endswith(": graded after submission")]
+    _, notice, fails = reporter_reads("harness", {"HARNESS_RESULTS": classroom.encode(doc)})
+    assert notice == f"Points 0/{results['max_score']:g}" and fails
+
+
+def test_a_notebook_that_is_not_json_is_ungradable_and_every_check_says_why(tmp_path):
+    sub = tmp_path / "submission"
+    shutil.copytree(SUBMISSIONS / "broken" / "not_json", sub, ignore=shutil.ignore_patterns("EXPECTED.toml"))
+    result, doc, results = classroom_run(tmp_path, sub, "cells")
+    assert result.exit_code == 1, result.output
+    check_shape(doc)
+    ids = [c["id"] for c in results["checks"]]
+    checks = [t for t in doc["tests"] if t["name"] in ids]
+    assert doc["status"] == "fail" and doc["max_score"] == results["max_score"] > 0 and len(checks) == len(ids)
+    assert {t["status"] for t in checks} == {"error"} and {t["score"] for t in checks} == {0}
+    assert all("JSON" in t["message"] for t in checks), checks[0]["message"]
     _, notice, fails = reporter_reads("harness", {"HARNESS_RESULTS": classroom.encode(doc)})
     assert notice == f"Points 0/{results['max_score']:g}" and fails
 

@@ -471,7 +471,7 @@ def cache_clear(task: str | None) -> None:
               "(default: each check's own, from hidden.toml).")
 @click.option("--roster", "roster_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="canvas, moodle: the CSV mapping each submission folder to the LMS's student (a 'submission' "
-                   "column and the LMS's identifier columns; see README, 'Grades in Canvas or Moodle').")
+                   "column and the LMS's identifier columns; see docs/CLASSROOM_AND_LMS.md).")
 @click.option("--assignment", default=None,
               help="canvas, moodle: the assignment the points belong to, as the LMS names it (Canvas: 'Name (id)' "
                    "with the id in the assignment's address). Default: 'harness: ' and the run's tasks.")

@@ -16,7 +16,6 @@ from ..results import count, points_phrase
 from ..spec import HIDDEN_FILE, TaskSpec
 
 WORKFLOW = ".github/workflows/harness.yml"
-CLASSROOM_WORKFLOW = ".github/workflows/classroom.yml"  # with --classroom: GitHub Classroom's, instead
 
 #: What of a task folder a release copies: its public spec and written checks (run on the student's machine
 #: against the bundle's values), and the data file its [dataset] names. Never the hidden checks and seed, the
@@ -112,7 +111,7 @@ def write_release(directory: Path, specs: list[TaskSpec], notebook: bool = False
 
     ``classroom``: the workflow is GitHub Classroom's (``.github/workflows/classroom.yml``, harness.classroom) in
     place of ``harness.yml``. ``record`` (tests) replaces :func:`harness.release.record.record`."""
-    from ..starter import write_starter
+    from ..starter import CLASSROOM_PATH, write_starter
     from .contract import FILENAME as CONTRACT, write_contract
     from .record import record as record_bundle
 
@@ -148,7 +147,8 @@ def write_release(directory: Path, specs: list[TaskSpec], notebook: bool = False
     later_points = sum(c.points for c in later)
     notebook_line = ("\nThe starter files here are notebooks: write your code in their cells.\n" if notebook else "")
     notebook_runs = (NOTEBOOK_RUNS_ALL if all(s.notebook_run == "all" for s in specs) else NOTEBOOK_RUNS_DEFINITIONS)
-    warnings.append(f"{CLASSROOM_WORKFLOW if classroom else WORKFLOW}: its install step asks for harness-student=={__version__} from PyPI; point it at "
+    workflow = CLASSROOM_PATH.as_posix() if classroom else WORKFLOW
+    warnings.append(f"{workflow}: its install step asks for harness-student=={__version__} from PyPI; point it at "
                     "where the course publishes the student wheel (see the comments of that step)")
     readme = directory / "README.md"
     if not readme.exists() or force:

@@ -106,11 +106,12 @@ def file_data_warnings(spec: TaskSpec) -> list[str]:
 
 
 def write_release(directory: Path, specs: list[TaskSpec], notebook: bool = False, force: bool = False,
-                  record=None) -> tuple[list[Path], list[str]]:
+                  record=None, classroom: bool = False) -> tuple[list[Path], list[str]]:
     """Write the assignment folder for students into ``directory``; returns (paths written, warnings).
 
-    ``record`` (tests) replaces :func:`harness.release.record.record`."""
-    from ..starter import write_starter
+    ``classroom``: the workflow is GitHub Classroom's (``.github/workflows/classroom.yml``, harness.classroom) in
+    place of ``harness.yml``. ``record`` (tests) replaces :func:`harness.release.record.record`."""
+    from ..starter import CLASSROOM_PATH, write_starter
     from .contract import FILENAME as CONTRACT, write_contract
     from .record import record as record_bundle
 
@@ -119,7 +120,8 @@ def write_release(directory: Path, specs: list[TaskSpec], notebook: bool = False
     if folder.exists() and not force:
         raise ReleaseError(f"{folder} exists already (pass --force to replace it)")
     contents = (record or record_bundle)(specs)
-    written, warnings = write_starter(directory, specs, notebook=notebook, force=force, workflow=True)
+    written, warnings = write_starter(directory, specs, notebook=notebook, force=force, workflow=True,
+                                      classroom=classroom)
     if folder.exists():
         shutil.rmtree(folder)
     for spec in specs:
@@ -145,7 +147,8 @@ def write_release(directory: Path, specs: list[TaskSpec], notebook: bool = False
     later_points = sum(c.points for c in later)
     notebook_line = ("\nThe starter files here are notebooks: write your code in their cells.\n" if notebook else "")
     notebook_runs = (NOTEBOOK_RUNS_ALL if all(s.notebook_run == "all" for s in specs) else NOTEBOOK_RUNS_DEFINITIONS)
-    warnings.append(f"{WORKFLOW}: its install step asks for harness-student=={__version__} from PyPI; point it at "
+    workflow = CLASSROOM_PATH.as_posix() if classroom else WORKFLOW
+    warnings.append(f"{workflow}: its install step asks for harness-student=={__version__} from PyPI; point it at "
                     "where the course publishes the student wheel (see the comments of that step)")
     readme = directory / "README.md"
     if not readme.exists() or force:

@@ -52,7 +52,7 @@ import numpy as np
 
 from .. import metrics
 from ..errors import SpecError, suggest
-from . import loaders, series
+from . import corpus, loaders, series
 from .datasets import (ClassificationData, ClassificationSplit, LanguageModelData, LanguageModelSplit, SeriesData,
                        TranslationData, TranslationSplit)
 from .synthetic import grammar as grammar_gen
@@ -68,6 +68,7 @@ FRACTIONS = {"valid_fraction": 0.1, "test_fraction": 0.2}
 FILE = {"path": None, "sha256": None}
 TEXT_PRE = {"tokenizer": "word", "lowercase": True, "vocab_size": None, "min_count": 1, "maxlen": None}
 CLASSIFICATION_PRE = dict(TEXT_PRE, padding="pre", truncating="pre")
+CORPUS_PRE = dict(TEXT_PRE, window=None, stride=None)  # window and stride: layout "windows" only
 SERIES_PRE = {"holdout": 24, "window": 12, "horizon": None, "scaling": "minmax"}
 
 # kind -> (family, keys with defaults, column roles with defaults, preprocessing keys with defaults)
@@ -76,7 +77,8 @@ KINDS: dict[str, tuple[str, dict, dict, dict]] = {
     "csv-classification": ("classification", {"seed": 0, **FILE, **FRACTIONS},
                            {"text": "text", "label": "label", "split": None}, CLASSIFICATION_PRE),
     "synthetic-grammar": ("language_model", {"seed": 0, **SIZES}, {}, TEXT_PRE),
-    "text-corpus": ("language_model", {"seed": 0, **FILE, **FRACTIONS, "sentences": "lines"}, {}, TEXT_PRE),
+    "text-corpus": ("language_model", {"seed": 0, **FILE, **FRACTIONS, "layout": "sentences", "sentences": "lines",
+                                       "public": None}, {}, CORPUS_PRE),
     "synthetic-translation": ("translation", {"seed": 0, **SIZES}, {}, TEXT_PRE),
     "tsv-pairs": ("translation", {"seed": 0, **FILE, **FRACTIONS}, {"source": 0, "target": 1}, TEXT_PRE),
     "airline": ("series", {}, {}, SERIES_PRE),
@@ -85,9 +87,10 @@ KINDS: dict[str, tuple[str, dict, dict, dict]] = {
     "series-csv": ("series", {**FILE}, {"month": "Month", "value": "Passengers"}, SERIES_PRE),
 }
 CHOICES = {"tokenizer": TOKENIZERS, "padding": ("pre", "post"), "truncating": ("pre", "post"),
-           "scaling": series.SCALINGS, "seasonality": series.SEASONALITIES, "sentences": ("lines", "punctuation")}
+           "scaling": series.SCALINGS, "seasonality": series.SEASONALITIES, "sentences": ("lines", "punctuation"),
+           "layout": ("sentences", "windows")}
 # keys that may be left out; every other None default means "required"
-OPTIONAL_NONE = {"sha256", "vocab_size", "maxlen", "horizon", "split"}
+OPTIONAL_NONE = {"sha256", "vocab_size", "maxlen", "horizon", "split", "public", "window", "stride"}
 
 
 def _canonical(table: dict) -> str:
@@ -119,9 +122,10 @@ class _Checker:
             return value
         if name in ("sha256",):
             return loaders.check_sha256_format(self.path, value)
-        if name in ("path",):
+        if name in ("path", "public"):
             if not isinstance(value, str) or not value:
-                self.error(key, f"must be a file path string, got {value!r}", 'e.g. path = "data/reviews.csv"')
+                self.error(key, f"must be a file path string, got {value!r}",
+                           f'e.g. {name} = "{"corpus_public.txt" if name == "public" else "data/reviews.csv"}"')
             return value
         if name in ("text", "label", "split", "month", "value"):
             if not isinstance(value, str) or not value:
@@ -151,7 +155,8 @@ class _Checker:
         if isinstance(value, bool) or not isinstance(value, int):
             self.error(key, f"must be an integer, got {value!r}")
         minimum = {"seed": 0, "train_size": 1, "valid_size": 0, "test_size": 1, "vocab_size": 5,
-                   "min_count": 1, "maxlen": 1, "holdout": 1, "window": 1, "horizon": 1, "length": 3}.get(name, 0)
+                   "min_count": 1, "maxlen": 1, "holdout": 1, "window": 1, "horizon": 1, "length": 3,
+                   "stride": 1}.get(name, 0)
         if value < minimum:
             self.error(key, f"must be ≥ {minimum}, got {value}")
         return value
@@ -199,10 +204,41 @@ def resolve(table: dict, spec_path: Path) -> tuple[str, dict, dict, dict]:
     if kind == "synthetic-grammar" and preprocessing["tokenizer"] != "word":
         check.error("[dataset.preprocessing].tokenizer", "must be \"word\" for kind 'synthetic-grammar'",
                     "its optimal perplexity is defined over words")
+    if kind == "text-corpus":
+        preprocessing = _corpus_layout(check, table, options, preprocessing)
     if "valid_fraction" in options and options["valid_fraction"] + options["test_fraction"] >= 1:
         check.error("[dataset].test_fraction", "valid_fraction + test_fraction must be < 1",
                     "leave some rows for training")
     return kind, options, columns, preprocessing
+
+
+def _corpus_layout(check: _Checker, table: dict, options: dict, pre: dict) -> dict:
+    """A text corpus's layout: sentences (one per line, or cut at . ! ?) or windows of running text
+    (harness.data.corpus); the keys of one are refused with the other, saying which layout uses them."""
+    given = table.get("preprocessing", {})
+    where = "[dataset.preprocessing]"
+    if options["layout"] == "sentences":
+        for key in ("window", "stride"):
+            if key in given:
+                check.error(f"{where}.{key}", 'is used with layout = "windows" only',
+                            f'add layout = "windows" to [dataset], or remove {key}')
+        if options["public"] is not None:
+            check.error("[dataset].public", "cannot be written for a corpus of sentences: its splits are drawn by a "
+                        "seeded shuffle of the whole file, so a file without the test sentences would split "
+                        "differently", 'use layout = "windows" (split by position), or remove public')
+        return pre
+    if pre["window"] is None:
+        check.error(f"{where}.window", 'missing (layout = "windows")', "add window = 100 (tokens per window)")
+    for key, fix in (("maxlen", "window sets the length of every row"),):
+        if given.get(key) is not None:
+            check.error(f"{where}.{key}", 'is not used with layout = "windows"', f"remove it: {fix}")
+    if "sentences" in table:
+        check.error("[dataset].sentences", 'is not used with layout = "windows"',
+                    "remove it: windows are cut from the running text")
+    if options["public"] is not None and options["public"] == options["path"]:
+        check.error("[dataset].public", f"names the data file itself ({options['path']!r})",
+                    'name another file, e.g. public = "corpus_public.txt"')
+    return dict(pre, stride=pre["stride"] or pre["window"])
 
 
 VIEWS = ("public", "hidden")
@@ -326,6 +362,8 @@ def _long(values):
 
 
 def _language_model(kind, options, columns, pre, file_path, fp, spec_path, view) -> LanguageModelData:
+    if options.get("layout") == "windows":
+        return _corpus_windows(kind, options, pre, file_path, fp, spec_path, view)
     if kind == "synthetic-grammar":
         corpus = grammar_gen.generate(options["seed"], options["train_size"], options["valid_size"],
                                       options["test_size"])
@@ -351,6 +389,83 @@ def _language_model(kind, options, columns, pre, file_path, fp, spec_path, view)
     if kind == "synthetic-grammar":
         optimum = _grammar_optimum(corpus.pfsa, vocab, splits["test"], pre["maxlen"])
     return LanguageModelData(kind, vocab, splits["train"], splits["valid"], splits["test"], optimum, fp, pre)
+
+
+def _corpus_windows(kind, options, pre, file_path, fp, spec_path, view) -> LanguageModelData:
+    """A text corpus as windows of running text, split by position (harness.data.corpus); the public view reads the
+    released public file when the whole file is not there (a student's machine)."""
+    text, public_only = _corpus_text(options, file_path, spec_path, view.name)
+    spans = corpus.token_spans(text, pre["tokenizer"], pre["lowercase"])
+    b = _blocks(spans, options, pre, file_path if not public_only else spec_path.parent / options["public"],
+                spec_path, public_only)
+    if not public_only:
+        _check_public_file(options, spec_path, text[:spans.starts[b.public_end]], b.public_end)
+    ranges = {"train": b.train, "valid": b.valid, "test": b.test if view.name == "hidden" else b.valid}
+    if ranges["valid"][1] - ranges["valid"][0] < 2 and view.name == "public":
+        raise SpecError(spec_path, "[dataset].valid_fraction", f"the valid block of {options['path']} has "
+                        f"{ranges['valid'][1] - ranges['valid'][0]} token(s), and the public checks are scored on it",
+                        "give it some text: valid_fraction > 0")
+    tokens = {name: spans.tokens[lo:hi] for name, (lo, hi) in ranges.items()}
+    vocab = _vocab([tokens["train"]], pre)
+    splits = {}
+    for name, (lo, hi) in ranges.items():
+        stride = pre["stride"] if name == "train" else pre["window"]
+        inputs, targets = corpus.windows(vocab.encode(tokens[name]), pre["window"], stride)
+        splits[name] = LanguageModelSplit(inputs, targets, [tokens[name]], (lo, hi))
+    return LanguageModelData(kind, vocab, splits["train"], splits["valid"], splits["test"], {}, fp, pre,
+                             layout="windows")
+
+
+def _corpus_text(options, file_path: Path, spec_path: Path, view: str) -> tuple[str, bool]:
+    """(the text, whether it is the public text alone): the whole file when it is there; else, for the public view,
+    the public file a release wrote."""
+    public = spec_path.parent / options["public"] if options["public"] is not None else None
+    if file_path.is_file() or public is None:
+        return loaders.read_text(file_path, options["sha256"]), False
+    if view == "hidden":
+        raise loaders.DataError(file_path, "file", "does not exist; the hidden checks score the end of it, which a "
+                                f"released folder never holds ({options['public']} is its public text only)",
+                                "grade with the task folder that holds the whole file")
+    return loaders.read_text(public), True
+
+
+def _blocks(spans, options, pre, where: Path, spec_path: Path, public_only: bool) -> "corpus.Blocks":
+    try:
+        return corpus.blocks(len(spans.tokens), options["valid_fraction"], options["test_fraction"], pre["window"],
+                             public_only)
+    except corpus.BlocksError as exc:
+        raise SpecError(spec_path, "[dataset]", f"{where}: {exc}",
+                        "use a longer text, a shorter window or other fractions") from None
+
+
+def public_text(table: dict, spec_path: Path) -> tuple[str, str] | None:
+    """(file name, text) of the public file a ``[dataset]`` names with ``public``: the data file's text up to the gap
+    before its hidden block, as a release writes it; None when the table names none. A public file already beside
+    task.toml must be that text (DataError otherwise)."""
+    spec_path = Path(spec_path)
+    _, options, _, pre = resolve(table, spec_path)
+    if options.get("public") is None:
+        return None
+    file_path = spec_path.parent / options["path"]
+    if not file_path.is_file() and (spec_path.parent / options["public"]).is_file():
+        return options["public"], loaders.read_text(spec_path.parent / options["public"])  # a released folder
+    text = loaders.read_text(file_path, options["sha256"])
+    spans = corpus.token_spans(text, pre["tokenizer"], pre["lowercase"])
+    b = _blocks(spans, options, pre, file_path, spec_path, False)
+    expected = text[:spans.starts[b.public_end]]
+    _check_public_file(options, spec_path, expected, b.public_end)
+    return options["public"], expected
+
+
+def _check_public_file(options, spec_path: Path, expected: str, n_tokens: int) -> None:
+    """A public file beside task.toml must be the public text of the data file, character for character."""
+    if options["public"] is None:
+        return
+    public = spec_path.parent / options["public"]
+    if public.is_file() and loaders.read_text(public) != expected:
+        raise loaders.DataError(public, "file", f"is not the public text of {options['path']} (its first {n_tokens} "
+                                f"tokens, {len(expected)} characters: the text before the hidden block and its gap)",
+                                f"delete it and `harness release` writes it from {options['path']}, or fix it")
 
 
 def _grammar_optimum(pfsa, vocab: Vocabulary, split: LanguageModelSplit, maxlen: int | None) -> dict:

@@ -190,6 +190,9 @@ def test_the_ngram_baselines_score_each_window_from_its_own_tokens(folder):
     ({"layout": "sentences"}, "[dataset.preprocessing].window", 'layout = "windows" only'),
     ({"public": "corpus.txt"}, "[dataset].public", "names the data file itself"),
     ({"public": 3}, "[dataset].public", "must be a file path string"),
+    ({"public": "../../outside.txt"}, "[dataset].public", "must be a file name beside task.toml"),
+    ({"public": "sub/p.txt"}, "[dataset].public", "must be a file name beside task.toml"),
+    ({"public": ".."}, "[dataset].public", "must be a file name beside task.toml"),
     ({"valid_fraction": float("nan")}, "[dataset].valid_fraction", "must be a number"),
 ])
 def test_a_wrong_windows_table_names_the_key_and_the_fix(folder, change, key, words):
@@ -234,7 +237,7 @@ def test_a_public_file_that_is_not_the_public_text_is_refused(folder):
     spec = table(public="corpus_public.txt")
     _, text = public_text(spec, folder / "task.toml")
     (folder / "corpus_public.txt").write_text(text + "more", encoding="utf-8")
-    with pytest.raises(DataError, match="is not the public text of corpus.txt") as raised:
+    with pytest.raises(DataError, match="is not the public part of corpus.txt") as raised:
         build_dataset(spec, folder / "task.toml")
     assert "harness release` writes it" in raised.value.fix
     (folder / "corpus_public.txt").write_text(text, encoding="utf-8")  # the right text is taken

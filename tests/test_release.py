@@ -230,7 +230,9 @@ def test_a_corpus_released_as_it_is_is_warned_of_and_the_warning_says_how(tmp_pa
     sentences.dataset = {"kind": "text-corpus", "path": "c.txt"}  # a corpus of sentences is told what to change
     assert 'cut the corpus into windows (layout = "windows"' in file_data_warnings(sentences)[0]
     sentences.dataset = {"kind": "series-csv", "path": "s.csv"}
-    assert "not possible yet for kind 'series-csv'" in file_data_warnings(sentences)[0]
+    assert 'add public = "s_public.csv" to [dataset]' in file_data_warnings(sentences)[0]
+    sentences.dataset = {"kind": "tsv-pairs", "path": "spa-eng.txt"}
+    assert "not possible yet for kind 'tsv-pairs'" in file_data_warnings(sentences)[0]
 
 
 def test_a_corpus_with_a_public_file_releases_no_hidden_text_and_checks_from_it(tmp_path, monkeypatch):
@@ -263,3 +265,35 @@ def test_a_corpus_with_a_public_file_releases_no_hidden_text_and_checks_from_it(
     (perplexity,) = [c for c in live.checks if c.id == "lm.perplexity"]
     (offline,) = [c for c in student.checks if c.id == "lm.perplexity"]
     assert offline.numbers["perplexity"] == pytest.approx(perplexity.numbers["perplexity"])  # the same split
+
+
+def test_a_series_csv_with_a_public_file_ships_no_month_of_the_final_holdout(tmp_path):
+    """The airline task with public = "airline_public.csv": what a release ships in place of the CSV holds every
+    month but the final 24, as written; a student's folder rebuilds the same public view from it."""
+    from harness.data import DataError
+    from harness.release import file_data_warnings, public_data, released_task_files
+
+    folder = tmp_path / "tasks" / "forecasting"
+    shutil.copytree(ROOT / "tasks" / "forecasting", folder)
+    toml = folder / "task.toml"
+    toml.write_text(toml.read_text().replace('path = "airline_passengers.csv"\n',
+                                             'path = "airline_passengers.csv"\npublic = "airline_public.csv"\n'))
+    (spec,) = load_tasks(tmp_path / "tasks")
+    assert file_data_warnings(spec) == [] and [p.name for p in released_task_files(spec)] == ["task.toml"]
+    name, text = public_data(spec)
+    full = (folder / "airline_passengers.csv").read_text()
+    hidden_rows = full.splitlines()[-24:]
+    assert name == "airline_public.csv" and full.startswith(text) and hidden_rows[0].startswith("1959-01")
+    assert [row for row in hidden_rows if row in text] == [] and text.splitlines()[-1].startswith("1958-12")
+    student = tmp_path / "student" / "forecasting"
+    student.mkdir(parents=True)
+    shutil.copy(toml, student)
+    (student / name).write_text(text)
+    (mine,) = load_tasks(tmp_path / "student")
+    assert mine.data.values.tolist() == spec.data.values.tolist() and len(mine.data.values) == 120
+    assert mine.data.holdout.tolist() == spec.data.holdout.tolist()
+    with pytest.raises(DataError, match="released folder never holds"):
+        mine.data_for("hidden")
+    (folder / name).write_text(text.replace("1949-01,112", "1949-01,113"))  # a public file of other figures
+    with pytest.raises(DataError, match="is not the public part of airline_passengers.csv"):
+        load_tasks(tmp_path / "tasks")[0].data

@@ -118,14 +118,14 @@ def file_data_warnings(spec: TaskSpec) -> list[str]:
         return []
     path, kind = Path(spec.dataset["path"]), spec.dataset.get("kind")
     public = f'public = "{path.stem}_public{path.suffix}"'
-    how = (f"add {public} to [dataset]: the release then writes that file, the text before the hidden block, and "
-           "ships it instead")
+    how = (f"add {public} to [dataset]: the release then writes that file without the part the hidden checks "
+           "score, and ships it instead")
     if kind == "text-corpus" and spec.dataset.get("layout", "sentences") == "sentences":
         how = (f'cut the corpus into windows (layout = "windows", split by position) and add {public}: a corpus of '
                "sentences is split by a seeded shuffle, so a file without the test sentences would split differently")
-    elif kind != "text-corpus":
+    elif kind not in ("text-corpus", "series-csv"):
         how = (f"not possible yet for kind {kind!r} ([dataset].public is for a text corpus with "
-               'layout = "windows")')
+               'layout = "windows" and a series CSV)')
     return [f"task {spec.name}: its data file {spec.dataset['path']} is released as it is, so the rows the hidden "
             f"checks score are on students' machines too. To keep them: {how}. (A synthetic kind draws its hidden "
             "rows from the hidden seed instead.)"]

@@ -115,7 +115,8 @@ def test_no_window_of_one_split_holds_text_of_another(folder):
             assert start + n <= hi  # never past its block
         read[name] = seen
     assert not read["train"] & read["valid"] and not read["valid"] & read["test"] and not read["train"] & read["test"]
-    assert hidden.valid.span[0] - hidden.train.span[1] >= WINDOW and hidden.test.span[0] - hidden.valid.span[1] >= WINDOW
+    assert hidden.valid.span[0] - hidden.train.span[1] >= WINDOW
+    assert hidden.test.span[0] - hidden.valid.span[1] >= WINDOW
     assert hidden.test.span[1] == len(tokens)
 
 

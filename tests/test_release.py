@@ -261,10 +261,11 @@ def test_a_corpus_with_a_public_file_releases_no_hidden_text_and_checks_from_it(
     assert text.startswith((shipped / "corpus_public.txt").read_text(encoding="utf-8"))
     student = run(ROOT / "submissions" / "reference", ["lm"], bundle=out / ".harness")
     assert {c.id: c.status for c in student.checks} == {"lm.interface": "passed", "lm.perplexity": "passed"}
-    live = grade(ROOT / "submissions" / "reference", [spec], visibility=("public",))
-    (perplexity,) = [c for c in live.checks if c.id == "lm.perplexity"]
+    live = {c.id: c for c in grade(ROOT / "submissions" / "reference", [spec]).checks}
     (offline,) = [c for c in student.checks if c.id == "lm.perplexity"]
-    assert offline.numbers["perplexity"] == pytest.approx(perplexity.numbers["perplexity"])  # the same split
+    assert offline.numbers["perplexity"] == pytest.approx(live["lm.perplexity"].numbers["perplexity"])  # one split
+    hidden = live["lm.perplexity.hidden"]  # the instructor's grade scores the hidden block, from the whole file
+    assert hidden.status == "passed" and hidden.numbers["perplexity"] != offline.numbers["perplexity"]
 
 
 def test_a_series_csv_with_a_public_file_ships_no_month_of_the_final_holdout(tmp_path):

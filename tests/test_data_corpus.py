@@ -185,6 +185,7 @@ def test_the_ngram_baselines_score_each_window_from_its_own_tokens(folder):
     ({"preprocessing": {"window": 10 ** 9}}, "[dataset]", "training block"),
     ({"preprocessing": {"stride": 0}}, "[dataset.preprocessing].stride", "must be ≥ 1"),
     ({"preprocessing": {"stride": 2.5}}, "[dataset.preprocessing].stride", "must be an integer"),
+    ({"preprocessing": {"stride": WINDOW + 1}}, "[dataset.preprocessing].stride", "longer than the window"),
     ({"preprocessing": {"maxlen": 50}}, "[dataset.preprocessing].maxlen", "not used with layout"),
     ({"sentences": "lines"}, "[dataset].sentences", "not used with layout"),
     ({"layout": "window"}, "[dataset].layout", "did you mean 'windows'"),

@@ -246,6 +246,9 @@ def _corpus_layout(check: _Checker, table: dict, options: dict, pre: dict) -> di
     if "sentences" in table:
         check.error("[dataset].sentences", 'is not used with layout = "windows"',
                     "remove it: windows are cut from the running text")
+    if pre["stride"] is not None and pre["stride"] > pre["window"]:
+        check.error(f"{where}.stride", f"is {pre['stride']}, longer than the window ({pre['window']}): the text between "
+                    "two training windows would never be trained on", "use a stride ≤ window (the default is window)")
     return dict(pre, stride=pre["stride"] or pre["window"])
 
 

@@ -169,7 +169,8 @@ SLIPS = {
                                     "[probs] * num_beams, num_beams, vocab_size, [0] * num_beams, "
                                     "[encoded] * num_beams,"),
                                    {"charlm_course.beam_search": "first_step_from_every_copy", STO: None}),
-    "first_position": (("probs = F.softmax(model(x)[0, -1, :], dim=-1)", "probs = F.softmax(model(x)[0, 0, :], dim=-1)"),
+    "first_position": (("probs = F.softmax(model(x)[0, -1, :], dim=-1)",
+                        "probs = F.softmax(model(x)[0, 0, :], dim=-1)"),
                        {"charlm_course.generate_seq": "first_position"}),
     "logits_as_log_probs": (("log_probs = F.log_softmax(logits[:, -1, :], dim=-1)", "log_probs = logits[:, -1, :]"),
                             {"charlm_course.compute_perplexity": "logits_as_log_probs"}),
@@ -228,7 +229,8 @@ def test_a_slip_is_named_by_the_catalogue_live_and_from_a_release(tasks, release
 ])
 def test_a_perplexity_that_is_not_a_number_fails_saying_what_it_got(tasks, tmp_path, value, words):
     (tmp_path / "charlm_course.py").write_text(
-        "import numpy as np\nimport torch\n\n\ndef compute_perplexity(model, val_inputs, val_targets, batch_size=256):\n"
+        "import numpy as np\nimport torch\n\n\n"
+        "def compute_perplexity(model, val_inputs, val_targets, batch_size=256):\n"
         f"    return {value}\n")
     results = grade(tmp_path, load_tasks(tasks["textbook"]), visibility=("public",))
     check = next(c for c in results.checks if c.id == "charlm_course.compute_perplexity")

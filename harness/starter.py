@@ -355,7 +355,9 @@ def hyperparameters_item(spec: TaskSpec) -> Item | None:
     keys = [k for k in STUDENT_SETTABLE if k in bounds]
     if not keys:
         return None
-    values = ", ".join(f'"{k}": {current(training, k)!r}' for k in keys)
+    shown = {k: current(training, k) for k in keys}
+    shown = {k: v for k, v in shown.items() if v is not None}  # patience of a task without early stopping: unset
+    values = ", ".join(f'"{k}": "{v}"' if isinstance(v, str) else f'"{k}": {v!r}' for k, v in shown.items())
     ranges = ", ".join(bound_text(k, bounds[k]) for k in keys)
     budget = training.get("cpu_budget_s")
     comment = (f"Optional: how the harness trains your model. These are the task's own settings; each value "

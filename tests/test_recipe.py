@@ -344,3 +344,50 @@ def test_a_graded_recipe_with_rmsprop_and_early_stopping_says_which_epoch_it_kep
     assert adam_checks["sentiment.training"].numbers["valid_losses"] == []
     assert "marks" not in adam_figures["sentiment.training"]["data"]
     assert adam_checks["sentiment.training"].numbers["epoch_losses"] != numbers["epoch_losses"]
+
+
+@pytest.mark.parametrize("reply", [
+    {}, {"epoch_kept": "2", "valid_losses": [0.5, 0.4]}, {"epoch_kept": 3, "valid_losses": [0.5, 0.4]},
+    {"epoch_kept": True, "valid_losses": [0.5]}, {"epoch_kept": 1, "valid_losses": ["0.5"]},
+    {"epoch_kept": 10**9, "valid_losses": [0.5]}, {"epoch_kept": 0, "valid_losses": [0.5]},
+])
+def test_a_reply_without_a_sane_epoch_kept_says_nothing_of_one(reply):
+    from harness.checks.trained import epoch_kept
+
+    stopping = {"early_stopping": {"patience": 2, "min_delta": 0.0}, "epochs": 5}
+    assert epoch_kept(reply, stopping) == ""
+    assert epoch_kept({"epoch_kept": 2, "valid_losses": [0.5, 0.25, 0.3], "stopped": "early stopping",
+                       "epochs_done": 3}, stopping) == ("; stopped early after epoch 3 of 5: the validation loss had "
+                                                         "not improved by more than 0 for 2 epochs; kept epoch 2, the "
+                                                         "best validation loss (0.25)")
+
+
+def test_the_students_contract_and_starter_state_the_recipe():
+    from harness.release.contract import hyperparameters_section
+    from harness.starter import hyperparameters_item
+
+    spec = load_spec(ROOT / "tasks" / "sentiment" / "task.toml")
+    assert "Training: Adam, gradients clipped" in hyperparameters_section(spec)
+    spec.training = recipe('[training]\nlr = 0.01\noptimizer = { kind = "rmsprop", alpha = 0.9 }\n'
+                           'schedule = { kind = "step", step_size = 2, gamma = 0.5 }\n'
+                           "early_stopping = { patience = 3 }\n"
+                           '[training.bounds]\noptimizer = ["rmsprop", "sgd"]\npatience = [1, 5]\n')
+    text = hyperparameters_section(spec)
+    assert "Training: RMSprop (alpha 0.9), the learning rate on the step schedule (step_size 2, gamma 0.5)" in text
+    assert ("stopped early when the validation loss has not improved by more than 0 for 3 epochs (validation rows: "
+            "0.1 of the training split), the best epoch's weights kept") in text
+    assert "optimizer = rmsprop, patience = 3" in text and "optimizer one of rmsprop, sgd, patience in [1, 5]" in text
+    code = hyperparameters_item(spec).code
+    assert 'HYPERPARAMETERS = {"optimizer": "rmsprop", "patience": 3}' in code
+
+
+def test_a_key_the_task_leaves_unset_is_left_out_of_the_starter_and_said_unset_in_the_contract():
+    from harness.release.contract import hyperparameters_section
+    from harness.starter import hyperparameters_item
+
+    spec = load_spec(ROOT / "tasks" / "sentiment" / "task.toml")
+    spec.training = recipe("[training]\nlr = 0.01\n[training.bounds]\nlr = [0.001, 0.1]\npatience = [1, 5]\n"
+                           "momentum = [0, 0.9]\n")
+    assert 'HYPERPARAMETERS = {"lr": 0.01}' in hyperparameters_item(spec).code
+    assert "lr = 0.01, momentum = unset, patience = unset" in hyperparameters_section(spec)
+    assert read_hyperparameters({"lr": 0.01}, spec.training) == ({"lr": 0.01}, [])

@@ -465,12 +465,16 @@ def check_training(ctx: Context) -> Verdict:
                    numbers=numbers)
 
 
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def epoch_kept(training: dict, recipe: dict) -> str:
     """Which epoch's weights were kept and why training stopped, in words ("" without early stopping)."""
     stopping, valid = recipe.get("early_stopping"), training.get("valid_losses") or []
     kept = training.get("epoch_kept")
-    if not stopping or not isinstance(kept, int) or not 1 <= kept <= len(valid):
-        return ""
+    if not stopping or not _whole(kept) or not 1 <= kept <= len(valid) or not isinstance(valid[kept - 1], float):
+        return ""  # a reply without them (or forged) says nothing of an epoch kept
     why = (f"; stopped early after epoch {training.get('epochs_done')} of {recipe['epochs']}: the validation loss "
            f"had not improved by more than {stopping['min_delta']:g} for {stopping['patience']} epochs"
            if training.get("stopped") == "early stopping" else "")
@@ -544,7 +548,7 @@ def training_curve(ctx: Context) -> dict:
     figure = {"kind": "lines", "x_label": "batch", "y_label": "training loss", "log_y": False, "smooth": True,
               "series": series, "caption": "Both trained by the harness with the same recipe and seed."}
     kept, ends = training.get("epoch_kept"), training.get("epoch_ends") or []
-    if run["recipe"].get("early_stopping") and isinstance(kept, int) and 1 <= kept <= len(ends):
+    if run["recipe"].get("early_stopping") and _whole(kept) and 1 <= kept <= len(ends) and _whole(ends[kept - 1]):
         figure["marks"] = [{"at": ends[kept - 1] - 1, "label": f"epoch {kept} kept", "who": "student"}]
         stopped = (f"; training stopped early after epoch {training.get('epochs_done')}"
                    if training.get("stopped") == "early stopping" else "")

@@ -166,6 +166,9 @@ def hyperparameters_section(spec: TaskSpec) -> str:
 
 
 def _shown(value) -> str:
+    """A recipe's value in words; None (patience without early stopping, momentum of Adam) is "unset"."""
+    if value is None:
+        return "unset"
     return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 

@@ -391,3 +391,31 @@ def test_a_key_the_task_leaves_unset_is_left_out_of_the_starter_and_said_unset_i
     assert 'HYPERPARAMETERS = {"lr": 0.01}' in hyperparameters_item(spec).code
     assert "lr = 0.01, momentum = unset, patience = unset" in hyperparameters_section(spec)
     assert read_hyperparameters({"lr": 0.01}, spec.training) == ({"lr": 0.01}, [])
+
+
+def test_a_students_run_through_the_worker_stops_early_and_is_scored_on_the_epoch_kept(tmp_path):
+    """lr 0.02 for up to 15 epochs on 1000 reviews: the validation loss turns up and training stops two epochs on."""
+    from harness.grading import grade
+
+    spec, submission = small_sentiment(tmp_path, "early_stopping = { patience = 2 }\n",
+                                       hyper='\nHYPERPARAMETERS = {"lr": 0.02, "epochs": 15}\n')
+    checks = {c.id: c for c in grade(submission, [spec], visibility=("public",)).checks}
+    training = checks["sentiment.training"]
+    numbers, valid = training.numbers, training.numbers["valid_losses"]
+    kept = valid.index(min(valid)) + 1
+    assert training.status == "passed" and numbers["stopped"] == "early stopping"
+    assert numbers["epoch_kept"] == kept and numbers["epochs_done"] == kept + 2 < 15
+    assert (f"stopped early after epoch {kept + 2} of 15: the validation loss had not improved by more than 0 for 2 "
+            f"epochs; kept epoch {kept}, the best validation loss ({min(valid):.4g})") in training.message
+    assert checks["sentiment.accuracy"].status == "passed"
+
+
+def test_a_reference_stopped_early_is_complete_and_one_stopped_by_its_budget_is_not():
+    from harness.checks.trained import ReferenceUnfit, family_of, sane_reference
+
+    spec = load_spec(ROOT / "tasks" / "sentiment" / "task.toml")
+    figures = lambda stopped: {"reference": {"accuracy": 0.9, "macro_f1": 0.9, "training": {  # noqa: E731
+        "stopped": stopped, "epochs_done": 3}}, "classical": {"majority class": {"accuracy": 0.5, "macro_f1": 0.33}}}
+    sane_reference(spec, family_of(spec), figures("early stopping"), "public")
+    with pytest.raises(ReferenceUnfit, match="stopped early on the public split \\(cpu budget, 3 epochs done\\)"):
+        sane_reference(spec, family_of(spec), figures("cpu budget"), "public")

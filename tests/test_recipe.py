@@ -419,3 +419,13 @@ def test_a_reference_stopped_early_is_complete_and_one_stopped_by_its_budget_is_
     sane_reference(spec, family_of(spec), figures("early stopping"), "public")
     with pytest.raises(ReferenceUnfit, match="stopped early on the public split \\(cpu budget, 3 epochs done\\)"):
         sane_reference(spec, family_of(spec), figures("cpu budget"), "public")
+
+
+def test_the_guides_recipe_example_loads_as_it_says():
+    guide = (ROOT / "docs" / "WRITING_TASKS.md").read_text(encoding="utf-8")
+    example = guide.split("early stopping are the recipe's too")[1].split("```toml\n")[1].split("```")[0]
+    r = recipe(example)
+    assert r["optimizer"] == {"kind": "rmsprop", "alpha": 0.9, "eps": 1e-8, "momentum": 0.0, "weight_decay": 0.0}
+    assert r["schedule"] == {"kind": "plateau", "factor": 0.5, "patience": 1, "min_lr": 0.0}
+    assert r["early_stopping"] == {"patience": 3, "min_delta": 0.001} and r["validation_fraction"] == 0.1
+    assert r["bounds"] == {"optimizer": ["adam", "rmsprop", "sgd"], "momentum": [0, 0.99], "patience": [1, 5]}

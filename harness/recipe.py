@@ -70,7 +70,8 @@ PLAIN = {"lr": POSITIVE, "epochs": WHOLE_POSITIVE, "batch_size": WHOLE_POSITIVE,
          "validation_fraction": Rule("a number in (0, 0.5]: the share of the training rows early stopping and the "
                                      "plateau schedule hold out", low=0, high=0.5, low_open=True)}
 #: the parameters of the optimisers, the schedules and early stopping
-PARAMETERS = {"betas": Rule("[b1, b2], each in [0, 1)"), "eps": POSITIVE, "weight_decay": NON_NEGATIVE,
+PARAMETERS = {"betas": Rule("[b1, b2], each in [0, 1)"), "eps": Rule("a number in (0, 1]", low=0, high=1, low_open=True),
+              "weight_decay": Rule("a number in [0, 1]", low=0, high=1),
               "alpha": FRACTION, "momentum": FRACTION, "nesterov": Rule("true or false", flag=True),
               "step_size": WHOLE_POSITIVE, "gamma": Rule("a number in (0, 1]", low=0, high=1, low_open=True),
               "eta_min": NON_NEGATIVE, "factor": Rule("a number in (0, 1)", low=0, high=1, low_open=True, high_open=True),

@@ -70,11 +70,13 @@ PLAIN = {"lr": POSITIVE, "epochs": WHOLE_POSITIVE, "batch_size": WHOLE_POSITIVE,
          "validation_fraction": Rule("a number in (0, 0.5]: the share of the training rows early stopping and the "
                                      "plateau schedule hold out", low=0, high=0.5, low_open=True)}
 #: the parameters of the optimisers, the schedules and early stopping
-PARAMETERS = {"betas": Rule("[b1, b2], each in [0, 1)"), "eps": Rule("a number in (0, 1]", low=0, high=1, low_open=True),
+PARAMETERS = {"betas": Rule("[b1, b2], each in [0, 1)"),
+              "eps": Rule("a number in (0, 1]", low=0, high=1, low_open=True),
               "weight_decay": Rule("a number in [0, 1]", low=0, high=1),
               "alpha": FRACTION, "momentum": FRACTION, "nesterov": Rule("true or false", flag=True),
               "step_size": WHOLE_POSITIVE, "gamma": Rule("a number in (0, 1]", low=0, high=1, low_open=True),
-              "eta_min": NON_NEGATIVE, "factor": Rule("a number in (0, 1)", low=0, high=1, low_open=True, high_open=True),
+              "eta_min": NON_NEGATIVE,
+              "factor": Rule("a number in (0, 1)", low=0, high=1, low_open=True, high_open=True),
               "patience": Rule("a whole number ≥ 0", True, 0), "min_lr": NON_NEGATIVE, "min_delta": NON_NEGATIVE}
 EXAMPLES = {"optimizer": 'optimizer = { kind = "sgd", momentum = 0.9 }',
             "schedule": 'schedule = { kind = "step", step_size = 2, gamma = 0.5 }',
@@ -123,7 +125,8 @@ def _parameter(path: Path, where: str, key: str, value):
     if key == "betas":
         if (not isinstance(value, list) or len(value) != 2 or
                 any(FRACTION.problem(v) for v in value)):
-            raise SpecError(path, where, f"must be [b1, b2], each in [0, 1), got {value!r}", "e.g. betas = [0.9, 0.999]")
+            raise SpecError(path, where, f"must be [b1, b2], each in [0, 1), got {value!r}",
+                            "e.g. betas = [0.9, 0.999]")
         return [float(v) for v in value]
     _check(path, where, PARAMETERS[key], value)
     return value
@@ -224,11 +227,16 @@ def bound_text(key: str, bound) -> str:
 
 def read_hyperparameters(value, training: dict) -> tuple[dict, list[str]]:
     """The usable HYPERPARAMETERS (numbers clamped to their bounds) and the problems with the rest."""
+    from .checks.compare import describe  # the worker's values in words; torch is not needed to load a spec
+
+    def said(v) -> str:
+        return repr(v) if isinstance(v, (str, int, float)) and len(repr(v)) <= 40 else describe(v)
+
     if value is None:
         return {}, []
     bounds = training["bounds"]
     if not isinstance(value, dict):
-        return {}, [f"HYPERPARAMETERS must be a dict like {{'lr': 0.003, 'epochs': 5}}, got {_describe(value)}"]
+        return {}, [f"HYPERPARAMETERS must be a dict like {{'lr': 0.003, 'epochs': 5}}, got {describe(value)}"]
     usable, problems = {}, []
     kind = value.get("optimizer") if value.get("optimizer") in bounds.get("optimizer", ()) else \
         training["optimizer"]["kind"]
@@ -240,10 +248,10 @@ def read_hyperparameters(value, training: dict) -> tuple[dict, list[str]]:
             if v in bounds[key]:
                 usable[key] = v
             else:
-                problems.append(f"HYPERPARAMETERS['optimizer'] = {_describe(v)} is not one this task allows "
+                problems.append(f"HYPERPARAMETERS['optimizer'] = {said(v)} is not one this task allows "
                                 f"({', '.join(bounds[key])}); the harness used {training['optimizer']['kind']}")
         elif not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
-            problems.append(f"HYPERPARAMETERS[{key!r}] must be a number, got {_describe(v)}; it is ignored")
+            problems.append(f"HYPERPARAMETERS[{key!r}] must be a number, got {said(v)}; it is ignored")
         elif key in OPTIMIZER_SETTABLE and key not in OPTIMIZERS[kind]:
             problems.append(f"HYPERPARAMETERS[{key!r}]: {kind} takes no {key}"
                             f"{_others(key, OPTIMIZERS)}; it is ignored")
@@ -279,8 +287,3 @@ def recipe_for(training: dict, hyper: dict) -> dict:
             recipe[key] = value
     recipe["optimizer"] = optimizer
     return recipe
-
-
-def _describe(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else f"a {type(value).__name__}"

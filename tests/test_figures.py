@@ -198,7 +198,8 @@ def test_a_mark_is_a_labelled_line_and_a_bad_one_is_a_note():
     drawing = draw(training_loss() | {"marks": hostile + [{"at": 1}] * 9}, "Loss", "l")
     assert drawing.svg and drawing.notes == [
         "mark 1 is not drawn: at = 1000000000 is not an index of 0..499",
-        "mark 2 is not drawn: at = nan is not an index of 0..499", "mark 3 is not drawn: at = -1 is not an index of 0..499",
+        "mark 2 is not drawn: at = nan is not an index of 0..499",
+        "mark 3 is not drawn: at = -1 is not an index of 0..499",
         "mark 4 is not drawn: at = '3' is not an index of 0..499", "mark 5 is not drawn: it is not a mapping",
         "mark 6 is not drawn: at = None is not an index of 0..499", "only the first 8 of 15 marks are drawn"]
     assert draw(training_loss() | {"marks": "epoch 2"}, "Loss", "l").notes == [

@@ -116,8 +116,9 @@ def test_a_misspelt_figure_suggests_this_tasks_figures(tmp_path):
 
 
 def _value(v) -> str:
-    return (f'"{v}"' if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else f"{v:g}" if isinstance(v, float)
-            else str(v))
+    if isinstance(v, bool):
+        return str(v).lower()
+    return f'"{v}"' if isinstance(v, str) else f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def family_check_table() -> str:
@@ -169,7 +170,8 @@ def recipe_parameters_table() -> str:
     from harness.recipe import PARAMETERS, STUDENT_SETTABLE
     from harness.runtime.recipe import EARLY_STOPPING, OPTIMIZERS, SCHEDULES
 
-    rows = ["| of | parameter | default | must be | a student's `HYPERPARAMETERS` may set it |", "|---|---|---|---|---|"]
+    rows = ["| of | parameter | default | must be | a student's `HYPERPARAMETERS` may set it |",
+            "|---|---|---|---|---|"]
     groups = [*((f"`optimizer` {kind}", params) for kind, params in OPTIMIZERS.items()),
               *((f"`schedule` {kind}", params) for kind, params in SCHEDULES.items() if params),
               ("`early_stopping`", {"patience": None, **EARLY_STOPPING})]
@@ -204,7 +206,7 @@ def test_the_guide_lists_every_training_key_with_its_bound():
     assert table in guide(), "docs/WRITING_TASKS.md, section 7: paste the table `python tests/test_guide.py` prints"
     assert all(f"| `{key}` |" in table for key in [*TRAINING_DEFAULTS, *TRAINING_OPTIONAL])
     parameters = recipe_parameters_table()
-    assert parameters in guide(), "docs/WRITING_TASKS.md, section 7: paste the tables `python tests/test_guide.py` prints"
+    assert parameters in guide(), "docs/WRITING_TASKS.md, section 7: paste the tables python tests/test_guide.py prints"
     for params in [*OPTIMIZERS.values(), *SCHEDULES.values(), EARLY_STOPPING]:
         assert all(f"| `{key}` |" in parameters for key in params)
     assert f"{BUDGET_FACTOR} × the reference model's CPU seconds, at least {BUDGET_FLOOR_S:g}" in table

@@ -139,8 +139,8 @@ def training_split(fam: Family, data, recipe: dict, seed: int) -> tuple[dict, di
     k = max(1, round(float(recipe["validation_fraction"]) * n))
     train, valid = fam.validation_rows(data, n, k, seed)
     if len(train) < 1:
-        raise SpecError("[training]", "validation_fraction", f"holding out {k} of the {n} training rows for "
-                        "validation leaves none to train on", "lower validation_fraction, or give more data")
+        raise SpecError("the task's spec", "[training].validation_fraction", f"holding out {k} of the {n} training "
+                        "rows for validation leaves none to train on", "lower validation_fraction, or give more data")
     return {name: t[train] for name, t in rows.items()}, {name: t[valid] for name, t in rows.items()}
 
 

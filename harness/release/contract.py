@@ -182,7 +182,8 @@ def _optimiser(training: dict) -> str:
     schedule = dict(training.get("schedule") or {"kind": "none"})
     kind = schedule.pop("kind")
     if kind != "none":
-        words += f", the learning rate on the {kind} schedule ({', '.join(f'{k} {_shown(v)}' for k, v in schedule.items())})"
+        said = ", ".join(f"{k} {_shown(v)}" for k, v in schedule.items())
+        words += f", the learning rate on the {kind} schedule ({said})"
     return words
 
 

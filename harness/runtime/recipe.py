@@ -1,4 +1,5 @@
-"""The recipe's choices — optimiser, learning-rate schedule, early stopping — as data, and the torch objects they name.
+"""The recipe's choices — optimiser, learning-rate schedule, early stopping — as data, and the torch objects
+they name.
 
 The tables below are the one statement of each choice's parameters and defaults: the judge validates a spec's
 ``[training]`` against them (harness/recipe.py) and the guide's tables are made from them; the worker builds the

@@ -1,11 +1,11 @@
 """The harness's own training recipe and decoding loops, as program ops.
 
-The student provides a model; the harness owns the loop: optimiser and schedule (recipe.py), loss (padding
-ignored), gradient clipping, seed, early stopping, and the amount of work (epochs). Training is bounded by that work, never by the
-wall clock, so that a busy machine trains exactly what an idle one does; a CPU-time budget is only the
-safety net against a model too slow to grade, and a run it stops says how much of the work was done. The same code trains a student's model in the worker and the
-reference models in the judge, so their figures compare. Everything returned is raw (losses,
-logits, token ids); metrics and verdicts are computed by the judge.
+The student provides a model; the harness owns the loop: optimiser and schedule (recipe.py), loss (padding ignored),
+gradient clipping, seed, early stopping, and the amount of work (epochs). Training is bounded by that work, never by
+the wall clock, so that a busy machine trains exactly what an idle one does; a CPU-time budget is only the safety
+net against a model too slow to grade, and a run it stops says how much of the work was done. The same code trains a
+student's model in the worker and the reference models in the judge, so their figures compare. Everything returned
+is raw (losses, logits, token ids); metrics and verdicts are computed by the judge.
 
 Part of the worker's runtime (``ops.py`` offers these as program ops), so it imports nothing from the harness.
 """

@@ -144,6 +144,14 @@ def test_early_stopping_stops_at_patience_and_restores_the_best_epoch():
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values()))
 
 
+def test_early_stopping_is_the_same_on_every_run():
+    """No clock in it: two runs stop at the same epoch with the same curves and weights (timings aside)."""
+    (a, first), (b, second) = overfitting(patience=3), overfitting(patience=3)
+    timings = ("seconds", "cpu_seconds")
+    assert {k: v for k, v in first.items() if k not in timings} == {k: v for k, v in second.items() if k not in timings}
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
 def test_min_delta_asks_for_a_larger_improvement_and_stops_sooner():
     _, plain = overfitting(patience=2)
     _, strict = overfitting(patience=2, min_delta=0.5)

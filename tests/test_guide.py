@@ -183,6 +183,34 @@ def recipe_parameters_table() -> str:
     return "\n".join(rows)
 
 
+def dataset_table() -> str:
+    """Every [dataset] kind, its family, and the keys of [dataset] and [dataset.preprocessing] it takes with their
+    defaults ("required" where there is none), as harness/data/build.py's KINDS says."""
+    from harness.data.build import KINDS, OPTIONAL_NONE
+
+    def keys(table: dict) -> str:
+        def default(k, v) -> str:
+            if v is None:
+                return "unset" if k in OPTIONAL_NONE else "required"
+            return str(v).lower() if isinstance(v, bool) else _value(v)
+
+        shown = [f"`{k}` ({default(k, v)})" for k, v in table.items()]
+        return ", ".join(shown) or "none"
+
+    rows = ["| `kind` | family | `[dataset]` keys (default) | `[dataset.preprocessing]` keys (default) |",
+            "|---|---|---|---|"]
+    for kind, (fam, options, columns, pre) in KINDS.items():
+        roles = ", ".join(f"{k} = {'unset' if v is None else _value(v)}" for k, v in columns.items())
+        extra = f", `columns` ({roles})" if columns else ""
+        rows.append(f"| `{kind}` | {fam} | {keys(options)}{extra} | {keys(pre)} |")
+    return "\n".join(rows)
+
+
+def test_the_guide_lists_every_dataset_kind_with_its_keys_and_defaults():
+    assert dataset_table() in guide(), \
+        "docs/WRITING_TASKS.md, section 7: paste the table `python tests/test_guide.py` prints"
+
+
 def guide() -> str:
     return GUIDE.read_text(encoding="utf-8")
 
@@ -299,4 +327,4 @@ def test_the_guide_states_what_each_familys_model_is_given_and_returns():
         assert len(fam.expected_shape(spec.data, inputs)) == fam.output.split(")")[0].count(",") + 1
 
 if __name__ == "__main__":  # prints the tables to paste into docs/WRITING_TASKS.md when the code changes
-    print(family_check_table(), training_table(), recipe_parameters_table(), sep="\n\n")
+    print(family_check_table(), training_table(), recipe_parameters_table(), dataset_table(), sep="\n\n")

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import course
-from .spec import SHARED_CONVENTIONS, STUDENT_SETTABLE, TaskSpec
+from .recipe import STUDENT_SETTABLE, bound_text, current
+from .spec import SHARED_CONVENTIONS, TaskSpec
 
 TEMPLATES = Path(__file__).parent / "templates"
 WORKFLOW_TEMPLATE = TEMPLATES / "assignment-workflow.yml"
@@ -357,8 +358,10 @@ def hyperparameters_item(spec: TaskSpec) -> Item | None:
     keys = [k for k in STUDENT_SETTABLE if k in bounds]
     if not keys:
         return None
-    values = ", ".join(f'"{k}": {training[k]!r}' for k in keys)
-    ranges = ", ".join(f"{k} in [{bounds[k][0]:g}, {bounds[k][1]:g}]" for k in keys)
+    shown = {k: current(training, k) for k in keys}
+    shown = {k: v for k, v in shown.items() if v is not None}  # patience of a task without early stopping: unset
+    values = ", ".join(f'"{k}": "{v}"' if isinstance(v, str) else f'"{k}": {v!r}' for k, v in shown.items())
+    ranges = ", ".join(bound_text(k, bounds[k]) for k in keys)
     budget = training.get("cpu_budget_s")
     comment = (f"Optional: how the harness trains your model. These are the task's own settings; each value "
                f"must lie in its bounds ({ranges}){f', and training may use {budget:g} s of CPU' if budget else ''}. "

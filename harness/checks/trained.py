@@ -112,7 +112,7 @@ def run_program(fam: Family, module: str, data, recipe: dict, seed: int, views: 
     ``data``'s training split; default: ``data`` alone, as "public"), under ``out["views"]``."""
     p = Program()
     p.op("manual_seed", seed)
-    model = p.call(f"{module}.build_model", *fam.build_args(data))
+    model = p.op("as_module", p.call(f"{module}.build_model", *fam.build_args(data)), *fam.probe_inputs(data))
     out = {"training": p.op("train", model, fam.training_data(data), {**recipe, "loss": fam.loss, "seed": seed}),
            "views": {name: fam.test_outputs(p, model, d) for name, d in (views or {"public": data}).items()},
            **fam.extra_outputs(p, model, data, seed)}
@@ -364,7 +364,7 @@ def _interface(ctx: Context) -> dict:
     p = Program()
     hyper = p.lookup(f"{module}.HYPERPARAMETERS")
     p.op("manual_seed", ctx.task.seed)
-    model = p.call(f"{module}.build_model", *fam.build_args(data))
+    model = p.op("as_module", p.call(f"{module}.build_model", *fam.build_args(data)), *inputs)
     p.result({"hyper": hyper, "output": p.method(model, "__call__", *inputs),
               "parameters": p.op("count_parameters", model)})
     got = ctx.student(p)

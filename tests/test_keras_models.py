@@ -235,3 +235,70 @@ def test_a_keras_import_where_keras_is_missing_says_how_the_instructor_adds_it(m
     # tensorflow keeps issue 19's words: the harness offers no extra for it (docs/WRITING_TASKS.md says how to add it)
     said = source.explain({"type": "ModuleNotFoundError", "message": "No module named 'tensorflow.keras'"})
     assert said.endswith("code — ask your instructor") and "pip install" not in said
+
+
+# --------------------------------------------------------------------------- graded: what the student reads
+
+
+BLOCKS_KERAS = '''import importlib.abc
+import sys
+
+
+class NoKeras(importlib.abc.MetaPathFinder):
+    """Stands for a grader without keras: its import fails as it does where keras is not installed."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "keras" or name.startswith("keras."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, NoKeras())
+'''
+
+OTHER_BACKEND = '''import os
+
+os.environ["KERAS_BACKEND"] = "jax"  # a notebook's choice of backend
+'''
+
+
+def graded_sentiment(tmp_path: Path, head: str):
+    """submissions/keras/sentiment with ``head`` put before its code, graded live on the sentiment task."""
+    from harness.grading import grade
+    from test_verdicts import SUBMISSIONS, fast_specs, limits_of, overlay
+
+    folder = overlay(SUBMISSIONS / "keras" / "sentiment", tmp_path / "submission")
+    module = folder / "sentiment.py"
+    module.write_text(head + module.read_text())
+    return {c.id: c for c in grade(folder, fast_specs(["sentiment"], limits_of({"limits": {"load_timeout_s": 60}})))
+            .checks}
+
+
+def test_a_keras_import_where_keras_is_missing_is_told_so_on_every_check(tmp_path, monkeypatch):
+    from harness import definitions
+
+    real = definitions.metadata.version
+
+    def version(package):
+        if package == "keras":
+            raise definitions.metadata.PackageNotFoundError(package)
+        return real(package)
+
+    monkeypatch.setattr(definitions.metadata, "version", version)  # the judge's side of a grader without keras
+    checks = graded_sentiment(tmp_path, BLOCKS_KERAS)
+    assert checks and all(c.status == "error" for c in checks.values())
+    message = checks["sentiment.interface"].message
+    assert "No module named 'keras'" in message and "sentiment.py, line " in message
+    assert "keras is not installed where this is graded; the grader runs PyTorch" in message
+    assert message.endswith("ask your instructor, who can add it to the grader with pip install 'harness[keras]'")
+
+
+@needs_keras
+def test_a_submission_choosing_another_keras_backend_is_told_what_the_grader_runs(tmp_path):
+    """Keras imports the backend a notebook names; where it is not installed, that import fails and says what the
+    grader runs (an installed backend other than torch is refused by as_module: the unit test above)."""
+    checks = graded_sentiment(tmp_path, OTHER_BACKEND)
+    assert checks and all(c.status == "error" for c in checks.values())
+    message = checks["sentiment.interface"].message
+    assert "No module named 'jax'" in message and "jax is not installed where this is graded" in message
+    assert "Keras 3." in message  # the grader runs Keras (on torch): named beside PyTorch and numpy

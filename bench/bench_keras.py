@@ -9,7 +9,8 @@ beside the torch equivalent.
    harness's own loop (runtime/training.train) in this process on one thread, for the same architecture twice:
    submissions/reference/sentiment.py's torch model (Embedding 32, LSTM 64, Linear) and
    submissions/keras/sentiment/sentiment.py's Keras one (Embedding 32, LSTM 64, Dense). Prints wall and CPU
-   seconds and the test accuracy of each.
+   seconds and the test accuracy of each. (torch's LSTM has two bias vectors per gate where Keras's has one: 256
+   parameters more, the same model otherwise.)
 
     python bench/bench_keras.py [--repeats 3]
 """

@@ -72,6 +72,8 @@ def test_every_weight_is_a_parameter_before_the_first_step(keras):
     trainable = sum(p.numel() for p in wrapped.parameters() if p.requires_grad)
     assert before < trainable == model.count_params()  # the GRU's and Dense's weights exist only after a call
     assert all(p.dtype == torch.float32 for p in wrapped.parameters() if p.requires_grad)
+    dropped = keras_models.as_module(classifier(keras, dropout=0.5), ids(4))  # its seed state is an int parameter
+    assert ops.OPS["count_parameters"](dropped) == dropped.keras_model.count_params()  # what model.summary() says
     out = wrapped(ids(3))
     assert isinstance(out, torch.Tensor) and out.shape == (3, 2) and out.device.type == "cpu"
 
@@ -302,3 +304,41 @@ def test_a_submission_choosing_another_keras_backend_is_told_what_the_grader_run
     message = checks["sentiment.interface"].message
     assert "No module named 'jax'" in message and "jax is not installed where this is graded" in message
     assert "Keras 3." in message  # the grader runs Keras (on torch): named beside PyTorch and numpy
+
+
+FITS_ITSELF = '''
+import numpy as np
+import keras
+
+
+def fit():
+    """A notebook's own training: compile, fit with a callback on a validation split, as the course teaches."""
+    x = np.random.default_rng(0).integers(1, 30, (320, 6))
+    y = (x[:, -1] > 15).astype("int64")
+    model = keras.Sequential([keras.layers.Embedding(30, 8), keras.layers.GRU(12), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.RMSprop(0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    history = model.fit(x[:256], y[:256], validation_data=(x[256:], y[256:]), epochs=12, batch_size=32,
+                        callbacks=[stop], verbose=0)
+    return model, len(history.history["loss"])
+'''
+
+
+@needs_keras
+def test_a_model_trained_by_keras_fit_in_the_worker_is_run_by_the_harness(tmp_path):
+    """What a student-trained task's fit does with Keras: model.fit with its callbacks in the worker, then the
+    harness predicts with the model it returned, through the same as_module."""
+    sub, scratch = make_submission(tmp_path, FITS_ITSELF)
+    x = ids(200, seed=1)
+    p = Program()
+    p.op("manual_seed", 5)
+    fitted = p.call("cells.fit")
+    model = p.op("as_module", p.op("index", fitted, 0), x[:4])
+    p.result({"epochs": p.op("index", fitted, 1), "logits": p.op("predict", model, [x])})
+    with Sandbox(sub, scratch, Limits(**{**LIMITS, "load_timeout_s": 120, "timeout_s": 120})) as sb:
+        assert sb.load("cells", "cells.py").header["ok"]
+        got = value(sb.run(p.to_json(), p.inputs))
+    assert 1 <= got["epochs"] <= 12
+    accuracy = (got["logits"].argmax(-1) == (x[:, -1] > 15).long()).double().mean()
+    assert got["logits"].shape == (200, 2) and accuracy > 0.9

@@ -199,7 +199,8 @@ OPS = {
     "param_list": _param_list,
     "time_norms": _time_norms,
     "numpy": _numpy,
-    "count_parameters": lambda module: sum(p.numel() for p in module.parameters()),
+    # floating-point ones: a Keras model also holds its dropout's seed state (integers) among its torch parameters
+    "count_parameters": lambda module: sum(p.numel() for p in module.parameters() if p.is_floating_point()),
     **table_model.OPS,
     **training.OPS,
     **keras_models.OPS,

@@ -115,6 +115,26 @@ def test_the_harness_recipe_trains_a_keras_model(keras):
     assert accuracy > 0.9 and not model.training  # predict runs in eval mode: no dropout
 
 
+def test_a_masked_keras_language_model_is_causal_and_trains_on_the_token_loss(keras):
+    """Embedding(mask_zero=True), as course notebooks pad: the recurrent layer skips the padding (0, at the end)."""
+    layers = keras.layers
+    ops.OPS["manual_seed"](2)
+    lm = keras.Sequential([layers.Embedding(30, 8, mask_zero=True), layers.GRU(12, return_sequences=True),
+                           layers.Dense(30)])
+    x = ids(96, 8)
+    x[:, 6:] = 0
+    model = keras_models.as_module(lm, x[:4])
+    report = training.train(model, {"x": x[:, :-1], "y": x[:, 1:]},
+                            {"seed": 2, "lr": 0.02, "batch_size": 32, "epochs": 2, "clip": 1.0, "loss": "tokens"})
+    assert report["stopped"] == "completed" and report["epoch_losses"][-1] < report["epoch_losses"][0]
+    changed = x[:4].clone()
+    changed[:, 4:] = 5
+    model.eval()
+    with torch.no_grad():
+        assert torch.allclose(model(x[:4])[:, :4], model(changed)[:, :4])  # position t reads tokens up to t only
+        assert not torch.allclose(model(x[:4])[:, 4:6], model(changed)[:, 4:6])
+
+
 def test_a_functional_model_of_two_inputs_takes_them_as_the_harness_passes_them(keras):
     layers = keras.layers
     src, tgt = keras.Input(shape=(None,), dtype="int64"), keras.Input(shape=(None,), dtype="int64")

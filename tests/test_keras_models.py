@@ -164,6 +164,24 @@ def test_a_subclassed_keras_model_keeps_its_attributes_and_its_file(keras):
     assert keras_models.source_module(keras_models.as_module(classifier(keras), ids(2))) == ""  # Keras's own class
 
 
+def test_an_error_in_a_keras_layers_call_is_described_without_terminal_escapes(keras):
+    """Keras re-raises an error of a layer's call with its message in bold escape sequences: the description the
+    worker sends (runtime/failures.py) keeps the words and the student's line, not the escapes."""
+    from harness.runtime.failures import describe_exception
+
+    class Reshaper(keras.Model):
+        def call(self, x, training=False):
+            return x.reshape(7, -1)  # a fixed batch size
+
+    try:
+        keras_models.as_module(Reshaper(), ids(4))
+    except Exception as exc:  # noqa: BLE001 - what the worker catches
+        raw, info = str(exc), describe_exception(exc, os.path.dirname(__file__))
+    assert "\x1b" in raw and "\x1b" not in info["message"]
+    assert "shape '[7, -1]' is invalid for input of size 24" in info["message"]
+    assert info["file"] == Path(__file__).name and info["code"].strip().startswith("return x.reshape(7, -1)")
+
+
 def test_a_keras_model_of_another_backend_says_what_to_remove(keras, monkeypatch):
     model = classifier(keras)
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")

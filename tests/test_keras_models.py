@@ -115,6 +115,25 @@ def test_the_harness_recipe_trains_a_keras_model(keras):
     assert accuracy > 0.9 and not model.training  # predict runs in eval mode: no dropout
 
 
+def test_early_stopping_puts_a_keras_models_best_epoch_back(keras):
+    """The recipe's RMSprop and early stopping (runtime/recipe.py) on a Keras model: the best epoch's weights, saved
+    and loaded through the module's state_dict, are the Keras variables the model computes with."""
+    x = ids(192)
+    y = (x[:, -1] > 15).long()
+    y[::3] = 1 - y[::3]  # noisy labels, so that a long training overfits the training rows
+    ops.OPS["manual_seed"](4)
+    model = keras_models.as_module(classifier(keras), x[:4])
+    recipe = {"seed": 4, "lr": 0.05, "batch_size": 16, "epochs": 12, "clip": 1.0, "loss": "classes",
+              "optimizer": {"kind": "rmsprop"}, "early_stopping": {"patience": 2}}
+    valid = {"x": x[128:], "y": y[128:]}
+    report = training.train(model, {"x": x[:128], "y": y[:128]}, recipe, valid)
+    kept = report["epoch_kept"]
+    assert report["stopped"] == "early stopping" and kept < report["epochs_done"]
+    best = min(report["valid_losses"])
+    assert report["valid_losses"][kept - 1] == best
+    assert training.validation_loss(model, valid, "classes", 16) == pytest.approx(best, rel=1e-6)
+
+
 def test_a_masked_keras_language_model_is_causal_and_trains_on_the_token_loss(keras):
     """Embedding(mask_zero=True), as course notebooks pad: the recurrent layer skips the padding (0, at the end)."""
     layers = keras.layers

@@ -19,6 +19,7 @@ import torch
 
 from .contract import ContractError
 
+
 def keras_model(value):
     """``value`` when it is a Keras model (keras imported and ``value`` a ``keras.Model``), else None."""
     keras = sys.modules.get("keras")

@@ -102,11 +102,18 @@ def frameworks_here() -> str:
     return " and ".join([", ".join(found[:-1]), found[-1]] if len(found) > 1 else found) or "Python"
 
 
+#: Frameworks the harness installs as an extra of its own (pyproject.toml): top-level module -> the extra's name.
+EXTRAS = {"keras": "keras"}
+
+
 def not_installed(module: str) -> str:
-    """Why an import of ``module`` cannot work here, in the words of the report."""
+    """Why an import of ``module`` cannot work here, in the words of the report; for a framework the harness offers
+    as an extra, how the instructor installs it."""
     top = module.split(".")[0]
+    extra = EXTRAS.get(top)
+    how = f", who can add it to the grader with pip install 'harness[{extra}]'" if extra else ""
     return (f"{top} is not installed where this is graded; the grader runs {frameworks_here()} code — ask your "
-            "instructor")
+            f"instructor{how}")
 
 
 def missing_module(message: str) -> str | None:

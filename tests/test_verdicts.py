@@ -15,6 +15,7 @@ the student's side finishes.
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
 import tomllib
 from pathlib import Path
 
@@ -129,14 +130,14 @@ def assert_verdict(example: Path, results, expected: dict) -> None:
 def tasks_of(name: str) -> list[str] | None:
     """The tasks an example is graded on (None: all), the same on both sides."""
     kind, _, folder = name.partition("/")
-    if kind == "buggy":
+    if kind in ("buggy", "keras"):
         return [tomllib.loads((SUBMISSIONS / name / "EXPECTED.toml").read_text())["module"]]
     if kind == "broken" or name == "notebook":
         return FUNCTION_TASKS
     return None
 
 
-ALL_EXAMPLES = ["reference", "starter", "notebook"] + [f"{kind}/{p.name}" for kind in ("buggy", "broken")
+ALL_EXAMPLES = ["reference", "starter", "notebook"] + [f"{kind}/{p.name}" for kind in ("buggy", "broken", "keras")
                                                       for p in examples(kind)]
 
 
@@ -211,6 +212,21 @@ def test_broken_submission_costs_only_its_own_checks(example: Path, tmp_path: Pa
         assert all(f"line {expected['line']}" in c.message for c in failing), failing[0].message
 
 
+@pytest.mark.parametrize("example", examples("keras"), ids=lambda p: p.name)
+def test_keras_submission_gets_the_verdicts_of_its_torch_equivalent(example: Path, tmp_path: Path):
+    """The reference's model written in Keras 3: the harness trains it with its recipe and scores it as any module;
+    every check gets the verdict it gets for the torch reference (all pass, EXPECTED.toml)."""
+    needs_keras()
+    results, _ = graded_live(f"keras/{example.name}", tmp_path)
+    assert_verdict(example, results, expected_of(f"keras/{example.name}"))
+    assert results.score == results.max_score > 0
+
+
+def needs_keras() -> None:
+    if importlib.util.find_spec("keras") is None:
+        pytest.skip("keras is not installed here: pip install 'harness[keras]' (the test extra installs it)")
+
+
 def test_reference_scores_full_marks(tmp_path):
     results, specs = graded_live("reference", tmp_path)
     assert [c.id for c in results.checks if c.status != "passed"] == []
@@ -241,5 +257,7 @@ def test_notebook_submission_scores_full_marks_and_reports_skipped_lines(tmp_pat
 @pytest.mark.parametrize("name", ALL_EXAMPLES)
 def test_the_students_side_gives_the_live_public_verdicts(name: str, tmp_path: Path, student_side):
     """Last in this file: each example's public checks on the student's side give what the live run gave."""
+    if name.startswith("keras/"):
+        needs_keras()
     results, specs = graded_live(name, tmp_path)
     assert_same_public_verdicts(results, student_side[name], specs, expected_of(name))

@@ -120,7 +120,7 @@ def run_program(fam: Family, module: str, data, recipe: dict, seed: int, views: 
     ``data``'s training split; default: ``data`` alone, as "public"), under ``out["views"]``."""
     p = Program()
     p.op("manual_seed", seed)
-    model = p.call(f"{module}.build_model", *fam.build_args(data))
+    model = p.op("as_module", p.call(f"{module}.build_model", *fam.build_args(data)), *fam.probe_inputs(data))
     rows, valid = training_split(fam, data, recipe, seed)
     out = {"training": p.op("train", model, rows, {**recipe, "loss": fam.loss, "seed": seed}, valid),
            "views": {name: fam.test_outputs(p, model, d) for name, d in (views or {"public": data}).items()},
@@ -357,7 +357,7 @@ def _interface(ctx: Context) -> dict:
     p = Program()
     hyper = p.lookup(f"{module}.HYPERPARAMETERS")
     p.op("manual_seed", ctx.task.seed)
-    model = p.call(f"{module}.build_model", *fam.build_args(data))
+    model = p.op("as_module", p.call(f"{module}.build_model", *fam.build_args(data)), *inputs)
     p.result({"hyper": hyper, "output": p.method(model, "__call__", *inputs),
               "parameters": p.op("count_parameters", model)})
     got = ctx.student(p)

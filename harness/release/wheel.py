@@ -40,6 +40,7 @@ INCLUDE = ("harness/*.py", "harness/templates/*")
 EXCLUDE = ("harness/release", "harness/starter.py")  # instructor-only: release tools; the starter reads the key
 PACKAGE_DATA = {"harness": ["templates/*"]}          # the non-Python files INCLUDE copies
 DROPPED_DEPENDENCIES = ("distributed",)             # Dask grades a class: the instructor's job
+EXTRAS = ("keras",)   # the instructor's extras a student installs too: pip install 'harness-student[keras]'
 SCRIPTS = {"harness": "harness.cli:main"}
 
 # Whatever the rule says, never in the student's wheel.
@@ -119,7 +120,14 @@ def student_pyproject(repo: Path, version: str) -> str:
              f"description = {s(DESCRIPTION)}"]
     if "requires-python" in project["project"]:
         lines.append(f"requires-python = {s(project['project']['requires-python'])}")
-    lines += ["dependencies = ["] + [f"    {s(d)}," for d in dependencies] + ["]", "", "[project.scripts]"]
+    lines += ["dependencies = ["] + [f"    {s(d)}," for d in dependencies] + ["]", ""]
+    extras = {name: project["project"].get("optional-dependencies", {}).get(name) for name in EXTRAS}
+    missing = [name for name, requirements in extras.items() if not requirements]
+    if missing:
+        raise StudentWheelError(f"pyproject.toml has no [project.optional-dependencies] {', '.join(missing)}: the "
+                                "student's wheel offers the instructor's extras of the same name")
+    lines += ["[project.optional-dependencies]"] + [f"{name} = {s(r)}" for name, r in extras.items()] + [""]
+    lines += ["[project.scripts]"]
     lines += [f"{name} = {s(target)}" for name, target in SCRIPTS.items()]
     lines += ["", "[tool.setuptools.packages.find]", 'include = ["harness", "harness.*"]', "",
               "[tool.setuptools.package-data]"]

@@ -7,7 +7,11 @@ Part of the worker's runtime: it imports nothing from the harness.
 from __future__ import annotations
 
 import os
+import re
 import traceback
+
+#: terminal escape sequences (Keras wraps the message of an error raised in a layer's call in bold ones)
+ESCAPES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def _safe_str(value, limit: int = 4000, convert=str) -> str:
@@ -33,7 +37,7 @@ def describe_exception(exc: BaseException, submission_dir: str) -> dict:
 
 
 def _describe(exc: BaseException, submission_dir: str) -> dict:
-    info = {"type": type(exc).__name__, "message": _safe_str(exc)}
+    info = {"type": type(exc).__name__, "message": ESCAPES.sub("", _safe_str(exc))}
     if isinstance(exc, SystemExit):
         info["message"] = f"the code called sys.exit({_safe_str(exc.code, 200, repr)})"
     where = None

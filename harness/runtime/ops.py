@@ -1,16 +1,19 @@
 """The trusted helper ops a program may use: the plumbing between a check and the code it tests.
 
 Leaf tensors, weight loading, unrolling, gradients, generators, and the ops of ``table_model.py`` (decoding
-tables as ``step`` or as a model), of ``randomness.py`` (seeding the global generators) and of ``training.py``
-(the training recipe). A program names them (``Program.op`` in the judge); the interpreter
+tables as ``step`` or as a model), of ``randomness.py`` (seeding the global generators), of ``training.py``
+(the training recipe) and of ``keras_models.py`` (a Keras model as a module). A program names them
+(``Program.op`` in the judge); the interpreter
 (``interpreter.py``) calls them, in the worker against a submission and in the judge against the answer key.
 They are the harness's own code, never the student's.
 """
 from __future__ import annotations
 
+import random
+
 import torch
 
-from . import randomness, table_model, training
+from . import keras_models, randomness, table_model, training
 from .contract import ContractError
 from .forbidden import PROBE_ATTR
 
@@ -127,6 +130,8 @@ def _generator(seed):
 
 
 def _manual_seed(seed):
+    """Seed torch's generators, and Python's, from which Keras draws the seeds of layers built without one."""
+    random.seed(int(seed))
     torch.manual_seed(int(seed))
 
 
@@ -194,8 +199,10 @@ OPS = {
     "param_list": _param_list,
     "time_norms": _time_norms,
     "numpy": _numpy,
-    "count_parameters": lambda module: sum(p.numel() for p in module.parameters()),
+    # floating-point ones: a Keras model also holds its dropout's seed state (integers) among its torch parameters
+    "count_parameters": lambda module: sum(p.numel() for p in module.parameters() if p.is_floating_point()),
     **table_model.OPS,
     **training.OPS,
+    **keras_models.OPS,
     **randomness.OPS,
 }

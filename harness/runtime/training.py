@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .failures import describe_exception
+from .keras_models import source_module
 from .recipe import COMPLETE, EarlyStopping, build_optimizer, build_schedule
 from .tokens import PAD
 
@@ -268,7 +269,7 @@ def failure(exc: BaseException, model) -> dict:
     fed = exc if isinstance(exc, Fed) else None
     if fed is not None and not fed.returned and fed.__cause__ is not None:
         exc = fed.__cause__
-    home = getattr(sys.modules.get(type(model).__module__), "__file__", None)
+    home = getattr(sys.modules.get(source_module(model)), "__file__", None)
     info = describe_exception(exc, os.path.dirname(os.path.abspath(home)) if isinstance(home, str) else "/nowhere")
     info.pop("traceback", None)
     if fed is not None:

@@ -50,8 +50,11 @@ def install_runtime(root: Path, source: Path = RUNTIME_DIR) -> Path:
 
 
 def worker_environment(home: Path) -> dict:
-    """The whole environment a worker (or the fork server that forks workers) gets: nothing of the judge's."""
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
+    """The whole environment a worker (or the fork server that forks workers) gets: nothing of the judge's. Keras,
+    should the submission import it, runs on torch, on the CPU, and keeps its keras.json in the scratch home
+    (runtime/keras_models.py); setting these costs nothing to a submission that does not."""
+    return {"KERAS_BACKEND": "torch", "KERAS_TORCH_DEVICE": "cpu", "KERAS_HOME": str(home / ".keras"),
+            "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
             "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
             "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
             "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "MPLBACKEND": "Agg", "TORCHINDUCTOR_DETERMINISTIC": "1"}

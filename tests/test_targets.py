@@ -7,11 +7,12 @@ the task shipped before (MASE 1.805), which Holt-Winters (1.014) and the airline
 """
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import pytest
 
-from harness.checks import classification, forecasting  # noqa: F401  (the families the figures below are of)
+from harness.checks import classification, forecasting, language_model  # noqa: F401  (the families the figures below are of)
 from harness.checks.trained import GRADED, choose_target, compared, graded_figure
 
 AIRLINE = {"reference": {"mase": 1.805, "training": {}},
@@ -82,9 +83,44 @@ def test_a_known_optimum_is_a_candidate_and_higher_is_better_figures_rank_the_ot
     assert graded_figure(ctx, "accuracy", "test accuracy").numbers["target"] == {"reference model": 0.90}
 
 
+def test_the_issues_language_model_a_student_behind_kneser_ney_is_not_given_full_points():
+    """The issue's case: an Elman reference at perplexity 14.7, a Kneser-Ney trigram at 5.4, a student LSTM at 9.4
+    (no optimum: a real corpus). Before, 9.4 beat the reference and got full points."""
+    figures = {"reference": {"perplexity": 14.7}, "classical": {"unigram (add-one)": {"perplexity": 30.0},
+                                                                 "trigram (Kneser-Ney)": {"perplexity": 5.4}}}
+    ctx = SimpleNamespace(task=SimpleNamespace(dataset={"kind": "text-corpus"}), view="hidden",
+                          data=SimpleNamespace(optimum={}),
+                          state={"figures:hidden": ("ok", {"perplexity": 9.4}), "baselines:hidden": ("ok", figures)},
+                          options={"target": "best", "full_at": 0.9, "pass_at": 0.5})
+    verdict = graded_figure(ctx, "perplexity", "test perplexity", log_scale=True)
+    assert verdict.numbers["target"] == {"trigram (Kneser-Ney)": 5.4}
+    assert verdict.numbers["relative"] == pytest.approx(math.log(30 / 9.4) / math.log(30 / 5.4))  # on a log scale
+    assert verdict.fraction < 1
+    ctx.options["target"] = "reference"
+    assert graded_figure(ctx, "perplexity", "test perplexity", log_scale=True).fraction == 1
+
+
 def test_figures_that_are_not_finite_numbers_are_never_a_target():
     base = {"reference": {"mase": 1.8}, "classical": {"broken": {"mase": float("nan")}, "none": {"mase": None},
                                                       "flag": {"mase": True}, "text": {"mase": "0.1"}}}
     assert compared(base, None, "mase") == {"reference model": 1.8}
     assert choose_target({"a": 2.0, "b": 1.0}, "best", higher_is_better=False) == "b"
     assert choose_target({"a": 2.0, "b": 1.0}, "best", higher_is_better=True) == "a"
+
+
+def test_the_default_forecasting_reference_reaches_mase_1_on_the_last_24_months_ahead_of_every_baseline():
+    """The answer key's Forecaster (reference_models/models.py) trained by the task's own recipe, on the hidden
+    split (the airline series' last 24 months): MASE at most 1.0, better than Holt-Winters and the airline SARIMA,
+    so it is the target there; and the reference submission, written apart from it, gets full points."""
+    from pathlib import Path
+
+    from harness.grading import grade
+    from harness.spec import load_tasks
+
+    root = Path(__file__).resolve().parents[1]
+    results = grade(root / "submissions" / "reference", load_tasks(names=["forecasting"]))
+    hidden = next(c for c in results.checks if c.id == "forecasting.mase.hidden")
+    reference, classical = hidden.numbers["reference_model"], hidden.numbers["classical"]
+    assert reference <= 1.0 and reference < min(classical["Holt-Winters"], classical["airline SARIMA"])
+    assert hidden.numbers["target"] == {"reference model": reference}
+    assert all(c.points == c.max_points for c in results.checks), [(c.id, c.points, c.message) for c in results.checks]

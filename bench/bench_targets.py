@@ -27,7 +27,8 @@ VIEWS = {"public": "", "hidden": ".hidden"}
 
 def graded(spec):
     """Grade submissions/reference on ``spec`` with an empty cache: (results, seconds, {view: reference training})."""
-    from harness.checks.trained import _cache_path, recipe_for
+    from harness.checks.trained import _cache_path
+    from harness.recipe import recipe_for
     from harness.grading import grade
 
     os.environ["HARNESS_CACHE"] = tempfile.mkdtemp(prefix="harness-bench-cache-")

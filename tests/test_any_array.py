@@ -1,4 +1,5 @@
-"""Any array type is the same answer (issue 19, part 1): harness/checks/compare.py's as_array rule, numpy answer keys
+"""Any array type is the same answer (issue 19, part 1): harness/checks/compare.py's as_array rule, the one reader of
+returned tokens (harness/checks/tables.py's tokens_of and hypotheses_of), numpy answer keys
 live and from a release, and declared cases that pass numpy inputs (harness/checks/declared.py's ``array``).
 
 One assignment, written twice: once with numpy and once with torch, each graded against an answer key of the other
@@ -16,6 +17,7 @@ import torch
 from harness import bundle
 from harness.answers import BundleAnswers, detached
 from harness.checks.compare import IN_WORDS, as_array, mismatch
+from harness.checks.tables import Table, hypotheses_of, tokens_of
 from harness.errors import SpecError
 from harness.grading import grade
 from harness.release import write_release
@@ -332,3 +334,52 @@ def test_an_answer_keys_numpy_values_become_what_the_wire_sends():
     for got in (live, released):
         assert got["a"].dtype == torch.int32 and got["a"].tolist() == [0, 1, 2]
         assert got["b"] == (0.5, ["x", "y"]) and got["c"] == [[1, None]]
+
+
+# --------------------------------------------------------------------------- one reader of returned tokens
+
+TEXT = Table("abc", {}, torch.zeros(3), max_len=2, vocab="abc")
+
+
+@pytest.mark.parametrize("value, want", [
+    ([4, 5, 0], [4, 5, 0]),
+    ((4, 5), [4, 5]),
+    ([], []),
+    (np.array([4, 5], dtype=np.int64), [4, 5]),
+    (np.array([4, 5], dtype=np.uint8), [4, 5]),
+    ([np.int64(4), np.int32(5)], [4, 5]),
+    ([torch.tensor(4), torch.tensor([5])], [4, 5]),
+    ([4, torch.tensor(5), np.int64(6)], [4, 5, 6]),
+    (torch.tensor([4, 5]), [4, 5]),
+    (torch.tensor([], dtype=torch.long), []),
+    (torch.tensor([4.0, 5.0]), None),
+    (np.array([4.0, 5.0]), None),
+    ([4.0, 5.0], None),
+    ([True, False], None),
+    (torch.tensor([True]), None),
+    ([torch.tensor(4.0)], None),
+    ([torch.tensor([4, 5])], None),
+    (torch.tensor([[4, 5]]), None),
+    ("ab", None),
+    (None, None),
+    (4, None),
+])
+def test_one_reader_takes_every_integer_array_type_and_refuses_floats_and_booleans(value, want):
+    assert tokens_of(value) == want
+
+
+def test_text_reads_through_the_vocab_only_when_there_is_one():
+    assert tokens_of("cab", TEXT) == [2, 0, 1]
+    assert tokens_of(["c", "a"], TEXT) == [2, 0]
+    assert tokens_of("cax", TEXT) is None
+    assert tokens_of(np.array([2, 0]), TEXT) == [2, 0]
+
+
+def test_hypotheses_read_rows_pairs_and_texts_and_mark_a_row_that_does_not_read():
+    assert hypotheses_of(np.array([[4, 5], [5, 4]])) == [[4, 5], [5, 4]]
+    assert hypotheses_of([([4, 5], -0.1), (np.array([5]), np.float64(-0.7))]) == [[4, 5], [5]]
+    assert hypotheses_of(["ab", "ba"], TEXT) == [[0, 1], [1, 0]]
+    assert hypotheses_of([[4, 5], [0.5]]) == [[4, 5], None]
+    assert hypotheses_of([]) is None
+    assert hypotheses_of(torch.tensor([4, 5])) is None
+    assert hypotheses_of("ab", TEXT) is None

@@ -106,7 +106,8 @@ def test_the_cache_key_covers_the_source_the_answer_keys_model_comes_from(tmp_pa
     the reference's figures, so it must change the key too, or the old figures would be read back."""
     import shutil
 
-    from harness.checks.trained import _cache_path, recipe_for
+    from harness.checks.trained import _cache_path
+    from harness.recipe import recipe_for
     from harness.spec import load_spec
 
     folder = tmp_path / "tasks" / "forecasting"

@@ -25,8 +25,6 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-import torch
-
 from ..answers import VariantFailed
 from ..runtime.tokens import BOS, EOS
 from ..sandbox.program import Program
@@ -36,20 +34,9 @@ from .compare import as_float, describe
 from .declared import validate_target
 from .diagnose import wrong_output
 from . import model_decoding
-from .tables import BEAM_TABLES, GREEDY_TABLES, NAMES, Table, parse_tables, random_tables, spell, tables_tested
+from .tables import BEAM_TABLES, GREEDY_TABLES, NAMES, Table, parse_tables, random_tables, spell, tables_tested, tokens_of
 
 # --------------------------------------------------------------------------- greedy search
-
-
-def as_tokens(value) -> list[int] | None:
-    """A token list from a list/tuple of ints or a 1-D integer tensor; None if it is neither."""
-    if isinstance(value, torch.Tensor) and value.dim() == 1 and not value.is_floating_point():
-        return [int(t) for t in value]
-    if isinstance(value, (list, tuple)) and all(isinstance(t, int) and not isinstance(t, bool) for t in value):
-        return list(value)
-    if isinstance(value, (list, tuple)) and all(isinstance(t, torch.Tensor) and t.numel() == 1 for t in value):
-        return [int(t) for t in value]
-    return None
 
 
 def searched(ctx: Context) -> tuple[str, str]:
@@ -122,7 +109,7 @@ def judge_greedy(ctx: Context, table: Table) -> Verdict | None:
     program = greedy_program(table, f"{module}.{name}")
     got = ctx.student(program, case=label)
     want = ctx.reference(program)
-    tokens = as_tokens(got)
+    tokens = tokens_of(got)
     if tokens is None:
         return Verdict(False, f"{label}: should return a list of token ids, got {describe(got)}",
                        "return the tokens after bos as a list of ints", {"case": table.about})
@@ -167,7 +154,7 @@ def parse_hypotheses(got) -> tuple[list | None, str]:
     for i, item in enumerate(got):
         if not isinstance(item, (list, tuple)) or len(item) != 2:
             return None, f"hypothesis {i} should be a pair (tokens, score), got {describe(item)}"
-        tokens, score = as_tokens(item[0]), as_float(item[1])
+        tokens, score = tokens_of(item[0]), as_float(item[1])
         if tokens is None:
             return None, f"hypothesis {i}: tokens should be a list of ints, got {describe(item[0])}"
         if score is None:
@@ -308,7 +295,8 @@ def beam_options(target: str = "") -> dict:
                 random_max_len=5, credit=CREDIT, hypotheses=("best", "all"), **model_options())
 
 
-@register("declared.beam", ["{target}"], "a beam search on next-token tables finds the answer key's best hypothesis",
+@register("declared.beam", ["{target}"], "a beam search on next-token tables returns the answer key's best hypothesis "
+          "(and every other one, in order, where the contract asks for all of them)",
           consistent=lambda options: model_decoding.consistent(options, beam=True), **beam_options())
 def check_beam(ctx: Context) -> Verdict:
     hand, randoms = tables_of(ctx, beam=True)

@@ -16,11 +16,8 @@ tripwire's own report of a guard undone at run time comes back as ``forbidden.TA
 from __future__ import annotations
 
 import ast
-import io
 import os
-import re
 import stat
-import tokenize
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.machinery import BYTECODE_SUFFIXES, EXTENSION_SUFFIXES

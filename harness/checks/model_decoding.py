@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import math
 
-import torch
-
 from ..runtime import table_model
 from ..runtime.tokens import BOS, EOS
 from ..sandbox.program import Program
 from . import Context, OptionError, Verdict
 from .compare import describe
 from .diagnose import wrong_output
-from .tables import Table, parse_tables
+from .tables import Table, hypotheses_of, parse_tables, tokens_of
 
 MODEL_CHOICES = {"kind": table_model.KINDS, "input": table_model.INPUTS, "returns": table_model.RETURNS,
                  "positions": table_model.POSITIONS, "dtype": tuple(table_model.DTYPES), "state": (False, True)}
@@ -263,48 +261,6 @@ def call_words(ctx: Context, table: Table, name: str, width: int | None = None, 
 
 
 # --------------------------------------------------------------------------- reading results
-
-
-def tokens_of(value, table: Table) -> list[int] | None:
-    """Token ids from text (with a vocab), a list of ints, or a 1-D integer tensor or array; None otherwise."""
-    if isinstance(value, str):
-        if table.vocab and all(c in table.vocab for c in value):
-            return [table.vocab.index(c) for c in value]
-        return None
-    if hasattr(value, "__array__") and not isinstance(value, torch.Tensor):
-        value = torch.as_tensor(value.__array__())
-    if isinstance(value, torch.Tensor):
-        if value.dim() == 1 and not value.is_floating_point() and value.dtype != torch.bool:
-            return [int(t) for t in value]
-        return None
-    if isinstance(value, (list, tuple)):
-        if all(isinstance(t, int) and not isinstance(t, bool) for t in value):
-            return list(value)
-        if table.vocab and all(isinstance(t, str) and len(t) == 1 for t in value):
-            return tokens_of("".join(value), table)
-        if all(isinstance(t, torch.Tensor) and t.numel() == 1 and not t.is_floating_point() for t in value):
-            return [int(t) for t in value]
-    return None
-
-
-def hypotheses_of(value, table: Table) -> list[list[int]] | None:
-    """Each hypothesis's tokens, best first: rows of a 2-D array, a list of texts or token lists, or of
-    (tokens, score) pairs."""
-    if hasattr(value, "__array__") and not isinstance(value, torch.Tensor):
-        value = torch.as_tensor(value.__array__())
-    if isinstance(value, torch.Tensor):
-        return [tokens_of(row, table) for row in value] if value.dim() == 2 and len(value) else None
-    if not isinstance(value, (list, tuple)) or not value:
-        return None
-    out = []
-    for item in value:
-        tokens = tokens_of(item, table)
-        if tokens is None and isinstance(item, (list, tuple)) and len(item) == 2:
-            tokens = tokens_of(item[0], table)  # (tokens, score)
-        if tokens is None:
-            return None
-        out.append(tokens)
-    return out
 
 
 def seed_problem(ctx: Context, table: Table, got: list[int], want: list[int]) -> tuple[str, str] | None:

@@ -34,11 +34,9 @@ from __future__ import annotations
 
 import itertools
 import math
-import numbers
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from ..errors import SpecError
@@ -50,7 +48,7 @@ from .compare import describe
 from .declared import validate_target
 from .decoding import searched
 from .sampling import chi_square_gof
-from .tables import NAMES, Table, parse_tables
+from .tables import NAMES, Table, hypotheses_of, parse_tables, tokens_of
 
 MAX_STEPS = 3        # max_len of a table this kind enumerates exactly
 MAX_WIDTH = 3        # beam width likewise
@@ -207,43 +205,19 @@ class StepInterface:
 
     def outcome(self, value, table: Table, width: int, ctx: Context | None = None) -> tuple[Outcome | None, str]:
         """The outcome of one run, or None and what is wrong with the value."""
-        value = from_numpy(value)
-        rows = value.tolist() if isinstance(value, torch.Tensor) and value.dim() == 2 else value
-        if not isinstance(rows, (list, tuple)) or len(rows) != width:
+        rows = hypotheses_of(value)
+        if rows is None or len(rows) != width:
             return None, (f"expected {width} hypotheses (a list of (tokens, score) pairs or of token lists), "
                           f"got {describe(value)}")
         found = []
-        for i, row in enumerate(rows):
-            if isinstance(row, (list, tuple)) and len(row) == 2 and (isinstance(row[0], (list, tuple)) or (
-                    isinstance(from_numpy(row[0]), torch.Tensor) and from_numpy(row[0]).dim() == 1)):
-                row = row[0]  # a (tokens, score) pair: the score is not judged here
-            tokens = tokens_of(row)
+        for i, tokens in enumerate(rows):
             if tokens is None:
-                return None, f"hypothesis {i} should be a list of token ids, got {describe(row)}"
+                return None, f"hypothesis {i} should be a list of token ids, got {describe(value[i])}"
             tokens, problem = drawn(tokens, table, returns_seed=False)
             if problem:
                 return None, f"hypothesis {i} {problem}"
             found.append(tuple(tokens))
         return tuple(sorted(found)), ""
-
-
-def from_numpy(value):
-    """A numpy array of numbers as a tensor (as the wire delivers it from the worker; in the judge's own process
-    it arrives as it is), anything else unchanged."""
-    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
-        return torch.from_numpy(value)
-    return value
-
-
-def tokens_of(row) -> list[int] | None:
-    """Token ids from a list of ints or a 1-D integer tensor or array; None otherwise."""
-    row = from_numpy(row)
-    if isinstance(row, torch.Tensor):
-        integer = not row.is_floating_point() and not row.is_complex() and row.dtype != torch.bool
-        return [int(t) for t in row] if row.dim() == 1 and integer else None
-    if isinstance(row, (list, tuple)) and all(isinstance(t, numbers.Integral) and not isinstance(t, bool) for t in row):
-        return [int(t) for t in row]
-    return None
 
 
 def drawn(tokens: list[int], table: Table, returns_seed: bool) -> tuple[list[int], str]:
@@ -331,12 +305,12 @@ class ModelInterface:
     def outcome(self, value, table: Table, width: int, ctx: Context) -> tuple[Outcome | None, str]:
         shape = "texts" if table.vocab else "token lists"
         if self.beam:
-            rows = model_decoding.hypotheses_of(from_numpy(value), table)
+            rows = hypotheses_of(value, table)
             if rows is None or any(r is None for r in rows) or len(rows) != width:
                 return None, (f"expected {width} hypotheses (a 2-D array of ids, a list of {shape} or of (tokens, "
                               f"score) pairs), got {describe(value)}")
         else:
-            row = model_decoding.tokens_of(from_numpy(value), table)
+            row = tokens_of(value, table)
             if row is None:
                 return None, f"expected the sampled {'text' if table.vocab else 'tokens'}, got {describe(value)}"
             rows = [row]

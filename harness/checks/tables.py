@@ -13,12 +13,14 @@ gives a ``vocab`` (each character a token, ids in the vocab's order), with no bo
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import torch
 
 from ..runtime.table_model import prefix_key
 from ..runtime.tokens import BOS, EOS
+from ..runtime.wire import from_numpy
 from ..sandbox.program import Program, Ref
 from . import Context, OptionError, Structured
 
@@ -107,6 +109,59 @@ class Table:
         steps = [f"{self.name(t)} {math.exp(float(self.log_probs(tokens[:i])[t])):.2g}"
                  for i, t in enumerate(tokens) if 0 <= t < self.size]
         return ", then ".join(steps)
+
+
+# --------------------------------------------------------------------------- reading what a search returned
+
+
+def integer_tensor(t: torch.Tensor) -> bool:
+    return not (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool)
+
+
+def token_scalar(value) -> int | None:
+    """One token id: a Python or numpy integer, or an integer tensor or array of one element; None otherwise
+    (booleans and floats are not ids, even 3.0)."""
+    value = from_numpy(value)
+    if isinstance(value, torch.Tensor):
+        return int(value.reshape(())) if integer_tensor(value) and value.numel() == 1 else None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return None
+
+
+def tokens_of(value, table: Table | None = None) -> list[int] | None:
+    """Token ids from one returned sequence, or None when it is not one: a 1-D integer tensor or numpy array,
+    a list or tuple of token ids (each as ``token_scalar`` reads it), or, when the table has a vocab, text or a
+    list of one-character strings. A 2-D value is not a sequence (``hypotheses_of`` reads rows)."""
+    vocab = table.vocab if table is not None else ""
+    value = from_numpy(value)
+    if isinstance(value, str):
+        return [vocab.index(c) for c in value] if vocab and all(c in vocab for c in value) else None
+    if isinstance(value, torch.Tensor):
+        return [int(t) for t in value.tolist()] if value.dim() == 1 and integer_tensor(value) else None
+    if not isinstance(value, (list, tuple)):
+        return None
+    if vocab and value and all(isinstance(c, str) and len(c) == 1 for c in value):
+        return tokens_of("".join(value), table)
+    ids = [token_scalar(t) for t in value]
+    return None if any(t is None for t in ids) else ids
+
+
+def hypotheses_of(value, table: Table | None = None) -> list[list[int] | None] | None:
+    """Each hypothesis's tokens, best first, from the rows of a 2-D array, or a list of sequences or of (tokens,
+    score) pairs; None when the value is none of these, None in place of a hypothesis that does not read."""
+    value = from_numpy(value)
+    if isinstance(value, torch.Tensor):
+        return [tokens_of(row, table) for row in value] if value.dim() == 2 and len(value) else None
+    if not isinstance(value, (list, tuple)) or not value:
+        return None
+    out = []
+    for item in value:
+        tokens = tokens_of(item, table)
+        if tokens is None and isinstance(item, (list, tuple)) and len(item) == 2:
+            tokens = tokens_of(item[0], table)  # (tokens, score)
+        out.append(tokens)
+    return out
 
 
 # --------------------------------------------------------------------------- tables written in task.toml

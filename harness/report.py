@@ -103,12 +103,35 @@ def check_row(check: CheckResult, anchor: str) -> dict:
     for key in PRE_NUMBERS:
         if numbers.get(key) == "":
             numbers.pop(key)
+    compared = comparison_rows(numbers.get("comparison"))
+    if compared:
+        numbers.pop("comparison")
     if numbers:
         details.insert(0, {"label": "Numbers", "text": json.dumps(numbers, indent=2, ensure_ascii=False, default=str)})
     return {"anchor": anchor, "id": check.id, "task": check.task, "status": check.status,
             "icon": STATUS_LOOK.get(check.status, "?"), "points": check.points, "max_points": check.max_points,
             "message": check.message, "hint": check.hint, "hidden": check.visibility != "public",
-            "visibility": check.visibility, "details": details}
+            "visibility": check.visibility, "details": details, "comparison": compared}
+
+
+#: rows a graded figure's comparison may have in the report; a longer list is shown as numbers only
+COMPARISON_ROWS = 20
+
+
+def comparison_rows(rows) -> list[dict]:
+    """A graded figure's ``comparison`` (harness/checks/trained.py): the student's figure beside the reference
+    model's, the optimum's and each classical baseline's, each with the part it plays in the points. Anything but
+    a short list of {label: str, value: number, role: str} rows gives [] (then it stays among the numbers)."""
+    if not isinstance(rows, list) or not 0 < len(rows) <= COMPARISON_ROWS:
+        return []
+    shown = []
+    for row in rows:
+        if not (isinstance(row, dict) and isinstance(row.get("label"), str) and isinstance(row.get("role", ""), str)
+                and isinstance(row.get("value"), (int, float)) and not isinstance(row.get("value"), bool)):
+            return []
+        shown.append({"label": row["label"][:80], "value": f"{float(row['value']):.4g}", "role": row.get("role", "")[:40],
+                      "yours": row.get("role") == "yours"})
+    return shown
 
 
 def fix_row(item: FixItem, rows: dict[int, dict]) -> dict:

@@ -76,13 +76,43 @@ class Seq2SeqAttention(nn.Module):
 
 
 class Forecaster(nn.Module):
-    """Reads a window of scaled values with an LSTM, maps the last state to the whole horizon."""
+    """A monthly series forecast as a careful practitioner does it, with recurrent models throughout.
 
-    def __init__(self, window: int, horizon: int, hidden: int = 32):
+    The model is given the window min-max scaled, x = (y − min) / (max − min), and not the minimum, so the log
+    is taken with a learned shift: z = log(x + c), c > 0 (a Box-Cox-like transform that keeps the season
+    multiplicative). The base is the last season repeated (seasonal naive in z); each member, an LSTM over the
+    window with its level removed, writes the whole horizon's change from that base at once (direct multi-step,
+    no prediction fed back). The members start from their own initial weights (an ensemble of seeds) and their
+    changes are averaged; they train together on the mean's error.
+    """
+
+    def __init__(self, window: int, horizon: int, hidden: int = 16, members: int = 3, season: int = 12):
         super().__init__()
+        if window < season:
+            raise ValueError(f"the window ({window}) must hold a whole season ({season})")
+        self.horizon, self.season = horizon, season
+        self.shift = nn.Parameter(torch.tensor(0.3))  # c = softplus(shift) + 0.001
+        self.members = nn.ModuleList(SeasonalChange(horizon, hidden, season) for _ in range(members))
+
+    def forward(self, x: Tensor) -> Tensor:
+        c = nn.functional.softplus(self.shift) + 1e-3
+        z = torch.log(x.clamp_min(-c.detach() + 1e-3) + c)  # (B, window, 1); clamped: a value below the training minimum
+        last = z[:, -self.season:, 0]  # (B, season)
+        base = last.repeat(1, -(-self.horizon // self.season))[:, :self.horizon]  # (B, horizon)
+        change = torch.stack([member(z) for member in self.members]).mean(0)  # (B, horizon)
+        return torch.exp(base + change) - c
+
+
+class SeasonalChange(nn.Module):
+    """One member of the Forecaster: the window less its last season's mean, through an LSTM, to the horizon."""
+
+    def __init__(self, horizon: int, hidden: int, season: int):
+        super().__init__()
+        self.season = season
         self.rnn = RNNLayer(LSTMCell(1, hidden))
         self.out = nn.Linear(hidden, horizon)
 
-    def forward(self, x: Tensor) -> Tensor:
-        outputs, _ = self.rnn(x)  # (B, window, H)
+    def forward(self, z: Tensor) -> Tensor:
+        level = z[:, -self.season:].mean(1, keepdim=True)  # (B, 1, 1)
+        outputs, _ = self.rnn(z - level)  # (B, window, H)
         return self.out(outputs[:, -1])  # (B, horizon)

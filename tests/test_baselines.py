@@ -9,12 +9,14 @@ import pytest
 
 from harness import metrics as M
 from harness.baselines import (
-    BagOfWordsLogReg,
+    AirlineSarimaForecast,
+    HoltWintersForecast,
     KneserNeyLM,
     MajorityClass,
     NaiveForecast,
     NGramLM,
     SeasonalNaiveForecast,
+    TfidfLogReg,
     UnigramLM,
     WordByWordDictionary,
 )
@@ -52,16 +54,45 @@ def test_airline_series_is_the_known_one() -> None:
         (24, NaiveForecast(), 137.3, 23.6, 4.03),
         (24, SeasonalNaiveForecast(m=12), 77.0, 15.5, 2.49),
         (12, SeasonalNaiveForecast(m=12), 50.7, 10.0, 1.57),
+        (24, HoltWintersForecast(m=12), 32.5, 6.4, 1.01),
+        (24, AirlineSarimaForecast(m=12), 43.2, 8.5, 1.38),
     ],
 )
 def test_forecast_baselines_reproduce_the_metrics_table(
-    holdout: int, model: NaiveForecast | SeasonalNaiveForecast, expected_rmse: float, expected_mape: float, expected_mase: float
+    holdout: int, model, expected_rmse: float, expected_mape: float, expected_mase: float
 ) -> None:
     train, test = AIRLINE[:-holdout], AIRLINE[-holdout:]
     forecast = model.fit(train).predict(holdout)  # multi-step from the end of training
     assert M.rmse(test, forecast) == pytest.approx(expected_rmse, abs=0.1)
     assert M.mape(test, forecast) == pytest.approx(expected_mape, abs=0.1)
     assert M.mase(test, forecast, train) == pytest.approx(expected_mase, abs=0.1)
+
+
+MONTHS = np.arange(72)
+SEASON = 1 + 0.3 * np.sin(2 * np.pi * MONTHS / 12)  # a pure multiplicative season of 12 months
+
+
+def test_holt_winters_continues_a_pure_seasonal_series_exactly() -> None:
+    flat = 100 * SEASON
+    assert np.abs(HoltWintersForecast().fit(flat[:48]).predict(24) - flat[48:]).max() < 1e-6
+    trend = (100 + 2 * MONTHS) * SEASON  # additive trend, multiplicative season: the model's own form
+    assert np.abs(HoltWintersForecast().fit(trend[:48]).predict(24) - trend[48:]).max() < 1e-2
+
+
+def test_the_airline_model_continues_a_log_linear_seasonal_series_exactly() -> None:
+    growth = np.exp(4 + 0.01 * MONTHS) * SEASON  # in logs: a straight line plus a fixed season
+    forecast = AirlineSarimaForecast().fit(growth[:48]).predict(24)
+    assert np.abs(forecast / growth[48:] - 1).max() < 1e-6
+
+
+@pytest.mark.parametrize("model", [HoltWintersForecast(), AirlineSarimaForecast()])
+def test_multiplicative_and_log_models_refuse_values_that_are_not_positive(model) -> None:
+    series = 100 * SEASON
+    series[5] = 0.0
+    with pytest.raises(ValueError, match="needs finite values > 0.*1 that are not"):
+        model.fit(series)
+    with pytest.raises(ValueError, match="needs"):
+        model.fit(100 * SEASON[:20])  # less than two seasons
 
 
 def test_naive_and_seasonal_naive_forecasts() -> None:
@@ -91,24 +122,31 @@ def _reviews(n: int, seed: int) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-def test_bag_of_words_beats_majority_on_a_separable_set() -> None:
+def test_tfidf_beats_majority_on_a_separable_set() -> None:
     train_x, train_y = _reviews(200, seed=0)
     test_x, test_y = _reviews(100, seed=1)
     majority = MajorityClass().fit(train_x, train_y)
     assert set(majority.predict(test_x).tolist()) == {0}
     majority_acc = M.accuracy(test_y, majority.predict(test_x))
     assert majority_acc == pytest.approx(1 - np.mean(test_y))
-    bow = BagOfWordsLogReg().fit(train_x, train_y)
+    bow = TfidfLogReg().fit(train_x, train_y)
     bow_acc = M.accuracy(test_y, bow.predict(test_x))
     assert bow_acc == 1.0 > majority_acc
     assert M.macro_f1(test_y, bow.predict(test_x), labels=[0, 1]) == 1.0
     assert M.macro_f1(test_y, majority.predict(test_x), labels=[0, 1]) < 0.5
 
 
+def test_tfidf_word_pairs_see_a_negation_that_single_words_cannot() -> None:
+    texts = ["good film", "not good film", "bad film", "not bad film"] * 5
+    labels = [1, 0, 0, 1] * 5  # "not" flips the word after it: no weighting of single words separates these
+    assert M.accuracy(labels, TfidfLogReg().fit(texts, labels).predict(texts)) == 1.0
+    assert M.accuracy(labels, TfidfLogReg(ngram_range=(1, 1)).fit(texts, labels).predict(texts)) < 1.0
+
+
 def test_baselines_are_deterministic() -> None:
     texts, labels = _reviews(80, seed=2)
-    a = BagOfWordsLogReg().fit(texts, labels).model.coef_
-    b = BagOfWordsLogReg().fit(texts, labels).model.coef_
+    a = TfidfLogReg().fit(texts, labels).model.coef_
+    b = TfidfLogReg().fit(texts, labels).model.coef_
     assert np.array_equal(a, b)
     assert MajorityClass().fit(["x", "y"], [1, 0]).label_ == 0  # ties: the smallest label
 

@@ -287,12 +287,12 @@ def test_training_bounds_are_low_high_pairs_for_lr_epochs_and_batch_size(tmp_pat
 
 
 @pytest.mark.parametrize("check_id, option, refused", [
-    ("sentiment.accuracy", 'target = "refrence"', "must be one of 'optimum', 'reference', got 'refrence' — did you "
-                                                  "mean 'reference'?"),
-    ("sentiment.macro_f1", 'target = "optimum"', None), ("sentiment.macro_f1", 'target = "best"', "must be one of"),
+    ("sentiment.accuracy", 'target = "refrence"', "must be one of 'best', 'reference', 'optimum', got 'refrence' — "
+                                                  "did you mean 'reference'?"),
+    ("sentiment.macro_f1", 'target = "optimum"', None), ("sentiment.macro_f1", 'target = "strongest"', "must be one of"),
     ("sentiment.accuracy", 'pass_at = "high"', "must be like 0.5"),
 ])
-def test_a_graded_figures_target_is_one_of_the_two_the_guide_names(tmp_path, check_id, option, refused):
+def test_a_graded_figures_target_is_one_of_those_the_guide_names(tmp_path, check_id, option, refused):
     """Before, any string was taken and meant the reference model: a misspelt "optimum" silently changed the target."""
     path = task_copy(tmp_path, "sentiment")
     header = f'[checks."{check_id}"]\n'

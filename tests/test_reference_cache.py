@@ -99,3 +99,25 @@ def test_a_reference_margin_of_zero_or_more_is_accepted(tmp_path, margin, accept
     else:
         with pytest.raises(SpecError, match=r"\[training\].reference_margin: must be 0 or more, got -0.01"):
             load_tasks(tmp_path / "tasks")
+
+
+def test_the_cache_key_covers_the_source_the_answer_keys_model_comes_from(tmp_path):
+    """The answer key of the default course imports its model (reference_models/models.py): a change there changes
+    the reference's figures, so it must change the key too, or the old figures would be read back."""
+    import shutil
+
+    from harness.checks.trained import _cache_path
+    from harness.recipe import recipe_for
+    from harness.spec import load_spec
+
+    folder = tmp_path / "tasks" / "forecasting"
+    shutil.copytree(ROOT / "tasks" / "forecasting", folder)
+    (folder / "model_source.py").write_text("def build_model(window, horizon):\n    return None\n")
+    (folder / "answer_key.py").write_text("import pathlib, sys\nsys.path.insert(0, str(pathlib.Path(__file__).parent))\n"
+                                          "from model_source import build_model  # noqa: E402,F401\n")
+    spec = load_spec(folder / "task.toml")
+    recipe = recipe_for(spec.training, {})
+    before = _cache_path(spec, spec.data, recipe)
+    assert _cache_path(spec, spec.data, recipe) == before  # the same inputs, the same file
+    (folder / "model_source.py").write_text("def build_model(window, horizon):\n    return 1\n")
+    assert _cache_path(spec, spec.data, recipe) != before

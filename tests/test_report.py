@@ -131,3 +131,46 @@ def test_a_report_of_the_current_folder_is_named_after_it(results, tmp_path, mon
     monkeypatch.chdir(tmp_path)
     results.submission = "."
     assert f"<h1>{tmp_path.name}</h1>" in render_report(results)
+
+
+def graded(comparison) -> Results:
+    check = CheckResult("forecasting.mase", "forecasting", "passed", 3.2, 4.0, "holdout MASE 1.700 — …",
+                        numbers={"mase": 1.7, "comparison": comparison})
+    return Results(submission="submissions/alice", harness_version="0.1.0", created="2026-01-01T00:00:00+00:00",
+                   tasks=[TaskResult("forecasting", "Forecasting", "forecasting", "forecasting.py", 3.2, 4.0, "1", "x")],
+                   checks=[check], figures=[], notes=[], environment={}, sandbox={}, seconds=1.0)
+
+
+COMPARISON = [{"label": "Holt-Winters", "value": 1.014, "role": "full points"},
+              {"label": "yours", "value": 1.7, "role": "yours"},
+              {"label": "reference model", "value": 1.805, "role": ""},
+              {"label": "naive (last value)", "value": 4.033, "role": "no points"}]
+
+
+def test_a_graded_figure_is_shown_beside_every_figure_it_is_measured_against():
+    page = render_report(graded(COMPARISON))
+    table = re.search(r'<table class="comparison">(.*?)</table>', page, re.S).group(1)
+    cells = [re.sub(r"<[^>]+>", " ", row).split() for row in re.findall(r"<tr\b.*?</tr>", table, re.S)[1:]]
+    assert [" ".join(c) for c in cells] == ["Holt-Winters 1.014 full points", "yours 1.7",
+                                            "reference model 1.805", "naive (last value) 4.033 no points"]
+    assert '<tr class="yours"><td>yours</td>' in table
+    assert "&#34;comparison&#34;" not in page  # shown as the table, not again among the numbers (escaped JSON)
+
+
+@pytest.mark.parametrize("hostile", [
+    "Holt-Winters 1.0",                                               # not a list
+    [{"label": "Holt-Winters", "value": "1.0", "role": ""}],          # a value that is not a number
+    [{"label": "Holt-Winters", "value": True, "role": ""}],           # a flag is not a figure
+    [{"label": ["x"], "value": 1.0}],                                 # a label that is not text
+    [{"label": "m", "value": 1.0, "role": ""}] * 10_000,              # far longer than any task's list
+    [],
+])
+def test_a_comparison_of_any_other_form_stays_among_the_numbers(hostile):
+    page = render_report(graded(hostile))
+    assert 'class="comparison"' not in page
+    assert "&#34;comparison&#34;" in page  # the numbers' JSON, escaped
+
+
+def test_a_comparison_label_is_escaped():
+    page = render_report(graded([{"label": SCRIPT, "value": 1.0, "role": ""}]))
+    assert SCRIPT not in page and "&lt;script&gt;" in page

@@ -1,6 +1,7 @@
 """The language-model family (next-word prediction): the model maps token ids (B, T) to next-token logits
-(B, T, V); it is scored by corpus perplexity against unigram and Kneser-Ney trigram models, the reference
-model and, when the data's grammar knows it, the optimal perplexity — and only if it is causal: a probe
+(B, T, V); it is scored by corpus perplexity from the add-one unigram model (no points) to the best of an
+interpolated Kneser-Ney trigram model (harness/baselines.py, from counts), the reference model and, when the data's
+grammar knows it, the optimal perplexity (full points) — and only if it is causal: a probe
 changes the later tokens of a batch and looks at the earlier predictions."""
 from __future__ import annotations
 
@@ -107,7 +108,7 @@ def check_causal(ctx: Context) -> Verdict:
                    numbers={"max_change": change})
 
 
-@register("language_model.perplexity", ["build_model"], "test perplexity between the unigram model and the optimum",
+@register("language_model.perplexity", ["build_model"], "test perplexity between the unigram model and the target",
           prepare=baselines, **GRADED)
 def check_perplexity(ctx: Context) -> Verdict:
     verdict = graded_figure(ctx, "perplexity", "test perplexity", log_scale=True, fmt=".3f")

@@ -296,15 +296,40 @@ def _baselines(ctx: Context) -> dict:
 
 
 def _cache_path(spec, data, recipe: dict) -> Path:
-    """One file per everything the figures depend on: the dataset view, seed and recipe, the answer key's source,
-    the harness and torch versions (not the points, tolerances or limits of the spec, nor the students' budget)."""
-    from ..course import ANSWER_KEY, task_sources
+    """One file per everything the figures depend on: the dataset view, seed and recipe, the answer key's source and
+    the source of the module its build_model comes from, the code of the family and of the classical baselines, the
+    harness and torch versions (not the points, tolerances or limits of the spec, nor the students' budget)."""
+    from ..course import ANSWER_KEY, answer_key, task_sources
 
-    answer_key = hashlib.sha256(task_sources(spec.path.parent, (ANSWER_KEY,))).hexdigest() if spec.path else ""
+    answer_key_src = task_sources(spec.path.parent, (ANSWER_KEY,)) if spec.path else b""
+    model_file = _source_file(getattr(answer_key(spec) if spec.path else None, "build_model", None))
+    code = hashlib.sha256(b"".join(_read(f) for f in (model_file, _source_file(type(family_of(spec))),
+                                                       _source_file(_baselines_module())))).hexdigest()
     key = json.dumps({"data": data.fingerprint, "seed": spec.seed, "version": __version__, "torch": torch.__version__,
-                      "answer_key": answer_key, "recipe": recipe},
+                      "answer_key": hashlib.sha256(answer_key_src).hexdigest() if spec.path else "", "code": code,
+                      "recipe": recipe},
                      sort_keys=True)
     return cache_dir() / f"{spec.name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
+
+
+def _source_file(obj) -> Path | None:
+    import inspect
+
+    try:
+        found = inspect.getsourcefile(obj) if obj is not None else None
+    except TypeError:  # a built-in, or an object made at run time
+        return None
+    return Path(found) if found else None
+
+
+def _read(path: Path | None) -> bytes:
+    return b"\0" + (path.read_bytes() if path is not None and path.is_file() else b"")
+
+
+def _baselines_module():
+    from .. import baselines as module
+
+    return module
 
 
 def _read_cache(path: Path) -> dict | None:
@@ -482,40 +507,81 @@ def epoch_kept(training: dict, recipe: dict) -> str:
 
 
 def graded_figure(ctx: Context, name: str, label: str, log_scale: bool = False, fmt: str = ".4g") -> Verdict:
-    """Points between the family's floor for ``name`` (0) and the target (full), as the spec's options say."""
-    baseline_name, higher_is_better = family_of(ctx.task).floors[name]
-    figures = student_figures(ctx)
-    value = figures[name]
+    """Points between the family's floor for ``name`` (0) and the target (full), as the spec's options say: by
+    default the best of the reference model, the optimum where the data's generator knows it, and every classical
+    baseline, so that a model worse than a classical one anyone would try first never gets full points."""
+    floor_name, higher_is_better = family_of(ctx.task).floors[name]
+    value = student_figures(ctx)[name]
     base = baselines(ctx)
-    baseline = base["classical"][baseline_name][name] if baseline_name in base["classical"] else base["reference"][name]
-    optimum = optimum_of(ctx.data, name)
-    target_kind = "optimum" if ctx.options["target"] == "optimum" and optimum is not None else "reference model"
-    target = optimum if target_kind == "optimum" else base["reference"][name]
+    candidates = compared(base, optimum_of(ctx.data, name), name)
+    floor = candidates.get(floor_name, base["reference"][name])
+    target_name = choose_target(candidates, ctx.options["target"], higher_is_better)
+    target = candidates[target_name]
     better = (lambda a, b: a > b) if higher_is_better else (lambda a, b: a < b)  # noqa: E731
     note = ""
-    if not better(target, baseline):
-        # on a small split the reference model can do no better than the spec's baseline: points then run from
-        # the strongest classical baseline it does beat (or, with none, full points for matching it)
-        weaker = [(k, v[name]) for k, v in base["classical"].items()
-                  if isinstance(v.get(name), (int, float)) and better(target, v[name])]
-        note = f" ({baseline_name} does better than the {target_kind} here)"
+    if not better(target, floor):
+        # the chosen target (a reference model on a small split, say) does no better than the floor: points then
+        # run from the strongest candidate it does beat (or, with none, full points for matching it)
+        weaker = [(k, v) for k, v in candidates.items() if better(target, v)]
+        note = f" ({floor_name} does no worse than the {target_name} here)" if floor_name != target_name else ""
         if weaker:
-            baseline_name, baseline = max(weaker, key=lambda kv: kv[1] if higher_is_better else -kv[1])
+            floor_name, floor = max(weaker, key=lambda kv: kv[1] if higher_is_better else -kv[1])
         else:
-            baseline = target
-    rel = metrics.relative_score(value, baseline, target, higher_is_better, log_scale=log_scale)
+            floor = target
+    rel = metrics.relative_score(value, floor, target, higher_is_better, log_scale=log_scale)
     fraction = min(1.0, rel / ctx.options["full_at"]) if ctx.options["full_at"] > 0 else 1.0
-    numbers = {name: value, "baseline": {baseline_name: baseline}, "target": {target_kind: target},
-               "reference_model": base["reference"][name], "optimum": optimum,
-               "classical": {k: v.get(name) for k, v in base["classical"].items()}, "relative": rel}
+    numbers = {name: value, "baseline": {floor_name: floor}, "target": {target_name: target},
+               "reference_model": base["reference"][name], "optimum": optimum_of(ctx.data, name),
+               "classical": {k: v.get(name) for k, v in base["classical"].items()}, "relative": rel,
+               "comparison": comparison(value, candidates, floor_name, target_name, higher_is_better)}
     passed = rel >= ctx.options["pass_at"]
-    message = (f"{label} {value:{fmt}} — {baseline_name} {baseline:{fmt}}, reference model "
-               f"{base['reference'][name]:{fmt}}" + (f", best achievable {optimum:{fmt}}" if optimum is not None else "")
-               + f": {100 * rel:.0f}% of the way from {baseline_name} to the {target_kind}{note}")
+    others = ", ".join(f"{k} {v:{fmt}}" for k, v in ranked(candidates, higher_is_better) if k != floor_name)
+    which = ("the best of them" if ctx.options["target"] == "best" else "the target") + f", {target_name}"
+    message = (f"{label} {value:{fmt}} — {floor_name} {floor:{fmt}}, {others}: {100 * rel:.0f}% of the way from "
+               f"{floor_name} to {which}{note}")
     hint = "" if fraction >= 1 else (
-        f"full points from {100 * ctx.options['full_at']:.0f}% of the way; train longer (HYPERPARAMETERS), "
-        "or change the model's size or cell")
+        f"full points from {100 * ctx.options['full_at']:.0f}% of the way to {target_name} ({target:{fmt}}); train "
+        "longer (HYPERPARAMETERS), or change the model's size or cell")
     return Verdict(passed, message, hint, numbers, fraction=fraction)
+
+
+#: what a graded figure's full points are reached at (``target``; the first is the default): the best of the
+#: reference model, the optimum and the classical baselines; the reference model; the optimum where the data's
+#: generator knows it, else the reference model
+TARGETS = ("best", "reference", "optimum")
+REFERENCE, OPTIMUM = "reference model", "best achievable"
+
+
+def compared(base: dict, optimum, name: str) -> dict[str, float]:
+    """Every figure a student's ``name`` is shown beside: the reference model's, the optimum (when known) and
+    each classical baseline's, by label; a figure that is not a finite number is left out."""
+    found = {REFERENCE: base["reference"].get(name), OPTIMUM: optimum,
+             **{k: v.get(name) for k, v in base["classical"].items() if isinstance(v, dict)}}
+    return {k: float(v) for k, v in found.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+
+
+def ranked(candidates: dict[str, float], higher_is_better: bool) -> list[tuple[str, float]]:
+    """The candidates, best first (ties: in the order given)."""
+    return sorted(candidates.items(), key=lambda kv: -kv[1] if higher_is_better else kv[1])
+
+
+def choose_target(candidates: dict[str, float], target: str, higher_is_better: bool) -> str:
+    """The label of the candidate full points are reached at, for the spec's ``target`` option."""
+    if target == "best":
+        return ranked(candidates, higher_is_better)[0][0]
+    if target == "optimum" and OPTIMUM in candidates:
+        return OPTIMUM
+    return REFERENCE
+
+
+def comparison(value: float, candidates: dict[str, float], floor: str, target: str, higher_is_better: bool) -> list:
+    """The student's figure among the others, best first, each with the part it plays in the points: what the
+    report's table of a graded figure shows."""
+    rows = [{"label": k, "value": v, "role": "full points" if k == target else "no points" if k == floor else ""}
+            for k, v in candidates.items()]
+    rows.append({"label": "yours", "value": float(value), "role": "yours"})
+    return sorted(rows, key=lambda r: -r["value"] if higher_is_better else r["value"])
 
 
 def optimum_of(data, name: str):
@@ -528,9 +594,8 @@ def optimum_of(data, name: str):
 # --------------------------------------------------------------------------- registration
 
 
-#: the options of a graded figure: its target (the first choice is the default), and where points are full and passed
-GRADED = {"target": ("optimum", "reference"), "full_at": 0.9, "pass_at": 0.5}
-REFERENCE_TARGET = ("reference", "optimum")  # GRADED's target with the reference model as the default
+#: the options of a graded figure: its target (TARGETS, the first the default), and where points are full and passed
+GRADED = {"target": TARGETS, "full_at": 0.9, "pass_at": 0.5}
 
 register("trained.interface", ["build_model"], "build_model and the output's shape; HYPERPARAMETERS in bounds",
          prepare=baselines)(check_interface)

@@ -70,7 +70,7 @@ class Translation(Family):
         return {"word-by-word dictionary": {"bleu": metrics.corpus_bleu(hyps, refs).score}}
 
 
-@register("translation.bleu", ["build_model"], "corpus BLEU of greedy decodes between a dictionary and BLEU 100",
+@register("translation.bleu", ["build_model"], "corpus BLEU of greedy decodes between a dictionary and the target",
           prepare=baselines, **GRADED)
 def check_bleu(ctx: Context) -> Verdict:
     verdict = graded_figure(ctx, "bleu", "corpus BLEU", fmt=".1f")

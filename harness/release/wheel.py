@@ -39,7 +39,8 @@ DESCRIPTION = ("The student's side of the sequence-models grading harness: publi
 INCLUDE = ("harness/*.py", "harness/templates/*")
 EXCLUDE = ("harness/release", "harness/starter.py")  # instructor-only: release tools; the starter reads the key
 PACKAGE_DATA = {"harness": ["templates/*"]}          # the non-Python files INCLUDE copies
-DROPPED_DEPENDENCIES = ("distributed",)             # Dask grades a class: the instructor's job
+# Dask grades a class; statsmodels fits the forecasting baselines, whose figures a release records: the instructor's
+DROPPED_DEPENDENCIES = ("distributed", "statsmodels")
 EXTRAS = ("keras",)   # the instructor's extras a student installs too: pip install 'harness-student[keras]'
 SCRIPTS = {"harness": "harness.cli:main"}
 

@@ -263,7 +263,8 @@ def test_junit_is_well_formed_whatever_the_messages_hold():
     root = ET.fromstring(to_junit(sample_results()).split("\n", 1)[1])
     assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("4", "1", "1")
     lstm = root.find("testsuite/testcase[@name='cells.LSTMCell.forward']/failure")
-    assert lstm.get("message").startswith("wrong\ufffd <output>") and "How to fix: swap the gates" in lstm.text
+    # the control character is shown as its escape (harness.results.cut)
+    assert lstm.get("message").startswith("wrong\\x00 <output>") and "How to fix: swap the gates" in lstm.text
     assert root.find("testsuite[@name='cells']").get("timestamp") == "2025-01-02T03:04:05"
 
 
@@ -299,7 +300,7 @@ def test_gradescope_document():
     tests = {t["name"]: t for t in gs["tests"]}
     assert tests["cells.LSTMCell.forward"] == {
         "name": "cells.LSTMCell.forward", "score": 0, "max_score": 3, "status": "failed",
-        "output": "wrong\x00 <output> & \"quotes\"\nline 2\nHow to fix: swap the gates, 100% sure",
+        "output": "wrong\\x00 <output> & \"quotes\"\nline 2\nHow to fix: swap the gates, 100% sure",
         "tags": ["cells"], "visibility": "visible"}
     assert tests["generation.perplexity"]["status"] == "failed"  # an error is a failure to Gradescope
     assert tests["generation.perplexity"]["visibility"] == "hidden"  # the check's own, as its spec says

@@ -5,7 +5,7 @@ values and forecasts the held-out months in one go from the last training window
 """
 from torch import nn
 
-HYPERPARAMETERS = {"lr": 0.005, "epochs": 300, "batch_size": 16}
+HYPERPARAMETERS = {"lr": 0.005, "epochs": 150, "batch_size": 16}
 
 
 def build_model(window: int, horizon: int) -> nn.Module:

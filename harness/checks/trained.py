@@ -28,6 +28,7 @@ import torch
 from .. import __version__, metrics
 from ..errors import SpecError
 from ..sandbox.program import Program
+from ..trained_by import by_student
 from . import Context, ContractBroken, Verdict, register, register_figure
 from .compare import describe
 
@@ -101,6 +102,12 @@ def family_of(spec) -> Family:
     from ..data.build import KINDS
 
     return FAMILIES[KINDS[spec.dataset["kind"]][0]]
+
+
+#: a task trained by the student's own fit ([training] by = "student"): its "run" (ctx, CPU budget, recipe -> the
+#: run's outputs, as student_run's) and its "reference" (ctx, family, module, data, views -> the answer key's raw
+#: outputs, as run_program's), registered by harness/checks/fitted.py
+STUDENT_TRAINED: dict[str, Callable] = {}
 
 
 # --------------------------------------------------------------------------- programs
@@ -252,7 +259,10 @@ def _baselines(ctx: Context) -> dict:
         _read_cache(_cache_path(spec, d, recipe)) is None and same_training(fam, data, d))}
     # the task's answer key (its build_model), named explicitly: a release records these figures, not the raw outputs
     namespace = {module: ctx.answers.namespace[module]}
-    raw = ctx.reference(run_program(fam, module, data, recipe, spec.seed, views), namespace)
+    if by_student(spec):  # the answer key's own fit
+        raw = STUDENT_TRAINED["reference"](ctx, fam, module, data, views)
+    else:
+        raw = ctx.reference(run_program(fam, module, data, recipe, spec.seed, views), namespace)
     for view, view_data in views.items():
         out = view_outputs(raw, view)
         reference = fam.evaluate(view_data, out)
@@ -376,6 +386,10 @@ def student_run(ctx: Context) -> dict:
     """The student's model trained and run on the test inputs of the check's view: once per submission,
     shared by the checks. When the task's checks score both views and the two train on the same data
     (``ctx.state["views"]``), one training run serves both."""
+    if by_student(ctx.task):  # the student's own fit
+        recipe = recipe_for(ctx.task.training, {})
+        return STUDENT_TRAINED["run"](ctx, cpu_budget(ctx, recipe), recipe)
+
     def run():
         spec, module, fam = ctx.task, ctx.task.module, family_of(ctx.task)
         recipe = recipe_for(spec.training, interface(ctx)["usable"])
@@ -416,7 +430,8 @@ def student_figures(ctx: Context) -> dict:
     budget stopped is not scored (its figures would depend on how fast the machine was)."""
     def figures():
         run = student_run(ctx)
-        if run["out"]["training"].get("stopped") == "cpu budget":
+        # a student-trained task's fit stopped by its budget is graded on the predictor it kept (fitted.py)
+        if run["out"]["training"].get("stopped") == "cpu budget" and not by_student(ctx.task):
             raise Unfinished(f"training stopped at the CPU budget after {work_done(run)}, so the model's figures "
                              "are not scored")
         return family_of(ctx.task).evaluate(ctx.data, run["out"])
@@ -502,8 +517,9 @@ def graded_figure(ctx: Context, name: str, label: str, log_scale: bool = False, 
     message = (f"{label} {value:{fmt}} — {baseline_name} {baseline:{fmt}}, reference model "
                f"{base['reference'][name]:{fmt}}" + (f", best achievable {optimum:{fmt}}" if optimum is not None else "")
                + f": {100 * rel:.0f}% of the way from {baseline_name} to the {target_kind}{note}")
+    how = "in your fit" if by_student(ctx.task) else "(HYPERPARAMETERS)"
     hint = "" if fraction >= 1 else (
-        f"full points from {100 * ctx.options['full_at']:.0f}% of the way; train longer (HYPERPARAMETERS), "
+        f"full points from {100 * ctx.options['full_at']:.0f}% of the way; train longer {how}, "
         "or change the model's size or cell")
     return Verdict(passed, message, hint, numbers, fraction=fraction)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from . import randomness, table_model, training
+from . import fitting, randomness, table_model, training
 from .contract import ContractError
 from .forbidden import PROBE_ATTR
 
@@ -197,5 +197,6 @@ OPS = {
     "count_parameters": lambda module: sum(p.numel() for p in module.parameters()),
     **table_model.OPS,
     **training.OPS,
+    **fitting.OPS,
     **randomness.OPS,
 }

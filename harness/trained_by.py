@@ -1,0 +1,62 @@
+"""Who trains a trained task's model: ``[training] by``, read and checked when the spec loads.
+
+``"harness"`` (the default): the harness trains the student's ``build_model`` with the spec's recipe
+(harness/checks/trained.py). ``"student"``: the student's own ``fit(train, valid, budget)`` trains, and its checks
+need ``fit`` where the family's need ``build_model`` (harness/checks/fitted.py grades it).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from .errors import SpecError
+
+BY = ("harness", "student")
+#: the [training] keys of a student-trained task: the rest are the harness's recipe, which its fit does not follow
+STUDENT_KEYS = ("by", "cpu_budget_s", "reference_margin")
+
+
+def by_student(spec) -> bool:
+    """Whether the student's own ``fit`` trains this task's model."""
+    return bool(spec.training) and spec.training.get("by") == "student"
+
+
+def read_by(path, table) -> tuple[dict, str]:
+    """``[training] by`` and the rest of the table for the recipe's own validation. A student-trained task may set
+    only ``STUDENT_KEYS``: a recipe its students do not follow would be a rule nobody is graded by."""
+    if not isinstance(table, dict) or "by" not in table:
+        return table, "harness"
+    table = dict(table)
+    by = table.pop("by")
+    if by not in BY:
+        raise SpecError(path, "[training].by", f"must be one of {', '.join(map(repr, BY))}, got {by!r}",
+                        '"harness" trains build_model with the recipe; "student" calls the student\'s fit')
+    if by == "student":
+        for key in table:
+            if key not in STUDENT_KEYS:
+                raise SpecError(path, f"[training].{key}", "is the harness's recipe, and a student-trained task's fit "
+                                "chooses its own training", f"remove it; a student-trained task takes "
+                                f"{', '.join(STUDENT_KEYS)}")
+    return table, by
+
+
+#: the prefix of the checks only a student-trained task has (``fitted.fit``: its ``<task>.fit``)
+CHECKS_PREFIX = "fitted"
+#: the checks of build_model alone: a student-trained task has fitted.fit instead
+BUILD_MODEL_CHECKS = ("trained.interface", "trained.training")
+#: the families whose student-trained tasks are graded (their data has a validation split for fit, and tests)
+FAMILIES = ("classification", "language_model")
+
+
+def student_definitions(path, checks: list, definitions: dict, family: str) -> dict:
+    """A student-trained task's check definitions: each needs ``fit`` where a harness-trained one needs
+    ``build_model``. The checks of build_model alone (interface, training) are refused, naming ``fit``'s."""
+    if family not in FAMILIES:
+        raise SpecError(path, "[training].by", f'"student" is not available for the {family} family yet (only '
+                        f"{', '.join(FAMILIES)})", 'remove it: the harness trains build_model with the recipe')
+    for check in checks:
+        if check.definition in BUILD_MODEL_CHECKS:
+            raise SpecError(path, f'[checks."{check.id}"]', "tests build_model, which a student-trained task "
+                            "does not have", f'use [checks."{check.id.rpartition(".")[0]}.fit"]: fit returns a '
+                            "predictor within its budget")
+    return {k: dataclasses.replace(d, needs=tuple("fit" if n == "build_model" else n for n in d.needs))
+            for k, d in definitions.items()}

@@ -1,0 +1,301 @@
+"""Student-trained tasks ([training] by = "student"): the student's fit(train, valid, budget) trains in the worker,
+its predictor is called on the test inputs only after fit has returned, and the judge computes every figure.
+
+Each submission below is a fixture with the verdict it deserves beside it. Only the budget cases depend on time,
+and they loop forever, so the budget always ends them however busy the machine is.
+"""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness.grading import grade
+from harness.spec import SpecError, load_spec
+
+SPEC = """\
+[task]
+name = "reviews"
+title = "Reviews, trained by the student"
+module = "reviews"
+seed = 11
+
+[interface]
+names = ["fit"]
+
+[dataset]
+kind = "synthetic-sentiment"
+seed = 11
+noise = 0.05
+train_size = 400
+valid_size = 100
+test_size = 200
+
+[training]
+by = "student"
+cpu_budget_s = {budget}
+
+[limits]
+cpu_s = {cpu_s}
+
+[checks."reviews.fit"]
+points = 1
+[checks."reviews.learns"]
+points = 1
+[checks."reviews.accuracy"]
+points = 4
+"""
+
+HIDDEN = """\
+seed = 61403
+[checks."reviews.accuracy"]
+points = 4
+"""
+
+# the answer key's fit, and the model the good submissions share
+MODEL = """\
+import torch
+from torch import nn
+
+
+class Classifier(nn.Module):
+    def __init__(self, vocab_size, num_classes, cell=nn.LSTM):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, 32, padding_idx=0)
+        self.rnn = cell(32, 64, batch_first=True)
+        self.out = nn.Linear(64, num_classes)
+
+    def forward(self, ids):
+        outputs, _ = self.rnn(self.embed(ids))
+        return self.out(outputs[:, -1])
+
+
+def train_epoch(model, opt, x, y):
+    for i in range(0, len(x), 32):
+        loss = nn.functional.cross_entropy(model(x[i:i + 32]), y[i:i + 32])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+"""
+
+ANSWER_KEY = MODEL + """
+
+def fit(train, valid, budget):
+    model = Classifier(train["vocab_size"], train["num_classes"])
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for epoch in range(8):
+        train_epoch(model, opt, train["x"], train["y"])
+    return model
+"""
+
+
+def write_task(root: Path, budget: float, cpu_s: int = 600) -> Path:
+    folder = root / "tasks" / "reviews"
+    folder.mkdir(parents=True)
+    (folder / "task.toml").write_text(SPEC.format(budget=budget, cpu_s=cpu_s))
+    (folder / "hidden.toml").write_text(HIDDEN)
+    (folder / "answer_key.py").write_text(ANSWER_KEY)
+    return folder / "task.toml"
+
+
+@pytest.fixture(scope="module")
+def task(tmp_path_factory):
+    return load_spec(write_task(tmp_path_factory.mktemp("roomy"), budget=120))
+
+
+@pytest.fixture(scope="module")
+def tight(tmp_path_factory):
+    """A budget of 2 CPU seconds, and a worker whose hard CPU limit is 8 s (for a fit that silences the timer)."""
+    return load_spec(write_task(tmp_path_factory.mktemp("tight"), budget=2, cpu_s=8))
+
+
+def graded(spec, tmp_path: Path, code: str, visibility=("public",)) -> dict:
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "reviews.py").write_text(code)
+    results = grade(folder, [spec], visibility=visibility)
+    return {c.id: c for c in results.checks}
+
+
+# --------------------------------------------------------------------------- what deserves to pass
+
+
+def test_the_answer_keys_fit_passes_on_both_splits(task, tmp_path):
+    checks = graded(task, tmp_path, ANSWER_KEY, visibility=("public", "after_due_date"))
+    assert all(c.status == "passed" for c in checks.values()), {k: c.message for k, c in checks.items()}
+    assert checks["reviews.fit"].message.startswith("fit returned a predictor after ")
+    # the same code and seed as the reference: the same figures, on the public split and on the hidden one
+    for view in ("reviews.accuracy", "reviews.accuracy.hidden"):
+        numbers = checks[view].numbers
+        assert numbers["accuracy"] == numbers["reference_model"] > 0.7, numbers
+
+
+def test_a_gru_returned_as_a_numpy_function_passes(task, tmp_path):
+    """Another architecture, trained otherwise, and a predictor that is a function returning numpy arrays."""
+    code = MODEL + textwrap.dedent("""
+    def fit(train, valid, budget):
+        model = Classifier(train["vocab_size"], train["num_classes"], cell=nn.GRU)
+        opt = torch.optim.RMSprop(model.parameters(), lr=0.003)
+        x, y = train["x"].numpy(), train["y"].numpy()      # plain numpy works as well
+        best, best_acc = None, -1.0
+        for epoch in range(10):
+            train_epoch(model, opt, torch.from_numpy(x), torch.from_numpy(y))
+            with torch.no_grad():
+                acc = (model(valid["x"]).argmax(-1) == valid["y"]).float().mean().item()
+            if acc > best_acc:
+                best_acc = acc
+                budget.keep(model)
+                best = budget.kept
+
+        def predict(ids):
+            with torch.no_grad():
+                return best(ids).numpy()
+        return predict
+    """)
+    checks = graded(task, tmp_path, code)
+    assert {k: c.status for k, c in checks.items()} == dict.fromkeys(checks, "passed"), \
+        {k: c.message for k, c in checks.items()}
+    assert checks["reviews.accuracy"].numbers["accuracy"] > 0.7
+
+
+def test_an_untrained_model_scores_low(task, tmp_path):
+    code = MODEL + textwrap.dedent("""
+    def fit(train, valid, budget):
+        return Classifier(train["vocab_size"], train["num_classes"])
+    """)
+    checks = graded(task, tmp_path, code)
+    assert checks["reviews.fit"].status == "passed"
+    assert checks["reviews.learns"].status == "failed"
+    assert "at the level of always predicting the majority class" in checks["reviews.learns"].message
+    assert checks["reviews.accuracy"].points < 1.0
+    assert "train longer in your fit" in checks["reviews.accuracy"].hint
+
+
+# --------------------------------------------------------------------------- what fit returns
+
+
+BAD_PREDICTORS = {
+    "none": ("return None", "fit returned None; it must return the trained predictor"),
+    "not callable": ("return {'model': 1}", "fit returned a dict; it must return the trained predictor"),
+    "wrong shape": ("return lambda ids: torch.zeros(len(ids))",
+                    "your predictor returned shape ({n},) for inputs ({n}, {t}); expected ({n}, 2)"),
+    "class ids": ("return lambda ids: torch.zeros(len(ids), 2, dtype=torch.long)",
+                  "your predictor returned int64 values; it must return floats"),
+    "object array": ("return lambda ids: np.array([[None, 1.0]] * len(ids), dtype=object)",
+                     "your predictor returned a numpy array of dtype object; it must return floats"),
+    "huge": ("return lambda ids: torch.zeros(1, 1).expand(len(ids), 10**9)",
+             "your predictor returned shape ({n}, 1000000000) for inputs ({n}, {t}); expected ({n}, 2)"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_PREDICTORS))
+def test_a_predictor_the_contract_does_not_allow_is_refused_saying_what_it_was(task, tmp_path, case):
+    body, words = BAD_PREDICTORS[case]
+    checks = graded(task, tmp_path, f"import numpy as np\nimport torch\n\n\ndef fit(train, valid, budget):\n    {body}\n")
+    shape = tuple(task.data.test.ids.shape)
+    words = words.format(n=shape[0], t=shape[1])
+    assert checks["reviews.fit"].status == "failed", checks["reviews.fit"].message
+    assert words in checks["reviews.fit"].message, checks["reviews.fit"].message
+    assert checks["reviews.accuracy"].points == 0 and words in checks["reviews.accuracy"].message
+
+
+def test_nan_logits_cost_the_figures_saying_how_many(task, tmp_path):
+    checks = graded(task, tmp_path, textwrap.dedent("""\
+        import torch
+
+
+        def fit(train, valid, budget):
+            return lambda ids: torch.full((len(ids), 2), float("nan"))
+        """))
+    assert checks["reviews.fit"].status == "passed"  # the outputs have the contract's shape and type
+    assert checks["reviews.accuracy"].status == "failed"
+    assert f"test logits: {2 * len(task.data.test.labels)} values are NaN or infinite" in checks["reviews.accuracy"].message
+
+
+def test_a_fit_that_raises_is_reported_with_its_error(task, tmp_path):
+    checks = graded(task, tmp_path, textwrap.dedent("""\
+        def fit(train, valid, budget):
+            return train["labels"]
+        """))
+    assert checks["reviews.fit"].status == "error"
+    assert "KeyError: 'labels'" in checks["reviews.fit"].message
+
+
+# --------------------------------------------------------------------------- the budget
+
+FOREVER = MODEL + """
+def fit(train, valid, budget):
+    model = Classifier(train["vocab_size"], train["num_classes"])
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    while True:                      # never stops by itself: the budget ends it
+        try:
+            train_epoch(model, opt, train["x"], train["y"])
+        except Exception:            # does not catch the budget's stop
+            pass
+        KEEP
+"""
+
+
+def test_a_fit_past_its_budget_is_graded_on_the_predictor_it_kept(tight, tmp_path):
+    checks = graded(tight, tmp_path, FOREVER.replace("KEEP", "budget.keep(model)"))
+    fit = checks["reviews.fit"]
+    assert fit.status == "failed"
+    assert fit.message.startswith("fit used its budget of 2 CPU seconds and was stopped; graded the predictor it "
+                                  "kept at "), fit.message
+    assert fit.numbers["graded"] == "kept" and fit.numbers["keeps"] >= 1
+    accuracy = checks["reviews.accuracy"]
+    assert accuracy.status in ("passed", "failed") and accuracy.numbers["accuracy"] > 0  # scored
+
+
+def test_a_fit_past_its_budget_that_kept_nothing_gets_nothing_and_is_told_how_to_keep(tight, tmp_path):
+    checks = graded(tight, tmp_path, FOREVER.replace("KEEP", "pass"))
+    fit = checks["reviews.fit"]
+    assert fit.status == "failed" and fit.points == 0
+    assert fit.message == ("fit used its budget of 2 CPU seconds and was stopped; it kept no predictor, so nothing is "
+                           "graded")
+    assert "budget.keep(model)" in fit.hint
+    for check in ("reviews.learns", "reviews.accuracy"):
+        assert checks[check].points == 0 and checks[check].message.startswith("not scored: fit used its budget")
+
+
+def test_a_fit_that_catches_the_budgets_stop_only_meets_the_hard_limit(tight, tmp_path):
+    checks = graded(tight, tmp_path, textwrap.dedent("""\
+        def fit(train, valid, budget):
+            while True:
+                try:
+                    while True:
+                        pass
+                except BaseException:
+                    budget.keep(lambda ids: None)
+        """))
+    fit = checks["reviews.fit"]
+    assert fit.status == "error" and fit.points == 0
+    assert "CPU time limit" in fit.message and "a fit that catches BudgetSpent" in fit.message, fit.message
+
+
+# --------------------------------------------------------------------------- the spec
+
+
+@pytest.mark.parametrize("training, words", [
+    ('by = "students"', "[training].by: must be one of 'harness', 'student', got 'students'"),
+    ('by = "student"\nepochs = 3', "[training].epochs: is the harness's recipe"),
+])
+def test_the_training_table_of_a_student_trained_task_is_checked(tmp_path, training, words):
+    path = write_task(tmp_path, 60)
+    text = path.read_text().replace('by = "student"\ncpu_budget_s = 60', training)
+    path.write_text(text)
+    with pytest.raises(SpecError) as refused:
+        load_spec(path)
+    assert words in str(refused.value)
+
+
+def test_build_models_checks_are_refused_in_a_student_trained_task_and_fit_in_a_harness_trained_one(tmp_path):
+    path = write_task(tmp_path, 60)
+    text = path.read_text()
+    path.write_text(text + '[checks."reviews.training"]\npoints = 1\n')
+    with pytest.raises(SpecError, match=r'reviews.training.*does not have.*use \[checks."reviews.fit"\]'):
+        load_spec(path)
+    path.write_text(text.replace('by = "student"\n', "").replace("cpu_budget_s = 60\n", ""))
+    with pytest.raises(SpecError, match=r'\[checks."reviews.fit"\]: unknown check id'):
+        load_spec(path)

@@ -299,3 +299,149 @@ def test_build_models_checks_are_refused_in_a_student_trained_task_and_fit_in_a_
     path.write_text(text.replace('by = "student"\n', "").replace("cpu_budget_s = 60\n", ""))
     with pytest.raises(SpecError, match=r'\[checks."reviews.fit"\]: unknown check id'):
         load_spec(path)
+
+
+# --------------------------------------------------------------------------- cheats the hidden split and the probe defeat
+
+
+def test_a_fit_that_answers_the_validation_labels_it_was_given_is_found_out_by_the_hidden_split(task, tmp_path):
+    """fit keeps valid's labels and returns them for any row it has seen there: on the public split, whose rows are
+    the validation rows here, it looks perfect; on the hidden split it has only its (untrained) model."""
+    code = MODEL + textwrap.dedent("""
+    def fit(train, valid, budget):
+        model = Classifier(train["vocab_size"], train["num_classes"])
+        seen = {tuple(row.tolist()): int(label) for row, label in zip(valid["x"], valid["y"])}
+
+        def predict(ids):
+            with torch.no_grad():
+                logits = model(ids)
+            for i, row in enumerate(ids):
+                if tuple(row.tolist()) in seen:
+                    logits[i] = torch.nn.functional.one_hot(torch.tensor(seen[tuple(row.tolist())]), 2) * 10.0
+            return logits
+        return predict
+    """)
+    public = load_spec(write_task(tmp_path / "public-is-valid", budget=120))
+    public.data.test = public.data.valid  # the public checks score what fit was given (a data file's public view)
+    checks = graded(public, tmp_path, code, visibility=("public", "after_due_date"))
+    assert checks["reviews.accuracy"].numbers["accuracy"] == 1.0
+    assert checks["reviews.accuracy.hidden"].numbers["accuracy"] < 0.7
+    assert checks["reviews.accuracy.hidden"].points < checks["reviews.accuracy.hidden"].max_points / 2
+
+
+LM_SPEC = """\
+[task]
+name = "words"
+title = "Next word, trained by the student"
+module = "words"
+seed = 12
+
+[interface]
+names = ["fit"]
+
+[dataset]
+kind = "synthetic-grammar"
+seed = 12
+train_size = 300
+valid_size = 60
+test_size = 100
+
+[training]
+by = "student"
+cpu_budget_s = 120
+
+[checks."words.fit"]
+points = 1
+[checks."words.causal"]
+points = 2
+[checks."words.perplexity"]
+points = 5
+"""
+
+LM_KEY = """\
+import torch
+from torch import nn
+
+
+class WordLM(nn.Module):
+    def __init__(self, vocab_size):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, 32, padding_idx=0)
+        self.rnn = nn.GRU(32, 64, batch_first=True)
+        self.out = nn.Linear(64, vocab_size)
+
+    def forward(self, ids):
+        return self.out(self.rnn(self.embed(ids))[0])
+
+
+def fit(train, valid, budget):
+    model = WordLM(train["vocab_size"])
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    x, y = train["x"], train["y"]
+    for epoch in range(6):
+        for i in range(0, len(x), 32):
+            logits = model(x[i:i + 32])
+            loss = nn.functional.cross_entropy(logits.flatten(0, 1), y[i:i + 32].flatten(), ignore_index=0)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return model
+"""
+
+
+@pytest.fixture(scope="module")
+def words(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("words") / "tasks" / "words"
+    folder.mkdir(parents=True)
+    (folder / "task.toml").write_text(LM_SPEC)
+    (folder / "answer_key.py").write_text(LM_KEY)
+    return load_spec(folder / "task.toml")
+
+
+def graded_lm(spec, tmp_path: Path, code: str) -> dict:
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "words.py").write_text(code)
+    return {c.id: c for c in grade(folder, [spec], visibility=("public",)).checks}
+
+
+def test_a_student_trained_language_model_is_causal_and_scored(words, tmp_path):
+    checks = graded_lm(words, tmp_path, LM_KEY)
+    assert {k: c.status for k, c in checks.items()} == dict.fromkeys(checks, "passed"), \
+        {k: c.message for k, c in checks.items()}
+    assert checks["words.perplexity"].numbers["perplexity"] == checks["words.perplexity"].numbers["reference_model"]
+
+
+def test_a_predictor_that_reads_the_next_token_fails_causal_and_earns_no_perplexity(words, tmp_path):
+    """Near-perfect perplexity from the input itself: logits that point at the token after each position."""
+    code = textwrap.dedent("""
+    import torch
+
+
+    def fit(train, valid, budget):
+        vocab = train["vocab_size"]
+
+        def predict(ids):
+            following = torch.cat([ids[:, 1:], torch.zeros_like(ids[:, :1])], dim=1)
+            following[following == 0] = 2  # after the last word: <eos>
+            return torch.nn.functional.one_hot(following, vocab).float() * 20.0
+        return predict
+    """)
+    checks = graded_lm(words, tmp_path, code)
+    assert checks["words.fit"].status == "passed"
+    assert checks["words.causal"].status == "failed"
+    assert "the model looks at future tokens" in checks["words.causal"].message
+    perplexity = checks["words.perplexity"]
+    assert perplexity.points == 0 and perplexity.message.startswith("no perplexity points: the model is not causal")
+    assert perplexity.numbers["perplexity"] < 1.1  # what the cheat would have scored
+
+
+def test_a_fit_that_forks_is_graded_as_any_other(task, tmp_path):
+    """A child process of fit does not disturb the protocol (its CPU counts against the worker's hard limits, not
+    against the budget, which measures the worker's own process: see the guide)."""
+    forked = ("    import os\n    pid = os.fork()\n    if pid == 0:\n        os._exit(0)\n    os.waitpid(pid, 0)\n"
+              "    return model\n")
+    code = ANSWER_KEY.replace("    return model\n", forked)
+    checks = graded(task, tmp_path, code)
+    assert {k: c.status for k, c in checks.items()} == dict.fromkeys(checks, "passed"), \
+        {k: c.message for k, c in checks.items()}

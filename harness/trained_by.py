@@ -60,3 +60,15 @@ def student_definitions(path, checks: list, definitions: dict, family: str) -> d
                             "predictor within its budget")
     return {k: dataclasses.replace(d, needs=tuple("fit" if n == "build_model" else n for n in d.needs))
             for k, d in definitions.items()}
+
+
+def fit_words(spec) -> str:
+    """What a student-trained task's students are told of fit, its data and its budget (CONTRACT.md)."""
+    budget = spec.training.get("cpu_budget_s")
+    amount = f"{budget:g} CPU seconds" if budget else "a CPU budget (20 times what the course's own fit uses, at least 60 s)"
+    return ("The harness owns the data and the metrics; you write and train the model in `fit(train, valid, budget)`. "
+            "It calls fit with the training and validation splits (dicts of torch tensors) and a budget, then scores "
+            "the predictor fit returns on a test split that is not in this folder; Python's, numpy's and torch's "
+            f"generators are seeded first. fit may use {amount}: `budget.remaining()` says how many are left, and "
+            "`budget.keep(model)` keeps a copy of your best predictor so far. When the budget is spent, fit is "
+            "stopped and the predictor you last kept is scored (none kept: nothing is).")

@@ -24,6 +24,11 @@ seed = 11
 [interface]
 names = ["fit"]
 
+[interface.conventions]
+fit = '''train and valid are dicts of torch tensors: x int64 (N, T) ids padded with 0 at the front, y int64 (N,)
+class indices; train also holds vocab_size and num_classes. Return a predictor: called on ids (B, T), it returns
+(B, num_classes) float logits, as a torch tensor or a numpy array.'''
+
 [dataset]
 kind = "synthetic-sentiment"
 seed = 11
@@ -445,3 +450,21 @@ def test_a_fit_that_forks_is_graded_as_any_other(task, tmp_path):
     checks = graded(task, tmp_path, code)
     assert {k: c.status for k, c in checks.items()} == dict.fromkeys(checks, "passed"), \
         {k: c.message for k, c in checks.items()}
+
+
+def test_a_release_states_the_fit_contract_and_grades_as_live(task, tmp_path):
+    from harness.checking import run
+    from harness.release import write_release
+
+    folder = tmp_path / "assignment"
+    write_release(folder, [task])
+    contract = " ".join((folder / "CONTRACT.md").read_text().split())
+    assert "you write and train the model in `fit(train, valid, budget)`" in contract
+    assert "fit may use 120 CPU seconds" in contract and "the predictor you last kept is scored" in contract
+    assert "class indices; train also holds vocab_size and num_classes" in contract  # the task's conventions
+    assert "HYPERPARAMETERS" not in contract and "its own recipe" not in contract
+    assert "def fit(train, valid, budget)" in (folder / "reviews.py").read_text()  # the starter
+    (folder / "reviews.py").write_text(ANSWER_KEY)
+    student = {c.id: (c.status, c.points) for c in run(folder, ["reviews"], bundle=folder / ".harness").checks}
+    live = {c.id: (c.status, c.points) for c in grade(folder, [task], visibility=("public",)).checks}
+    assert student == live and student["reviews.fit"] == ("passed", 1.0)

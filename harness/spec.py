@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .definitions import DEFAULT_RUN, RUN_MODES
 from .errors import SpecError, suggest
-from .trained_by import CHECKS_PREFIX, read_by, student_definitions
+from .trained_by import CHECKS_PREFIX, read_by, student_definitions, within_limits
 from .runtime.config import Limits
 
 try:
@@ -289,6 +289,7 @@ def load_spec(path: Path) -> TaskSpec:
     if training is not None:
         if training.get("by") == "student":
             definitions = student_definitions(path, checks, definitions, prefixes[0] if prefixes else "")
+            within_limits(path, training, limits.cpu_s)
     spec = TaskSpec(dataset=dataset, training=training, name=task["name"], title=task["title"], module=task["module"], version=version,
                     path=path, names=names, checks=checks, limits=limits, tolerances=tolerances,
                     seed=seed, description=task.get("description", ""), figures=figures,

@@ -7,6 +7,7 @@ need ``fit`` where the family's need ``build_model`` (harness/checks/fitted.py g
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from .errors import SpecError
 
@@ -36,7 +37,21 @@ def read_by(path, table) -> tuple[dict, str]:
                 raise SpecError(path, f"[training].{key}", "is the harness's recipe, and a student-trained task's fit "
                                 "chooses its own training", f"remove it; a student-trained task takes "
                                 f"{', '.join(STUDENT_KEYS)}")
+        budget = table.get("cpu_budget_s")
+        if isinstance(budget, float) and not math.isfinite(budget):
+            raise SpecError(path, "[training].cpu_budget_s", f"must be a finite number of CPU seconds, got {budget}",
+                            "e.g. cpu_budget_s = 60, or leave it out for 20 times what the answer key's fit uses")
     return table, by
+
+
+def within_limits(path, training: dict, cpu_s: float) -> None:
+    """A student-trained task's budget must end fit before the worker's hard CPU limit does: otherwise no kept
+    predictor could ever be graded."""
+    budget = training.get("cpu_budget_s")
+    if training.get("by") == "student" and budget is not None and budget >= cpu_s:
+        raise SpecError(path, "[training].cpu_budget_s", f"is {budget:g} CPU seconds, and the worker's hard limit "
+                        f"([limits] cpu_s) is {cpu_s:g}: the limit would end the worker before the budget stops fit",
+                        f"lower cpu_budget_s, or raise [limits] cpu_s above it (e.g. cpu_s = {int(budget * 2 + 60)})")
 
 
 #: the prefix of the checks only a student-trained task has (``fitted.fit``: its ``<task>.fit``)

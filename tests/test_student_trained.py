@@ -6,6 +6,7 @@ and they loop forever, so the budget always ends them however busy the machine i
 """
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -285,6 +286,9 @@ def test_a_fit_that_catches_the_budgets_stop_only_meets_the_hard_limit(tight, tm
 @pytest.mark.parametrize("training, words", [
     ('by = "students"', "[training].by: must be one of 'harness', 'student', got 'students'"),
     ('by = "student"\nepochs = 3', "[training].epochs: is the harness's recipe"),
+    ('by = "student"\ncpu_budget_s = nan', "[training].cpu_budget_s: must be a finite number of CPU seconds, got nan"),
+    ('by = "student"\ncpu_budget_s = 600', "[training].cpu_budget_s: is 600 CPU seconds, and the worker's hard limit "
+                                           "([limits] cpu_s) is 600"),
 ])
 def test_the_training_table_of_a_student_trained_task_is_checked(tmp_path, training, words):
     path = write_task(tmp_path, 60)
@@ -468,3 +472,25 @@ def test_a_release_states_the_fit_contract_and_grades_as_live(task, tmp_path):
     student = {c.id: (c.status, c.points) for c in run(folder, ["reviews"], bundle=folder / ".harness").checks}
     live = {c.id: (c.status, c.points) for c in grade(folder, [task], visibility=("public",)).checks}
     assert student == live and student["reviews.fit"] == ("passed", 1.0)
+
+
+GOOD_RECORD = {"stopped": "completed", "graded": "returned", "cpu_seconds": 1.5, "seconds": 2.0, "keeps": 0,
+               "kept_at": None}
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("stopped", "finished", "stopped is str 'finished'"),
+    ("cpu_seconds", float("nan"), "cpu_seconds is float nan"),
+    ("cpu_seconds", "1.5", "cpu_seconds is str '1.5'"),
+    ("keeps", 1.5, "keeps is float 1.5"),
+    ("keeps", True, "keeps is bool True"),
+    ("kept_at", -1.0, "kept_at is float -1.0"),
+])
+def test_a_forged_report_of_fit_is_refused_naming_the_field(field, value, words):
+    """The worker's report is the student's process's: read as untrusted, field by field."""
+    from harness.checks import ContractBroken
+    from harness.checks.fitted import fit_record
+
+    assert fit_record(GOOD_RECORD) == GOOD_RECORD
+    with pytest.raises(ContractBroken, match=re.escape(f"the worker's report of fit could not be read: {words}")):
+        fit_record({**GOOD_RECORD, field: value})

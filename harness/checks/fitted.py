@@ -13,10 +13,12 @@ harness-trained reference). Two programs, so that no hidden input reaches the wo
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from ..sandbox.launcher import WorkerDied
 from ..sandbox.program import Program
 from . import Context, ContractBroken, Verdict, register
+from .compare import describe
 from .trained import STUDENT_TRAINED, baselines, family_of, once, student_run, view_outputs
 
 # --------------------------------------------------------------------------- the data fit is given
@@ -85,8 +87,8 @@ def fitted_run(ctx: Context, budget: float, recipe: dict) -> dict:
         # the wall clock is the last resort only: the CPU budget stops fit, the worker's hard limits a fit that
         # silences it
         try:
-            return ctx.student(fit_program(fam, spec.module, data, spec.seed, kept_name(spec), budget),
-                               timeout=budget * 4 + 120)
+            return fit_record(ctx.student(fit_program(fam, spec.module, data, spec.seed, kept_name(spec), budget),
+                                          timeout=budget * 4 + 120))
         except WorkerDied as died:
             raise WorkerDied(died.reason, f"{died.detail}. fit had a budget of {budget:g} CPU seconds: when it is "
                              "spent, fit is stopped (BudgetSpent) and the predictor it kept is graded; a fit that "
@@ -101,6 +103,32 @@ def fitted_run(ctx: Context, budget: float, recipe: dict) -> dict:
         return {"out": view_outputs({**out, "training": record}, ctx.view), "recipe": recipe, "cpu_budget_s": budget}
 
     return once(ctx, f"run:{ctx.view}", run)
+
+
+#: what the op fit reports (harness/runtime/fitting.py): each field, and what it must be
+RECORD = {"stopped": ("completed", "cpu budget"), "graded": ("returned", "kept", "nothing"), "cpu_seconds": float,
+          "seconds": float, "keeps": int, "kept_at": float}
+
+
+def fit_record(value) -> dict:
+    """The worker's report of fit, read as untrusted: each field of RECORD of its type (a number finite), else the
+    reply is refused saying which field; ``kept_at`` may be None (nothing kept)."""
+    if not isinstance(value, dict):
+        raise ContractBroken(f"the worker's report of fit could not be read ({describe(value)})")
+    record = {}
+    for key, kind in RECORD.items():
+        got = value.get(key)
+        if isinstance(kind, tuple):
+            ok = got in kind
+        elif key == "kept_at" and got is None:
+            ok = True
+        else:
+            ok = isinstance(got, (int, float)) and not isinstance(got, bool) and math.isfinite(got) and got >= 0 and (
+                kind is float or got == int(got))
+        if not ok:
+            raise ContractBroken(f"the worker's report of fit could not be read: {key} is {describe(got)}")
+        record[key] = got
+    return record
 
 
 class NothingKept(ContractBroken):
@@ -124,7 +152,7 @@ def budget_words(record: dict, budget: float) -> str:
     return f"fit used its budget of {budget:g} CPU seconds and was stopped; it kept no predictor, so nothing is graded"
 
 
-FIT_KEPT = ("cpu_seconds", "seconds", "cpu_budget_s", "keeps", "kept_at", "stopped", "graded")
+FIT_KEPT = ("cpu_seconds", "seconds", "keeps", "kept_at", "stopped", "graded")
 
 
 def check_fit(ctx: Context) -> Verdict:
@@ -134,7 +162,7 @@ def check_fit(ctx: Context) -> Verdict:
     except NothingKept as nothing:
         return Verdict(False, str(nothing), nothing.hint, {k: nothing.record.get(k) for k in FIT_KEPT})
     record, budget = run["out"]["training"], run["cpu_budget_s"]
-    numbers = {k: record.get(k) for k in FIT_KEPT}
+    numbers = {**{k: record.get(k) for k in FIT_KEPT}, "cpu_budget_s": budget}
     if record.get("stopped") == "cpu budget":
         return Verdict(False, budget_words(record, budget) + ". Its figures are scored, but may differ on a "
                        "faster or slower machine", NothingKept.hint, numbers)

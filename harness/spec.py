@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .definitions import DEFAULT_RUN, RUN_MODES
 from .errors import SpecError, suggest
-from .trained_by import CHECKS_PREFIX, read_by, student_definitions, within_limits
+from .trained_by import CHECKS_PREFIX, read_by, refuse_shared_hidden, student_definitions, within_limits
 from .runtime.config import Limits
 
 try:
@@ -561,4 +561,5 @@ def load_tasks(tasks_dir: Path | None = None, names: list[str] | None = None) ->
         if spec.name != spec.path.parent.name:
             raise SpecError(spec.path, "[task].name", f"is {spec.name!r} but the folder is {spec.path.parent.name!r}",
                             "make them the same")
+    refuse_shared_hidden(specs)
     return specs

@@ -7,6 +7,7 @@ need ``fit`` where the family's need ``build_model`` (harness/checks/fitted.py g
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 from .errors import SpecError
@@ -87,3 +88,25 @@ def fit_words(spec) -> str:
             f"generators are seeded first. fit may use {amount}: `budget.remaining()` says how many are left, and "
             "`budget.keep(model)` keeps a copy of your best predictor so far. When the budget is spent, fit is "
             "stopped and the predictor you last kept is scored (none kept: nothing is).")
+
+
+def _hidden_split(spec) -> str:
+    """What decides a trained task's hidden test rows: its data (preprocessing aside) and its hidden seed."""
+    data = {k: v for k, v in spec.dataset.items() if k != "preprocessing"}
+    return json.dumps([data, spec.hidden_seed], sort_keys=True, default=str)
+
+
+def refuse_shared_hidden(specs: list) -> None:
+    """A student-trained task's hidden split may not be another task's: one worker runs a submission's every task,
+    and code graded in the other task is handed those rows' inputs, which it could leave where the student-trained
+    task's fit, run later in the same worker, reads them (for a language model, the inputs are the targets)."""
+    trained = [s for s in specs if s.dataset is not None]
+    for spec in trained:
+        if spec.training.get("by") != "student":
+            continue
+        for other in trained:
+            if other is not spec and _hidden_split(other) == _hidden_split(spec):
+                raise SpecError(spec.path, "hidden.toml seed", f"the hidden split of {spec.name} is also "
+                                f"{other.name}'s: {other.name}'s code would see its inputs before {spec.name}'s fit "
+                                "runs, in the same worker", "give the student-trained task a hidden split of its own: "
+                                "another seed in its hidden.toml (a synthetic dataset), or another data file")

@@ -494,3 +494,22 @@ def test_a_forged_report_of_fit_is_refused_naming_the_field(field, value, words)
     assert fit_record(GOOD_RECORD) == GOOD_RECORD
     with pytest.raises(ContractBroken, match=re.escape(f"the worker's report of fit could not be read: {words}")):
         fit_record({**GOOD_RECORD, field: value})
+
+
+def test_a_student_trained_task_may_not_share_its_hidden_split_with_another_task(tmp_path):
+    """Same data, same hidden seed: the other task's code would be handed the hidden inputs first, in the same
+    worker. Another hidden seed gives the student-trained task rows of its own."""
+    from harness.spec import load_tasks
+
+    write_task(tmp_path, 60)
+    other = tmp_path / "tasks" / "harness_reviews"
+    other.mkdir()
+    (other / "task.toml").write_text(SPEC.format(budget=60, cpu_s=600).replace('by = "student"\ncpu_budget_s = 60\n', "")
+                                     .replace('"reviews', '"harness_reviews').replace("reviews.fit", "reviews.interface"))
+    (other / "hidden.toml").write_text(HIDDEN.replace("reviews.", "harness_reviews."))
+    (other / "answer_key.py").write_text(MODEL + "\nbuild_model = Classifier\n")
+    with pytest.raises(SpecError, match="the hidden split of reviews is also harness_reviews's: harness_reviews's code "
+                                        "would see its inputs before reviews's fit runs"):
+        load_tasks(tmp_path / "tasks")
+    (other / "hidden.toml").write_text(HIDDEN.replace("reviews.", "harness_reviews.").replace("61403", "61404"))
+    assert [s.name for s in load_tasks(tmp_path / "tasks")] == ["harness_reviews", "reviews"]

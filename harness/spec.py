@@ -288,7 +288,8 @@ def load_spec(path: Path) -> TaskSpec:
     definitions = {c.definition: registry[c.definition] for c in checks}
     if training is not None:
         if training.get("by") == "student":
-            definitions = student_definitions(path, checks, definitions, prefixes[0] if prefixes else "")
+            definitions = student_definitions(path, checks, definitions, prefixes[0] if prefixes else "",
+                                              figure_definitions)
             within_limits(path, training, limits.cpu_s)
     spec = TaskSpec(dataset=dataset, training=training, name=task["name"], title=task["title"], module=task["module"], version=version,
                     path=path, names=names, checks=checks, limits=limits, tolerances=tolerances,

@@ -63,9 +63,10 @@ BUILD_MODEL_CHECKS = ("trained.interface", "trained.training")
 FAMILIES = ("classification", "language_model")
 
 
-def student_definitions(path, checks: list, definitions: dict, family: str) -> dict:
+def student_definitions(path, checks: list, definitions: dict, family: str, figures: dict) -> dict:
     """A student-trained task's check definitions: each needs ``fit`` where a harness-trained one needs
-    ``build_model``. The checks of build_model alone (interface, training) are refused, naming ``fit``'s."""
+    ``build_model``. The checks of build_model alone (interface, training) are refused, naming ``fit``'s, and so is
+    the figure of the harness's training loss (``figures``: figure id -> its FigureDef)."""
     if family not in FAMILIES:
         raise SpecError(path, "[training].by", f'"student" is not available for the {family} family yet (only '
                         f"{', '.join(FAMILIES)})", 'remove it: the harness trains build_model with the recipe')
@@ -74,6 +75,10 @@ def student_definitions(path, checks: list, definitions: dict, family: str) -> d
             raise SpecError(path, f'[checks."{check.id}"]', "tests build_model, which a student-trained task "
                             "does not have", f'use [checks."{check.id.rpartition(".")[0]}.fit"]: fit returns a '
                             "predictor within its budget")
+    for figure, definition in figures.items():
+        if definition.id in BUILD_MODEL_CHECKS:
+            raise SpecError(path, "figures", f"{figure!r} draws the loss of the harness's training, which a "
+                            "student-trained task does not have", f"remove {figure!r}")
     return {k: dataclasses.replace(d, needs=tuple("fit" if n == "build_model" else n for n in d.needs))
             for k, d in definitions.items()}
 

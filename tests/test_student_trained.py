@@ -16,6 +16,8 @@ from harness.grading import grade
 from harness.spec import SpecError, load_spec
 
 SPEC = """\
+figures = ["reviews.confusion", "reviews.accuracy"]
+
 [task]
 name = "reviews"
 title = "Reviews, trained by the student"
@@ -116,11 +118,16 @@ def tight(tmp_path_factory):
     return load_spec(write_task(tmp_path_factory.mktemp("tight"), budget=2, cpu_s=8))
 
 
-def graded(spec, tmp_path: Path, code: str, visibility=("public",)) -> dict:
+def graded(spec, tmp_path: Path, code: str, visibility=("public",), module: str = "reviews",
+           drawn: bool = False) -> dict:
+    """The checks of ``code`` graded as the task's module, by id; ``drawn``: every figure drawn, none in error."""
     folder = tmp_path / "submission"
     folder.mkdir()
-    (folder / "reviews.py").write_text(code)
+    (folder / f"{module}.py").write_text(code)
     results = grade(folder, [spec], visibility=visibility)
+    if drawn:
+        assert [f["id"] for f in results.figures] == spec.figures
+        assert not [f for f in results.figures if "error" in (f.get("data") or {})], results.figures
     return {c.id: c for c in results.checks}
 
 
@@ -128,7 +135,7 @@ def graded(spec, tmp_path: Path, code: str, visibility=("public",)) -> dict:
 
 
 def test_the_answer_keys_fit_passes_on_both_splits(task, tmp_path):
-    checks = graded(task, tmp_path, ANSWER_KEY, visibility=("public", "after_due_date"))
+    checks = graded(task, tmp_path, ANSWER_KEY, visibility=("public", "after_due_date"), drawn=True)
     assert all(c.status == "passed" for c in checks.values()), {k: c.message for k, c in checks.items()}
     assert checks["reviews.fit"].message.startswith("fit returned a predictor after ")
     # the same code and seed as the reference: the same figures, on the public split and on the hidden one
@@ -159,7 +166,7 @@ def test_a_gru_returned_as_a_numpy_function_passes(task, tmp_path):
                 return best(ids).numpy()
         return predict
     """)
-    checks = graded(task, tmp_path, code)
+    checks = graded(task, tmp_path, code, drawn=True)
     assert {k: c.status for k, c in checks.items()} == dict.fromkeys(checks, "passed"), \
         {k: c.message for k, c in checks.items()}
     assert checks["reviews.accuracy"].numbers["accuracy"] > 0.7
@@ -305,6 +312,9 @@ def test_build_models_checks_are_refused_in_a_student_trained_task_and_fit_in_a_
     path.write_text(text + '[checks."reviews.training"]\npoints = 1\n')
     with pytest.raises(SpecError, match=r'reviews.training.*does not have.*use \[checks."reviews.fit"\]'):
         load_spec(path)
+    path.write_text(text.replace('figures = ["reviews.confusion"', 'figures = ["reviews.training"'))
+    with pytest.raises(SpecError, match="figures: 'reviews.training' draws the loss of the harness's training"):
+        load_spec(path)
     path.write_text(text.replace('by = "student"\n', "").replace("cpu_budget_s = 60\n", ""))
     with pytest.raises(SpecError, match=r'\[checks."reviews.fit"\]: unknown check id'):
         load_spec(path)
@@ -339,6 +349,8 @@ def test_a_fit_that_answers_the_validation_labels_it_was_given_is_found_out_by_t
 
 
 LM_SPEC = """\
+figures = ["words.perplexity", "words.samples"]
+
 [task]
 name = "words"
 title = "Next word, trained by the student"
@@ -407,15 +419,12 @@ def words(tmp_path_factory):
     return load_spec(folder / "task.toml")
 
 
-def graded_lm(spec, tmp_path: Path, code: str) -> dict:
-    folder = tmp_path / "submission"
-    folder.mkdir()
-    (folder / "words.py").write_text(code)
-    return {c.id: c for c in grade(folder, [spec], visibility=("public",)).checks}
+def graded_lm(spec, tmp_path: Path, code: str, drawn: bool = False) -> dict:
+    return graded(spec, tmp_path, code, module="words", drawn=drawn)
 
 
 def test_a_student_trained_language_model_is_causal_and_scored(words, tmp_path):
-    checks = graded_lm(words, tmp_path, LM_KEY)
+    checks = graded_lm(words, tmp_path, LM_KEY, drawn=True)
     assert {k: c.status for k, c in checks.items()} == dict.fromkeys(checks, "passed"), \
         {k: c.message for k, c in checks.items()}
     assert checks["words.perplexity"].numbers["perplexity"] == checks["words.perplexity"].numbers["reference_model"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from ..runtime.fitting import KEPT
 from ..sandbox.launcher import WorkerDied
 from ..sandbox.program import Program
 from . import Context, ContractBroken, Verdict, register
@@ -74,7 +75,10 @@ def reference_outputs(ctx: Context, fam, module: str, data, views: dict) -> dict
     namespace = {module: ctx.answers.namespace[module]}
     name = f"reference:{kept_name(spec)}"
     record = ctx.reference(fit_program(fam, module, data, spec.seed, name, None), namespace)
-    out = ctx.reference(predict_program(fam, data, name, views, spec.seed), namespace)
+    try:
+        out = ctx.reference(predict_program(fam, data, name, views, spec.seed), namespace)
+    finally:
+        KEPT.pop(name, None)  # the judge's own copy of the op's store: the answer key's model is not needed again
     return {**out, "training": {**record, "epochs_done": None}}
 
 

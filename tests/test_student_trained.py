@@ -323,9 +323,30 @@ def test_build_models_checks_are_refused_in_a_student_trained_task_and_fit_in_a_
 # --------------------------------------------------------------------------- cheats the hidden split and the probe defeat
 
 
-def test_a_fit_that_answers_the_validation_labels_it_was_given_is_found_out_by_the_hidden_split(task, tmp_path):
-    """fit keeps valid's labels and returns them for any row it has seen there: on the public split, whose rows are
-    the validation rows here, it looks perfect; on the hidden split it has only its (untrained) model."""
+def reviews_file_task(root: Path) -> Path:
+    """The task on a data file: its public checks score the file's valid split (what fit is given as valid), its
+    hidden ones the file's test split."""
+    import csv
+
+    from harness.data.synthetic.sentiment import generate
+
+    corpus = generate(5, 500, 0, 0, noise=0.05)
+    path = write_task(root, budget=120)
+    with open(path.parent / "reviews.csv", "w", newline="") as out:
+        rows = csv.writer(out)
+        rows.writerow(["text", "label"])
+        rows.writerows(zip(corpus.train.texts, corpus.train.labels.tolist()))
+    table = 'kind = "csv-classification"\npath = "reviews.csv"\nseed = 3\n'
+    text = path.read_text()
+    start = text.index('kind = "synthetic-sentiment"')
+    path.write_text(text[:start] + table + text[text.index("\n[training]"):])
+    (path.parent / "hidden.toml").write_text(HIDDEN.replace("seed = 61403", "seed = 1"))
+    return path
+
+
+def test_a_fit_that_answers_the_validation_labels_it_was_given_is_found_out_by_the_hidden_split(tmp_path):
+    """fit keeps valid's labels and returns them for any row it has seen there: on the public split of a data file,
+    the valid split fit was given, it looks perfect; on the hidden split it has only its untrained model."""
     code = MODEL + textwrap.dedent("""
     def fit(train, valid, budget):
         model = Classifier(train["vocab_size"], train["num_classes"])
@@ -340,9 +361,8 @@ def test_a_fit_that_answers_the_validation_labels_it_was_given_is_found_out_by_t
             return logits
         return predict
     """)
-    public = load_spec(write_task(tmp_path / "public-is-valid", budget=120))
-    public.data.test = public.data.valid  # the public checks score what fit was given (a data file's public view)
-    checks = graded(public, tmp_path, code, visibility=("public", "after_due_date"))
+    spec = load_spec(reviews_file_task(tmp_path / "file"))
+    checks = graded(spec, tmp_path, code, visibility=("public", "after_due_date"))
     assert checks["reviews.accuracy"].numbers["accuracy"] == 1.0
     assert checks["reviews.accuracy.hidden"].numbers["accuracy"] < 0.7
     assert checks["reviews.accuracy.hidden"].points < checks["reviews.accuracy.hidden"].max_points / 2

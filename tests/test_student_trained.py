@@ -542,3 +542,39 @@ def test_a_student_trained_task_may_not_share_its_hidden_split_with_another_task
         load_tasks(tmp_path / "tasks")
     (other / "hidden.toml").write_text(HIDDEN.replace("reviews.", "harness_reviews.").replace("61403", "61404"))
     assert [s.name for s in load_tasks(tmp_path / "tasks")] == ["harness_reviews", "reviews"]
+
+
+KERAS_FIT = """\
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras 3 on PyTorch: its models are torch modules
+import keras  # noqa: E402
+
+
+def fit(train, valid, budget):
+    model = keras.Sequential([keras.layers.Embedding(train["vocab_size"], 32), keras.layers.LSTM(64),
+                              keras.layers.Dense(train["num_classes"])])
+    model.compile(optimizer=keras.optimizers.Adam(0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+    class Keep(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            budget.keep(self.model)
+
+    model.fit(train["x"].numpy(), train["y"].numpy(), epochs=3, batch_size=32, verbose=0,
+              validation_data=(valid["x"].numpy(), valid["y"].numpy()), callbacks=[Keep()])
+    return model
+"""
+
+
+def test_a_keras_model_trained_by_model_fit_is_a_predictor(task, tmp_path):
+    """Keras 3 on the torch backend, trained by model.fit with a callback that keeps the model each epoch: the
+    model itself is the predictor (called on the torch ids, it returns torch logits), and it is scored."""
+    import importlib.util
+
+    if importlib.util.find_spec("keras") is None:  # the keras extra (pip install 'harness[keras]')
+        pytest.skip("keras is not installed")
+    checks = graded(task, tmp_path, KERAS_FIT, drawn=True)
+    fit = checks["reviews.fit"]
+    assert fit.status == "passed" and fit.numbers["keeps"] == 3, fit.message
+    assert checks["reviews.accuracy"].numbers["accuracy"] > 0  # scored, whatever its points

@@ -224,7 +224,8 @@ def kept(name: str, template: list, output: str) -> Predictor:
     """The predictor ``fit`` kept under ``name``, as a model the harness's ops call."""
     entry = KEPT.get(name)
     if entry is None:
-        raise ContractError("no predictor to run: fit kept none (see the task's fit check)")
+        raise ContractError("no predictor to run: fit kept none, or the worker that ran fit has ended since "
+                            "(see the task's fit check)")
     return Predictor(entry["predictor"], template, output)
 
 

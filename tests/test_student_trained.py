@@ -578,3 +578,33 @@ def test_a_keras_model_trained_by_model_fit_is_a_predictor(task, tmp_path):
     fit = checks["reviews.fit"]
     assert fit.status == "passed" and fit.numbers["keeps"] == 3, fit.message
     assert checks["reviews.accuracy"].numbers["accuracy"] > 0  # scored, whatever its points
+
+
+def test_the_hidden_inputs_reach_the_worker_only_after_fit_has_returned(task, tmp_path):
+    """fit searches every object of the worker for the hidden split's ids and finds none; its predictor, searching
+    the same way when it is called, finds them (it answers in the contract's shape only then): the search works,
+    and the hidden inputs arrived after fit."""
+    hidden = task.data_for("hidden").test.ids
+    code = MODEL + textwrap.dedent(f"""
+    import gc
+
+    HIDDEN = torch.tensor({hidden.tolist()})
+
+
+    def seen():
+        return any(isinstance(o, torch.Tensor) and o is not HIDDEN and o.shape == HIDDEN.shape and torch.equal(o, HIDDEN)
+                   for o in gc.get_objects())
+
+
+    def fit(train, valid, budget):
+        if seen():
+            raise RuntimeError("fit saw the hidden inputs")
+        model = Classifier(train["vocab_size"], train["num_classes"])
+
+        def predict(ids):
+            logits = model(ids)
+            return logits if seen() else logits[:, :1]
+        return predict
+    """)
+    checks = graded(task, tmp_path, code, visibility=("public", "after_due_date"))
+    assert checks["reviews.fit"].status == "passed", checks["reviews.fit"].message

@@ -608,3 +608,35 @@ def test_the_hidden_inputs_reach_the_worker_only_after_fit_has_returned(task, tm
     """)
     checks = graded(task, tmp_path, code, visibility=("public", "after_due_date"))
     assert checks["reviews.fit"].status == "passed", checks["reviews.fit"].message
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="a harness-trained task sends the test inputs of every view in the program that "
+                   "trains the model (trained.run_program): the same two programs as fit's would close this")
+def test_a_harness_trained_model_does_not_see_the_hidden_inputs_while_it_trains(tmp_path):
+    """The same search as above, by a harness-trained model's forward while it trains: today it finds them (for a
+    language model the hidden inputs hold its targets)."""
+    path = write_task(tmp_path, 60)
+    text = path.read_text().replace('by = "student"\ncpu_budget_s = 60\n', "epochs = 8\nlr = 0.01\nbatch_size = 32\n")
+    path.write_text(text.replace('reviews.fit"', 'reviews.training"').replace('names = ["fit"]', 'names = ["build_model"]')
+                    .replace("fit = '''", "build_model = '''"))
+    (path.parent / "answer_key.py").write_text(MODEL + "\nbuild_model = Classifier\n")
+    spec = load_spec(path)
+    code = MODEL + textwrap.dedent(f"""
+    import gc
+
+    HIDDEN = torch.tensor({spec.data_for("hidden").test.ids.tolist()})
+
+
+    class Spy(Classifier):
+        def forward(self, ids):
+            if self.training and any(isinstance(o, torch.Tensor) and o is not HIDDEN and o.shape == HIDDEN.shape
+                                     and torch.equal(o, HIDDEN) for o in gc.get_objects()):
+                raise RuntimeError("the model saw the hidden inputs while it was trained")
+            return super().forward(ids)
+
+
+    def build_model(vocab_size, num_classes):
+        return Spy(vocab_size, num_classes)
+    """)
+    checks = graded(spec, tmp_path, code, visibility=("public", "after_due_date"))
+    assert checks["reviews.training"].status == "passed", checks["reviews.training"].message

@@ -20,7 +20,7 @@ from ..sandbox.launcher import WorkerDied
 from ..sandbox.program import Program
 from . import Context, ContractBroken, Verdict, register
 from .compare import describe
-from .trained import STUDENT_TRAINED, baselines, family_of, once, student_run, view_outputs
+from .trained import STUDENT_TRAINED, baselines, family_of, once, outputs, student_run, view_outputs
 
 # --------------------------------------------------------------------------- the data fit is given
 
@@ -59,9 +59,7 @@ def fit_program(fam, module: str, data, seed: int, name: str, cpu_seconds: float
 def predict_program(fam, data, name: str, views: dict, seed: int) -> Program:
     """The kept predictor on the test inputs of each view (view name -> dataset), and the family's extra outputs."""
     p = Program()
-    model = p.op("kept", name, output_template(fam, data), fam.output)
-    return p.result({"views": {v: fam.test_outputs(p, model, d) for v, d in views.items()},
-                     **fam.extra_outputs(p, model, data, seed)})
+    return p.result(outputs(p, fam, p.op("kept", name, output_template(fam, data), fam.output), data, seed, views))
 
 
 def kept_name(spec) -> str:

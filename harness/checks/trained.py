@@ -113,17 +113,33 @@ STUDENT_TRAINED: dict[str, Callable] = {}
 # --------------------------------------------------------------------------- programs
 
 
-def run_program(fam: Family, module: str, data, recipe: dict, seed: int, views: dict | None = None) -> Program:
+def run_program(fam: Family, module: str, data, recipe: dict, seed: int, views: dict | None = None,
+                keep: str | None = None) -> Program:
     """Build, train on ``data``, and compute every raw output the checks and figures need, in one
     program: the outputs on the test inputs of each of ``views`` (view name -> dataset sharing
-    ``data``'s training split; default: ``data`` alone, as "public"), under ``out["views"]``."""
+    ``data``'s training split; default: ``data`` alone, as "public"), under ``out["views"]``. With ``keep`` (a name),
+    the program stops after training and keeps the model in the worker under that name: ``outputs_program`` then
+    sends the test inputs, which the model's code never sees while it trains (a student's, in the worker)."""
     p = Program()
     p.op("manual_seed", seed)
     model = p.call(f"{module}.build_model", *fam.build_args(data))
-    out = {"training": p.op("train", model, fam.training_data(data), {**recipe, "loss": fam.loss, "seed": seed}),
-           "views": {name: fam.test_outputs(p, model, d) for name, d in (views or {"public": data}).items()},
-           **fam.extra_outputs(p, model, data, seed)}
-    return p.result(out)
+    training = p.op("train", model, fam.training_data(data), {**recipe, "loss": fam.loss, "seed": seed})
+    if keep is not None:
+        return p.result({"training": training, "kept": p.op("keep", keep, model)})
+    return p.result({"training": training, **outputs(p, fam, model, data, seed, views or {"public": data})})
+
+
+def outputs(p: Program, fam: Family, model, data, seed: int, views: dict) -> dict:
+    """Steps of ``p`` computing a trained model's raw outputs: on the test inputs of each of ``views`` (under
+    "views"), and the family's extra outputs on ``data``."""
+    return {"views": {name: fam.test_outputs(p, model, d) for name, d in views.items()},
+            **fam.extra_outputs(p, model, data, seed)}
+
+
+def outputs_program(fam: Family, kept: str, data, seed: int, views: dict) -> Program:
+    """The raw outputs of the model a ``run_program(..., keep=kept)`` trained, as ``run_program`` gives them."""
+    p = Program()
+    return p.result(outputs(p, fam, p.op("kept_model", kept), data, seed, views))
 
 
 def view_outputs(out: dict, view: str) -> dict:
@@ -397,9 +413,13 @@ def student_run(ctx: Context) -> dict:
         data = ctx.data
         views = {v: spec.data_for(v) for v in ctx.state.get("views", (ctx.view,))}
         views = {v: d for v, d in views.items() if v == ctx.view or same_training(fam, data, d)}
-        # the wall clock is the last resort only: a busy machine slows the run without changing its work
-        out = ctx.student(run_program(fam, module, data, {**recipe, "cpu_budget_s": budget}, spec.seed, views),
-                          timeout=budget * 4 + 120)
+        # the wall clock is the last resort only: a busy machine slows the run without changing its work; the test
+        # inputs reach the worker only once the model is trained (two programs)
+        kept = f"{spec.name}:{spec.digest}:build_model"
+        trained = ctx.student(run_program(fam, module, data, {**recipe, "cpu_budget_s": budget}, spec.seed, keep=kept),
+                              timeout=budget * 4 + 120)
+        out = {**ctx.student(outputs_program(fam, kept, data, spec.seed, views), timeout=budget * 4 + 120),
+               "training": trained["training"]}
         for v in views:
             if v != ctx.view:
                 ctx.state.setdefault(f"run:{v}", ("ok", {"out": view_outputs(out, v), "recipe": recipe,

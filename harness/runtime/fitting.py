@@ -234,4 +234,17 @@ def kept(name: str, template: list, output: str) -> Predictor:
     return Predictor(entry["predictor"], template, output)
 
 
-OPS = {"fit": fit, "kept": kept}
+def keep(name: str, model) -> None:
+    """Keep a model the harness trained (build_model's) under ``name``, for ``kept_model``."""
+    KEPT[name] = {"predictor": model}
+
+
+def kept_model(name: str):
+    """The model kept under ``name``, as it is: the harness's ops call it as they call any model."""
+    entry = KEPT.get(name)
+    if entry is None:
+        raise ContractError("no trained model to run: the worker that trained it has ended since")
+    return entry["predictor"]
+
+
+OPS = {"fit": fit, "kept": kept, "keep": keep, "kept_model": kept_model}

@@ -14,6 +14,9 @@ BaseException so that ``except Exception`` does not swallow it, and again each C
 snapshot is graded, else nothing. A ``fit`` that silences the timer meets the worker's hard limits instead,
 which end the worker. The reference's ``fit`` runs in the judge without a budget.
 
+A harness-trained model is kept the same way (ops ``keep`` and ``kept_model``), so that its test inputs too reach
+the worker only after it has trained.
+
 Part of the worker's runtime: imports nothing from the harness.
 """
 from __future__ import annotations

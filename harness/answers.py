@@ -113,6 +113,35 @@ def _plain(value, budget: list) -> bool:
     return value is None or isinstance(value, (bool, int, float, str))
 
 
+class _VariantModule(types.SimpleNamespace):
+    """The answer key's module with one name replaced by a variant, for one program. A module global the program
+    sets (a notebook's ``char2idx``: harness.sandbox.program's ``assign``) reaches the functions that read it: the
+    answer key's, through its module, and the variant's, through its own globals (a catalogue's module, a derived
+    mistake's copy of the key's); :meth:`restore` puts those back as they were."""
+
+    def __init__(self, names: dict, reached: list):
+        vars(self).update(names)
+        vars(self)["_reached"] = [d for d in reached if isinstance(d, dict)]
+        vars(self)["_saved"] = {}
+
+    def __setattr__(self, name: str, value) -> None:
+        for d in self._reached:
+            self._saved.setdefault((id(d), name), (d, name, d.get(name, _UNSET)))
+            d[name] = value
+        vars(self)[name] = value
+
+    def restore(self) -> None:
+        for d, name, old in self._saved.values():
+            if old is _UNSET:
+                d.pop(name, None)
+            else:
+                d[name] = old
+        self._saved.clear()
+
+
+_UNSET = object()
+
+
 class LiveAnswers:
     """The instructor's side: each task's answer key and catalogue (harness.course), in this process.
     ``specs``: the tasks graded (default: the default tasks folder's)."""
@@ -189,13 +218,16 @@ class LiveAnswers:
 
     def variant(self, program, variant):
         namespace = dict(self.namespace)
-        patched = types.SimpleNamespace(**vars(namespace[variant.module]))
-        setattr(patched, variant.target, variant.impl)
+        key = namespace[variant.module]
+        patched = _VariantModule({**vars(key), variant.target: variant.impl},
+                                 [vars(key), getattr(variant.impl, "__globals__", None)])
         namespace[variant.module] = patched
         try:
             return self.reference(program, namespace)
         except Exception as exc:  # noqa: BLE001 - a variant that cannot run this program matches nothing
             raise VariantFailed(f"{variant.name}: {type(exc).__name__}: {exc}") from None
+        finally:
+            patched.restore()
 
     def computed(self, key: str, compute: Callable[[], object]):
         """A value the judge computes from the answer key (e.g. baselines); ``key`` names it in a bundle."""

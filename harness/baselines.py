@@ -8,6 +8,7 @@ these and cached (on the instructor's side; a release records the figures). Scor
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
@@ -168,6 +169,19 @@ class _LanguageModel:
         per_sentence = self.log_probs(sequences, pad_id)
         total = -sum(float(lp.sum()) for lp in per_sentence)
         return perplexity_from_nll(total, sum(lp.size for lp in per_sentence))
+
+
+    def window_perplexity(self, inputs: ArrayLike, targets: ArrayLike, pad_id: int = PAD) -> float:
+        """Corpus perplexity of windows of running text (harness.data.corpus): the target at position j of a row is
+        scored given the row's inputs up to j, nothing before the row; no bos read, no eos scored, pad left out."""
+        order = getattr(self, "n", 1)
+        total, count = 0.0, 0
+        for x_row, y_row in zip(np.asarray(inputs).tolist(), np.asarray(targets).tolist()):
+            for j, target in enumerate(y_row):
+                if target != pad_id:
+                    total -= math.log(self._prob(int(target), tuple(x_row[max(0, j + 2 - order):j + 1])))
+                    count += 1
+        return perplexity_from_nll(total, count)
 
 
 class UnigramLM(_LanguageModel):

@@ -312,13 +312,17 @@ def grade_command(submissions_dir: Path, out: Path, workers: int | None, schedul
               help="Write the HTML report here.")
 @click.option("--gradescope", "gradescope_path", type=click.Path(path_type=Path), default=None,
               help="Write Gradescope's results.json here.")
+@click.option("--classroom-result", "classroom_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Append GitHub Classroom's step output (result=<base64 JSON>, one test per check) to this file: "
+                   "in a workflow, \"$GITHUB_OUTPUT\" (see harness/classroom.py).")
 @click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Check against this released .harness folder (default on a student's machine: the assignment's).")
 @isolation_option()
 def ci_command(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, all_checks: bool, min_score: float | None,
                min_percent: float | None, require_all: bool, junit_path: Path | None, summary_path: Path | None,
                json_path: Path | None, report_path: Path | None, gradescope_path: Path | None,
-               bundle_dir: Path | None = None, isolation: str | None = None) -> None:
+               classroom_path: Path | None = None, bundle_dir: Path | None = None,
+               isolation: str | None = None) -> None:
     """Grade PATH in CI: the public checks, a pass/fail rule, JUnit XML, a Markdown summary, annotations.
     PATH is the submission's folder, or one file of it, graded for its module whatever else the folder holds.
 
@@ -333,6 +337,9 @@ def ci_command(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, all_c
         gate = ci.Gate(min_score, min_percent, require_all)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if classroom_path and all_checks:
+        raise click.UsageError("--classroom-result shows every test to the student in GitHub Classroom: it grades the "
+                               "public checks only; drop --all")
     from .sandbox.isolation import IsolationFailed
 
     console = Console(highlight=False)
@@ -344,11 +351,11 @@ def ci_command(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, all_c
         results = run(path, tasks, all_checks=all_checks, bundle=bundle_dir, tasks_dir=tasks_dir, isolation=chosen)
         outcome = ci.evaluate(results, gate)
     except (*cannot_run(), ci.CIError, IsolationFailed) as exc:
-        _ci_cannot_run(console, str(exc), summary_path, gradescope_path)
+        _ci_cannot_run(console, str(exc), summary_path, gradescope_path, classroom_path)
     except Exception as exc:  # noqa: BLE001 - a bug of the harness: say so, exit 2, not 1
         traceback.print_exc()
         _ci_cannot_run(console, f"internal error of the harness ({type(exc).__name__}: {exc})", summary_path,
-                       gradescope_path)
+                       gradescope_path, classroom_path)
     if json_path:
         results.write(json_path)
     if report_path:
@@ -363,6 +370,10 @@ def ci_command(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, all_c
         from .gradescope import write_gradescope
 
         write_gradescope(results, gradescope_path)
+    if classroom_path:
+        from .classroom import to_classroom
+
+        _append_classroom(console, classroom_path, to_classroom(results, outcome))
     markdown = ci.markdown_summary(results, outcome)
     if summary_path:
         write_output(summary_path, markdown)
@@ -377,8 +388,20 @@ def ci_command(path: Path, tasks: tuple[str, ...], tasks_dir: Path | None, all_c
     sys.exit(outcome.exit_code)
 
 
-def _ci_cannot_run(console: Console, message: str, summary_path: Path | None, gradescope_path: Path | None) -> None:
-    """Exit 2, saying why on the terminal, in the job summary, as an annotation and to Gradescope."""
+def _append_classroom(console: Console, path: Path, document: dict) -> None:
+    """Append the Classroom step output to ``path``; exit 2 saying why when it cannot be written."""
+    from .classroom import append_output
+
+    try:
+        append_output(path, document)
+    except OSError as exc:
+        console.print(f"[red]error:[/] the GitHub Classroom result was not written: {escape(str(exc))}", soft_wrap=True)
+        sys.exit(2)
+
+
+def _ci_cannot_run(console: Console, message: str, summary_path: Path | None, gradescope_path: Path | None,
+                   classroom_path: Path | None = None) -> None:
+    """Exit 2, saying why on the terminal, in the job summary, as an annotation, to Gradescope and to Classroom."""
     from rich.markup import escape
 
     from . import ci
@@ -394,6 +417,10 @@ def _ci_cannot_run(console: Console, message: str, summary_path: Path | None, gr
         from .gradescope import failure_document
 
         write_output(gradescope_path, json.dumps(failure_document(message), indent=2) + "\n")
+    if classroom_path:
+        from .classroom import failure_document as classroom_failure
+
+        _append_classroom(console, classroom_path, classroom_failure(message))
     if ci.in_github_actions():
         click.echo(ci.workflow_command("error", message, title="harness could not run"))
     sys.exit(2)
@@ -430,21 +457,48 @@ def cache_clear(task: str | None) -> None:
 
 
 @main.command("export")
-@click.argument("results_json", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--gradescope", "fmt", flag_value="gradescope", help="Gradescope's autograder results.json.")
-@click.option("--junit", "fmt", flag_value="junit", help="JUnit XML, one test case per check.")
-@click.option("--markdown", "fmt", flag_value="markdown", help="The Markdown summary `harness ci` writes.")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write here (default: standard output).")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--format", "fmt_name", type=click.Choice(["gradescope", "junit", "markdown", "canvas", "moodle"]),
+              default=None, help="gradescope, junit, markdown: SOURCE is a results JSON. canvas, moodle: SOURCE is "
+              "the folder harness grade wrote (its --out), exported for the LMS's gradebook import with --roster.")
+@click.option("--gradescope", "fmt", flag_value="gradescope", help="Short for --format gradescope.")
+@click.option("--junit", "fmt", flag_value="junit", help="Short for --format junit.")
+@click.option("--markdown", "fmt", flag_value="markdown", help="Short for --format markdown.")
+@click.option("-o", "--output", "--out", "output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write here (default: standard output; canvas and moodle need a file).")
 @click.option("--hidden-as", type=click.Choice(["after_published", "after_due_date", "hidden", "visible"]),
               default=None, help="Gradescope visibility of every check graded after submission "
               "(default: each check's own, from hidden.toml).")
-def export_command(results_json: Path, fmt: str | None, output: Path | None, hidden_as: str | None) -> None:
-    """Convert a results JSON (from check, ci or grade) to another format."""
+@click.option("--roster", "roster_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="canvas, moodle: the CSV mapping each submission folder to the LMS's student (a 'submission' "
+                   "column and the LMS's identifier columns; see docs/CLASSROOM_AND_LMS.md).")
+@click.option("--assignment", default=None,
+              help="canvas, moodle: the assignment the points belong to, as the LMS names it (Canvas: 'Name (id)' "
+                   "with the id in the assignment's address). Default: 'harness: ' and the run's tasks.")
+@click.option("--out-of", type=float, default=None,
+              help="canvas, moodle: scale the grades to this many points, the assignment's maximum in the LMS. "
+                   "Default: the harness's points.")
+def export_command(source: Path, fmt_name: str | None, fmt: str | None, output: Path | None, hidden_as: str | None,
+                   roster_path: Path | None, assignment: str | None, out_of: float | None = None) -> None:
+    """Convert a results JSON (from check, ci or grade) to another format, or a graded class to an LMS's
+    gradebook import.
+
+    The LMS formats write --out and, beside it, the list of what it leaves out (canvas.csv: canvas.unmatched.csv):
+    the submissions without a roster row, the roster's students without a submission, and the submissions that
+    could not be graded."""
     import json
 
+    if fmt and fmt_name and fmt != fmt_name:
+        raise click.UsageError(f"--{fmt} and --format {fmt_name} disagree; give one format")
+    fmt = fmt_name or fmt
     if fmt is None:
-        raise click.UsageError("choose a format: --gradescope, --junit or --markdown")
+        raise click.UsageError("choose a format: --format gradescope|junit|markdown|canvas|moodle")
+    if fmt in ("canvas", "moodle"):
+        _export_lms(source, fmt, roster_path, output, assignment, out_of)
+        return
+    if roster_path or assignment or out_of is not None:
+        raise click.UsageError("--roster, --assignment and --out-of go with --format canvas or moodle")
+    results_json = source
     if output is not None and output.resolve() == results_json.resolve():
         raise click.UsageError(f"{output} is the input; write the export elsewhere")
     try:
@@ -470,6 +524,24 @@ def export_command(results_json: Path, fmt: str | None, output: Path | None, hid
     else:
         write_output(output, text)
         click.echo(f"wrote {output}", err=True)
+
+
+def _export_lms(folder: Path, lms: str, roster_path: Path | None, output: Path | None, assignment: str | None,
+                out_of: float | None) -> None:
+    """``harness export --format canvas|moodle``: the file, the list of unmatched rows, and each of them said."""
+    from . import lms as lms_export
+
+    if roster_path is None or output is None:
+        raise click.UsageError(f"--format {lms} needs --roster ROSTER.csv and --out FILE")
+    try:
+        export = lms_export.build(folder, roster_path, lms, assignment, out_of)
+        written, unmatched = lms_export.write(export, output)
+    except (lms_export.ExportError, lms_export.RosterError, lms_export.GradebookError, OSError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    for line in export.summary(written):
+        click.echo(line, err=line.startswith(("warning:", "note:")))
+    click.echo(f"listed in {unmatched}: {len(export.unmatched_rows()) - 1} submission(s) or student(s) left out")
 
 
 @main.command("init")
@@ -503,8 +575,11 @@ def init_command(directory: Path, tasks: tuple[str, ...], tasks_dir: Path | None
 @click.option("--tasks-dir", type=click.Path(path_type=Path), default=None, help=TASKS_DIR_HELP)
 @click.option("--notebook", is_flag=True, help="Write notebooks (<module>.ipynb) instead of .py starter files.")
 @click.option("--force", is_flag=True, help="Overwrite files that exist, and replace DIRECTORY/.harness.")
+@click.option("--classroom", is_flag=True,
+              help="Write GitHub Classroom's workflow (.github/workflows/classroom.yml: points on the Classroom "
+                   "dashboard) instead of .github/workflows/harness.yml.")
 def release_command(directory: Path, tasks: tuple[str, ...], tasks_dir: Path | None, notebook: bool,
-                    force: bool) -> None:
+                    force: bool, classroom: bool = False) -> None:
     """Write the assignment folder handed to students into DIRECTORY (instructors).
 
     Starter files, the assignment's GitHub workflow, a README, and .harness/: the public part of each
@@ -517,7 +592,7 @@ def release_command(directory: Path, tasks: tuple[str, ...], tasks_dir: Path | N
 
     try:
         specs = load_tasks(tasks_dir, list(tasks) or None)
-        written, warnings = write_release(directory, specs, notebook=notebook, force=force)
+        written, warnings = write_release(directory, specs, notebook=notebook, force=force, classroom=classroom)
     except (SpecError, StarterError, ReleaseError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

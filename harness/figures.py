@@ -11,7 +11,8 @@ The kinds and their data (every key not marked optional is required):
     ``series``: [{"label", "values": [numbers or null], "who" (optional), "cell" (optional)}];
     optional ``x_values`` (numbers) or ``x_labels`` (strings such as months "1959-01", of which a
     readable subset is shown as ticks), ``shade``: {"from": i, "to": j, "label"} (indices into the
-    x positions, both inclusive), ``x_label``, ``y_label``, ``log_y``, ``smooth`` (draw a moving
+    x positions, both inclusive), ``marks``: [{"at": i, "label", "who"}] (vertical lines at x positions,
+    e.g. the epoch whose weights early stopping kept), ``x_label``, ``y_label``, ``log_y``, ``smooth`` (draw a moving
     average of each series over about len/50 points, the raw values faint behind it) and
     ``errors``: {name: why it is not drawn}. ``who`` sets the look: "actual" black solid,
     "student" a strong solid colour, "reference" dashed, "baseline" dotted grey, "optimum" thin
@@ -79,6 +80,7 @@ BAR_LOOK = {  # who: (face colour, legend label)
 MAX_HEATMAPS = 4
 MAX_ANNOTATED_CELLS = 20  # a matrix with more rows or columns is coloured but not written in
 MAX_TEXT = 4000           # characters of one generated text shown in the report
+MAX_MARKS = 8             # vertical marks on a line figure
 HUGE = 1e100              # larger values are left out: axis arithmetic on ±1e308 overflows
 
 RC = {
@@ -196,6 +198,8 @@ def lines(data: dict, title: str, key: str, show_title: bool = True) -> Drawing:
             _label_ticks(ax, xs, tick_labels)
         if xs and "shade" in data and data["shade"] is not None:
             _shade(ax, data["shade"], xs, notes)
+        if xs and data.get("marks") is not None:
+            _marks(ax, data["marks"], xs, series, colours, notes)
         ax.set_xlabel(_clean(data.get("x_label", ""), 120))
         ax.set_ylabel(_clean(data.get("y_label", ""), 120))
         if title and show_title:
@@ -325,6 +329,30 @@ def _shade(ax, shade, xs: list[float], notes: list[str]) -> None:
     if label:
         ax.text((left + right) / 2, 0.98, label, transform=blended_transform_factory(ax.transData, ax.transAxes),
                 ha="center", va="top", fontsize=9, color=MUTED, style="italic", zorder=6)
+
+
+def _marks(ax, marks, xs: list[float], series: list[dict], colours: dict[str, str], notes: list[str]) -> None:
+    """Vertical lines at x positions (indices), each labelled at the top, in the colour of its ``who``'s series."""
+    if not isinstance(marks, list):
+        notes.append("the marks are not drawn: marks is not a list")
+        return
+    for i, mark in enumerate(marks[:MAX_MARKS]):
+        if not isinstance(mark, dict):
+            notes.append(f"mark {i + 1} is not drawn: it is not a mapping")
+            continue
+        at = mark.get("at")
+        if not (_index(at) and 0 <= at < len(xs)):
+            notes.append(f"mark {i + 1} is not drawn: at = {at!r} is not an index of 0..{len(xs) - 1}")
+            continue
+        colour = next((colours[s["group"]] for s in series if s["who"] == mark.get("who") and s["group"] in colours),
+                      MUTED)
+        ax.axvline(xs[int(at)], color=colour, linestyle=(0, (2, 2)), linewidth=1.3, zorder=4)
+        label = _clean(mark.get("label", ""), 40)
+        if label:
+            ax.text(xs[int(at)], 0.98, f" {label}", transform=blended_transform_factory(ax.transData, ax.transAxes),
+                    ha="left", va="top", fontsize=9, color=colour, zorder=6)
+    if len(marks) > MAX_MARKS:
+        notes.append(f"only the first {MAX_MARKS} of {len(marks)} marks are drawn")
 
 
 def _moving_average(values: list[float], window: int) -> list[float]:

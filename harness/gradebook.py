@@ -1,4 +1,5 @@
-"""The gradebook of a class: a CSV for an LMS import and an SQLite history of every run.
+"""The gradebook of a class: a CSV of its points and an SQLite history of every run (an LMS's own import
+layout is ``harness export --format canvas|moodle``'s, harness.lms, read from :func:`last_run`).
 
 Both are written from the outcomes of a run (``harness.classrun``, made by ``harness.batch``),
 which carry each submission's Results document; nothing here grades or reads a submission.
@@ -8,7 +9,7 @@ folder's name) in name order (text that a spreadsheet would run as a formula, st
 gets a leading '), columns ``student, <task>… (in task-name order), total, max,
 percentage, status``. Points are written as people write them (3, 2.5); ``status`` is ``graded``
 or the reason the submission could not be graded, in which case its points, total and percentage
-are left blank (an LMS import skips a blank cell instead of recording a zero nobody decided).
+are left blank (not a zero nobody decided).
 
 ``gradebook.sqlite`` — every ``harness grade`` is a run; re-runs append. Schema::
 
@@ -45,6 +46,8 @@ every student's checks as of the last run::
     WHERE o.run_id = (SELECT max(run_id) FROM runs);
 
 and one student's history: ``SELECT run_id, status, score, how FROM outcomes WHERE submission = 'alice'``.
+:func:`last_run` reads the last finished (or stopped) run's outcomes, without writing: what ``harness export
+--format canvas|moodle`` exports (harness.lms).
 """
 from __future__ import annotations
 
@@ -52,6 +55,7 @@ import csv
 import io
 import json
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
@@ -107,11 +111,11 @@ def csv_rows(outcomes: Iterable[Outcome], specs: list[TaskSpec]) -> list[list[st
             scores = {t.name: t.score for t in o.results.tasks}
             score, top = o.results.score, o.results.max_score
             pct = percent(score, top)
-            rows.append([_cell(o.name), *(points(scores[t]) if t in scores else "" for t in tasks), points(score),
+            rows.append([spreadsheet_cell(o.name), *(points(scores[t]) if t in scores else "" for t in tasks), points(score),
                          points(top), "" if pct is None else f"{pct:.1f}", GRADED])
         else:
             top = sum(full_marks[t] for t in tasks)
-            rows.append([_cell(o.name), *("" for _ in tasks), "", points(top), "", _cell(o.reason)])
+            rows.append([spreadsheet_cell(o.name), *("" for _ in tasks), "", points(top), "", spreadsheet_cell(o.reason)])
     return rows
 
 
@@ -122,13 +126,74 @@ def write_csv(outcomes: Iterable[Outcome], specs: list[TaskSpec], path: Path) ->
     return write_output(path, buffer.getvalue())
 
 
-def _cell(text: str) -> str:
+def spreadsheet_cell(text: str) -> str:
     """Text a spreadsheet shows as text, on one line: a folder or file name may start with '='."""
     text = " ".join(str(text).split())
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 # --------------------------------------------------------------------------- SQLite
+
+
+@dataclass(frozen=True)
+class Graded:
+    """One submission as the last run of a class left it (a row of ``outcomes``)."""
+
+    name: str
+    status: str          # graded | not graded
+    reason: str          # why not graded ('' when graded)
+    score: float | None
+    max_score: float | None
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """What ``harness export --format canvas|moodle`` reads: the last finished (or stopped) run of a class."""
+
+    run_id: int
+    status: str          # finished | interrupted
+    finished: str
+    tasks: list[str]
+    submissions: list[Graded]  # in name order
+
+    @property
+    def points_possible(self) -> float | None:
+        """The full marks of the run's tasks, as its graded submissions record them (None: none was graded)."""
+        tops = {s.max_score for s in self.submissions if s.status == GRADED and s.max_score is not None}
+        if len(tops) > 1:
+            raise GradebookError(f"run {self.run_id} graded submissions out of different full marks "
+                                 f"({', '.join(points(t) for t in sorted(tops))}); grade the class again with "
+                                 "harness grade --regrade")
+        return tops.pop() if tops else None
+
+
+class GradebookError(Exception):
+    """A class folder whose gradebook cannot be read. The message says what to do."""
+
+
+def last_run(out: Path) -> LastRun:
+    """The last run of ``harness grade`` recorded in ``out/gradebook.sqlite`` that finished or was stopped
+    (a run still going, or one that failed, is passed over), read without writing to the database."""
+    path = Path(out) / "gradebook.sqlite"
+    if not path.is_file() or path.is_symlink():
+        raise GradebookError(f"{out} holds no gradebook.sqlite: give the folder harness grade wrote "
+                             "(its --out), once a run has finished")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            run = conn.execute("SELECT run_id, status, finished, tasks FROM runs WHERE status IN "
+                               "('finished', 'interrupted') ORDER BY run_id DESC LIMIT 1").fetchone()
+            if run is None:
+                raise GradebookError(f"{path}: no run of harness grade has finished yet")
+            rows = conn.execute("SELECT submission, status, reason, score, max_score FROM outcomes "
+                                "WHERE run_id = ? ORDER BY submission", (run[0],)).fetchall()
+        finally:
+            conn.close()
+        tasks = json.loads(run[3] or "[]")
+    except (sqlite3.Error, ValueError) as exc:
+        raise GradebookError(f"{path} cannot be read as the gradebook harness grade writes ({exc})") from None
+    return LastRun(int(run[0]), run[1], run[2] or "", [str(t) for t in tasks],
+                   [Graded(str(n), str(st), str(r or ""), sc, mx) for n, st, r, sc, mx in rows])
 
 
 class Database:

@@ -50,9 +50,15 @@ NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 DECODED = ("figures", "environment", "sandbox")  # with each check's numbers: where a non-finite number is read back
 
 
+#: Control characters (but tab and newline) shown as their escapes: a terminal, a CI log or a spreadsheet that
+#: reads a submission's text must not receive an escape sequence, a carriage return that overwrites a line, or a bell.
+CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7f, 0xa0)] if c not in (0x09, 0x0a)}
+
+
 def cut(text, limit: int = TEXT_LIMIT) -> str:
-    """``text`` as a string of at most ``limit`` characters, saying how much was cut, and one that UTF-8 can hold."""
-    text = text if isinstance(text, str) else str(text)
+    """``text`` as a string of at most ``limit`` characters, saying how much was cut, with its control characters
+    shown as escapes (:data:`CONTROLS`), and one that UTF-8 can hold."""
+    text = (text if isinstance(text, str) else str(text)).translate(CONTROLS)
     if len(text) > limit:
         keep = max(limit - len(f" [… {len(text)} more characters cut]"), 0)
         text = (text[:keep] + f" [… {len(text) - keep} more characters cut]")[:limit]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .definitions import DEFAULT_RUN, RUN_MODES
 from .errors import SpecError, suggest
+from .recipe import read_training
 from .trained_by import CHECKS_PREFIX, read_by, refuse_shared_hidden, student_definitions, within_limits
 from .runtime.config import Limits
 
@@ -31,12 +32,6 @@ GRADED_LATER = ("after_due_date", "hidden")
 HIDDEN_FILE = "hidden.toml"  # beside task.toml; the instructor's side only: never released
 HIDDEN_KEYS = {"seed", "checks"}
 TOP_LEVEL = {"task", "interface", "limits", "tolerances", "checks", "figures", "dataset", "training", "notebook"}
-#: The harness's training recipe, and which of its keys a student's HYPERPARAMETERS may set.
-TRAINING_DEFAULTS = {"lr": 3e-3, "epochs": 5, "batch_size": 64, "clip": 1.0, "reference_margin": 0.02}
-#: [training] keys without a default: cpu_budget_s, the CPU seconds a student's training may use before the safety
-#: net stops it (default: harness/checks/trained.py derives it from the reference model's own cost).
-TRAINING_OPTIONAL = ("cpu_budget_s",)
-STUDENT_SETTABLE = ("lr", "epochs", "batch_size")
 DECLARED = "declared."  # the registered checks a check declared with ``kind`` runs (harness.checks.declared)
 TASK_KEYS = {"name", "title", "module", "version", "description", "seed"}
 #: [interface.conventions]: the students' contract in words, one entry per name of the interface (and a trained
@@ -239,7 +234,7 @@ def load_spec(path: Path) -> TaskSpec:
     training = None
     if "training" in data:  # [training] by: who trains the model (harness/trained_by.py)
         table, by = read_by(path, data["training"])
-        training = {**_training(path, table), **({"by": by} if by == "student" else {})}
+        training = {**read_training(path, table), **({"by": by} if by == "student" else {})}
     dataset = data.get("dataset")
     prefixes: tuple[str, ...] = ()
     if dataset is not None:
@@ -484,46 +479,6 @@ def _hidden(path: Path, prefixes: tuple[str, ...] = (), registry: dict | None = 
         raise SpecError(path, "[checks]", "must be a table", 'e.g. [checks."cells.LSTMCell.forward"] points = 2')
     return seed, _checks(path, table, GRADED_LATER, "after_due_date", suffix=".hidden", prefixes=prefixes,
                          registry=registry, task=task), raw
-
-
-def _training(path: Path, table) -> dict:
-    """The [training] table: the recipe (defaults filled in) and [training.bounds] on HYPERPARAMETERS."""
-    if not isinstance(table, dict):
-        raise SpecError(path, "[training]", "must be a table", "e.g. [training] epochs = 5")
-    table = dict(table)
-    bounds = table.pop("bounds", {})
-    recipe = dict(TRAINING_DEFAULTS)
-    for key, value in table.items():
-        if key == "time_budget_s":
-            raise SpecError(path, "[training].time_budget_s", "training is no longer bounded by the wall clock, but "
-                            "by its epochs (the same work on a busy machine as on an idle one)",
-                            "remove the key; to cap a slow model, set cpu_budget_s (CPU seconds of the student's "
-                            "training; by default 20 times what the reference model needs)")
-        if key not in TRAINING_DEFAULTS and key not in TRAINING_OPTIONAL:
-            raise SpecError(path, f"[training].{key}", "unknown key",
-                            suggest(key, [*TRAINING_DEFAULTS, *TRAINING_OPTIONAL]))
-        _expect_type(path, f"[training].{key}", value, (int, float), "a number")
-        if key == "reference_margin" and value < 0:  # 0: the reference need only beat its floors
-            raise SpecError(path, "[training].reference_margin", f"must be 0 or more, got {value}",
-                            "0 asks only that the reference model beat each classical floor; 0.02 that it do 2% better")
-        if value <= 0 and key != "reference_margin":
-            raise SpecError(path, f"[training].{key}", f"must be positive, got {value}")
-        recipe[key] = value
-    for key in ("epochs", "batch_size"):
-        if int(recipe[key]) != recipe[key]:
-            raise SpecError(path, f"[training].{key}", f"must be a whole number, got {recipe[key]}")
-    checked = {}
-    for key, pair in bounds.items():
-        if key not in STUDENT_SETTABLE:
-            raise SpecError(path, f"[training.bounds].{key}", "cannot be set by a student",
-                            f"bounds are for {', '.join(STUDENT_SETTABLE)}")
-        if (not isinstance(pair, list) or len(pair) != 2 or
-                not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair) or pair[0] > pair[1]):
-            raise SpecError(path, f"[training.bounds].{key}", f"must be [low, high], got {pair!r}",
-                            f"e.g. {key} = [1, 20]")
-        checked[key] = pair
-    recipe["bounds"] = checked
-    return recipe
 
 
 def default_tasks_dir() -> Path:

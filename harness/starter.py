@@ -24,11 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import course
-from .spec import SHARED_CONVENTIONS, STUDENT_SETTABLE, TaskSpec
+from .recipe import STUDENT_SETTABLE, bound_text, current
+from .spec import SHARED_CONVENTIONS, TaskSpec
 
 TEMPLATES = Path(__file__).parent / "templates"
 WORKFLOW_TEMPLATE = TEMPLATES / "assignment-workflow.yml"
 WORKFLOW_PATH = Path(".github") / "workflows" / "harness.yml"
+#: The workflow GitHub Classroom recognises (harness.classroom): its name, job and reporter are Classroom's.
+CLASSROOM_TEMPLATE = TEMPLATES / "classroom-workflow.yml"
+CLASSROOM_PATH = Path(".github") / "workflows" / "classroom.yml"
 MAX_LINE = 110
 
 #: Names an annotation may use and the import that provides them in the generated module.
@@ -354,8 +358,10 @@ def hyperparameters_item(spec: TaskSpec) -> Item | None:
     keys = [k for k in STUDENT_SETTABLE if k in bounds]
     if not keys:
         return None
-    values = ", ".join(f'"{k}": {training[k]!r}' for k in keys)
-    ranges = ", ".join(f"{k} in [{bounds[k][0]:g}, {bounds[k][1]:g}]" for k in keys)
+    shown = {k: current(training, k) for k in keys}
+    shown = {k: v for k, v in shown.items() if v is not None}  # patience of a task without early stopping: unset
+    values = ", ".join(f'"{k}": "{v}"' if isinstance(v, str) else f'"{k}": {v!r}' for k, v in shown.items())
+    ranges = ", ".join(bound_text(k, bounds[k]) for k in keys)
     budget = training.get("cpu_budget_s")
     comment = (f"Optional: how the harness trains your model. These are the task's own settings; each value "
                f"must lie in its bounds ({ranges}){f', and training may use {budget:g} s of CPU' if budget else ''}. "
@@ -478,17 +484,19 @@ def render_notebook(mod: StarterModule):
 # --------------------------------------------------------------------------- the folder
 
 
-def workflow_text(specs: list[TaskSpec]) -> str:
-    """The assignment repo's GitHub workflow, with HARNESS_TASKS set to these tasks."""
+def workflow_text(specs: list[TaskSpec], classroom: bool = False) -> str:
+    """The assignment repo's GitHub workflow (GitHub Classroom's with ``classroom``), HARNESS_TASKS set to these
+    tasks."""
     from . import __version__
 
-    text = WORKFLOW_TEMPLATE.read_text(encoding="utf-8").replace("VERSION", __version__)
+    template = CLASSROOM_TEMPLATE if classroom else WORKFLOW_TEMPLATE
+    text = template.read_text(encoding="utf-8").replace("VERSION", __version__)
     names = " ".join(s.name for s in specs)
     return re.sub(r'^(\s*HARNESS_TASKS:\s*)"[^"\n]*"', lambda m: f'{m.group(1)}"{names}"', text, count=1, flags=re.MULTILINE)
 
 
 def planned_files(directory: Path, specs: list[TaskSpec], notebook: bool = False,
-                  workflow: bool = True) -> dict[Path, object]:
+                  workflow: bool = True, classroom: bool = False) -> dict[Path, object]:
     """Every file ``harness init`` writes, path -> content (text, or a notebook)."""
     directory = Path(directory)
     files: dict[Path, object] = {}
@@ -499,13 +507,14 @@ def planned_files(directory: Path, specs: list[TaskSpec], notebook: bool = False
         else:
             files[directory / mod.filename] = render_python(mod)
     if workflow:
-        files[directory / WORKFLOW_PATH] = workflow_text(specs)
+        files[directory / (CLASSROOM_PATH if classroom else WORKFLOW_PATH)] = workflow_text(specs, classroom)
     return files
 
 
 def write_starter(directory: Path, specs: list[TaskSpec], notebook: bool = False, force: bool = False,
-                  workflow: bool = True) -> tuple[list[Path], list[str]]:
-    """Write the starter files into ``directory``; returns (paths written, warnings).
+                  workflow: bool = True, classroom: bool = False) -> tuple[list[Path], list[str]]:
+    """Write the starter files into ``directory``; returns (paths written, warnings). ``classroom``: the workflow is
+    GitHub Classroom's (.github/workflows/classroom.yml) instead of harness.yml.
 
     Nothing is written when any file exists already, unless ``force``.
     """
@@ -517,7 +526,7 @@ def write_starter(directory: Path, specs: list[TaskSpec], notebook: bool = False
     twice = sorted({m for m in modules if modules.count(m) > 1})
     if twice:
         raise StarterError(f"two tasks grade the same module ({', '.join(twice)}); pick one of them with --task")
-    files = planned_files(directory, specs, notebook, workflow)
+    files = planned_files(directory, specs, notebook, workflow, classroom)
     existing = [p for p in files if p.exists()]
     if existing and not force:
         raise StarterError("these files exist already (pass --force to overwrite them): "

@@ -552,6 +552,30 @@ def perplexity_exp_mean_sequence_loss(log_probs, targets, pad_id=0):
     return math.exp(float(per_seq.mean()))  # <- exp of the mean of per-sequence losses
 
 
+PERPLEXITY_BATCH = 32  # rows per batch of the per-batch conventions: Keras' default batch size
+
+
+def _batch_losses(log_probs, targets, pad_id):
+    """(summed NLL, scored tokens) of each batch of PERPLEXITY_BATCH rows that scores a token."""
+    nll, scored = generation.token_nll(log_probs, targets), _scored(targets, pad_id)
+    out = []
+    for i in range(0, targets.shape[0], PERPLEXITY_BATCH):
+        n = int(scored[i:i + PERPLEXITY_BATCH].sum())
+        if n:
+            out.append((float((nll * scored)[i:i + PERPLEXITY_BATCH].sum()), n))
+    return out
+
+
+def perplexity_mean_of_batches(log_probs, targets, pad_id=0):
+    batches = _batch_losses(log_probs, targets, pad_id)
+    return sum(math.exp(total / n) for total, n in batches) / len(batches)  # <- mean of per-batch perplexities
+
+
+def perplexity_exp_mean_batch_loss(log_probs, targets, pad_id=0):
+    batches = _batch_losses(log_probs, targets, pad_id)
+    return math.exp(sum(total / n for total, n in batches) / len(batches))  # <- exp of the mean batch loss
+
+
 def perplexity_base2(log_probs, targets, pad_id=0):
     mean_nll = math.log(generation.perplexity(log_probs, targets, pad_id))  # nats
     return 2**mean_nll  # <- 2^(mean NLL in nats), not e^
@@ -742,6 +766,14 @@ CATALOGUE: tuple[Variant, ...] = (
     V("perplexity_exp_mean_sequence_loss", "generation", "perplexity", "mistake",
       "it is exp of the mean of per-sequence mean losses instead of exp(total NLL / total tokens) over the whole set",
       perplexity_exp_mean_sequence_loss),
+    V("perplexity_mean_of_batches", "generation", "perplexity", "mistake",
+      f"it is the mean of per-batch perplexities (batches of {PERPLEXITY_BATCH} rows, as a validation loop over "
+      "batches reports them) instead of exp(total NLL / total tokens) over the whole set: sum the NLL and count the "
+      "tokens across batches, and exponentiate once", perplexity_mean_of_batches),
+    V("perplexity_exp_mean_batch_loss", "generation", "perplexity", "mistake",
+      f"it is exp of the mean of per-batch mean losses (batches of {PERPLEXITY_BATCH} rows) instead of exp(total "
+      "NLL / total tokens) over the whole set: a batch with fewer scored tokens weighs as much as a full one; sum "
+      "the NLL and count the tokens across batches", perplexity_exp_mean_batch_loss),
     V("perplexity_base2", "generation", "perplexity", "mistake",
       "the mean NLL, in nats, is exponentiated in base 2 (2^NLL instead of e^NLL): log and power must share a base",
       perplexity_base2),

@@ -352,3 +352,44 @@ def test_without_the_bundle_the_workflow_cannot_run(grade):
     assert ".harness" in said and "--bundle" in said
     assert any(a.startswith("::error") and ".harness" in a for a in run.annotations)
     assert run.summary.startswith("## 💥 harness could not run") and ".harness" in run.summary
+
+
+# --------------------------------------------------------------------------- GitHub Classroom's workflow
+
+
+def test_the_classroom_workflow_s_grading_step_leaves_the_reporter_its_result(student_venv, tmp_path):
+    """``harness release --classroom``: its grading step, run as written with the student package alone, appends
+    the ``result`` output the reporter decodes: the buggy module's check fails, the others pass."""
+    import base64
+
+    folder = tmp_path / "assignment"
+    specs = load_tasks(names=["sequences"])
+    write_release(folder, specs, classroom=True)
+    text = (folder / ".github" / "workflows" / "classroom.yml").read_text(encoding="utf-8")
+    grading = step(workflow_steps(text), GRADE_STEP)
+    assert grading["id"] == "harness" and grading["continue-on-error"] == "true"
+    shutil.copy(SUBMISSIONS / "buggy" / BUGGY / "sequences.py", folder / "sequences.py")
+    output = tmp_path / "github_output"
+    output.touch()
+    env = {**student_subprocess_env(), **job_env(text), **NO_NETWORK,
+           "PATH": f"{student_venv.parent}{os.pathsep}{os.environ.get('PATH', '')}", "GITHUB_ACTIONS": "true",
+           "GITHUB_WORKSPACE": str(folder), "GITHUB_OUTPUT": str(output),
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", grading["run"]],
+                          cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr  # the rule fails; the step goes on to the reporter
+    (line,) = output.read_text(encoding="utf-8").splitlines()
+    name, _, value = line.partition("=")
+    assert name == "result"
+    document = json.loads(base64.b64decode(value, validate=True).decode("utf-8"))
+    expected = tomllib.loads((SUBMISSIONS / "buggy" / BUGGY / "EXPECTED.toml").read_text())
+    assert document["status"] == "fail" and document["max_score"] == sum(
+        c.points for s in specs for c in s.checks if not c.graded_later)
+    checks = {t["name"]: t for t in document["tests"] if t["name"] in public_checks(specs)}
+    assert set(checks) == set(public_checks(specs))
+    assert {n for n, t in checks.items() if t["status"] != "pass"} == set(expected["failed"])
+    points = {c.id: c.points for s in specs for c in s.checks}
+    for name in expected["failed"]:  # partial credit per case, the hint, and the line annotated in the module
+        test = checks[name]
+        assert test["score"] < points[name] and "How to fix:" in test["message"]
+        assert test["filename"] == "sequences.py" and test["line_no"] > 0

@@ -86,3 +86,32 @@ def test_perplexity_with_a_hard_coded_pad_is_told_to_use_pad_id():
 
     verdict = run_in_process("generation.perplexity", perplexity=pad_zero)
     assert not verdict.passed and "pad_id=5" in verdict.message and "pad_id argument" in verdict.hint
+
+
+def test_a_perplexity_pooled_per_batch_is_named_and_a_pooled_loop_over_batches_passes():
+    """A validation loop's conventions: exp of the mean of per-batch mean losses is named by its catalogue entry on
+    the check's 40 windows; a loop over batches that sums the NLL and counts the tokens, then exponentiates once, is
+    the corpus figure and passes."""
+    def exp_mean_batch_loss(log_probs, targets, pad_id=0):
+        losses = []
+        for start in range(0, len(targets), 32):  # batches of 32 rows, as a DataLoader would hand them
+            y, lp = targets[start:start + 32], log_probs[start:start + 32].double()
+            keep = y != pad_id
+            if keep.any():
+                losses.append(float(-lp.gather(-1, y.unsqueeze(-1)).squeeze(-1)[keep].mean()))
+        return float(np.exp(np.mean(losses)))
+
+    def pooled_over_batches(log_probs, targets, pad_id=0):
+        total, count = 0.0, 0
+        for start in range(0, len(targets), 7):
+            y, lp = targets[start:start + 7], log_probs[start:start + 7].double()
+            keep = y != pad_id
+            total += float(-lp.gather(-1, y.unsqueeze(-1)).squeeze(-1)[keep].sum())
+            count += int(keep.sum())
+        return float(np.exp(total / count))
+
+    verdict = run_in_process("generation.perplexity", perplexity=exp_mean_batch_loss)
+    assert not verdict.passed and "40 windows of a running text" in verdict.message
+    assert verdict.numbers["diagnosis"] == ["perplexity_exp_mean_batch_loss"]
+    assert "exp of the mean of per-batch mean losses" in verdict.hint
+    assert run_in_process("generation.perplexity", perplexity=pooled_over_batches).passed

@@ -189,6 +189,23 @@ def test_shaded_range_is_labelled_and_a_bad_one_is_a_note():
     assert any("shaded range is not drawn" in n for n in drawing.notes)
 
 
+def test_a_mark_is_a_labelled_line_and_a_bad_one_is_a_note():
+    data = training_loss() | {"marks": [{"at": 3, "label": "epoch 2 kept", "who": "student"}]}
+    drawing = draw(data, "Loss", "l")
+    assert " epoch 2 kept" in texts(drawing.svg) and drawing.notes == []
+    assert " epoch 2 kept" not in texts(draw(training_loss(), "Loss", "l").svg)
+    hostile = [{"at": 10**9}, {"at": float("nan")}, {"at": -1}, {"at": "3"}, "epoch 2", {"label": "no at"}]
+    drawing = draw(training_loss() | {"marks": hostile + [{"at": 1}] * 9}, "Loss", "l")
+    assert drawing.svg and drawing.notes == [
+        "mark 1 is not drawn: at = 1000000000 is not an index of 0..499",
+        "mark 2 is not drawn: at = nan is not an index of 0..499",
+        "mark 3 is not drawn: at = -1 is not an index of 0..499",
+        "mark 4 is not drawn: at = '3' is not an index of 0..499", "mark 5 is not drawn: it is not a mapping",
+        "mark 6 is not drawn: at = None is not an index of 0..499", "only the first 8 of 15 marks are drawn"]
+    assert draw(training_loss() | {"marks": "epoch 2"}, "Loss", "l").notes == [
+        "the marks are not drawn: marks is not a list"]
+
+
 def test_smooth_draws_a_moving_average_over_the_faint_raw_values():
     svg = draw(training_loss(), "Loss", "l").svg
     raw, smooth = styles(svg, "l")[:2]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,6 +118,8 @@ def test_a_misspelt_figure_suggests_this_tasks_figures(tmp_path):
 
 
 def _value(v) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
     return f'"{v}"' if isinstance(v, str) else f"{v:g}" if isinstance(v, float) else str(v)
 
 
@@ -148,20 +152,67 @@ def family_check_table() -> str:
 
 
 def training_table() -> str:
-    """The keys of [training], their defaults and the bounds harness/spec.py enforces (test below)."""
-    from harness.spec import STUDENT_SETTABLE, TRAINING_DEFAULTS, TRAINING_OPTIONAL
+    """The keys of [training], their defaults and the bounds harness/recipe.py enforces (test below)."""
+    from harness.recipe import PLAIN, STUDENT_SETTABLE, TRAINING_DEFAULTS, TRAINING_OPTIONAL
+    from harness.runtime.recipe import OPTIMIZERS, SCHEDULES
 
-    bound = {"lr": "a number > 0", "epochs": "a whole number > 0", "batch_size": "a whole number > 0",
-             "clip": "a number > 0 (the gradients' norm is clipped to it)",
-             "reference_margin": "a number ≥ 0 (0.02: the reference must do 2% better than each floor)",
-             "cpu_budget_s": "a number > 0; default: 20 × the reference model's CPU seconds, at least 60"}
+    choices = {"optimizer": f"one of {', '.join(OPTIMIZERS)}, or a table of its `kind` and parameters (below)",
+               "schedule": f"one of {', '.join(SCHEDULES)}, or a table of its `kind` and parameters (below)",
+               "early_stopping": "a table: `patience` and, optionally, `min_delta` (below); off without it"}
+    settable = {"optimizer": "its kind, among the list `[training.bounds]` gives"}
     rows = ["| key | default | must be | a student's `HYPERPARAMETERS` may set it |", "|---|---|---|---|"]
     for key in [*TRAINING_DEFAULTS, *TRAINING_OPTIONAL]:
-        default = _value(TRAINING_DEFAULTS[key]) if key in TRAINING_DEFAULTS else "(derived)"
-        settable = "yes, within `[training.bounds]`" if key in STUDENT_SETTABLE else "no"
-        rows.append(f"| `{key}` | {default} | {bound[key]} | {settable} |")
+        default = _value(TRAINING_DEFAULTS[key]) if key in TRAINING_DEFAULTS else (
+            "(off)" if key == "early_stopping" else "(derived)")
+        may = settable.get(key, "yes, within `[training.bounds]`" if key in STUDENT_SETTABLE else "no")
+        rows.append(f"| `{key}` | {default} | {PLAIN[key].what if key in PLAIN else choices[key]} | {may} |")
     return "\n".join(rows)
 
+
+def recipe_parameters_table() -> str:
+    """The parameters of each optimiser, schedule and early stopping, with their defaults and bounds."""
+    from harness.recipe import PARAMETERS, STUDENT_SETTABLE
+    from harness.runtime.recipe import EARLY_STOPPING, OPTIMIZERS, SCHEDULES
+
+    rows = ["| of | parameter | default | must be | a student's `HYPERPARAMETERS` may set it |",
+            "|---|---|---|---|---|"]
+    groups = [*((f"`optimizer` {kind}", params) for kind, params in OPTIMIZERS.items()),
+              *((f"`schedule` {kind}", params) for kind, params in SCHEDULES.items() if params),
+              ("`early_stopping`", {"patience": None, **EARLY_STOPPING})]
+    for where, params in groups:
+        for key, default in params.items():
+            may = "yes, within `[training.bounds]`" if key in STUDENT_SETTABLE and "schedule" not in where else "no"
+            shown = "(required)" if default is None else _value(default)
+            rows.append(f"| {where} | `{key}` | {shown} | {PARAMETERS[key].what} | {may} |")
+    return "\n".join(rows)
+
+
+def dataset_table() -> str:
+    """Every [dataset] kind, its family, and the keys of [dataset] and [dataset.preprocessing] it takes with their
+    defaults ("required" where there is none), as harness/data/build.py's KINDS says."""
+    from harness.data.build import KINDS, OPTIONAL_NONE
+
+    def keys(table: dict) -> str:
+        def default(k, v) -> str:
+            if v is None:
+                return "unset" if k in OPTIONAL_NONE else "required"
+            return str(v).lower() if isinstance(v, bool) else _value(v)
+
+        shown = [f"`{k}` ({default(k, v)})" for k, v in table.items()]
+        return ", ".join(shown) or "none"
+
+    rows = ["| `kind` | family | `[dataset]` keys (default) | `[dataset.preprocessing]` keys (default) |",
+            "|---|---|---|---|"]
+    for kind, (fam, options, columns, pre) in KINDS.items():
+        roles = ", ".join(f"{k} = {'unset' if v is None else _value(v)}" for k, v in columns.items())
+        extra = f", `columns` ({roles})" if columns else ""
+        rows.append(f"| `{kind}` | {fam} | {keys(options)}{extra} | {keys(pre)} |")
+    return "\n".join(rows)
+
+
+def test_the_guide_lists_every_dataset_kind_with_its_keys_and_defaults():
+    assert dataset_table() in guide(), \
+        "docs/WRITING_TASKS.md, section 7: paste the table `python tests/test_guide.py` prints"
 
 
 def guide() -> str:
@@ -169,22 +220,31 @@ def guide() -> str:
 
 
 def test_the_guide_lists_every_check_and_figure_of_every_family():
-    from harness.checks import FIGURES, REGISTRY
-
     table = family_check_table()
     assert table in guide(), "docs/WRITING_TASKS.md, section 7: paste the table `python tests/test_guide.py` prints"
-    for check_id in [*REGISTRY, *FIGURES]:  # no family's id is left out of the table
+    # every id the engine registers by itself (a fresh interpreter: a task's checks.py another test loaded
+    # registers ids of its own here), but the declared kinds, is in the table
+    listing = ("from harness.checks import FIGURES, REGISTRY, load_builtin_checks; load_builtin_checks(); "
+               "print('\\n'.join([*REGISTRY, *FIGURES]))")
+    engine = subprocess.run([sys.executable, "-c", listing], capture_output=True, text=True, check=True).stdout.split()
+    assert len(engine) > 10
+    for check_id in engine:
         if not check_id.startswith("declared."):
             assert f"`<task>.{check_id.partition('.')[2]}`" in table, check_id
 
 
 def test_the_guide_lists_every_training_key_with_its_bound():
     from harness.checks.trained import BUDGET_FACTOR, BUDGET_FLOOR_S
-    from harness.spec import TRAINING_DEFAULTS, TRAINING_OPTIONAL
+    from harness.recipe import TRAINING_DEFAULTS, TRAINING_OPTIONAL
+    from harness.runtime.recipe import EARLY_STOPPING, OPTIMIZERS, SCHEDULES
 
     table = training_table()
     assert table in guide(), "docs/WRITING_TASKS.md, section 7: paste the table `python tests/test_guide.py` prints"
     assert all(f"| `{key}` |" in table for key in [*TRAINING_DEFAULTS, *TRAINING_OPTIONAL])
+    parameters = recipe_parameters_table()
+    assert parameters in guide(), "docs/WRITING_TASKS.md, section 7: paste the tables python tests/test_guide.py prints"
+    for params in [*OPTIMIZERS.values(), *SCHEDULES.values(), EARLY_STOPPING]:
+        assert all(f"| `{key}` |" in parameters for key in params)
     assert f"{BUDGET_FACTOR} × the reference model's CPU seconds, at least {BUDGET_FLOOR_S:g}" in table
 
 
@@ -275,4 +335,4 @@ def test_the_guide_states_what_each_familys_model_is_given_and_returns():
         assert len(fam.expected_shape(spec.data, inputs)) == fam.output.split(")")[0].count(",") + 1
 
 if __name__ == "__main__":  # prints the tables to paste into docs/WRITING_TASKS.md when the code changes
-    print(family_check_table(), training_table(), sep="\n\n")
+    print(family_check_table(), training_table(), recipe_parameters_table(), dataset_table(), sep="\n\n")

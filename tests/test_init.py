@@ -16,7 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.spec import STUDENT_SETTABLE, load_tasks
+from harness.recipe import STUDENT_SETTABLE, current
+from harness.spec import load_tasks
 from harness.submission import notebook_to_python
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +80,7 @@ def test_every_name_of_every_spec_is_generated_and_the_folder_imports(starter):
                 assert info["module"] and info.get("parameters", 0) == 0, f"{spec.module}.{name}: {info}"
         if spec.training:
             hyper = found[f"{spec.module}.HYPERPARAMETERS"]
-            assert hyper == {k: spec.training[k] for k in STUDENT_SETTABLE if k in spec.training["bounds"]}
+            assert hyper == {k: current(spec.training, k) for k in STUDENT_SETTABLE if k in spec.training["bounds"]}
             for key, value in hyper.items():
                 low, high = spec.training["bounds"][key]
                 assert low <= value <= high

@@ -21,7 +21,8 @@ additive_mask_after_softmax sdpa_no_scale sdpa_scaled_by_dv sdpa_softmax_over_qu
 sdpa_mask_inverted sdpa_mask_ignored sdpa_fill_minus_1e9 mhsa_scaled_by_sqrt_E mhsa_weights_summed
 mhsa_mask_ignored mhsa_mask_inverted mhsa_mask_after_softmax positional_encoding_sin_cos_swapped
 positional_encoding_exponent_i_over_d temperature_multiplied perplexity_counts_pad
-perplexity_mean_of_sequences perplexity_base2 greedy_search_ignores_eos pad_post
+perplexity_mean_of_sequences perplexity_mean_of_batches perplexity_exp_mean_batch_loss perplexity_base2
+greedy_search_ignores_eos pad_post
 truncate_post make_windows_last_target
 """.split()
 B, T, D, H = 3, 4, 5, 5  # D == H: stacked_input_to_every_layer needs layer 2 to accept the input
@@ -191,10 +192,12 @@ def deep_table_step():
 
 def perplexity_probe_inputs():
     gen = torch.Generator().manual_seed(2)
-    log_probs = torch.log_softmax(3 * torch.randn(3, 6, 7, generator=gen, dtype=torch.float64), -1)
-    targets = torch.randint(1, 7, (3, 6), generator=gen)
+    rows = 40  # more than a batch of 32: the per-batch conventions differ from the corpus figure
+    log_probs = torch.log_softmax(3 * torch.randn(rows, 6, 7, generator=gen, dtype=torch.float64), -1)
+    targets = torch.randint(1, 7, (rows, 6), generator=gen)
     targets[0, 4:] = 0  # padding
     targets[2, 2:] = 0
+    targets[-1, 3:] = 0
     return log_probs, targets
 
 
@@ -286,3 +289,25 @@ def test_perplexity_variants_reproduce_the_metrics_md_figures():
     assert figures["perplexity_exp_mean_sequence_loss"] == pytest.approx(23.73, abs=5e-3)
     assert figures["perplexity_base2"] == pytest.approx(2 ** (370 / 125), rel=1e-9)
     assert figures["perplexity_counts_pad"] == pytest.approx(math.exp((370 + 50 * 175) / 300), rel=1e-9)
+
+
+def test_per_batch_perplexity_variants_reproduce_the_metrics_md_figures():
+    """The same figures as batches of 32 rows, each batch's tokens in its first row: METRICS.md's batches."""
+    from reference_models.variants import PERPLEXITY_BATCH
+
+    log_probs = torch.full((3 * PERPLEXITY_BATCH, 100, 5), -50.0, dtype=torch.float64)
+    targets = torch.zeros(3 * PERPLEXITY_BATCH, 100, dtype=torch.long)
+    for n, (nll, length) in enumerate([(2.5, 20), (3.0, 100), (4.0, 5)]):
+        targets[n * PERPLEXITY_BATCH, :length] = 3
+        log_probs[n * PERPLEXITY_BATCH, :, 3] = -nll
+    figures = {v.name: v.impl(log_probs, targets) for v in variants_for("generation", "perplexity")}
+    assert generation.perplexity(log_probs, targets) == pytest.approx(19.30, abs=5e-3)
+    assert figures["perplexity_mean_of_batches"] == pytest.approx(28.96, abs=5e-3)
+    assert figures["perplexity_exp_mean_batch_loss"] == pytest.approx(23.73, abs=5e-3)
+    few = log_probs[:PERPLEXITY_BATCH], targets[:PERPLEXITY_BATCH]  # one batch: the corpus figure
+    assert perplexity_of(few, "perplexity_mean_of_batches") == pytest.approx(generation.perplexity(*few))
+
+
+def perplexity_of(args, name: str) -> float:
+    (variant,) = [v for v in variants_for("generation", "perplexity") if v.name == name]
+    return variant.impl(*args)

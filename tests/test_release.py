@@ -6,6 +6,7 @@ machine would, and damage copies of it to see the bundle refuse them with a mess
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from harness.checking import CheckingError, run
 from harness.cli import main
 from harness.grading import grade
 from harness.spec import HIDDEN_FILE, load_tasks
+from test_real_data import TRAINING
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ["sequences", "generation"]
@@ -174,3 +176,125 @@ def test_the_instructors_commands_say_so_on_a_students_machine(command, tmp_path
     result = CliRunner().invoke(main, command)
     assert result.exit_code == 2
     assert f"harness {command[0]} runs on the instructor's side" in " ".join(result.output.split())
+
+
+# --------------------------------------------------------------------------- a data file without its hidden part
+
+CORPUS_TASK = """figures = ["lm.perplexity"]
+[task]
+name = "lm"
+title = "A character language model"
+module = "next_word"
+seed = 3
+[dataset]
+kind = "text-corpus"
+path = "corpus.txt"
+layout = "windows"
+{public}
+[dataset.preprocessing]
+tokenizer = "char"
+window = 40
+{training}
+[checks."lm.interface"]
+points = 1
+[checks."lm.perplexity"]
+points = 2
+"""
+
+
+def corpus_task(tasks: Path, public: str) -> Path:
+    """A windowed character corpus whose sentences are numbered (each stretch of the text is unique), with a hidden
+    perplexity check; ``public``: the [dataset].public line, or ""."""
+    folder = tasks / "lm"
+    folder.mkdir(parents=True)
+    words = ["the cat", "a dog", "sees", "likes", "the river", "a red ball"]
+    text = "".join(f"{words[i % 6]} {words[(i * 5) % 6]} {i}. " + ("\n" if i % 7 == 0 else "") for i in range(700))
+    (folder / "corpus.txt").write_text(text, encoding="utf-8")
+    (folder / "task.toml").write_text(CORPUS_TASK.format(public=public, training=TRAINING))
+    (folder / HIDDEN_FILE).write_text('seed = 77\n[checks."lm.perplexity"]\npoints = 2\n')
+    shutil.copy(ROOT / "tasks" / "next_word" / "answer_key.py", folder)
+    return folder
+
+
+def test_a_corpus_released_as_it_is_is_warned_of_and_the_warning_says_how(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    from harness.release import file_data_warnings
+
+    corpus_task(tmp_path / "tasks", "")
+    (spec,) = load_tasks(tmp_path / "tasks")
+    (warning,) = file_data_warnings(spec)
+    assert warning.startswith("task lm: its data file corpus.txt is released as it is, so the rows the hidden checks "
+                              "score are on students' machines too. To keep them: add public = \"corpus_public.txt\" "
+                              "to [dataset]: the release then writes that file")
+    sentences = load_tasks(names=["next_word"])[0]
+    sentences.dataset = {"kind": "text-corpus", "path": "c.txt"}  # a corpus of sentences is told what to change
+    assert 'cut the corpus into windows (layout = "windows"' in file_data_warnings(sentences)[0]
+    sentences.dataset = {"kind": "series-csv", "path": "s.csv"}
+    assert 'add public = "s_public.csv" to [dataset]' in file_data_warnings(sentences)[0]
+    sentences.dataset = {"kind": "tsv-pairs", "path": "spa-eng.txt"}
+    assert "not possible yet for kind 'tsv-pairs'" in file_data_warnings(sentences)[0]
+
+
+def test_a_corpus_with_a_public_file_releases_no_hidden_text_and_checks_from_it(tmp_path, monkeypatch):
+    """The release writes the public text in place of the data file; no file of the released folder (the bundle
+    included) holds a stretch of the hidden block; and a student's machine rebuilds the public view from it."""
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    from harness.release import file_data_warnings, write_release
+
+    folder = corpus_task(tmp_path / "tasks", 'public = "corpus_public.txt"')
+    (spec,) = load_tasks(tmp_path / "tasks")
+    assert file_data_warnings(spec) == []
+    out = tmp_path / "assignment"
+    written, warnings = write_release(out, [spec])
+    assert not [w for w in warnings if "lm" in w.split(":")[0]], warnings  # nothing left behind, nothing leaks
+    shipped = out / ".harness" / "tasks" / "lm"
+    assert sorted(p.name for p in shipped.iterdir()) == ["corpus_public.txt", "task.toml"]
+    text = (folder / "corpus.txt").read_text(encoding="utf-8")
+    hidden = spec.data_for("hidden").test
+    lo, hi = hidden.span  # char tokens: token positions are character offsets here
+    numbered = re.findall(r" \d+\. ", text[lo:hi])  # each sentence's number is in the text once
+    stretches = [text[m.start() - 8:m.end()] for n in numbered for m in re.finditer(re.escape(n), text)]
+    assert len(stretches) == len(numbered) > 50 and all(text.count(s) == 1 for s in stretches)
+    released_bytes = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
+    found = [s for s in stretches if s.encode() in released_bytes]
+    assert found == [], found[:3]
+    assert text.startswith((shipped / "corpus_public.txt").read_text(encoding="utf-8"))
+    student = run(ROOT / "submissions" / "reference", ["lm"], bundle=out / ".harness")
+    assert {c.id: c.status for c in student.checks} == {"lm.interface": "passed", "lm.perplexity": "passed"}
+    live = {c.id: c for c in grade(ROOT / "submissions" / "reference", [spec]).checks}
+    (offline,) = [c for c in student.checks if c.id == "lm.perplexity"]
+    assert offline.numbers["perplexity"] == pytest.approx(live["lm.perplexity"].numbers["perplexity"])  # one split
+    hidden = live["lm.perplexity.hidden"]  # the instructor's grade scores the hidden block, from the whole file
+    assert hidden.status == "passed" and hidden.numbers["perplexity"] != offline.numbers["perplexity"]
+
+
+def test_a_series_csv_with_a_public_file_ships_no_month_of_the_final_holdout(tmp_path):
+    """The airline task with public = "airline_public.csv": what a release ships in place of the CSV holds every
+    month but the final 24, as written; a student's folder rebuilds the same public view from it."""
+    from harness.data import DataError
+    from harness.release import file_data_warnings, public_data, released_task_files
+
+    folder = tmp_path / "tasks" / "forecasting"
+    shutil.copytree(ROOT / "tasks" / "forecasting", folder)
+    toml = folder / "task.toml"
+    toml.write_text(toml.read_text().replace('path = "airline_passengers.csv"\n',
+                                             'path = "airline_passengers.csv"\npublic = "airline_public.csv"\n'))
+    (spec,) = load_tasks(tmp_path / "tasks")
+    assert file_data_warnings(spec) == [] and [p.name for p in released_task_files(spec)] == ["task.toml"]
+    name, text = public_data(spec)
+    full = (folder / "airline_passengers.csv").read_text()
+    hidden_rows = full.splitlines()[-24:]
+    assert name == "airline_public.csv" and full.startswith(text) and hidden_rows[0].startswith("1959-01")
+    assert [row for row in hidden_rows if row in text] == [] and text.splitlines()[-1].startswith("1958-12")
+    student = tmp_path / "student" / "forecasting"
+    student.mkdir(parents=True)
+    shutil.copy(toml, student)
+    (student / name).write_text(text)
+    (mine,) = load_tasks(tmp_path / "student")
+    assert mine.data.values.tolist() == spec.data.values.tolist() and len(mine.data.values) == 120
+    assert mine.data.holdout.tolist() == spec.data.holdout.tolist()
+    with pytest.raises(DataError, match="released folder never holds"):
+        mine.data_for("hidden")
+    (folder / name).write_text(text.replace("1949-01,112", "1949-01,113"))  # a public file of other figures
+    with pytest.raises(DataError, match="is not the public part of airline_passengers.csv"):
+        load_tasks(tmp_path / "tasks")[0].data

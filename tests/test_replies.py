@@ -319,3 +319,49 @@ def test_generated_frames_forged_from_inside_a_real_worker_cost_only_its_request
     finally:
         sandbox.kill()  # the forger hangs after its frame: the next example starts a fresh worker
     Results("s", "0", "now", [], [CheckResult("cells.forge", "cells", "error", 0.0, 1.0, message)]).to_json()
+
+
+# --------------------------------------------------------------------------- control characters
+
+
+ESCAPES = "\x1b]0;owned\x07\x1b[2J\rfake: all passed\x9b"
+
+
+def test_control_characters_a_submission_sends_reach_no_terminal_report_or_gradebook(tmp_path):
+    """Escape sequences in an exception's text and in printed names are shown as escapes (\\x1b) wherever the
+    harness writes them: the results document, the terminal, the report."""
+    import json
+
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    example = Path(__file__).resolve().parents[1] / "docs" / "examples"
+    source = (example / "submissions" / "good" / "charlm.py").read_text()
+    source = source.replace("def softmax_t(", f"def softmax_t(*a, **k):\n    raise ValueError({ESCAPES!r})\n\n\n"
+                                              "def _unused(", 1)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "charlm.py").write_text(source, encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["check", str(sub), "--tasks-dir", str(example / "tasks"), "--json",
+                                       str(out / "r.json"), "--report", str(out / "r.html")])
+    strings = list(_strings(json.loads((out / "r.json").read_text(encoding="utf-8"))))
+    report = (out / "r.html").read_text(encoding="utf-8")
+    assert any("\\x1b]0;owned\\x07\\x1b[2J\\x0dfake" in t for t in strings), "the exception's text is shown"
+    assert "\\x1b]0;owned" in result.output and "\\x1b]0;owned" in report
+    for where, texts in {"terminal": [result.output], "results": strings, "report": [report]}.items():
+        for control in ("\x1b", "\x07", "\r", "\x9b"):
+            assert not any(control in t for t in texts), (where, repr(control))
+
+
+def _strings(tree):
+    if isinstance(tree, str):
+        yield tree
+    elif isinstance(tree, dict):
+        for k, v in tree.items():
+            yield k
+            yield from _strings(v)
+    elif isinstance(tree, list):
+        for v in tree:
+            yield from _strings(v)

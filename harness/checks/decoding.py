@@ -295,7 +295,8 @@ def beam_options(target: str = "") -> dict:
                 random_max_len=5, credit=CREDIT, hypotheses=("best", "all"), **model_options())
 
 
-@register("declared.beam", ["{target}"], "a beam search on next-token tables finds the answer key's best hypothesis",
+@register("declared.beam", ["{target}"], "a beam search on next-token tables returns the answer key's best hypothesis "
+          "(and every other one, in order, where the contract asks for all of them)",
           consistent=lambda options: model_decoding.consistent(options, beam=True), **beam_options())
 def check_beam(ctx: Context) -> Verdict:
     hand, randoms = tables_of(ctx, beam=True)

@@ -28,6 +28,11 @@ class Forecasting(Family):
     def training_data(self, data) -> dict:
         return {"x": data.X, "y": data.Y}
 
+    def validation_rows(self, data, n: int, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The last ``k`` windows; the ``horizon`` − 1 windows before them are left out of training too, since the
+        values they are trained to predict include the first validation window's targets."""
+        return torch.arange(max(0, n - k - (data.horizon - 1))), torch.arange(n - k, n)
+
     def probe_inputs(self, data, n: int = 4) -> list:
         return [data.X[:n]]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 
 from .. import metrics
+from ..data.text import detokenize
 from ..data.vocab import BOS, EOS, PAD
 from . import Context, Verdict, register, register_figure
 from .compare import describe
@@ -47,10 +48,11 @@ class LanguageModel(Family):
         altered = ids.clone()
         gen = torch.Generator().manual_seed(seed)
         altered[:, cut:] = torch.randint(4, len(data.vocab), (ids.shape[0], ids.shape[1] - cut), generator=gen)
+        start = first_token(data)
         return {"causal": {"cut": cut, "a": p.op("predict", model, [ids]), "b": p.op("predict", model, [altered])},
-                "samples": {f"{t:g}": p.op("apart", "sample_text", model, SAMPLES, BOS, EOS, width, t, seed)
+                "samples": {f"{t:g}": p.op("apart", "sample_text", model, SAMPLES, start, EOS, width, t, seed)
                             for t in TEMPERATURES},
-                "beam": p.op("apart", "beam_text", model, BOS, EOS, BEAM_WIDTH, width)}
+                "beam": p.op("apart", "beam_text", model, start, EOS, BEAM_WIDTH, width)}
 
     def evaluate(self, data, out: dict) -> dict:
         targets = data.test.targets
@@ -67,11 +69,22 @@ class LanguageModel(Family):
     def classical_baselines(self, data) -> dict:
         from .. import baselines as b
 
+        if data.layout == "windows":  # fitted on the running training text, scoring each window as the model sees it
+            train, v = [data.vocab.encode(data.train.sentences[0])], len(data.vocab)
+            models = {"unigram (add-one)": b.UnigramLM(v), "trigram (Kneser-Ney)": b.KneserNeyLM(v, n=3)}
+            return {name: {"perplexity": lm.fit(train).window_perplexity(data.test.inputs, data.test.targets)}
+                    for name, lm in models.items()}
         # the n-gram models take sentences without <bos>/<eos> and score <eos> themselves, as the judge does
         words = lambda t: [[int(i) for i in row if i not in (PAD, EOS)] for row in t]  # noqa: E731
         train, test, v = words(data.train.targets), words(data.test.targets), len(data.vocab)
         return {"unigram (add-one)": {"perplexity": b.UnigramLM(v).fit(train).perplexity(test)},
                 "trigram (Kneser-Ney)": {"perplexity": b.KneserNeyLM(v, n=3).fit(train).perplexity(test)}}
+
+
+def first_token(data) -> int:
+    """What generation starts from: <bos> for sentences; for windows of running text (which hold no <bos>), the first
+    token of the training text."""
+    return int(data.train.inputs[0, 0]) if data.layout == "windows" else BOS
 
 
 CAUSAL_ATOL = 1e-5
@@ -115,8 +128,10 @@ def perplexitybars_figure(ctx: Context) -> dict:
 def samples(ctx: Context) -> dict:
     """Samples at each temperature and the beam search's best, each shown or, where the model failed on what the
     figure fed it, said why: computed apart from the graded outputs, so no check depends on them."""
-    out, vocab = student_run(ctx)["out"], ctx.data.vocab
-    text = lambda ids: " ".join(vocab.decode([int(i) for i in ids]))  # noqa: E731
+    out, data = student_run(ctx)["out"], ctx.data
+    start = [first_token(data)] if data.layout == "windows" else []
+    text = lambda ids: detokenize(data.vocab.decode(start + [int(i) for i in ids]),  # noqa: E731
+                                  data.preprocessing.get("tokenizer", "word"))
     rows, errors = [], {}
     drawn = out.get("samples") if isinstance(out.get("samples"), dict) else {}
     for t in TEMPERATURES:
@@ -139,7 +154,8 @@ def samples(ctx: Context) -> dict:
         errors["beam search"] = f"beam search returned {describe(beam)}"
     figure = {"kind": "text", "rows": rows, "note": "Sampled with the harness's sampler from softmax(logits / T); "
               f"beam search keeps the {BEAM_WIDTH} best prefixes by summed log-probability. Your model is fed (B, T) "
-              "ids as in training: <bos>, the words so far, then 0."}
+              + ("ids as in training: the first token of the training text, the tokens so far, then 0."
+                 if data.layout == "windows" else "ids as in training: <bos>, the words so far, then 0.")}
     if errors:
         figure["errors"] = errors
         figure["hint"] = ("No check's points depend on this figure. The contract promises forward any (B, T) batch "

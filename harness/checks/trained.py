@@ -27,6 +27,8 @@ import torch
 
 from .. import __version__, metrics
 from ..errors import SpecError
+from ..recipe import read_hyperparameters, recipe_for
+from ..runtime.recipe import COMPLETE, watches_validation
 from ..sandbox.program import Program
 from ..trained_by import by_student
 from . import Context, ContractBroken, Verdict, register, register_figure
@@ -59,6 +61,12 @@ class Family:
     def training_data(self, data) -> dict:
         """What the training loop sees: training inputs and their targets (never the test split)."""
         raise NotImplementedError
+
+    def validation_rows(self, data, n: int, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Which of the ``n`` training rows the model trains on, and which ``k`` it is validated on: drawn by the
+        seed, as independent rows are."""
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+        return order[k:].sort().values, order[:k].sort().values
 
     def probe_inputs(self, data, n: int = 4) -> list:
         """A few training inputs to look at the model's output shape before training."""
@@ -123,7 +131,8 @@ def run_program(fam: Family, module: str, data, recipe: dict, seed: int, views: 
     p = Program()
     p.op("manual_seed", seed)
     model = p.call(f"{module}.build_model", *fam.build_args(data))
-    training = p.op("train", model, fam.training_data(data), {**recipe, "loss": fam.loss, "seed": seed})
+    rows, valid = training_split(fam, data, recipe, seed)
+    training = p.op("train", model, rows, {**recipe, "loss": fam.loss, "seed": seed}, valid)
     if keep is not None:
         return p.result({"training": training, "kept": p.op("keep", keep, model)})
     return p.result({"training": training, **outputs(p, fam, model, data, seed, views or {"public": data})})
@@ -140,6 +149,22 @@ def outputs_program(fam: Family, kept: str, data, seed: int, views: dict) -> Pro
     """The raw outputs of the model a ``run_program(..., keep=kept)`` trained, as ``run_program`` gives them."""
     p = Program()
     return p.result(outputs(p, fam, p.op("kept_model", kept), data, seed, views))
+
+
+def training_split(fam: Family, data, recipe: dict, seed: int) -> tuple[dict, dict | None]:
+    """The rows the model trains on, and the rows of its validation loss when the recipe reads one (early
+    stopping, the plateau schedule): ``validation_fraction`` of the training split, held out of training (the
+    dataset's valid split is not used: for a data file it is what the public checks score)."""
+    rows = fam.training_data(data)
+    if not watches_validation(recipe):
+        return rows, None
+    n = next(iter(rows.values())).shape[0]
+    k = max(1, round(float(recipe["validation_fraction"]) * n))
+    train, valid = fam.validation_rows(data, n, k, seed)
+    if len(train) < 1:
+        raise SpecError("the task's spec", "[training].validation_fraction", f"holding out {k} of the {n} training "
+                        "rows for validation leaves none to train on", "lower validation_fraction, or give more data")
+    return {name: t[train] for name, t in rows.items()}, {name: t[valid] for name, t in rows.items()}
 
 
 def view_outputs(out: dict, view: str) -> dict:
@@ -235,7 +260,7 @@ def sane_reference(spec, fam: "Family", figures: dict, view: str) -> None:
     its family by the spec's ``reference_margin`` (relative: 0.02 is 2% better)."""
     training = figures["reference"]["training"]
     where = spec.path or spec.name
-    if training.get("stopped") != "completed":
+    if training.get("stopped") not in COMPLETE:
         raise ReferenceUnfit(where, "[training]", f"the reference model's training stopped early on the {view} split "
                              f"({training.get('stopped')}, {training.get('epochs_done')} epochs done): its figures "
                              "are neither cached nor used", "check the answer key's build_model and the recipe")
@@ -317,8 +342,8 @@ def _read_cache(path: Path) -> dict | None:
     return {**figures, "cache_key": path.stem} if isinstance(figures, dict) else None
 
 
-TRAINING_KEPT = ("epoch_losses", "batch_losses", "stopped", "seconds", "cpu_seconds", "epochs_done", "batches_done",
-                 "batches_planned")
+TRAINING_KEPT = ("epoch_losses", "batch_losses", "valid_losses", "lrs", "epoch_ends", "epoch_kept", "stopped",
+                 "seconds", "cpu_seconds", "epochs_done", "batches_done", "batches_planned")
 
 
 def _curve(training: dict) -> dict:
@@ -347,38 +372,6 @@ def reference_cpu(ctx: Context) -> float:
 # --------------------------------------------------------------------------- the student's run
 
 
-def recipe_for(training: dict, hyper: dict) -> dict:
-    """The spec's recipe (the work: not the bounds, nor the students' CPU budget) with the student's
-    HYPERPARAMETERS applied, clamped to the spec's bounds."""
-    recipe = {k: v for k, v in training.items() if k not in ("bounds", "cpu_budget_s")}
-    for key, value in hyper.items():
-        low, high = training["bounds"].get(key, (value, value))
-        recipe[key] = min(max(value, low), high)
-    return recipe
-
-
-def read_hyperparameters(value, bounds: dict) -> tuple[dict, list[str]]:
-    """The usable HYPERPARAMETERS and the problems with the rest."""
-    if value is None:
-        return {}, []
-    if not isinstance(value, dict):
-        return {}, [f"HYPERPARAMETERS must be a dict like {{'lr': 0.003, 'epochs': 5}}, got {describe(value)}"]
-    usable, problems = {}, []
-    for key, v in value.items():
-        if key not in bounds:
-            problems.append(f"HYPERPARAMETERS[{key!r}] is not one the spec lets you set "
-                            f"({', '.join(bounds) or 'none'}); it is ignored")
-        elif not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
-            problems.append(f"HYPERPARAMETERS[{key!r}] must be a number, got {v!r}; it is ignored")
-        else:
-            low, high = bounds[key]
-            if not low <= v <= high:
-                problems.append(f"HYPERPARAMETERS[{key!r}] = {v:g} is outside [{low:g}, {high:g}]; "
-                                f"the harness used {min(max(v, low), high):g}")
-            usable[key] = v
-    return usable, problems
-
-
 def interface(ctx: Context) -> dict:
     """HYPERPARAMETERS, and the model's output on a few training inputs, before any training."""
     return once(ctx, "interface", lambda: _interface(ctx))
@@ -394,7 +387,7 @@ def _interface(ctx: Context) -> dict:
     p.result({"hyper": hyper, "output": p.method(model, "__call__", *inputs),
               "parameters": p.op("count_parameters", model)})
     got = ctx.student(p)
-    usable, problems = read_hyperparameters(got["hyper"], ctx.task.training["bounds"])
+    usable, problems = read_hyperparameters(got["hyper"], ctx.task.training)
     return {**got, "usable": usable, "problems": problems, "inputs": inputs}
 
 
@@ -502,8 +495,25 @@ def check_training(ctx: Context) -> Verdict:
         return Verdict(False, f"the training loss did not go down ({losses[0]:.4g} in the first epoch, {losses[-1]:.4g} "
                        "in the last)", "check that forward uses its input and that the parameters are registered "
                        "(nn.Module attributes or nn.Parameter)", numbers)
-    return Verdict(True, f"trained {tr.get('epochs_done')} epochs in {tr.get('seconds', 0):.1f} s; loss "
-                   f"{losses[0]:.4g} → {losses[-1]:.4g}" if losses else "trained", numbers=numbers)
+    return Verdict(True, (f"trained {tr.get('epochs_done')} epochs in {tr.get('seconds', 0):.1f} s; loss "
+                   f"{losses[0]:.4g} → {losses[-1]:.4g}" if losses else "trained") + epoch_kept(tr, run["recipe"]),
+                   numbers=numbers)
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def epoch_kept(training: dict, recipe: dict) -> str:
+    """Which epoch's weights were kept and why training stopped, in words ("" without early stopping)."""
+    stopping, valid = recipe.get("early_stopping"), training.get("valid_losses") or []
+    kept = training.get("epoch_kept")
+    if not stopping or not _whole(kept) or not 1 <= kept <= len(valid) or not isinstance(valid[kept - 1], float):
+        return ""  # a reply without them (or forged) says nothing of an epoch kept
+    why = (f"; stopped early after epoch {training.get('epochs_done')} of {recipe['epochs']}: the validation loss "
+           f"had not improved by more than {stopping['min_delta']:g} for {stopping['patience']} epochs"
+           if training.get("stopped") == "early stopping" else "")
+    return f"{why}; kept epoch {kept}, the best validation loss ({valid[kept - 1]:.4g})"
 
 
 def graded_figure(ctx: Context, name: str, label: str, log_scale: bool = False, fmt: str = ".4g") -> Verdict:
@@ -568,9 +578,19 @@ register("trained.training", ["build_model"], "trains with the harness's whole r
 def training_curve(ctx: Context) -> dict:
     series = [{"label": "reference model", "who": "reference",
                "values": baselines(ctx)["reference"]["training"]["batch_losses"]}]
-    series.append({"label": "yours", "who": "student", "values": student_run(ctx)["out"]["training"]["batch_losses"]})
-    return {"kind": "lines", "x_label": "batch", "y_label": "training loss", "log_y": False, "smooth": True,
-            "series": series, "caption": "Both trained by the harness with the same recipe and seed."}
+    run = student_run(ctx)
+    training = run["out"]["training"]
+    series.append({"label": "yours", "who": "student", "values": training["batch_losses"]})
+    figure = {"kind": "lines", "x_label": "batch", "y_label": "training loss", "log_y": False, "smooth": True,
+              "series": series, "caption": "Both trained by the harness with the same recipe and seed."}
+    kept, ends = training.get("epoch_kept"), training.get("epoch_ends") or []
+    if run["recipe"].get("early_stopping") and _whole(kept) and 1 <= kept <= len(ends) and _whole(ends[kept - 1]):
+        figure["marks"] = [{"at": ends[kept - 1] - 1, "label": f"epoch {kept} kept", "who": "student"}]
+        stopped = (f"; training stopped early after epoch {training.get('epochs_done')}"
+                   if training.get("stopped") == "early stopping" else "")
+        figure["caption"] += (f" The vertical line marks the end of epoch {kept}, the best on the validation loss: "
+                              f"the weights graded are yours at that point{stopped}.")
+    return figure
 
 
 

@@ -7,23 +7,28 @@ Kinds, the family of dataset each builds, and their keys (defaults in ``KINDS``)
     csv-classification     ClassificationData  path, sha256, columns {text, label, split}, seed,
                                                valid_fraction (0.1), test_fraction (0.2)
     synthetic-grammar      LanguageModelData   seed, train_size, valid_size, test_size
-    text-corpus            LanguageModelData   path, sha256, sentences ("lines"|"punctuation"), seed,
-                                               valid_fraction, test_fraction
+    text-corpus            LanguageModelData   path, sha256, layout ("sentences"|"windows"), sentences
+                                               ("lines"|"punctuation"), seed, valid_fraction, test_fraction,
+                                               public (layout "windows")
     synthetic-translation  TranslationData     seed, train_size, valid_size, test_size
     tsv-pairs              TranslationData     path, sha256, columns {source = 0, target = 1}, seed,
                                                valid_fraction, test_fraction
     airline                SeriesData          (none: the built-in Box & Jenkins series)
     synthetic-series       SeriesData          seed, length (144), sigma (10), seasonality, level, slope,
                                                amplitude
-    series-csv             SeriesData          path, sha256, columns {month = "Month", value = "Passengers"}
+    series-csv             SeriesData          path, sha256, columns {month = "Month", value = "Passengers"},
+                                               public
 
 ``[dataset.preprocessing]``: text kinds take tokenizer ("word"|"char"), lowercase (true),
 vocab_size (specials included; unset = every training token), min_count (1) and maxlen (unset =
 no truncation, each split padded to its own longest row); classification also padding and
 truncating ("pre", as Keras). Series kinds take holdout (24), window (12), horizon (= holdout)
-and scaling ("minmax" | "standard" | "none"). Sizes default to 4000/500/1000. Real data without a
-``columns.split`` is split by a seeded shuffle (rows keep their file order within a split).
-Paths are relative to the folder of task.toml.
+and scaling ("minmax" | "standard" | "none"). A text corpus with layout "windows" takes window (required) and
+stride (default: window) instead of maxlen: its running text is cut by position into blocks and windows
+(harness.data.corpus). Sizes default to 4000/500/1000. Real data without a ``columns.split`` is split by a seeded
+shuffle (rows keep their file order within a split). Paths are relative to the folder of task.toml. ``public``
+names the file a release ships in place of the data file: its text without the part the hidden checks score
+(``public_text``); where the data file is absent (a student's folder), the public view reads it.
 
 Views. A task is built in one of two views. The *public* view is what a student's machine can
 rebuild from the released recipe: it evaluates on a public validation split — for the synthetic kinds
@@ -52,7 +57,7 @@ import numpy as np
 
 from .. import metrics
 from ..errors import SpecError, suggest
-from . import loaders, series
+from . import corpus, loaders, series
 from .datasets import (ClassificationData, ClassificationSplit, LanguageModelData, LanguageModelSplit, SeriesData,
                        TranslationData, TranslationSplit)
 from .synthetic import grammar as grammar_gen
@@ -68,6 +73,7 @@ FRACTIONS = {"valid_fraction": 0.1, "test_fraction": 0.2}
 FILE = {"path": None, "sha256": None}
 TEXT_PRE = {"tokenizer": "word", "lowercase": True, "vocab_size": None, "min_count": 1, "maxlen": None}
 CLASSIFICATION_PRE = dict(TEXT_PRE, padding="pre", truncating="pre")
+CORPUS_PRE = dict(TEXT_PRE, window=None, stride=None)  # window and stride: layout "windows" only
 SERIES_PRE = {"holdout": 24, "window": 12, "horizon": None, "scaling": "minmax"}
 
 # kind -> (family, keys with defaults, column roles with defaults, preprocessing keys with defaults)
@@ -76,18 +82,20 @@ KINDS: dict[str, tuple[str, dict, dict, dict]] = {
     "csv-classification": ("classification", {"seed": 0, **FILE, **FRACTIONS},
                            {"text": "text", "label": "label", "split": None}, CLASSIFICATION_PRE),
     "synthetic-grammar": ("language_model", {"seed": 0, **SIZES}, {}, TEXT_PRE),
-    "text-corpus": ("language_model", {"seed": 0, **FILE, **FRACTIONS, "sentences": "lines"}, {}, TEXT_PRE),
+    "text-corpus": ("language_model", {"seed": 0, **FILE, **FRACTIONS, "layout": "sentences", "sentences": "lines",
+                                       "public": None}, {}, CORPUS_PRE),
     "synthetic-translation": ("translation", {"seed": 0, **SIZES}, {}, TEXT_PRE),
     "tsv-pairs": ("translation", {"seed": 0, **FILE, **FRACTIONS}, {"source": 0, "target": 1}, TEXT_PRE),
     "airline": ("series", {}, {}, SERIES_PRE),
     "synthetic-series": ("series", {"seed": 0, "length": 144, "sigma": 10.0, "seasonality": "multiplicative",
                                     "level": 120.0, "slope": 2.0, "amplitude": 0.2}, {}, SERIES_PRE),
-    "series-csv": ("series", {**FILE}, {"month": "Month", "value": "Passengers"}, SERIES_PRE),
+    "series-csv": ("series", {**FILE, "public": None}, {"month": "Month", "value": "Passengers"}, SERIES_PRE),
 }
 CHOICES = {"tokenizer": TOKENIZERS, "padding": ("pre", "post"), "truncating": ("pre", "post"),
-           "scaling": series.SCALINGS, "seasonality": series.SEASONALITIES, "sentences": ("lines", "punctuation")}
+           "scaling": series.SCALINGS, "seasonality": series.SEASONALITIES, "sentences": ("lines", "punctuation"),
+           "layout": ("sentences", "windows")}
 # keys that may be left out; every other None default means "required"
-OPTIONAL_NONE = {"sha256", "vocab_size", "maxlen", "horizon", "split"}
+OPTIONAL_NONE = {"sha256", "vocab_size", "maxlen", "horizon", "split", "public", "window", "stride"}
 
 
 def _canonical(table: dict) -> str:
@@ -119,9 +127,13 @@ class _Checker:
             return value
         if name in ("sha256",):
             return loaders.check_sha256_format(self.path, value)
-        if name in ("path",):
+        if name in ("path", "public"):
             if not isinstance(value, str) or not value:
-                self.error(key, f"must be a file path string, got {value!r}", 'e.g. path = "data/reviews.csv"')
+                self.error(key, f"must be a file path string, got {value!r}",
+                           f'e.g. {name} = "{"corpus_public.txt" if name == "public" else "data/reviews.csv"}"')
+            if name == "public" and (Path(value).name != value or value in (".", "..")):
+                self.error(key, f"must be a file name beside task.toml, got {value!r}",
+                           'e.g. public = "corpus_public.txt" (a release writes it into the task\'s folder)')
             return value
         if name in ("text", "label", "split", "month", "value"):
             if not isinstance(value, str) or not value:
@@ -151,7 +163,8 @@ class _Checker:
         if isinstance(value, bool) or not isinstance(value, int):
             self.error(key, f"must be an integer, got {value!r}")
         minimum = {"seed": 0, "train_size": 1, "valid_size": 0, "test_size": 1, "vocab_size": 5,
-                   "min_count": 1, "maxlen": 1, "holdout": 1, "window": 1, "horizon": 1, "length": 3}.get(name, 0)
+                   "min_count": 1, "maxlen": 1, "holdout": 1, "window": 1, "horizon": 1, "length": 3,
+                   "stride": 1}.get(name, 0)
         if value < minimum:
             self.error(key, f"must be ≥ {minimum}, got {value}")
         return value
@@ -199,10 +212,44 @@ def resolve(table: dict, spec_path: Path) -> tuple[str, dict, dict, dict]:
     if kind == "synthetic-grammar" and preprocessing["tokenizer"] != "word":
         check.error("[dataset.preprocessing].tokenizer", "must be \"word\" for kind 'synthetic-grammar'",
                     "its optimal perplexity is defined over words")
+    if kind == "text-corpus":
+        preprocessing = _corpus_layout(check, table, options, preprocessing)
+    if options.get("public") is not None and Path(options["public"]) == Path(options["path"]):
+        check.error("[dataset].public", f"names the data file itself ({options['path']!r})",
+                    'name another file, e.g. public = "corpus_public.txt"')
     if "valid_fraction" in options and options["valid_fraction"] + options["test_fraction"] >= 1:
         check.error("[dataset].test_fraction", "valid_fraction + test_fraction must be < 1",
                     "leave some rows for training")
     return kind, options, columns, preprocessing
+
+
+def _corpus_layout(check: _Checker, table: dict, options: dict, pre: dict) -> dict:
+    """A text corpus's layout: sentences (one per line, or cut at . ! ?) or windows of running text
+    (harness.data.corpus); the keys of one are refused with the other, saying which layout uses them."""
+    given = table.get("preprocessing", {})
+    where = "[dataset.preprocessing]"
+    if options["layout"] == "sentences":
+        for key in ("window", "stride"):
+            if key in given:
+                check.error(f"{where}.{key}", 'is used with layout = "windows" only',
+                            f'add layout = "windows" to [dataset], or remove {key}')
+        if options["public"] is not None:
+            check.error("[dataset].public", "cannot be written for a corpus of sentences: its splits are drawn by a "
+                        "seeded shuffle of the whole file, so a file without the test sentences would split "
+                        "differently", 'use layout = "windows" (split by position), or remove public')
+        return pre
+    if pre["window"] is None:
+        check.error(f"{where}.window", 'missing (layout = "windows")', "add window = 100 (tokens per window)")
+    for key, fix in (("maxlen", "window sets the length of every row"),):
+        if given.get(key) is not None:
+            check.error(f"{where}.{key}", 'is not used with layout = "windows"', f"remove it: {fix}")
+    if "sentences" in table:
+        check.error("[dataset].sentences", 'is not used with layout = "windows"',
+                    "remove it: windows are cut from the running text")
+    if pre["stride"] is not None and pre["stride"] > pre["window"]:
+        check.error(f"{where}.stride", f"is {pre['stride']}, longer than the window ({pre['window']}): the text between "
+                    "two training windows would never be trained on", "use a stride ≤ window (the default is window)")
+    return dict(pre, stride=pre["stride"] or pre["window"])
 
 
 VIEWS = ("public", "hidden")
@@ -326,6 +373,8 @@ def _long(values):
 
 
 def _language_model(kind, options, columns, pre, file_path, fp, spec_path, view) -> LanguageModelData:
+    if options.get("layout") == "windows":
+        return _corpus_windows(kind, options, pre, file_path, fp, spec_path, view)
     if kind == "synthetic-grammar":
         corpus = grammar_gen.generate(options["seed"], options["train_size"], options["valid_size"],
                                       options["test_size"])
@@ -351,6 +400,97 @@ def _language_model(kind, options, columns, pre, file_path, fp, spec_path, view)
     if kind == "synthetic-grammar":
         optimum = _grammar_optimum(corpus.pfsa, vocab, splits["test"], pre["maxlen"])
     return LanguageModelData(kind, vocab, splits["train"], splits["valid"], splits["test"], optimum, fp, pre)
+
+
+def _corpus_windows(kind, options, pre, file_path, fp, spec_path, view) -> LanguageModelData:
+    """A text corpus as windows of running text, split by position (harness.data.corpus); the public view reads the
+    released public file when the whole file is not there (a student's machine)."""
+    source, public_only = _data_source(options, file_path, spec_path, view.name)
+    text = loaders.read_text(source, None if public_only else options["sha256"])
+    spans = corpus.token_spans(text, pre["tokenizer"], pre["lowercase"])
+    b = _blocks(spans, options, pre, source, spec_path, public_only)
+    if not public_only:
+        _check_public_file(options, spec_path, text[:spans.starts[b.public_end]],
+                           f"its first {b.public_end} tokens: the text before the hidden block and its gap")
+    ranges = {"train": b.train, "valid": b.valid, "test": b.test if view.name == "hidden" else b.valid}
+    if ranges["valid"][1] - ranges["valid"][0] < 2 and view.name == "public":
+        raise SpecError(spec_path, "[dataset].valid_fraction", f"the valid block of {options['path']} has "
+                        f"{ranges['valid'][1] - ranges['valid'][0]} token(s), and the public checks are scored on it",
+                        "give it some text: valid_fraction > 0")
+    tokens = {name: spans.tokens[lo:hi] for name, (lo, hi) in ranges.items()}
+    vocab = _vocab([tokens["train"]], pre)
+    splits = {}
+    for name, (lo, hi) in ranges.items():
+        stride = pre["stride"] if name == "train" else pre["window"]
+        inputs, targets = corpus.windows(vocab.encode(tokens[name]), pre["window"], stride)
+        splits[name] = LanguageModelSplit(inputs, targets, [tokens[name]], (lo, hi))
+    return LanguageModelData(kind, vocab, splits["train"], splits["valid"], splits["test"], {}, fp, pre,
+                             layout="windows")
+
+
+def _data_source(options, file_path: Path, spec_path: Path, view: str) -> tuple[Path, bool]:
+    """(the file to read, whether it is the public file alone): the whole data file when it is there; else, for the
+    public view, the public file a release wrote in its place (``[dataset].public``)."""
+    public = spec_path.parent / options["public"] if options.get("public") is not None else None
+    if file_path.is_file() or public is None:
+        return file_path, False
+    if view == "hidden":
+        raise loaders.DataError(file_path, "file", "does not exist; the hidden checks score the end of it, which a "
+                                f"released folder never holds ({options['public']} is its public part only)",
+                                "grade with the task folder that holds the whole file")
+    return public, True
+
+
+def _blocks(spans, options, pre, where: Path, spec_path: Path, public_only: bool) -> "corpus.Blocks":
+    try:
+        return corpus.blocks(len(spans.tokens), options["valid_fraction"], options["test_fraction"], pre["window"],
+                             public_only)
+    except corpus.BlocksError as exc:
+        raise SpecError(spec_path, "[dataset]", f"{where}: {exc}",
+                        "use a longer text, a shorter window or other fractions") from None
+
+
+def public_text(table: dict, spec_path: Path) -> tuple[str, str] | None:
+    """(file name, text) of the public file a ``[dataset]`` names with ``public``: the data file's text without the
+    part the hidden checks score, as a release writes it — a corpus of windows up to the gap before its hidden block,
+    a series CSV without its final holdout; None when the table names none. A public file already beside task.toml
+    must be that text (DataError otherwise)."""
+    spec_path = Path(spec_path)
+    kind, options, columns, pre = resolve(table, spec_path)
+    if options.get("public") is None:
+        return None
+    file_path = spec_path.parent / options["path"]
+    source, public_only = _data_source(options, file_path, spec_path, "public")
+    if public_only:
+        return options["public"], loaders.read_text(source)  # a released folder: its public file is all there is
+    text = loaders.read_text(file_path, options["sha256"])
+    if kind == "series-csv":
+        n_rows = len(loaders.load_series_csv(file_path, columns["month"], columns["value"])[1]) - pre["holdout"]
+        expected, what = _series_head(file_path, text, columns, n_rows, pre["holdout"])
+    else:
+        spans = corpus.token_spans(text, pre["tokenizer"], pre["lowercase"])
+        b = _blocks(spans, options, pre, file_path, spec_path, False)
+        expected = text[:spans.starts[b.public_end]]
+        what = f"its first {b.public_end} tokens: the text before the hidden block and its gap"
+    _check_public_file(options, spec_path, expected, what)
+    return options["public"], expected
+
+
+def _series_head(file_path: Path, text: str, columns: dict, n_rows: int, holdout: int) -> tuple[str, str]:
+    """The public part of a series CSV (its header and first ``n_rows`` rows, as written) and those words."""
+    roles = {"month": columns["month"], "value": columns["value"]}
+    return (loaders.csv_head(file_path, text, roles, n_rows),
+            f"its header and first {n_rows} rows: every month before the final holdout of {holdout}")
+
+
+def _check_public_file(options, spec_path: Path, expected: str, what: str) -> None:
+    """A public file beside task.toml must be the public part of the data file, character for character."""
+    if options.get("public") is None:
+        return
+    public = spec_path.parent / options["public"]
+    if public.is_file() and loaders.read_text(public) != expected:
+        raise loaders.DataError(public, "file", f"is not the public part of {options['path']} ({what})",
+                                f"delete it and `harness release` writes it from {options['path']}, or fix it")
 
 
 def _grammar_optimum(pfsa, vocab: Vocabulary, split: LanguageModelSplit, maxlen: int | None) -> dict:
@@ -409,7 +549,7 @@ def _translation(kind, options, columns, pre, file_path, fp, spec_path, view) ->
 
 
 def _series(kind, options, columns, pre, file_path, fp, spec_path, view) -> SeriesData:
-    signal = None
+    signal, public_only = None, False
     if kind == "airline":
         s = series.airline_passengers()
         months, values = s.months, s.values
@@ -419,13 +559,20 @@ def _series(kind, options, columns, pre, file_path, fp, spec_path, view) -> Seri
                                         sigma=options["sigma"], seasonality=options["seasonality"])
         months, values, signal = syn.series.months, syn.series.values, syn.signal
     else:
-        months, values = loaders.load_series_csv(file_path, columns["month"], columns["value"], options["sha256"])
+        source, public_only = _data_source(options, file_path, spec_path, view.name)
+        months, values = loaders.load_series_csv(source, columns["month"], columns["value"],
+                                                 None if public_only else options["sha256"])
         values = np.asarray(values, dtype=np.float64)
+        if not public_only and options["public"] is not None and len(values) > pre["holdout"]:
+            text = loaders.read_text(file_path)
+            _check_public_file(options, spec_path, *_series_head(file_path, text, columns,
+                                                                 len(values) - pre["holdout"], pre["holdout"]))
     holdout, window = pre["holdout"], pre["window"]
     horizon = pre["horizon"] if pre["horizon"] is not None else holdout
     pre = dict(pre, horizon=horizon)
     where = "[dataset.preprocessing]"
-    if view.name == "public":  # the final holdout is the hidden view's; the public one ends before it
+    if view.name == "public" and not public_only:  # the final holdout is the hidden view's; the public view ends
+        # before it (a released public file has ended there already)
         if 2 * holdout >= len(values):
             raise SpecError(spec_path, f"{where}.holdout", f"is {holdout}: the public checks hold out the "
                             f"{holdout} months before the last {holdout}, and the series has {len(values)}",

@@ -50,9 +50,14 @@ class ClassificationData(_Splits):
 
 @dataclass
 class LanguageModelSplit:
+    """Layout "sentences": a row per sentence. Layout "windows" (harness.data.corpus): a row per window of the
+    running text — inputs w_s … w_{s+T−1}, targets w_{s+1} … w_{s+T}, no <bos> or <eos>; a block's last window is
+    post-padded — ``sentences`` holds one list, the block's tokens, and ``span`` the block's token range in the file."""
+
     inputs: Tensor  # (N, T) long: <bos> w1 … wn, post-padded with 0
     targets: Tensor  # (N, T) long: w1 … wn <eos>, post-padded with 0; a target of 0 is never scored
     sentences: list[list[str]]  # the tokens of each sentence (before the vocabulary), for reports
+    span: tuple[int, int] | None = None  # layout "windows": [start, end) of the block's tokens in the whole text
 
     @property
     def n_tokens(self) -> int:
@@ -70,6 +75,7 @@ class LanguageModelData(_Splits):
     optimum: dict
     fingerprint: str
     preprocessing: dict = field(default_factory=dict)
+    layout: str = "sentences"  # or "windows": fixed-length windows of running text (harness.data.corpus)
     family: str = "language_model"
 
 

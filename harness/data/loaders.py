@@ -175,6 +175,17 @@ def load_series_csv(path: Path, month_column: str = "Month", value_column: str =
     return months, values
 
 
+def csv_head(path: Path, text: str, columns: dict[str, str], n_rows: int) -> str:
+    """The CSV's text up to the end of its ``n_rows``-th data row, header included, as written (the lines a
+    csv reader reads, blank ones kept)."""
+    last = 1
+    for i, (line, _) in enumerate(_csv_rows(Path(path), text, columns)):
+        if i == n_rows:
+            break
+        last = line
+    return "".join(io.StringIO(text, newline="").readlines()[:last])
+
+
 def check_sha256_format(spec_path: Path, value) -> str:
     if not isinstance(value, str) or not _SHA256.fullmatch(value.lower()):
         raise SpecError(spec_path, "[dataset].sha256", f"must be 64 hexadecimal characters, got {value!r}",

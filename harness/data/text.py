@@ -17,7 +17,7 @@ from .vocab import BOS, EOS, PAD
 TOKENIZERS = ("word", "char")
 # A word is a run of letters/digits, optionally with inner apostrophes ("don't", "l'eau");
 # every other non-space character is a token of its own ("good." -> "good", ".").
-_WORD = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
+WORD = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _NO_SPACE_BEFORE = set(".,;:!?%)]}»")
 _NO_SPACE_AFTER = set("([{¿¡«")
@@ -25,7 +25,7 @@ _NO_SPACE_AFTER = set("([{¿¡«")
 
 def tokenize_words(text: str, lowercase: bool = True) -> list[str]:
     """Words and punctuation marks, in order: ``"Not good!"`` -> ``["not", "good", "!"]``."""
-    return _WORD.findall(text.lower() if lowercase else text)
+    return WORD.findall(text.lower() if lowercase else text)
 
 
 def tokenize_chars(text: str, lowercase: bool = False) -> list[str]:

@@ -81,36 +81,63 @@ lines aside); a cell with the line `# harness: skip` never runs."""
 
 
 def released_task_files(spec: TaskSpec) -> list[Path]:
-    """The files of a task's folder that a release copies (see RELEASED)."""
+    """The files of a task's folder that a release copies (see RELEASED): the [dataset] file too, unless the task
+    releases a public file in its place (:func:`public_data`)."""
     folder = spec.path.parent
-    names = list(RELEASED) + ([spec.dataset["path"]] if spec.dataset and spec.dataset.get("path") else [])
+    names = list(RELEASED)
+    if spec.dataset and spec.dataset.get("path") and not spec.dataset.get("public"):
+        names.append(spec.dataset["path"])
     return sorted(p for p in (folder / name for name in names) if p.is_file())
 
 
+def public_data(spec: TaskSpec) -> tuple[str, str] | None:
+    """(file name, text) of the public file a task releases instead of its data file (``[dataset].public``): the
+    text without the part the hidden checks score, written by the release. None when the task names none."""
+    from ..data.build import public_text
+
+    return public_text(spec.dataset, spec.path) if spec.dataset and spec.dataset.get("public") else None
+
+
 def left_behind(spec: TaskSpec) -> list[str]:
-    """A warning for each file of the task folder that is neither released nor the instructor's own."""
+    """A warning for each file of the task folder that is neither released nor the instructor's own (a data file
+    whose public file is released in its place is the instructor's own)."""
     folder, released = spec.path.parent, set(released_task_files(spec))
+    kept = set(INSTRUCTOR_ONLY)
+    if spec.dataset and spec.dataset.get("public"):
+        released.add(folder / spec.dataset["public"])
+        kept.add(Path(spec.dataset["path"]).name)
     return [f"task {spec.name}: {path.relative_to(folder).as_posix()} is not released (a release copies "
             f"{', '.join(RELEASED)} and the [dataset] file; {', '.join(INSTRUCTOR_ONLY)} stay with the instructor)"
             for path in sorted(folder.rglob("*")) if path.is_file() and path not in released
-            and path.name not in INSTRUCTOR_ONLY and "__pycache__" not in path.parts and path.suffix != ".pyc"]
+            and path.name not in kept and "__pycache__" not in path.parts and path.suffix != ".pyc"]
 
 
 def file_data_warnings(spec: TaskSpec) -> list[str]:
-    """A dataset read from a file ships in the release; its hidden rows cannot be kept from students."""
-    if spec.dataset and spec.dataset.get("path") and spec.hidden_seed is not None:
-        return [f"task {spec.name}: its data file {spec.dataset['path']} is released as it is, so the rows the "
-                "hidden checks score are on students' machines too; to keep them, release a file without them "
-                "(a synthetic kind draws its hidden rows from the hidden seed instead)"]
-    return []
+    """A data file released as it is holds the rows its hidden checks score: say so, and how to keep them."""
+    if not (spec.dataset and spec.dataset.get("path")) or spec.dataset.get("public") or spec.hidden_seed is None:
+        return []
+    path, kind = Path(spec.dataset["path"]), spec.dataset.get("kind")
+    public = f'public = "{path.stem}_public{path.suffix}"'
+    how = (f"add {public} to [dataset]: the release then writes that file without the part the hidden checks "
+           "score, and ships it instead")
+    if kind == "text-corpus" and spec.dataset.get("layout", "sentences") == "sentences":
+        how = (f'cut the corpus into windows (layout = "windows", split by position) and add {public}: a corpus of '
+               "sentences is split by a seeded shuffle, so a file without the test sentences would split differently")
+    elif kind not in ("text-corpus", "series-csv"):
+        how = (f"not possible yet for kind {kind!r} ([dataset].public is for a text corpus with "
+               'layout = "windows" and a series CSV)')
+    return [f"task {spec.name}: its data file {spec.dataset['path']} is released as it is, so the rows the hidden "
+            f"checks score are on students' machines too. To keep them: {how}. (A synthetic kind draws its hidden "
+            "rows from the hidden seed instead.)"]
 
 
 def write_release(directory: Path, specs: list[TaskSpec], notebook: bool = False, force: bool = False,
-                  record=None) -> tuple[list[Path], list[str]]:
+                  record=None, classroom: bool = False) -> tuple[list[Path], list[str]]:
     """Write the assignment folder for students into ``directory``; returns (paths written, warnings).
 
-    ``record`` (tests) replaces :func:`harness.release.record.record`."""
-    from ..starter import write_starter
+    ``classroom``: the workflow is GitHub Classroom's (``.github/workflows/classroom.yml``, harness.classroom) in
+    place of ``harness.yml``. ``record`` (tests) replaces :func:`harness.release.record.record`."""
+    from ..starter import CLASSROOM_PATH, write_starter
     from .contract import FILENAME as CONTRACT, write_contract
     from .record import record as record_bundle
 
@@ -119,7 +146,8 @@ def write_release(directory: Path, specs: list[TaskSpec], notebook: bool = False
     if folder.exists() and not force:
         raise ReleaseError(f"{folder} exists already (pass --force to replace it)")
     contents = (record or record_bundle)(specs)
-    written, warnings = write_starter(directory, specs, notebook=notebook, force=force, workflow=True)
+    written, warnings = write_starter(directory, specs, notebook=notebook, force=force, workflow=True,
+                                      classroom=classroom)
     if folder.exists():
         shutil.rmtree(folder)
     for spec in specs:
@@ -128,6 +156,11 @@ def write_release(directory: Path, specs: list[TaskSpec], notebook: bool = False
             target = folder / bundle.TASKS / spec.name / path.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
+            written.append(target)
+        if (public := public_data(spec)) is not None:
+            target = folder / bundle.TASKS / spec.name / public[0]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(public[1], encoding="utf-8")
             written.append(target)
         warnings += file_data_warnings(spec) + left_behind(spec)
     if contents.cache_keys:
@@ -145,7 +178,8 @@ def write_release(directory: Path, specs: list[TaskSpec], notebook: bool = False
     later_points = sum(c.points for c in later)
     notebook_line = ("\nThe starter files here are notebooks: write your code in their cells.\n" if notebook else "")
     notebook_runs = (NOTEBOOK_RUNS_ALL if all(s.notebook_run == "all" for s in specs) else NOTEBOOK_RUNS_DEFINITIONS)
-    warnings.append(f"{WORKFLOW}: its install step asks for harness-student=={__version__} from PyPI; point it at "
+    workflow = CLASSROOM_PATH.as_posix() if classroom else WORKFLOW
+    warnings.append(f"{workflow}: its install step asks for harness-student=={__version__} from PyPI; point it at "
                     "where the course publishes the student wheel (see the comments of that step)")
     readme = directory / "README.md"
     if not readme.exists() or force:

@@ -22,7 +22,9 @@ from ..checks.declared import array_words
 from ..checks.trained import family_of
 from ..trained_by import by_student, fit_words
 from ..results import points_phrase
-from ..spec import SHARED_CONVENTIONS, STUDENT_SETTABLE, TaskSpec
+from ..recipe import STUDENT_SETTABLE, bound_text, current
+from ..runtime.recipe import OPTIMIZERS, TORCH_OPTIMIZERS
+from ..spec import SHARED_CONVENTIONS, TaskSpec
 from ..starter import format_signature, parameter_shapes, starter_module
 
 FILENAME = "CONTRACT.md"
@@ -151,18 +153,50 @@ def hyperparameters_section(spec: TaskSpec) -> str:
     if keys:
         lines.append(f"A dict in `{spec.module}.py` that may set " + ", ".join(f"`{k}`" for k in keys)
                      + ". Without it the harness uses the task's own values: "
-                     + ", ".join(f"{k} = {training[k]:g}" for k in keys) + ". Bounds: "
-                     + ", ".join(f"{k} in [{bounds[k][0]:g}, {bounds[k][1]:g}]" for k in keys)
+                     + ", ".join(f"{k} = {_shown(current(training, k))}" for k in keys) + ". Bounds: "
+                     + ", ".join(bound_text(k, bounds[k]) for k in keys)
                      + ". A value outside its bounds is clamped and reported by the interface check; "
                      "any other key is ignored and reported.")
     else:
         lines.append("This task's recipe cannot be changed: the harness ignores HYPERPARAMETERS.")
-    lines.append(f"Training: Adam, gradients clipped at norm {training.get('clip', 1.0):g}, seeded. A model that "
+    lines.append(f"Training: {_optimiser(training)}, gradients clipped at norm {training.get('clip', 1.0):g}, seeded"
+                 f"{_stopping(training)}. A model that "
                  "needs far more CPU time than the reference model is stopped, and a model that did not finish "
                  "the recipe is not scored.")
     if "HYPERPARAMETERS" in spec.conventions:
         lines.append(spec.conventions["HYPERPARAMETERS"])
     return "\n\n".join(lines)
+
+
+def _shown(value) -> str:
+    """A recipe's value in words; None (patience without early stopping, momentum of Adam) is "unset"."""
+    if value is None:
+        return "unset"
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+def _optimiser(training: dict) -> str:
+    """The recipe's optimiser and schedule in words, with the parameters that differ from their defaults:
+    "RMSprop (alpha 0.9)", "SGD (momentum 0.9), the learning rate on the step schedule (step_size 2)"."""
+    chosen = dict(training.get("optimizer") or {"kind": "adam"})
+    kind = chosen.pop("kind")
+    changed = [f"{k} {_shown(v)}" for k, v in chosen.items() if v != OPTIMIZERS[kind].get(k)]
+    words = TORCH_OPTIMIZERS[kind] + (f" ({', '.join(changed)})" if changed else "")
+    schedule = dict(training.get("schedule") or {"kind": "none"})
+    kind = schedule.pop("kind")
+    if kind != "none":
+        said = ", ".join(f"{k} {_shown(v)}" for k, v in schedule.items())
+        words += f", the learning rate on the {kind} schedule ({said})"
+    return words
+
+
+def _stopping(training: dict) -> str:
+    stopping = training.get("early_stopping")
+    if not stopping:
+        return ""
+    return (f", stopped early when the validation loss has not improved by more than {stopping['min_delta']:g} for "
+            f"{stopping['patience']} epochs (validation rows: {training['validation_fraction']:g} of the training "
+            "split), the best epoch's weights kept")
 
 
 def checks_section(spec: TaskSpec) -> str:

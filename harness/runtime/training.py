@@ -1,11 +1,11 @@
 """The harness's own training recipe and decoding loops, as program ops.
 
-The student provides a model; the harness owns the loop: optimiser, loss (padding ignored),
-gradient clipping, seed, and the amount of work (epochs). Training is bounded by that work, never by the
-wall clock, so that a busy machine trains exactly what an idle one does; a CPU-time budget is only the
-safety net against a model too slow to grade, and a run it stops says how much of the work was done. The same code trains a student's model in the worker and the
-reference models in the judge, so their figures compare. Everything returned is raw (losses,
-logits, token ids); metrics and verdicts are computed by the judge.
+The student provides a model; the harness owns the loop: optimiser and schedule (recipe.py), loss (padding ignored),
+gradient clipping, seed, early stopping, and the amount of work (epochs). Training is bounded by that work, never by
+the wall clock, so that a busy machine trains exactly what an idle one does; a CPU-time budget is only the safety
+net against a model too slow to grade, and a run it stops says how much of the work was done. The same code trains a
+student's model in the worker and the reference models in the judge, so their figures compare. Everything returned
+is raw (losses, logits, token ids); metrics and verdicts are computed by the judge.
 
 Part of the worker's runtime (``ops.py`` offers these as program ops), so it imports nothing from the harness.
 """
@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .failures import describe_exception
+from .recipe import COMPLETE, EarlyStopping, build_optimizer, build_schedule
 from .tokens import PAD
 
 LOSSES = ("classes", "tokens", "seq2seq", "regression")
@@ -40,27 +41,37 @@ def batch_loss(model, batch: dict, loss: str) -> torch.Tensor:
     raise ValueError(f"unknown loss {loss!r}; one of {LOSSES}")
 
 
-def train(model, data: dict, recipe: dict) -> dict:
-    """Adam on ``data`` (tensors with the same first dimension) for ``recipe['epochs']`` epochs. With
-    ``recipe['cpu_budget_s']``, stops once this process has used that much CPU time (all its threads) since the
-    start: the safety net, not a bound on the work. Returns the loss curve, the work done and why it stopped."""
+def train(model, data: dict, recipe: dict, valid: dict | None = None) -> dict:
+    """The recipe's optimiser (and schedule, stepped once per epoch) on ``data`` (tensors with the same first
+    dimension) for ``recipe['epochs']`` epochs. With ``valid`` (rows of the same form, held out of ``data``), the
+    validation loss is measured after each epoch, for early stopping (which then puts the best epoch's weights
+    back) and the plateau schedule. With ``recipe['cpu_budget_s']``, stops once this process has used that much
+    CPU time (all its threads) since the start: the safety net, not a bound on the work. Returns the loss curves,
+    the learning rate of each epoch, the work done, the epoch kept and why it stopped."""
     gen = torch.Generator().manual_seed(int(recipe["seed"]))
-    optimiser = torch.optim.Adam(model.parameters(), lr=float(recipe["lr"]))
+    optimiser = build_optimizer(model.parameters(), recipe)
+    schedule = build_schedule(optimiser, recipe)
+    stopping = recipe.get("early_stopping")
+    stopper = EarlyStopping(stopping["patience"], stopping.get("min_delta", 0.0)) if stopping and valid else None
     n = next(iter(data.values())).shape[0]
     batch_size, epochs = int(recipe["batch_size"]), int(recipe["epochs"])
     budget = recipe.get("cpu_budget_s")
     start, cpu_start = time.perf_counter(), time.process_time()
-    epoch_losses, batch_losses, stopped = [], [], "completed"
+    epoch_losses, batch_losses, valid_losses, lrs, epoch_ends = [], [], [], [], []
+    stopped, kept = "completed", None
 
     def report() -> dict:
-        return {"epoch_losses": epoch_losses, "batch_losses": batch_losses, "stopped": stopped,
+        return {"epoch_losses": epoch_losses, "batch_losses": batch_losses, "valid_losses": valid_losses,
+                "lrs": lrs, "epoch_ends": epoch_ends, "stopped": stopped,
+                "epoch_kept": kept if kept is not None else len(epoch_losses),
                 "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu_start,
                 "epochs_done": len(epoch_losses), "batches_done": len(batch_losses),
                 "batches_planned": epochs * math.ceil(n / batch_size)}
 
     model.train()
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         total, count = 0.0, 0
+        lrs.append(float(optimiser.param_groups[0]["lr"]))
         order = torch.randperm(n, generator=gen)
         for i in range(0, n, batch_size):
             idx = order[i:i + batch_size]
@@ -81,8 +92,37 @@ def train(model, data: dict, recipe: dict) -> dict:
         if stopped != "completed":
             break  # an epoch cut short is not an epoch done
         epoch_losses.append(total / max(count, 1))
+        epoch_ends.append(len(batch_losses))
+        valid_loss = validation_loss(model, valid, recipe["loss"], batch_size) if valid else None
+        if valid_loss is not None:
+            valid_losses.append(valid_loss)
+        if isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            schedule.step(valid_loss)
+        elif schedule is not None:
+            schedule.step()
+        if stopper is not None and stopper.update(epoch, valid_loss, model) and epoch < epochs:
+            stopped = "early stopping"
+            break
+    if stopper is not None and stopped in COMPLETE:
+        kept = stopper.restore(model)
     model.eval()
     return report()
+
+
+@torch.no_grad()
+def validation_loss(model, valid: dict, loss: str, batch_size: int) -> float:
+    """The training loss over the validation rows, pooled (per token for the token losses, padding ignored), in
+    eval mode; the model is put back in train mode."""
+    model.eval()
+    n = next(iter(valid.values())).shape[0]
+    total, weight = 0.0, 0
+    for i in range(0, n, batch_size):
+        batch = {k: v[i:i + batch_size] for k, v in valid.items()}
+        w = int((batch["y"] != PAD).sum()) if loss in ("tokens", "seq2seq") else batch["y"].numel()
+        total, weight = total + float(batch_loss(model, batch, loss)) * w, weight + w
+    model.train()
+    value = total / max(weight, 1)
+    return value if math.isfinite(value) else math.inf
 
 
 @torch.no_grad()

@@ -212,16 +212,21 @@ def perplexity_cases(ctx: Context) -> list[tuple[str, torch.Tensor, torch.Tensor
     custom[0, 4:] = 5
     custom[2, 2:] = 5
     custom[1, 0] = 0  # token 0 is an ordinary token here
+    rows = 40  # windows of a running text, more rows than a batch of 32: pooled, not a mean over batches
+    windows = torch.log_softmax(ctx.randn(rows, t, v, scale=1.5), dim=-1)
+    running = (ctx.uniform(rows, t, low=1, high=v).floor().long()).clamp(1, v - 1)
+    running[-1, 2:] = 0  # the text's last window is shorter
     return [
         ("no padding, equal lengths", log_probs, real, None),
         ("a batch padded at the end with pad_id 0, lengths 6, 3, 1", log_probs, post, None),
         ("a batch padded at the front with pad_id 0, lengths 2, 5, 6", log_probs, pre, None),
         ("pad_id=5: token 0 is an ordinary token here, lengths 4, 6, 2", log_probs, custom, 5),
+        (f"{rows} windows of a running text, the last one 2 tokens long", windows, running, None),
     ]
 
 
 @register("generation.perplexity", ["perplexity"],
-          "corpus perplexity over non-pad targets: padding, different lengths, a custom pad_id", rtol=1e-6)
+          "corpus perplexity over non-pad targets: padding, different lengths, a custom pad_id, 40 windows", rtol=1e-6)
 def check_perplexity(ctx: Context) -> Verdict:
     rtol = ctx.options["rtol"]
     figures = {}
@@ -241,13 +246,15 @@ def check_perplexity(ctx: Context) -> Verdict:
         if math.isclose(value, want, rel_tol=rtol, abs_tol=0.0):
             continue
         hint = ("perplexity = exp(Σ NLL over the targets that are not pad_id / their number): one exponential for "
-                "the whole set, not a mean of per-sequence perplexities, and pad targets neither summed nor counted")
+                "the whole set, not a mean of per-sequence or per-batch perplexities, and pad targets neither summed "
+                "nor counted")
         if pad_id is not None:
             hint = "use the pad_id argument, not a hard-coded 0: with pad_id=5 the id 0 is an ordinary token"
         return wrong_output(ctx, f"perplexity ({label}; {shapes}): got {value:.6g}, expected {want:.6g}", p, got,
                             "generation", "perplexity", rtol, 0.0, hint, {"case": label, "figures": figures})
     return Verdict(True, "corpus perplexity matches: pad targets are left out (pad_id 0 at the end or the front, and "
-                         "a custom pad_id), one exponential over the whole set", numbers={"figures": figures})
+                         "a custom pad_id), one exponential over the whole set (40 windows too)",
+                   numbers={"figures": figures})
 
 
 # --------------------------------------------------------------------------- decoding: the engine's checks on tables

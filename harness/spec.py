@@ -15,6 +15,7 @@ from pathlib import Path
 from .definitions import DEFAULT_RUN, RUN_MODES
 from .errors import SpecError, suggest
 from .recipe import read_training
+from .trained_by import CHECKS_PREFIX, read_by, refuse_shared_hidden, student_definitions, within_limits
 from .runtime.config import Limits
 
 try:
@@ -230,7 +231,10 @@ def load_spec(path: Path) -> TaskSpec:
         tolerances[dtype] = Tolerance(float(values["rtol"]), float(values["atol"]))
 
     notebook_run = _notebook_run(path, data.get("notebook", {}))
-    training = read_training(path, data.get("training")) if "training" in data else None
+    training = None
+    if "training" in data:  # [training] by: who trains the model (harness/trained_by.py)
+        table, by = read_by(path, data["training"])
+        training = {**read_training(path, table), **({"by": by} if by == "student" else {})}
     dataset = data.get("dataset")
     prefixes: tuple[str, ...] = ()
     if dataset is not None:
@@ -240,6 +244,8 @@ def load_spec(path: Path) -> TaskSpec:
             raise SpecError(path, "[dataset]", "must be a table", 'e.g. [dataset] kind = "synthetic-sentiment"')
         resolve(dataset, path)  # validates keys and files now, with errors that name them
         prefixes = (KINDS[dataset["kind"]][0], "trained")  # a trained task's checks: its family's
+        if training is not None and training.get("by") == "student":
+            prefixes += (CHECKS_PREFIX,)  # and its fit's
         if training is None:
             raise SpecError(path, "[training]", "missing", "a task with a [dataset] needs a [training] recipe")
 
@@ -274,11 +280,17 @@ def load_spec(path: Path) -> TaskSpec:
                             unknown_id_fix(path, task["name"], fig, prefixes, figure_registry, FIGURES))
         figure_definitions[fig] = figure_registry[found]
 
+    definitions = {c.definition: registry[c.definition] for c in checks}
+    if training is not None:
+        if training.get("by") == "student":
+            definitions = student_definitions(path, checks, definitions, prefixes[0] if prefixes else "",
+                                              figure_definitions)
+            within_limits(path, training, limits.cpu_s)
     spec = TaskSpec(dataset=dataset, training=training, name=task["name"], title=task["title"], module=task["module"], version=version,
                     path=path, names=names, checks=checks, limits=limits, tolerances=tolerances,
                     seed=seed, description=task.get("description", ""), figures=figures,
                     figure_definitions=figure_definitions,
-                    definitions={c.definition: registry[c.definition] for c in checks},
+                    definitions=definitions,
                     digest=hashlib.sha256(raw).hexdigest()[:16], public_digest=public_digest, hidden_seed=hidden_seed,
                     interface_map=interface_map, conventions=conventions, notebook_run=notebook_run)
     spec.data  # build the dataset now: a bad file or checksum is an error before any grading starts
@@ -505,4 +517,5 @@ def load_tasks(tasks_dir: Path | None = None, names: list[str] | None = None) ->
         if spec.name != spec.path.parent.name:
             raise SpecError(spec.path, "[task].name", f"is {spec.name!r} but the folder is {spec.path.parent.name!r}",
                             "make them the same")
+    refuse_shared_hidden(specs)
     return specs

@@ -133,7 +133,9 @@ def family_check_table() -> str:
     load_builtin_checks()
     rows = ["| id in `task.toml` | family (`[dataset].kind`) | what it tests | options (default) |",
             "|---|---|---|---|"]
-    families = [("trained", "every family")] + [
+    from harness.trained_by import FAMILIES as STUDENT_TRAINED
+
+    families = [("trained", "every family"), ("fitted", f"{', '.join(STUDENT_TRAINED)}, student-trained")] + [
         (f, f"{f} ({', '.join(f'`{k}`' for k, v in KINDS.items() if v[0] == f)})") for f in FAMILIES]
     for prefix, words in families:
         for check_id, definition in REGISTRY.items():

@@ -30,6 +30,7 @@ from ..errors import SpecError
 from ..recipe import read_hyperparameters, recipe_for
 from ..runtime.recipe import COMPLETE, watches_validation
 from ..sandbox.program import Program
+from ..trained_by import by_student
 from . import Context, ContractBroken, Verdict, register, register_figure
 from .compare import describe
 
@@ -111,21 +112,43 @@ def family_of(spec) -> Family:
     return FAMILIES[KINDS[spec.dataset["kind"]][0]]
 
 
+#: a task trained by the student's own fit ([training] by = "student"): its "run" (ctx, CPU budget, recipe -> the
+#: run's outputs, as student_run's) and its "reference" (ctx, family, module, data, views -> the answer key's raw
+#: outputs, as run_program's), registered by harness/checks/fitted.py
+STUDENT_TRAINED: dict[str, Callable] = {}
+
+
 # --------------------------------------------------------------------------- programs
 
 
-def run_program(fam: Family, module: str, data, recipe: dict, seed: int, views: dict | None = None) -> Program:
+def run_program(fam: Family, module: str, data, recipe: dict, seed: int, views: dict | None = None,
+                keep: str | None = None) -> Program:
     """Build, train on ``data``, and compute every raw output the checks and figures need, in one
     program: the outputs on the test inputs of each of ``views`` (view name -> dataset sharing
-    ``data``'s training split; default: ``data`` alone, as "public"), under ``out["views"]``."""
+    ``data``'s training split; default: ``data`` alone, as "public"), under ``out["views"]``. With ``keep`` (a name),
+    the program stops after training and keeps the model in the worker under that name: ``outputs_program`` then
+    sends the test inputs, which the model's code never sees while it trains (a student's, in the worker)."""
     p = Program()
     p.op("manual_seed", seed)
     model = p.op("as_module", p.call(f"{module}.build_model", *fam.build_args(data)), *fam.probe_inputs(data))
     rows, valid = training_split(fam, data, recipe, seed)
-    out = {"training": p.op("train", model, rows, {**recipe, "loss": fam.loss, "seed": seed}, valid),
-           "views": {name: fam.test_outputs(p, model, d) for name, d in (views or {"public": data}).items()},
-           **fam.extra_outputs(p, model, data, seed)}
-    return p.result(out)
+    training = p.op("train", model, rows, {**recipe, "loss": fam.loss, "seed": seed}, valid)
+    if keep is not None:
+        return p.result({"training": training, "kept": p.op("keep", keep, model)})
+    return p.result({"training": training, **outputs(p, fam, model, data, seed, views or {"public": data})})
+
+
+def outputs(p: Program, fam: Family, model, data, seed: int, views: dict) -> dict:
+    """Steps of ``p`` computing a trained model's raw outputs: on the test inputs of each of ``views`` (under
+    "views"), and the family's extra outputs on ``data``."""
+    return {"views": {name: fam.test_outputs(p, model, d) for name, d in views.items()},
+            **fam.extra_outputs(p, model, data, seed)}
+
+
+def outputs_program(fam: Family, kept: str, data, seed: int, views: dict) -> Program:
+    """The raw outputs of the model a ``run_program(..., keep=kept)`` trained, as ``run_program`` gives them."""
+    p = Program()
+    return p.result(outputs(p, fam, p.op("kept_model", kept), data, seed, views))
 
 
 def training_split(fam: Family, data, recipe: dict, seed: int) -> tuple[dict, dict | None]:
@@ -277,7 +300,10 @@ def _baselines(ctx: Context) -> dict:
         _read_cache(_cache_path(spec, d, recipe)) is None and same_training(fam, data, d))}
     # the task's answer key (its build_model), named explicitly: a release records these figures, not the raw outputs
     namespace = {module: ctx.answers.namespace[module]}
-    raw = ctx.reference(run_program(fam, module, data, recipe, spec.seed, views), namespace)
+    if by_student(spec):  # the answer key's own fit
+        raw = STUDENT_TRAINED["reference"](ctx, fam, module, data, views)
+    else:
+        raw = ctx.reference(run_program(fam, module, data, recipe, spec.seed, views), namespace)
     for view, view_data in views.items():
         out = view_outputs(raw, view)
         reference = fam.evaluate(view_data, out)
@@ -394,6 +420,10 @@ def student_run(ctx: Context) -> dict:
     """The student's model trained and run on the test inputs of the check's view: once per submission,
     shared by the checks. When the task's checks score both views and the two train on the same data
     (``ctx.state["views"]``), one training run serves both."""
+    if by_student(ctx.task):  # the student's own fit
+        recipe = recipe_for(ctx.task.training, {})
+        return STUDENT_TRAINED["run"](ctx, cpu_budget(ctx, recipe), recipe)
+
     def run():
         spec, module, fam = ctx.task, ctx.task.module, family_of(ctx.task)
         recipe = recipe_for(spec.training, interface(ctx)["usable"])
@@ -401,9 +431,13 @@ def student_run(ctx: Context) -> dict:
         data = ctx.data
         views = {v: spec.data_for(v) for v in ctx.state.get("views", (ctx.view,))}
         views = {v: d for v, d in views.items() if v == ctx.view or same_training(fam, data, d)}
-        # the wall clock is the last resort only: a busy machine slows the run without changing its work
-        out = ctx.student(run_program(fam, module, data, {**recipe, "cpu_budget_s": budget}, spec.seed, views),
-                          timeout=budget * 4 + 120)
+        # the wall clock is the last resort only: a busy machine slows the run without changing its work; the test
+        # inputs reach the worker only once the model is trained (two programs)
+        kept = f"{spec.name}:{spec.digest}:build_model"
+        trained = ctx.student(run_program(fam, module, data, {**recipe, "cpu_budget_s": budget}, spec.seed, keep=kept),
+                              timeout=budget * 4 + 120)
+        out = {**ctx.student(outputs_program(fam, kept, data, spec.seed, views), timeout=budget * 4 + 120),
+               "training": trained["training"]}
         for v in views:
             if v != ctx.view:
                 ctx.state.setdefault(f"run:{v}", ("ok", {"out": view_outputs(out, v), "recipe": recipe,
@@ -434,7 +468,8 @@ def student_figures(ctx: Context) -> dict:
     budget stopped is not scored (its figures would depend on how fast the machine was)."""
     def figures():
         run = student_run(ctx)
-        if run["out"]["training"].get("stopped") == "cpu budget":
+        # a student-trained task's fit stopped by its budget is graded on the predictor it kept (fitted.py)
+        if run["out"]["training"].get("stopped") == "cpu budget" and not by_student(ctx.task):
             raise Unfinished(f"training stopped at the CPU budget after {work_done(run)}, so the model's figures "
                              "are not scored")
         return family_of(ctx.task).evaluate(ctx.data, run["out"])
@@ -539,9 +574,10 @@ def graded_figure(ctx: Context, name: str, label: str, log_scale: bool = False, 
     which = ("the best of them" if ctx.options["target"] == "best" else "the target") + f", {target_name}"
     message = (f"{label} {value:{fmt}} — {floor_name} {floor:{fmt}}, {others}: {100 * rel:.0f}% of the way from "
                f"{floor_name} to {which}{note}")
+    how = "in your fit" if by_student(ctx.task) else "(HYPERPARAMETERS)"
     hint = "" if fraction >= 1 else (
         f"full points from {100 * ctx.options['full_at']:.0f}% of the way to {target_name} ({target:{fmt}}); train "
-        "longer (HYPERPARAMETERS), or change the model's size or cell")
+        f"longer {how}, or change the model's size or cell")
     return Verdict(passed, message, hint, numbers, fraction=fraction)
 
 

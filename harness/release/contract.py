@@ -20,6 +20,7 @@ from ..checks import load_builtin_checks
 from ..checks.compare import IN_WORDS
 from ..checks.declared import array_words
 from ..checks.trained import family_of
+from ..trained_by import by_student, fit_words
 from ..results import points_phrase
 from ..recipe import STUDENT_SETTABLE, bound_text, current
 from ..runtime.recipe import OPTIMIZERS, TORCH_OPTIMIZERS
@@ -64,7 +65,9 @@ def task_section(spec: TaskSpec) -> str:
     trained = spec.dataset is not None
     parts = [f"## {spec.name}\n\n**{spec.title}.** Write `{spec.module}.py`, or a notebook `{spec.module}.ipynb` "
              f'(a `harness.toml` beside it may name another file: `[modules]` then `{spec.module} = "my_file.ipynb"`).']
-    if trained:
+    if trained and by_student(spec):
+        parts.append(fit_words(spec))
+    elif trained:
         parts.append("The harness owns the data, the vocabulary, the training loop and the metrics; you write the "
                      "model. It builds your model, trains it with its own recipe and scores it on a test split that "
                      "is not in this folder.")
@@ -78,7 +81,7 @@ def task_section(spec: TaskSpec) -> str:
         parts.append("Types used in the signatures below:\n\n```python\n" + "\n".join(aliases) + "\n```")
     for name in spec.names:
         parts.append(name_section(spec, name, trained))
-    if trained:
+    if trained and not by_student(spec):
         parts.append(hyperparameters_section(spec))
     parts.append(checks_section(spec))
     return "\n\n".join(parts) + "\n"

@@ -10,7 +10,8 @@ never the rest of the harness (``tests/test_runtime_boundary.py`` holds it to th
 - ``confine.py``: the worker confines itself (worker only);
 - ``config.py``: the limits and the confinement the judge sends (both sides);
 - ``wire.py``: the framed, pickle-free protocol (both sides);
-- ``interpreter.py``, ``ops.py``, ``table_model.py``, ``training.py``: programs and the ops they call (next-token
+- ``interpreter.py``, ``ops.py``, ``table_model.py``, ``training.py``, ``fitting.py``: programs and the ops they call
+  (a student's ``fit`` under its budget, and trained models kept between two programs in ``fitting.py``; next-token
   tables as a ``step`` or as a course's model in ``table_model.py``), evaluated in the worker against a submission
   and in the judge against the answer key (both sides); ``contract.py``: the error they raise when a submission
   does not have the contract's shape;

@@ -13,7 +13,7 @@ import random
 
 import torch
 
-from . import keras_models, randomness, table_model, training
+from . import fitting, keras_models, randomness, table_model, training
 from .contract import ContractError
 from .forbidden import PROBE_ATTR
 
@@ -204,5 +204,6 @@ OPS = {
     **table_model.OPS,
     **training.OPS,
     **keras_models.OPS,
+    **fitting.OPS,
     **randomness.OPS,
 }

@@ -23,7 +23,7 @@ AIRLINE = {"reference": {"mase": 1.805, "training": {}},
 def forecast_ctx(student: float, figures: dict = AIRLINE, optimum: dict | None = None, **options) -> SimpleNamespace:
     """What graded_figure reads of a check's context: the task's family, the student's and the baselines' figures
     (as a graded run leaves them in ``state``), the data's optimum and the check's options."""
-    return SimpleNamespace(task=SimpleNamespace(dataset={"kind": "airline"}), view="hidden",
+    return SimpleNamespace(task=SimpleNamespace(dataset={"kind": "airline"}, training={}), view="hidden",
                            data=SimpleNamespace(optimum=optimum or {}),
                            state={"figures:hidden": ("ok", {"mase": student}), "baselines:hidden": ("ok", figures)},
                            options={"target": GRADED["target"][0], "full_at": 0.9, "pass_at": 0.5, **options})
@@ -70,7 +70,7 @@ def test_the_message_and_the_comparison_name_every_figure_beside_the_students():
 def test_a_known_optimum_is_a_candidate_and_higher_is_better_figures_rank_the_other_way():
     figures = {"reference": {"accuracy": 0.90}, "classical": {"majority class": {"accuracy": 0.5},
                                                                "TF-IDF logistic regression": {"accuracy": 0.93}}}
-    ctx = SimpleNamespace(task=SimpleNamespace(dataset={"kind": "synthetic-sentiment"}), view="public",
+    ctx = SimpleNamespace(task=SimpleNamespace(dataset={"kind": "synthetic-sentiment"}, training={}), view="public",
                           data=SimpleNamespace(optimum={"bayes_accuracy_test": 0.95}),
                           state={"figures:public": ("ok", {"accuracy": 0.92}), "baselines:public": ("ok", figures)},
                           options={"target": "best", "full_at": 1.0, "pass_at": 0.5})
@@ -88,7 +88,7 @@ def test_the_issues_language_model_a_student_behind_kneser_ney_is_not_given_full
     (no optimum: a real corpus). Before, 9.4 beat the reference and got full points."""
     figures = {"reference": {"perplexity": 14.7}, "classical": {"unigram (add-one)": {"perplexity": 30.0},
                                                                  "trigram (Kneser-Ney)": {"perplexity": 5.4}}}
-    ctx = SimpleNamespace(task=SimpleNamespace(dataset={"kind": "text-corpus"}), view="hidden",
+    ctx = SimpleNamespace(task=SimpleNamespace(dataset={"kind": "text-corpus"}, training={}), view="hidden",
                           data=SimpleNamespace(optimum={}),
                           state={"figures:hidden": ("ok", {"perplexity": 9.4}), "baselines:hidden": ("ok", figures)},
                           options={"target": "best", "full_at": 0.9, "pass_at": 0.5})

@@ -291,7 +291,7 @@ def _pool_init(warm: bool) -> None:
         from .sandbox import zygote
 
         zygote.start_for_process()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # idle: the parent decides what Ctrl-C means
+    signal.signal(signal.SIGINT, _stopped_while_idle)
     _follow_parent()
     _job_process()
 
@@ -312,11 +312,25 @@ def _follow_parent(period: float = 0.5, grace: float = 5.0) -> None:
     threading.Thread(target=watch, daemon=True, name="harness-follow-parent").start()
 
 
+#: set in a pool process by a Ctrl-C (the run's, or the parent's stop) that came between two jobs
+_STOPPED = threading.Event()
+
+
+def _stopped_while_idle(signum, frame) -> None:
+    """A pool process between jobs: the run is stopping, so the next job it is handed is not started. (The pool
+    may have handed it over already: ProcessPoolExecutor queues a job more than it has processes, and such a job
+    cannot be cancelled.)"""
+    _STOPPED.set()
+
+
 def _pool_job(job: Job) -> dict:
     def interrupt(signum, frame):
+        _STOPPED.set()
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # once: let grade() clean up its sandbox
         raise KeyboardInterrupt
 
+    if _STOPPED.is_set():
+        raise KeyboardInterrupt  # not started: the next run grades it
     signal.signal(signal.SIGINT, interrupt)
     if job.warm:  # started by _pool_init; again only if it died since (harness.sandbox.zygote says how often)
         from .sandbox import zygote
@@ -325,7 +339,7 @@ def _pool_job(job: Job) -> dict:
     try:
         return grade_job(job)
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, _stopped_while_idle)
 
 
 def run_local(jobs: list[Job], workers: int, stop: threading.Event) -> Iterator[tuple[Job, dict | BaseException]]:
@@ -483,9 +497,9 @@ def grade_class(submissions_dir: Path, out: Path, *, tasks: list[str] | None = N
             running = (iter(()) if not jobs else run_dask(jobs, client, stop) if client else
                        run_here(jobs[0], stop) if len(jobs) == 1 else run_local(jobs, workers, stop))
             for job, value in running:
+                if stop.is_set() and (isinstance(value, BaseException) or value.get("status") == NOT_GRADED):
+                    continue  # stopped mid-way (its failure may be the stop's own doing): graded next time
                 if isinstance(value, BaseException):
-                    if stop.is_set():
-                        continue  # stopped mid-way: graded next time
                     value = _payload(job, NOT_GRADED, crash_reason(value), None, time.perf_counter())
                 try:
                     outcome = _save(out, run_id, paths[job.name], value)

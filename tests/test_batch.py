@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -185,7 +186,8 @@ def test_ctrl_c_saves_what_finished_and_the_next_run_grades_the_rest(tmp_path):
             os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C would
 
     run = grade_class(klass, out, tasks=["sequences"], workers=1, progress=interrupt_after_the_first)
-    assert run.interrupted and 1 <= run.counts["graded"] < 3 and run.counts["not_reached"] >= 1
+    assert run.interrupted and 1 <= run.counts["graded"] < 3 and run.counts["not_reached"] >= 1, (
+        run.counts, {n: (r["status"], r.get("reason", "")) for n, r in rows(out).items()})
     stopped = [n for n, r in rows(out).items() if r["status"] != "graded"]
     assert all("stopped" in rows(out)[n]["status"] for n in stopped)
     with sqlite3.connect(out / "gradebook.sqlite") as conn:
@@ -210,6 +212,23 @@ def test_ctrl_c_saves_what_finished_and_the_next_run_grades_the_rest(tmp_path):
     with sqlite3.connect(out / "gradebook.sqlite") as conn:
         assert set(conn.execute("SELECT how, graded_in_run FROM outcomes")) == {("graded", 1)}
         assert conn.execute("SELECT count(DISTINCT submission) FROM check_results WHERE run_id = 1").fetchone() == (3,)
+
+
+def test_a_pool_process_stopped_between_jobs_starts_none_of_those_it_was_handed(monkeypatch):
+    """ProcessPoolExecutor hands a process one job more than it runs, and that job cannot be cancelled: a Ctrl-C
+    that reaches the process between two jobs must keep it from starting the next."""
+    started, job = [], SimpleNamespace(warm=False)
+    monkeypatch.setattr(batch, "grade_job", lambda job: started.append(job) or {"status": "graded"})
+    monkeypatch.setattr(batch, "_STOPPED", type(batch._STOPPED)())
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        assert batch._pool_job(job) == {"status": "graded"}  # not stopped: runs
+        batch._stopped_while_idle(signal.SIGINT, None)         # the handler a pool process has between jobs
+        with pytest.raises(KeyboardInterrupt):
+            batch._pool_job(job)
+        assert started == [job]
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_an_exception_of_the_harness_costs_that_submission_only(tmp_path, monkeypatch):

@@ -639,3 +639,20 @@ def test_a_harness_trained_model_does_not_see_the_hidden_inputs_while_it_trains(
     """)
     checks = graded(spec, tmp_path, code, visibility=("public", "after_due_date"))
     assert checks["reviews.training"].status == "passed", checks["reviews.training"].message
+
+
+def test_the_reference_cache_key_covers_the_source_the_answer_keys_fit_comes_from(tmp_path):
+    """A student-trained task's reference is its answer key's fit: a change in the module fit comes from changes
+    the reference's figures, so it changes the cache key too."""
+    from harness.checks.trained import _cache_path
+    from harness.spec import load_spec
+
+    folder = write_task(tmp_path, budget=60).parent
+    (folder / "fit_source.py").write_text(ANSWER_KEY, encoding="utf-8")
+    (folder / "answer_key.py").write_text("import pathlib, sys\nsys.path.insert(0, str(pathlib.Path(__file__).parent))\n"
+                                          "from fit_source import fit  # noqa: E402,F401\n", encoding="utf-8")
+    spec = load_spec(folder / "task.toml")
+    before = _cache_path(spec, spec.data, {})
+    assert _cache_path(spec, spec.data, {}) == before
+    (folder / "fit_source.py").write_text(ANSWER_KEY.replace("def fit(", "def fit(  "), encoding="utf-8")
+    assert _cache_path(spec, spec.data, {}) != before

@@ -323,12 +323,14 @@ def _baselines(ctx: Context) -> dict:
 
 def _cache_path(spec, data, recipe: dict) -> Path:
     """One file per everything the figures depend on: the dataset view, seed and recipe, the answer key's source and
-    the source of the module its build_model comes from, the code of the family and of the classical baselines, the
-    harness and torch versions (not the points, tolerances or limits of the spec, nor the students' budget)."""
+    the source of the module its build_model (a student-trained task's: fit) comes from, the code of the family and
+    of the classical baselines, the harness and torch versions (not the points, tolerances or limits of the spec, nor
+    the students' budget)."""
     from ..course import ANSWER_KEY, answer_key, task_sources
 
     answer_key_src = task_sources(spec.path.parent, (ANSWER_KEY,)) if spec.path else b""
-    model_file = _source_file(getattr(answer_key(spec) if spec.path else None, "build_model", None))
+    trains = "fit" if by_student(spec) else "build_model"  # the answer key's name whose module trains its model
+    model_file = _source_file(getattr(answer_key(spec) if spec.path else None, trains, None))
     code = hashlib.sha256(b"".join(_read(f) for f in (model_file, _source_file(type(family_of(spec))),
                                                        _source_file(_baselines_module())))).hexdigest()
     key = json.dumps({"data": data.fingerprint, "seed": spec.seed, "version": __version__, "torch": torch.__version__,

@@ -231,10 +231,11 @@ def load_spec(path: Path) -> TaskSpec:
         tolerances[dtype] = Tolerance(float(values["rtol"]), float(values["atol"]))
 
     notebook_run = _notebook_run(path, data.get("notebook", {}))
-    training = None
+    training, student = None, False
     if "training" in data:  # [training] by: who trains the model (harness/trained_by.py)
         table, by = read_by(path, data["training"])
-        training = {**read_training(path, table), **({"by": by} if by == "student" else {})}
+        student = by == "student"
+        training = {**read_training(path, table), **({"by": by} if student else {})}
     dataset = data.get("dataset")
     prefixes: tuple[str, ...] = ()
     if dataset is not None:
@@ -244,7 +245,7 @@ def load_spec(path: Path) -> TaskSpec:
             raise SpecError(path, "[dataset]", "must be a table", 'e.g. [dataset] kind = "synthetic-sentiment"')
         resolve(dataset, path)  # validates keys and files now, with errors that name them
         prefixes = (KINDS[dataset["kind"]][0], "trained")  # a trained task's checks: its family's
-        if training is not None and training.get("by") == "student":
+        if student:
             prefixes += (CHECKS_PREFIX,)  # and its fit's
         if training is None:
             raise SpecError(path, "[training]", "missing", "a task with a [dataset] needs a [training] recipe")
@@ -281,11 +282,10 @@ def load_spec(path: Path) -> TaskSpec:
         figure_definitions[fig] = figure_registry[found]
 
     definitions = {c.definition: registry[c.definition] for c in checks}
-    if training is not None:
-        if training.get("by") == "student":
-            definitions = student_definitions(path, checks, definitions, prefixes[0] if prefixes else "",
-                                              figure_definitions)
-            within_limits(path, training, limits.cpu_s)
+    if student:
+        definitions = student_definitions(path, checks, definitions, prefixes[0] if prefixes else "",
+                                          figure_definitions)
+        within_limits(path, training, limits.cpu_s)
     spec = TaskSpec(dataset=dataset, training=training, name=task["name"], title=task["title"], module=task["module"], version=version,
                     path=path, names=names, checks=checks, limits=limits, tolerances=tolerances,
                     seed=seed, description=task.get("description", ""), figures=figures,

@@ -49,7 +49,7 @@ def within_limits(path, training: dict, cpu_s: float) -> None:
     """A student-trained task's budget must end fit before the worker's hard CPU limit does: otherwise no kept
     predictor could ever be graded."""
     budget = training.get("cpu_budget_s")
-    if training.get("by") == "student" and budget is not None and budget >= cpu_s:
+    if budget is not None and budget >= cpu_s:
         raise SpecError(path, "[training].cpu_budget_s", f"is {budget:g} CPU seconds, and the worker's hard limit "
                         f"([limits] cpu_s) is {cpu_s:g}: the limit would end the worker before the budget stops fit",
                         f"lower cpu_budget_s, or raise [limits] cpu_s above it (e.g. cpu_s = {int(budget * 2 + 60)})")
@@ -107,7 +107,7 @@ def refuse_shared_hidden(specs: list) -> None:
     task's fit, run later in the same worker, reads them (for a language model, the inputs are the targets)."""
     trained = [s for s in specs if s.dataset is not None]
     for spec in trained:
-        if spec.training.get("by") != "student":
+        if not by_student(spec):
             continue
         for other in trained:
             if other is not spec and _hidden_split(other) == _hidden_split(spec):

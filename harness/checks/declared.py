@@ -213,7 +213,7 @@ class Call:
         """``values`` (a list or dict of arguments) with each one that holds a tensor turned into numpy in the
         worker; numbers and strings stay as they are."""
         items = values.items() if isinstance(values, dict) else enumerate(values)
-        done = {k: p.op("numpy", v) if _has_tensor(v) else v for k, v in items}
+        done = {k: p.op("numpy", v) if _flatten(v) else v for k, v in items}
         return done if isinstance(values, dict) else list(done.values())
 
     def program(self, dtype) -> Program:
@@ -256,16 +256,6 @@ def _draw(ctx: Context, value):
     if "randint" in value:
         return ctx.randint(int(value.get("low", 0)), int(value.get("high", 10)), *value["randint"])
     return ctx.uniform(*value["bools"], low=0.0, high=1.0) < float(value.get("p", 0.5))
-
-
-def _has_tensor(value) -> bool:
-    if isinstance(value, torch.Tensor):
-        return True
-    if isinstance(value, (list, tuple)):
-        return any(_has_tensor(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_tensor(v) for v in value.values())
-    return False
 
 
 def _is_float(value) -> bool:

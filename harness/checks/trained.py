@@ -230,7 +230,7 @@ def figure_part(part, what: str) -> tuple[object, str]:
     if not isinstance(info, dict):
         return None, f"{what}: the worker's reply could not be read ({describe(part)})"
     text = {k: " ".join(info[k].split())[:n] for k, n in FAILURE_TEXT.items() if isinstance(info.get(k), str)}
-    line = info.get("line") if isinstance(info.get("line"), int) and not isinstance(info.get("line"), bool) else None
+    line = info.get("line") if _whole(info.get("line")) else None
     fed = f" fed your model {text['fed']}" if text.get("fed") else ""
     if text.get("type") == "output" and text.get("returned"):
         return None, f"{what}{fed}: {text['returned']}"
@@ -550,7 +550,8 @@ def graded_figure(ctx: Context, name: str, label: str, log_scale: bool = False, 
     floor_name, higher_is_better = family_of(ctx.task).floors[name]
     value = student_figures(ctx)[name]
     base = baselines(ctx)
-    candidates = compared(base, optimum_of(ctx.data, name), name)
+    optimum = optimum_of(ctx.data, name)
+    candidates = compared(base, optimum, name)
     floor = candidates.get(floor_name, base["reference"][name])
     target_name = choose_target(candidates, ctx.options["target"], higher_is_better)
     target = candidates[target_name]
@@ -562,13 +563,13 @@ def graded_figure(ctx: Context, name: str, label: str, log_scale: bool = False, 
         weaker = [(k, v) for k, v in candidates.items() if better(target, v)]
         note = f" ({floor_name} does no worse than the {target_name} here)" if floor_name != target_name else ""
         if weaker:
-            floor_name, floor = max(weaker, key=lambda kv: kv[1] if higher_is_better else -kv[1])
+            floor_name, floor = ranked(dict(weaker), higher_is_better)[0]
         else:
             floor = target
     rel = metrics.relative_score(value, floor, target, higher_is_better, log_scale=log_scale)
     fraction = min(1.0, rel / ctx.options["full_at"]) if ctx.options["full_at"] > 0 else 1.0
     numbers = {name: value, "baseline": {floor_name: floor}, "target": {target_name: target},
-               "reference_model": base["reference"][name], "optimum": optimum_of(ctx.data, name),
+               "reference_model": base["reference"][name], "optimum": optimum,
                "classical": {k: v.get(name) for k, v in base["classical"].items()}, "relative": rel,
                "comparison": comparison(value, candidates, floor_name, target_name, higher_is_better)}
     passed = rel >= ctx.options["pass_at"]

@@ -68,11 +68,6 @@ class BlocksError(ValueError):
     """The text is too short for its blocks; the message says which block and by how much."""
 
 
-def public_length(n_tokens: int, test_fraction: float, gap: int) -> int:
-    """How many tokens of a whole text of ``n_tokens`` are its public text."""
-    return n_tokens - round(test_fraction * n_tokens) - gap
-
-
 def blocks(n_tokens: int, valid_fraction: float, test_fraction: float, window: int, public_only: bool) -> Blocks:
     """The blocks of a text of ``n_tokens`` tokens (module docstring); ``public_only``: the text is already the public
     text (a released public file), so it holds no hidden block and no gap before one."""

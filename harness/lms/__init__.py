@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..gradebook import GRADED, Graded, GradebookError, LastRun, last_run, spreadsheet_cell
 from ..report import points
-from ..results import POINTS_LIMIT
+from ..results import POINTS_LIMIT, count
 from . import canvas, moodle
 from .roster import Roster, RosterError, Student, read_roster
 
@@ -70,8 +70,8 @@ class Export:
         graded = len(self.matched) - len(self.not_graded)
         scaled = (f" (the harness's {points(self.run.points_possible)}, scaled)"
                   if self.out_of != self.run.points_possible and self.run.points_possible else "")
-        lines = [f"wrote {out}: {self.lms.capitalize()}, assignment '{self.assignment}', {graded} grade"
-                 f"{'' if graded == 1 else 's'} out of {points(self.out_of)} points{scaled}"
+        lines = [f"wrote {out}: {self.lms.capitalize()}, assignment '{self.assignment}', {count(graded, 'grade')} out "
+                 f"of {points(self.out_of)} points{scaled}"
                  + (f", {len(self.not_graded)} not graded: left out" if self.not_graded else "")
                  + f" (run {self.run.run_id}, {self.run.status} {self.run.finished})"]
         lines += [f"note: {n}" for n in self.roster.notes]

@@ -43,6 +43,7 @@ MARKERS = ("keep", "skip")
 MARKER = re.compile(r"^\s*#\s*harness\s*:\s*(keep|skip)\s*$", re.IGNORECASE)
 TAG = "harness:{}"                # the cell tags harness:keep and harness:skip
 SHOWN = 80                        # characters of a skipped statement shown in the report
+SKIP_MARKED = "marked '# harness: skip': the whole cell is skipped"  # why such a cell never runs, in any mode
 TRY_STAR = (ast.TryStar,) if hasattr(ast, "TryStar") else ()  # try/except* (Python 3.11)
 
 #: Calls an assignment's value may make and stay a definition: builtins that build or measure values, and the
@@ -251,7 +252,7 @@ class Selector:
                 return lines, []  # it runs, and fails, where the student asked for it
             problem = f"{type(exc).__name__}: {getattr(exc, 'msg', None) or exc}"
             where = f", line {exc.lineno}" if getattr(exc, "lineno", None) else ""
-            why = ("marked '# harness: skip': the whole cell is skipped" if marker == "skip"
+            why = (SKIP_MARKED if marker == "skip"
                    else f"the cell does not parse ({problem[:120]}{where}): the whole cell is skipped")
             names = tuple(m.group(2) for m in map(re.compile(r"^(async\s+def|def|class)\s+(\w+)").match, lines) if m)
             return self._skip_all(number, lines, why, names)
@@ -259,8 +260,7 @@ class Selector:
             self._keep(tree.body)
             return lines, []
         if marker == "skip":
-            return self._skip_all(number, lines, "marked '# harness: skip': the whole cell is skipped",
-                                  tuple(sorted(_stored(tree))))
+            return self._skip_all(number, lines, SKIP_MARKED, tuple(sorted(_stored(tree))))
         skipped, out = [], list(lines)
         for group in self._groups(tree.body):
             why, seen = None, _Names(self.defined)

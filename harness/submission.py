@@ -28,8 +28,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .definitions import DEFAULT_RUN, RUN_KEY, RUN_MODES, Selector, Skipped, cell_marker, importable, missing_module, \
-    not_installed
+from .definitions import DEFAULT_RUN, RUN_KEY, RUN_MODES, SKIP_MARKED, Selector, Skipped, cell_marker, importable, \
+    missing_module, not_installed
 from .errors import SubmissionError  # noqa: F401 - raised here, imported from here by callers
 from .files import MIB, FileRefused, TooManyEntries, read_regular, walk
 from .runtime.config import Limits
@@ -193,7 +193,7 @@ def notebook_to_python(path: Path, text: str | None = None, run: str = DEFAULT_R
             continue
         marker = cell_marker(cell.source, cell.get("metadata", {}).get("tags"))
         if marker == "skip" and run == "all":
-            source.skipped.append(Skipped(number, 1, first, "marked '# harness: skip': the whole cell is skipped"))
+            source.skipped.append(Skipped(number, 1, first, SKIP_MARKED))
             continue
         lines.append(f"# --- notebook code cell {number}")
         source.line_map.append((number, 0))

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from .errors import SpecError, suggest
+
 RUN_MODES = ("definitions", "all")
 DEFAULT_RUN = "definitions"
 RUN_KEY = "[notebook] run"
@@ -81,6 +83,23 @@ class Skipped:
     def describe(self, notebook: str) -> str:
         """The results' note for it, which the report lists apart (``skipped_note``)."""
         return f"{notebook}, cell {self.cell}, line {self.line}: skipped {self.text} ({self.why})"
+
+
+def read_run(path: Path | str, table) -> str | None:
+    """The ``run`` of a ``[notebook]`` table, task.toml's or a submission's harness.toml's (``path``): one of
+    RUN_MODES, or None when the table names none. A SpecError names what is wrong with it."""
+    if not isinstance(table, dict):
+        raise SpecError(path, "[notebook]", "must be a table", 'e.g. [notebook] then run = "definitions"')
+    for key in table:
+        if key != "run":
+            raise SpecError(path, f"[notebook].{key}", "unknown key: [notebook] holds one key, run",
+                            suggest(key, ["run"]))
+    run = table.get("run")
+    if run is not None and run not in RUN_MODES:
+        shown = repr(run) if len(repr(run)) <= 60 else repr(run)[:57] + "..."
+        raise SpecError(path, "[notebook].run", f"must be one of {', '.join(map(repr, RUN_MODES))}, got {shown}",
+                        '"definitions" runs a notebook\'s imports, def, class and constants only; "all" runs every cell')
+    return run
 
 
 SKIPPED_NOTE = re.compile(r"(?P<place>[^\n]+?, cell \d+, line \d+): skipped (?P<what>.*)", re.DOTALL)

@@ -39,7 +39,7 @@ def fit(train, valid, budget):
     x, y = train["x"].numpy(), train["y"].numpy()
     vx, vy = valid["x"].numpy(), valid["y"].numpy()
     # padding (id 0) is never a target: weight it 0, so that the loss is the mean over real characters
-    model.fit(x, y, sample_weight=(y != 0).astype("float32"), batch_size=32, epochs=6, verbose=0,
+    model.fit(x, y, sample_weight=(y != 0).astype("float32"), batch_size=32, epochs=8, verbose=0,
               validation_data=(vx, vy, (vy != 0).astype("float32")),
               callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=1, min_delta=0.02,
                                                        restore_best_weights=True), Perplexity(budget)])

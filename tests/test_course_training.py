@@ -141,13 +141,16 @@ def test_the_gradebook_has_a_row_per_submission(class_run):
 
 
 def test_the_model_that_overfits_is_scored_by_the_text_it_never_saw(class_run):
-    """Its perplexity on the validation and hidden text is far above the course model's, and above the trigram's."""
+    """Its perplexity on the validation and hidden text is far above the course model's, and above the trigram's,
+    while on the text fit trained on it is below the course model's: the hint says it overfits."""
     overfit, good = checks(class_run[1]["overfits"]), checks(class_run[1]["torch_loop"])
     for check in (PPL, HIDDEN):
         numbers = overfit[check].numbers
         assert numbers["perplexity"] > 2 * good[check].numbers["perplexity"]
         assert numbers["perplexity"] > numbers["classical"]["trigram (Kneser-Ney)"]
-        assert "train longer in your fit" in overfit[check].hint
+        assert numbers["training_split"] < good[check].numbers["perplexity"]  # better than the course model's
+        assert "it has learned its training data rather than the task (it overfits)" in overfit[check].hint
+        assert "train longer" not in overfit[check].hint
 
 
 def test_a_training_past_its_budget_is_stopped_and_graded_on_what_it_kept(class_run):

@@ -189,6 +189,9 @@ def test_the_release_holds_no_hidden_text(released):
     hidden = text[-len(text) // 10:]  # the hidden block: the last tenth of the text
     assert not any(hidden[i:i + 60] in public for i in range(0, len(hidden) - 60, 60))
     assert not list(task.glob("answer_key.py")) and not list(task.glob("hidden.toml"))
+    contract = (folder / "CONTRACT.md").read_text(encoding="utf-8")
+    assert "def fit(train, valid, budget)\n" in contract and "fit may use 12 CPU seconds" in contract
+    assert "windows of 100 characters" in contract and "ignore_index=0" in contract  # the task's conventions
 
 
 def test_the_committed_corpus_and_notebook_are_what_the_scripts_write(tmp_path):

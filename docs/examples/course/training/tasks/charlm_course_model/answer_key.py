@@ -29,21 +29,24 @@ def perplexity(model, x, y) -> float:
     return math.exp(float(nll) / int((y != 0).sum()))
 
 
-def fit(train, valid, budget, epochs: int = 20, batch_size: int = 32, min_gain: float = 0.03):
+EPOCHS, BATCH_SIZE, MIN_GAIN = 20, 32, 0.03
+
+
+def fit(train, valid, budget):
     model = CharGRU(train["vocab_size"])
     optimizer = torch.optim.RMSprop(model.parameters(), lr=0.01)
     x, y = train["x"], train["y"]
     best = math.inf
-    for _ in range(epochs):
+    for _ in range(EPOCHS):
         order = torch.randperm(len(x))
-        for i in range(0, len(x), batch_size):
-            rows = order[i:i + batch_size]
+        for i in range(0, len(x), BATCH_SIZE):
+            rows = order[i:i + BATCH_SIZE]
             loss = F.cross_entropy(model(x[rows]).transpose(1, 2), y[rows], ignore_index=0)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
         score = perplexity(model, valid["x"], valid["y"])
-        if score > best * (1 - min_gain):  # less than 3% better: stop, keeping the best epoch's model
+        if score > best * (1 - MIN_GAIN):  # less than 3% better: stop, keeping the best epoch's model
             break
         best = score
         budget.keep(model)

@@ -11,18 +11,16 @@ from __future__ import annotations
 import csv
 import importlib.util
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from harness import bundle
-from harness.answers import BundleAnswers
 from harness.cli import main
-from harness.grading import grade
-from harness.release import write_release
 from harness.results import Results
-from harness.spec import load_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "docs" / "examples" / "course"
@@ -54,36 +52,60 @@ def needs(name: str) -> None:
         pytest.skip("keras is not installed (pip install 'harness[keras]'; CI installs it)")
 
 
+#: the student's side, in a process of its own: release the task, then check each submission from the bundle
+RELEASE_SIDE = """
+import sys
+from pathlib import Path
+from harness import bundle
+from harness.answers import BundleAnswers
+from harness.grading import grade
+from harness.release import write_release
+from harness.spec import load_tasks
+
+folder, out = Path(sys.argv[1]), Path(sys.argv[2])
+write_release(folder, load_tasks(Path(sys.argv[3])))
+found = bundle.load(folder / bundle.FOLDER)
+for path in map(Path, sys.argv[4:]):
+    results = grade(path, found.specs(), visibility=("public",), answers=BundleAnswers(found))
+    results.write(out / f"{path.name}.json")
+"""
+
+
 @pytest.fixture(scope="module")
-def class_run(tmp_path_factory) -> tuple[Path, dict[str, Results]]:
+def release_side(tmp_path_factory):
+    """The task released to students (no hidden check, no answer key, the public part of the corpus only), and each
+    submission checked from its bundle as a student's machine checks it: in a process started before the class run,
+    so that both run at once."""
+    root = tmp_path_factory.mktemp("release")
+    folder, out = root / "assignment", root / "results"
+    out.mkdir()
+    names = [n for n in sorted(VERDICTS) if n != "keras_fit" or KERAS]
+    process = subprocess.Popen([sys.executable, "-c", RELEASE_SIDE, str(folder), str(out), str(TASKS),
+                                *(str(SUBMISSIONS / n) for n in names)], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    done = {}
+
+    def wait() -> tuple[Path, dict[str, Results]]:
+        if not done:
+            output, _ = process.communicate(timeout=1800)
+            assert process.returncode == 0, output[-5000:]
+            done.update({n: Results.read(out / f"{n}.json") for n in names})
+        return folder, done
+
+    yield wait
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="module")
+def class_run(tmp_path_factory, release_side) -> tuple[Path, dict[str, Results]]:
     """The example submissions graded by the command line, as an instructor grades the class: every visibility."""
     out = tmp_path_factory.mktemp("grades")
     done = CliRunner().invoke(main, ["grade", str(SUBMISSIONS), "--out", str(out), "--workers", "2",
                                      "--tasks-dir", str(TASKS)])
     assert done.exit_code == 0, done.output
     return out, {p.name: Results.read(p / "results.json") for p in (out / "submissions").iterdir()}
-
-
-@pytest.fixture(scope="module")
-def released(tmp_path_factory):
-    """The task released to students (no hidden check, no answer key, the public part of the corpus only)."""
-    folder = tmp_path_factory.mktemp("release")
-    write_release(folder, load_tasks(TASKS))
-    return folder, bundle.load(folder / bundle.FOLDER)
-
-
-@pytest.fixture(scope="module")
-def from_release(released):
-    """submission -> its public verdicts, graded from the release's bundle, once."""
-    done = {}
-
-    def get(name: str):
-        if name not in done:
-            found = released[1]
-            done[name] = grade(SUBMISSIONS / name, found.specs(), visibility=("public",), answers=BundleAnswers(found))
-        return done[name]
-
-    return get
 
 
 def checks(results) -> dict:
@@ -114,11 +136,11 @@ def test_each_example_gets_its_verdict_in_the_class_run(class_run, name):
 
 
 @pytest.mark.parametrize("name", sorted(VERDICTS))
-def test_a_release_gives_the_public_verdicts(class_run, from_release, name):
+def test_a_release_gives_the_public_verdicts(class_run, release_side, name):
     """From the bundle, as a student checks: the same public verdicts; the same messages where nothing depends on
     how fast the machine is (a budget's stop does)."""
     needs(name)
-    live, offline = checks(class_run[1][name]), checks(from_release(name))
+    live, offline = checks(class_run[1][name]), checks(release_side()[1][name])
     assert sorted(offline) == sorted(c for c in POINTS if not c.endswith(".hidden"))
     assert_verdict(name, offline)
     if not name.startswith("past_budget"):
@@ -180,8 +202,8 @@ def test_the_notebook_is_graded_on_its_definitions(class_run):
         assert said in notes, said
 
 
-def test_the_release_holds_no_hidden_text(released):
-    folder, _ = released
+def test_the_release_holds_no_hidden_text(release_side):
+    folder, _ = release_side()
     task = folder / bundle.FOLDER / "tasks" / TASK
     text = (TASKS / TASK / "corpus.txt").read_text(encoding="utf-8")
     public = (task / "corpus_public.txt").read_text(encoding="utf-8")

@@ -80,15 +80,16 @@ def release_side(tmp_path_factory):
     folder, out = root / "assignment", root / "results"
     out.mkdir()
     names = [n for n in sorted(VERDICTS) if n != "keras_fit" or KERAS]
-    process = subprocess.Popen([sys.executable, "-c", RELEASE_SIDE, str(folder), str(out), str(TASKS),
-                                *(str(SUBMISSIONS / n) for n in names)], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    log = root / "output.txt"
+    with log.open("w") as output:  # a file, not a pipe: a pipe nobody reads yet would stop the process when full
+        process = subprocess.Popen([sys.executable, "-c", RELEASE_SIDE, str(folder), str(out), str(TASKS),
+                                    *(str(SUBMISSIONS / n) for n in names)], stdout=output, stderr=subprocess.STDOUT)
     done = {}
 
     def wait() -> tuple[Path, dict[str, Results]]:
         if not done:
-            output, _ = process.communicate(timeout=1800)
-            assert process.returncode == 0, output[-5000:]
+            process.wait(timeout=1800)
+            assert process.returncode == 0, log.read_text()[-5000:]
             done.update({n: Results.read(out / f"{n}.json") for n in names})
         return folder, done
 

@@ -291,13 +291,13 @@ def _baselines(ctx: Context) -> dict:
     that trains on the same data, one reference training run serves both (each is cached)."""
     spec, module, fam = ctx.task, ctx.task.module, family_of(ctx.task)
     recipe = recipe_for(spec.training, {})
-    data = ctx.data
-    found = _read_cache(_cache_path(spec, data, recipe))
+    data, path_of = ctx.data, _cache_paths(spec, recipe)
+    found = _read_cache(path_of(data))
     if found is not None:
         return found
     views = {v: spec.data_for(v) for v in ctx.state.get("views", (ctx.view,))}
     views = {v: d for v, d in views.items() if v == ctx.view or (
-        _read_cache(_cache_path(spec, d, recipe)) is None and same_training(fam, data, d))}
+        _read_cache(path_of(d)) is None and same_training(fam, data, d))}
     # the task's answer key (its build_model), named explicitly: a release records these figures, not the raw outputs
     namespace = {module: ctx.answers.namespace[module]}
     if by_student(spec):  # the answer key's own fit
@@ -311,7 +311,7 @@ def _baselines(ctx: Context) -> dict:
         figures = {"reference": {**reference, "training": _curve(out["training"]), **fam.reference_extras(out)},
                    "classical": fam.classical_baselines(view_data)}
         sane_reference(spec, fam, figures, view)  # only complete, sane figures are cached (or used)
-        path = _cache_path(spec, view_data, recipe)
+        path = path_of(view_data)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(figures, allow_nan=True))
@@ -326,6 +326,11 @@ def _cache_path(spec, data, recipe: dict) -> Path:
     the source of the module its build_model (a student-trained task's: fit) comes from, the code of the family and
     of the classical baselines, the harness and torch versions (not the points, tolerances or limits of the spec, nor
     the students' budget)."""
+    return _cache_paths(spec, recipe)(data)
+
+
+def _cache_paths(spec, recipe: dict):
+    """The function from a dataset view to its :func:`_cache_path`: what the views share is read and hashed once."""
     from ..course import ANSWER_KEY, answer_key, task_sources
 
     answer_key_src = task_sources(spec.path.parent, (ANSWER_KEY,)) if spec.path else b""
@@ -333,11 +338,15 @@ def _cache_path(spec, data, recipe: dict) -> Path:
     model_file = _source_file(getattr(answer_key(spec) if spec.path else None, trains, None))
     code = hashlib.sha256(b"".join(_read(f) for f in (model_file, _source_file(type(family_of(spec))),
                                                        _source_file(_baselines_module())))).hexdigest()
-    key = json.dumps({"data": data.fingerprint, "seed": spec.seed, "version": __version__, "torch": torch.__version__,
-                      "answer_key": hashlib.sha256(answer_key_src).hexdigest() if spec.path else "", "code": code,
-                      "recipe": recipe},
-                     sort_keys=True)
-    return cache_dir() / f"{spec.name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
+    shared = {"seed": spec.seed, "version": __version__, "torch": torch.__version__,
+              "answer_key": hashlib.sha256(answer_key_src).hexdigest() if spec.path else "", "code": code,
+              "recipe": recipe}
+
+    def path_of(data) -> Path:
+        key = json.dumps({"data": data.fingerprint, **shared}, sort_keys=True)
+        return cache_dir() / f"{spec.name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
+
+    return path_of
 
 
 def _source_file(obj) -> Path | None:

@@ -38,7 +38,7 @@ def main() -> None:
     warm = grade(ROOT / "submissions" / "reference", list(specs.values()))
     warm_s = time.perf_counter() - start
 
-    print(f"{'task':12} {'metric':10} {'answer key':>10} {'train s':>8} {'submission':>10} {'train s':>8} "
+    print(f"{'task':14} {'metric':10} {'answer key':>10} {'train s':>8} {'submission':>10} {'train s':>8} "
           f"{'optimum':>8} {'key/opt':>8} {'sub/opt':>8}")
     for name in TRAINED:
         metric, higher = HEADLINE[name]
@@ -51,7 +51,7 @@ def main() -> None:
         ref = json.loads(next(cache.glob(f"{name}-*.json")).read_text())["reference"]
         optimum = optimum_of(specs[name].data, metric)
         ratio = (lambda v: f"{v / optimum:8.3f}") if optimum else (lambda v: f"{'-':>8}")
-        print(f"{name:12} {metric:10} {ref[metric]:10.4g} {ref['training']['seconds']:8.1f} "
+        print(f"{name:14} {metric:10} {ref[metric]:10.4g} {ref['training']['seconds']:8.1f} "
               f"{check.numbers[metric]:10.4g} {training.numbers.get('seconds', 0):8.1f} "
               f"{optimum if optimum else float('nan'):8.4g} {ratio(ref[metric])} {ratio(check.numbers[metric])}")
     print(f"\ngrade submissions/reference, all {len(specs)} tasks ({len(warm.checks)} checks), "

@@ -1,9 +1,9 @@
 """Benchmark of grading under load: the same submissions graded on an idle machine and beside CPU hogs.
 
 Grades every trained example (the reference, each buggy sentiment/next-word/translation/forecasting/sentiment_fit
-fixture)
-with an empty reference cache each time, and a class of ``--n`` function-task submissions with ``--workers``
-processes; then does it all again while one spinning process per core (``--hogs``) keeps the machine busy.
+fixture) with an empty reference cache each time, and a class of ``--n`` function-task submissions with
+``--workers`` processes; then does it all again while one spinning process per core (``--hogs``) keeps the machine
+busy.
 Prints each part's time idle and busy, the slowdown, and whether every score, status, message and figure's
 data came out the same (timings aside; a model stopped by the CPU budget: statuses and points).
 

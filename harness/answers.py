@@ -54,16 +54,19 @@ def program_digest(program) -> str:
     return h.hexdigest()
 
 
-def map_tensors(value, fn: Callable[[torch.Tensor], torch.Tensor]):
-    """``value`` (nested tuples, lists, dicts) with ``fn`` applied to every tensor in it."""
+def map_tensors(value, fn: Callable[[torch.Tensor], torch.Tensor], numpy: bool = False):
+    """``value`` (nested tuples, lists, dicts) with ``fn`` applied to every tensor in it. With ``numpy``, each numpy
+    array or scalar in it is first read by the worker's own rule (wire.from_numpy): a tensor, a number or a list."""
+    if numpy:
+        value = wire.from_numpy(value)
     if isinstance(value, torch.Tensor):
         return fn(value)
     if isinstance(value, tuple):
-        return tuple(map_tensors(v, fn) for v in value)
+        return tuple(map_tensors(v, fn, numpy) for v in value)
     if isinstance(value, list):
-        return [map_tensors(v, fn) for v in value]
+        return [map_tensors(v, fn, numpy) for v in value]
     if isinstance(value, dict):
-        return {k: map_tensors(v, fn) for k, v in value.items()}
+        return {k: map_tensors(v, fn, numpy) for k, v in value.items()}
     return value
 
 
@@ -71,16 +74,7 @@ def detached(value):
     """The answer key's values as values decoded from the worker are: without autograd graphs, and with numpy's
     arrays and scalars turned into tensors and numbers by the worker's own rule (wire.from_numpy), so that an
     answer key written with numpy gives the judge the same values live as from a release."""
-    value = wire.from_numpy(value)
-    if isinstance(value, torch.Tensor):
-        return value.detach()
-    if isinstance(value, tuple):
-        return tuple(detached(v) for v in value)
-    if isinstance(value, list):
-        return [detached(v) for v in value]
-    if isinstance(value, dict):
-        return {k: detached(v) for k, v in value.items()}
-    return value
+    return map_tensors(value, torch.Tensor.detach, numpy=True)
 
 
 #: In a process that grades a class (harness.batch's pool and Dask jobs: :func:`keep_references`), the answer key's

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .results import NOT_READ, NOT_SUBMITTED, TEXT_LIMIT, CheckResult, Results, TaskResult, files_line
-from .notebook_json import file_line
+from .notebook_json import code_sources, file_line
 from .triage import HOW_TO_FIX, NEEDS_WORK, fix_first
 
 #: GitHub shows at most 10 error annotations per step; the rest are dropped silently.
@@ -167,25 +167,39 @@ def locate(check: CheckResult, results: Results, workspace: Path | None = None) 
             text = _source_text(Path(results.submission) / module_file)
             return Location(rel, file_line(text, cell, line) if text else None, f"{module_file}, cell {cell}, line {line}")
         return Location(rel, line, f"{module_file}, line {line}")
-    line = definition_line(Path(results.submission) / module_file, check.id)
-    if line:
-        return Location(rel, line, f"{module_file}, line {line}")
+    place = definition_place(Path(results.submission) / module_file, check.id)
+    if place:
+        cell, line, file_line_no = place
+        where = f"{module_file}, cell {cell}, line {line}" if cell else f"{module_file}, line {line}"
+        return Location(rel, file_line_no, where)
     return Location(rel, None, module_file)
 
 
-def definition_line(path: Path, check_id: str) -> int | None:
-    """The line of ``class NAME`` or ``def NAME`` for a check id ``module.NAME[.part]`` in a .py file.
+def definition_place(path: Path, check_id: str) -> tuple[int | None, int, int | None] | None:
+    """Where ``class NAME`` or ``def NAME`` is for a check id ``module.NAME[.part]``: (code cell, its line,
+    the line of the file) in a notebook, (None, line, line) in a .py file; None when it is not found.
 
     Read as text, never imported: where a check about GRUCell should point when nothing raised."""
     parts = check_id.split(".")
-    if len(parts) < 2 or path.suffix != ".py":
+    if len(parts) < 2 or path.suffix not in (".py", ".ipynb"):
         return None
     text = _source_text(path)
     if text is None:
         return None
     pattern = re.compile(rf"^\s*(?:class|def|async\s+def)\s+{re.escape(parts[1])}\b", re.MULTILINE)
-    match = pattern.search(text)
-    return text.count("\n", 0, match.start()) + 1 + (match.group(0).count("\n")) if match else None
+
+    def line_in(source: str) -> int | None:
+        match = pattern.search(source)
+        return source.count("\n", 0, match.start()) + 1 + match.group(0).count("\n") if match else None
+
+    if path.suffix == ".py":
+        line = line_in(text)
+        return (None, line, line) if line else None
+    for cell, source in enumerate(code_sources(text) or [], start=1):
+        line = line_in(source)
+        if line:
+            return cell, line, file_line(text, cell, line)
+    return None
 
 
 def _source_text(path: Path) -> str | None:

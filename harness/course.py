@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,9 @@ from .errors import SpecError
 
 ANSWER_KEY, CATALOGUE, CHECKS = "answer_key.py", "catalogue.py", "checks.py"
 KINDS = ("mistake", "variant", "accepted")
+#: What a task's Python sees should it import Keras (the worker's values, harness/sandbox/bootstrap.py): without
+#: them Keras would look for TensorFlow, which the harness does not install, or for another backend it cannot train
+KERAS_ON_TORCH = {"KERAS_BACKEND": "torch", "KERAS_TORCH_DEVICE": "cpu"}
 
 
 def task_python(folder: Path, filename: str) -> ModuleType | None:
@@ -47,6 +51,8 @@ def task_python(folder: Path, filename: str) -> ModuleType | None:
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    for variable, value in KERAS_ON_TORCH.items():  # an answer key in Keras runs on torch, as the worker's does
+        os.environ.setdefault(variable, value)
     writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in task folders
     try:
         spec.loader.exec_module(module)

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from .errors import SpecError, suggest
+
 RUN_MODES = ("definitions", "all")
 DEFAULT_RUN = "definitions"
 RUN_KEY = "[notebook] run"
@@ -43,6 +45,7 @@ MARKERS = ("keep", "skip")
 MARKER = re.compile(r"^\s*#\s*harness\s*:\s*(keep|skip)\s*$", re.IGNORECASE)
 TAG = "harness:{}"                # the cell tags harness:keep and harness:skip
 SHOWN = 80                        # characters of a skipped statement shown in the report
+SKIP_MARKED = "marked '# harness: skip': the whole cell is skipped"  # why such a cell never runs, in any mode
 TRY_STAR = (ast.TryStar,) if hasattr(ast, "TryStar") else ()  # try/except* (Python 3.11)
 
 #: Calls an assignment's value may make and stay a definition: builtins that build or measure values, and the
@@ -80,6 +83,23 @@ class Skipped:
     def describe(self, notebook: str) -> str:
         """The results' note for it, which the report lists apart (``skipped_note``)."""
         return f"{notebook}, cell {self.cell}, line {self.line}: skipped {self.text} ({self.why})"
+
+
+def read_run(path: Path | str, table) -> str | None:
+    """The ``run`` of a ``[notebook]`` table, task.toml's or a submission's harness.toml's (``path``): one of
+    RUN_MODES, or None when the table names none. A SpecError names what is wrong with it."""
+    if not isinstance(table, dict):
+        raise SpecError(path, "[notebook]", "must be a table", 'e.g. [notebook] then run = "definitions"')
+    for key in table:
+        if key != "run":
+            raise SpecError(path, f"[notebook].{key}", "unknown key: [notebook] holds one key, run",
+                            suggest(key, ["run"]))
+    run = table.get("run")
+    if run is not None and run not in RUN_MODES:
+        shown = repr(run) if len(repr(run)) <= 60 else repr(run)[:57] + "..."
+        raise SpecError(path, "[notebook].run", f"must be one of {', '.join(map(repr, RUN_MODES))}, got {shown}",
+                        '"definitions" runs a notebook\'s imports, def, class and constants only; "all" runs every cell')
+    return run
 
 
 SKIPPED_NOTE = re.compile(r"(?P<place>[^\n]+?, cell \d+, line \d+): skipped (?P<what>.*)", re.DOTALL)
@@ -251,7 +271,7 @@ class Selector:
                 return lines, []  # it runs, and fails, where the student asked for it
             problem = f"{type(exc).__name__}: {getattr(exc, 'msg', None) or exc}"
             where = f", line {exc.lineno}" if getattr(exc, "lineno", None) else ""
-            why = ("marked '# harness: skip': the whole cell is skipped" if marker == "skip"
+            why = (SKIP_MARKED if marker == "skip"
                    else f"the cell does not parse ({problem[:120]}{where}): the whole cell is skipped")
             names = tuple(m.group(2) for m in map(re.compile(r"^(async\s+def|def|class)\s+(\w+)").match, lines) if m)
             return self._skip_all(number, lines, why, names)
@@ -259,8 +279,7 @@ class Selector:
             self._keep(tree.body)
             return lines, []
         if marker == "skip":
-            return self._skip_all(number, lines, "marked '# harness: skip': the whole cell is skipped",
-                                  tuple(sorted(_stored(tree))))
+            return self._skip_all(number, lines, SKIP_MARKED, tuple(sorted(_stored(tree))))
         skipped, out = [], list(lines)
         for group in self._groups(tree.body):
             why, seen = None, _Names(self.defined)

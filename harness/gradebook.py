@@ -121,9 +121,15 @@ def csv_rows(outcomes: Iterable[Outcome], specs: list[TaskSpec]) -> list[list[st
 
 def write_csv(outcomes: Iterable[Outcome], specs: list[TaskSpec], path: Path) -> Path:
     """Write ``gradebook.csv`` (atomically: a reader never sees half a file)."""
+    return write_output(path, csv_text(csv_rows(outcomes, specs)))
+
+
+def csv_text(rows: Iterable[list[str]]) -> str:
+    """Rows as the text of a CSV file (the csv module's default dialect: commas, CRLF line ends), the gradebook's
+    and the LMS files' alike."""
     buffer = io.StringIO(newline="")
-    csv.writer(buffer).writerows(csv_rows(outcomes, specs))
-    return write_output(path, buffer.getvalue())
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue()
 
 
 def spreadsheet_cell(text: str) -> str:

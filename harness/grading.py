@@ -251,7 +251,8 @@ def settle_torch() -> None:
 def environment() -> dict:
     """What the figures depend on besides the spec, recorded in the results (set by :func:`settle_torch`)."""
     return {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-            "threads": torch.get_num_threads(), "deterministic_algorithms": torch.are_deterministic_algorithms_enabled()}
+            "threads": torch.get_num_threads(), "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
 
 def task_folders(specs: list[TaskSpec], scratch: str) -> list[str]:

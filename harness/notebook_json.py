@@ -64,23 +64,47 @@ class _Parser:
             i += 1
 
 
-def file_line(text: str, cell: int, line: int) -> int | None:
-    """The line (from 1) of the notebook file ``text`` holding line ``line`` of its code cell ``cell`` (both
-    from 1, as harness.submission counts them: code cells only, the source split as str.splitlines does);
-    None when the text is not a version-4 notebook or has no such cell or line."""
+def _code_cells(text: str) -> list | None:
+    """Each code cell's source node (the offset of its ``source`` value, and that value), or None when
+    ``text`` is not a version-4 notebook."""
     try:
         (_, root), _ = _Parser(text).value(0)
     except (ValueError, IndexError, RecursionError):
         return None
     cells = root.get("cells") if isinstance(root, dict) else None
-    if not isinstance(cells, tuple) or not isinstance(cells[1], list) or cell < 1 or line < 1:
+    if not isinstance(cells, tuple) or not isinstance(cells[1], list):
         return None
     code = [c for _, c in cells[1] if isinstance(c, dict) and c.get("cell_type", (0, None))[1] == "code"]
-    if cell > len(code) or not isinstance(code[cell - 1].get("source"), tuple):
+    return [c.get("source") for c in code]
+
+
+def _pieces(source) -> list[tuple[int, str]] | None:
+    """A cell's source node as (offset, string) pieces: one string, or a list of strings; None otherwise."""
+    if not isinstance(source, tuple):
         return None
-    offset, source = code[cell - 1]["source"]
-    pieces = [(offset, source)] if isinstance(source, str) else source  # a string, or a list of strings
-    if not all(isinstance(piece, str) for _, piece in pieces):
+    offset, value = source
+    pieces = [(offset, value)] if isinstance(value, str) else value
+    return pieces if isinstance(pieces, list) and all(isinstance(piece, str) for _, piece in pieces) else None
+
+
+def code_sources(text: str) -> list[str] | None:
+    """The source of each code cell of the notebook ``text``, in order (a cell whose source is not text
+    is ""), or None when ``text`` is not a version-4 notebook."""
+    cells = _code_cells(text)
+    if cells is None:
+        return None
+    return ["".join(piece for _, piece in _pieces(source) or []) for source in cells]
+
+
+def file_line(text: str, cell: int, line: int) -> int | None:
+    """The line (from 1) of the notebook file ``text`` holding line ``line`` of its code cell ``cell`` (both
+    from 1, as harness.submission counts them: code cells only, the source split as str.splitlines does);
+    None when the text is not a version-4 notebook or has no such cell or line."""
+    cells = _code_cells(text)
+    if cells is None or not 1 <= cell <= len(cells) or line < 1:
+        return None
+    pieces = _pieces(cells[cell - 1])
+    if pieces is None:
         return None
     joined = "".join(piece for _, piece in pieces)
     lines = joined.splitlines(keepends=True)

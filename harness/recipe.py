@@ -25,7 +25,6 @@ TRAINING_OPTIONAL = ("cpu_budget_s", "early_stopping")
 STUDENT_SETTABLE = ("lr", "epochs", "batch_size", "optimizer", "momentum", "weight_decay", "patience")
 #: the settable keys that are a parameter of the optimiser, and the one of early stopping
 OPTIMIZER_SETTABLE, STOPPING_SETTABLE = ("momentum", "weight_decay"), ("patience",)
-WHOLE = ("epochs", "batch_size", "patience")
 
 
 @dataclass(frozen=True)
@@ -78,6 +77,8 @@ PARAMETERS = {"betas": Rule("[b1, b2], each in [0, 1)"),
               "eta_min": NON_NEGATIVE,
               "factor": Rule("a number in (0, 1)", low=0, high=1, low_open=True, high_open=True),
               "patience": Rule("a whole number ≥ 0", True, 0), "min_lr": NON_NEGATIVE, "min_delta": NON_NEGATIVE}
+#: the settable keys whose rule asks for a whole number: a student's value of one is rounded to it
+WHOLE = tuple(k for k in STUDENT_SETTABLE if getattr({**PLAIN, **PARAMETERS}.get(k), "whole", False))
 EXAMPLES = {"optimizer": 'optimizer = { kind = "sgd", momentum = 0.9 }',
             "schedule": 'schedule = { kind = "step", step_size = 2, gamma = 0.5 }',
             "early_stopping": "early_stopping = { patience = 3, min_delta = 0.0 }"}

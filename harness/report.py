@@ -23,7 +23,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATUS_LOOK = {"passed": "✓", "failed": "✗", "error": "!", "skipped": "–"}
 PRE_NUMBERS = {"traceback": "Traceback", "output": "Output"}  # text kept as printed, not as JSON
 ENVIRONMENT_LABELS = {"python": "Python", "torch": "PyTorch", "platform": "Platform", "threads": "Threads",
-                      "deterministic_algorithms": "Deterministic algorithms"}
+                      "deterministic_algorithms": "Deterministic algorithms",
+                      "cpu_capability": "CPU kernels (instruction set)"}
 
 
 @lru_cache(maxsize=1)

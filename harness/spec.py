@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .definitions import DEFAULT_RUN, RUN_MODES
+from .definitions import DEFAULT_RUN, read_run
 from .errors import SpecError, suggest
 from .recipe import read_training
 from .trained_by import CHECKS_PREFIX, read_by, refuse_shared_hidden, student_definitions, within_limits
@@ -230,7 +230,7 @@ def load_spec(path: Path) -> TaskSpec:
                                   (int, float), "a number") for k in ("rtol", "atol")}
         tolerances[dtype] = Tolerance(float(values["rtol"]), float(values["atol"]))
 
-    notebook_run = _notebook_run(path, data.get("notebook", {}))
+    notebook_run = read_run(path, data.get("notebook", {})) or DEFAULT_RUN
     training, student = None, False
     if "training" in data:  # [training] by: who trains the model (harness/trained_by.py)
         table, by = read_by(path, data["training"])
@@ -295,19 +295,6 @@ def load_spec(path: Path) -> TaskSpec:
                     interface_map=interface_map, conventions=conventions, notebook_run=notebook_run)
     spec.data  # build the dataset now: a bad file or checksum is an error before any grading starts
     return spec
-
-
-def _notebook_run(path: Path, table) -> str:
-    """[notebook] run: "definitions" (the default) or "all"; see harness.definitions for what each runs."""
-    if not isinstance(table, dict):
-        raise SpecError(path, "[notebook]", "must be a table", 'e.g. [notebook] then run = "definitions"')
-    _unknown_keys(path, "[notebook].", table, {"run"})
-    run = table.get("run", DEFAULT_RUN)
-    if run not in RUN_MODES:
-        raise SpecError(path, "[notebook].run", f"must be one of {', '.join(repr(m) for m in RUN_MODES)}, got {run!r}",
-                        '"definitions" runs a notebook\'s imports, def, class and constants only; '
-                        '"all" runs every cell')
-    return run
 
 
 def _conventions(path: Path, table, names: list[str], trained: bool) -> dict[str, str]:

@@ -28,9 +28,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .definitions import DEFAULT_RUN, RUN_KEY, RUN_MODES, Selector, Skipped, cell_marker, importable, missing_module, \
-    not_installed
-from .errors import SubmissionError  # noqa: F401 - raised here, imported from here by callers
+from .definitions import DEFAULT_RUN, RUN_KEY, SKIP_MARKED, Selector, Skipped, cell_marker, importable, \
+    missing_module, not_installed, read_run
+from .errors import SpecError, SubmissionError  # noqa: F401 - SubmissionError: raised here, imported from here
 from .files import MIB, FileRefused, TooManyEntries, read_regular, walk
 from .runtime.config import Limits
 
@@ -193,7 +193,7 @@ def notebook_to_python(path: Path, text: str | None = None, run: str = DEFAULT_R
             continue
         marker = cell_marker(cell.source, cell.get("metadata", {}).get("tags"))
         if marker == "skip" and run == "all":
-            source.skipped.append(Skipped(number, 1, first, "marked '# harness: skip': the whole cell is skipped"))
+            source.skipped.append(Skipped(number, 1, first, SKIP_MARKED))
             continue
         lines.append(f"# --- notebook code cell {number}")
         source.line_map.append((number, 0))
@@ -290,15 +290,10 @@ def source_cap(specs) -> int:
 def _read_run(root: Path, data: tuple[Path, dict] | None = None) -> str | None:
     """harness.toml's ``[notebook] run``: how the submission asks its notebooks to be graded, or None."""
     path, data = data or _harness_toml(root)
-    table = data.get("notebook", {})
-    if not isinstance(table, dict) or set(table) - {"run"}:
-        raise SubmissionError(f'{path}: [notebook] holds one key, run, e.g. [notebook] then run = "definitions"')
-    run = table.get("run")
-    if run is not None and run not in RUN_MODES:
-        raise SubmissionError(f"{path}: {RUN_KEY} = {str(run)[:40]!r} is not one of "
-                              f"{', '.join(repr(m) for m in RUN_MODES)}: \"definitions\" runs imports, def, class "
-                              "and constants only, \"all\" every cell")
-    return run
+    try:
+        return read_run(path, data.get("notebook", {}))
+    except SpecError as exc:
+        raise SubmissionError(str(exc)) from None
 
 
 def notebook_runs(specs) -> dict[str, tuple[str, str]]:

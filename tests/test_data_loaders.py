@@ -153,6 +153,29 @@ def test_series_csv_good_is_the_airline_series(tmp_path):
     assert data.months[-1] == "2020-12" and data.X.shape == (5, 4, 1)
 
 
+def test_a_series_csv_public_part_is_every_row_before_the_final_holdout(tmp_path):
+    """``public``: the release writes the header and the rows before the hidden holdout, as written; a file of that
+    name must be that text; a folder holding it alone builds the same public view."""
+    from harness.data.build import public_text
+
+    rows = "".join(f"2020-{m:02d},{m * 10}\n" for m in range(1, 13)) + "".join(f"2021-{m:02d},{m}\n" for m in range(1, 7))
+    data = write(tmp_path, "sales.csv", "Month,Units\r\n" + rows)
+    table = {"kind": "series-csv", "path": "sales.csv", "sha256": sha(data), "public": "sales_public.csv",
+             "columns": {"value": "Units"}, "preprocessing": {"holdout": 3, "window": 4, "horizon": 1}}
+    name, text = public_text(table, tmp_path / "task.toml")
+    assert name == "sales_public.csv" and text == "Month,Units\r\n" + rows.split("2021-04")[0]
+    public = write(tmp_path, "sales_public.csv", text.replace("2021-03,3", "2021-03,4"))
+    with pytest.raises(DataError) as err:
+        build_view(table, tmp_path / "task.toml")
+    assert err.value.path == str(public) and "is not the public part of sales.csv (its header and first 15 rows" in \
+        err.value.problem
+    write(tmp_path, "sales_public.csv", text)
+    whole = build_view(table, tmp_path / "task.toml")
+    data.unlink()  # a released folder: the public file alone
+    alone = build_view(table, tmp_path / "task.toml")
+    assert alone.months == whole.months and np.array_equal(alone.X, whole.X) and len(alone.values) == 15
+
+
 @pytest.mark.parametrize("content, where, words", [
     ("Month,Passengers\n1949-01,112\n1949-02,1 18\n", "line 3, column 'Passengers'", "not a finite number"),
     ("Month,Passengers\n1949-01,112\n1949-02,\n", "line 3, column 'Passengers'", "not a finite number"),

@@ -263,6 +263,10 @@ def test_the_task_sets_the_default_and_refuses_a_wrong_value(tasks, tmp_path):
     with pytest.raises(SpecError) as raised:
         load_tasks(wrong, ["charlm"])
     assert raised.value.key == "[notebook].runs" and "did you mean 'run'" in str(raised.value)
+    toml.write_text(toml.read_text().replace('runs = "all"', f'run = "{"x" * 5000}"'))
+    with pytest.raises(SpecError) as raised:
+        load_tasks(wrong, ["charlm"])
+    assert raised.value.key == "[notebook].run" and len(raised.value.problem) < 200  # cut, as harness.toml's
 
 
 def test_tasks_that_grade_one_module_and_disagree_get_the_default():
@@ -274,16 +278,21 @@ def test_tasks_that_grade_one_module_and_disagree_get_the_default():
                     "otro": ("definitions", "the default: the tasks that grade otro disagree")}
 
 
-@pytest.mark.parametrize("toml, phrase", [('[notebook]\nrun = "everything"\n', "is not one of 'definitions', 'all'"),
-                                          ('[notebook]\nrun = 1e308\n', "is not one of"),
-                                          ('notebook = "all"\n', "[notebook] holds one key, run"),
-                                          ('[notebook]\nrun = "all"\ncells = [1]\n', "[notebook] holds one key")])
+# the same reader as task.toml's [notebook] (definitions.read_run): the key, what is wrong, the fix
+@pytest.mark.parametrize("toml, phrase", [
+    ('[notebook]\nrun = "everything"\n', "[notebook].run: must be one of 'definitions', 'all', got 'everything'"),
+    ('[notebook]\nrun = 1e308\n', "must be one of 'definitions', 'all', got 1e+308"),
+    (f'[notebook]\nrun = "{"x" * 5000}"\n', "got 'xxxxxxxx"),
+    ('notebook = "all"\n', '[notebook]: must be a table — e.g. [notebook] then run = "definitions"'),
+    ('[notebook]\nrun = "all"\ncells = [1]\n', "[notebook].cells: unknown key: [notebook] holds one key, run"),
+    ('[notebook]\nruns = "all"\n', "did you mean 'run'")])
 def test_a_wrong_override_in_harness_toml_is_refused(tmp_path, toml, phrase):
     write_notebook(tmp_path / "charlm.ipynb", ["X = 1"])
     (tmp_path / "harness.toml").write_text(toml)
     with pytest.raises(SubmissionError) as raised:
         locate(tmp_path, ["charlm"])
     assert phrase in str(raised.value) and "harness.toml" in str(raised.value)
+    assert len(str(raised.value)) < 400  # a long value is cut, not echoed whole
 
 
 # ------------------------------------------------------------------------------------------ graded in the worker

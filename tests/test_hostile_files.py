@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from harness import batch, submission
 from harness.batch import assumption_problem, content_hash, discover, grade_class
-from harness.ci import definition_line
+from harness.ci import definition_place
 from harness.classrun import GRADED, NOT_GRADED
 from harness.cli import main
 from harness.files import OutputError, write_output
@@ -297,10 +297,12 @@ def test_ci_annotations_never_open_a_fifo_or_follow_a_link_in_the_modules_place(
     sub = folder(tmp_path / "mallory")
     os.mkfifo(sub / "cells.py")
     (sub / "attention.py").symlink_to(answer_key)
-    assert in_time(definition_line, sub / "cells.py", "cells.LSTMCell") is None
-    assert definition_line(sub / "attention.py", "attention.LSTMCell") is None
+    os.mkfifo(sub / "generation.ipynb")
+    assert in_time(definition_place, sub / "cells.py", "cells.LSTMCell") is None
+    assert in_time(definition_place, sub / "generation.ipynb", "generation.beam_search") is None
+    assert definition_place(sub / "attention.py", "attention.LSTMCell") is None
     (sub / "sequences.py").write_text("\n\nclass LSTMCell:\n    pass\n")
-    assert definition_line(sub / "sequences.py", "sequences.LSTMCell") == 3
+    assert definition_place(sub / "sequences.py", "sequences.LSTMCell") == (None, 3, 3)
 
 
 def test_grade_refuses_a_gradebook_that_is_a_link(tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -253,6 +254,31 @@ def built_in_worker(tmp_path: Path, code: str, builder: str) -> tuple[dict, Path
             q.result(q.call("cells.keras_setup"))
             got["setup"] = value(sb.run(q.to_json(), q.inputs))
     return got, scratch
+
+
+@needs_keras
+def test_an_answer_key_in_keras_is_imported_on_torch_in_the_judge(tmp_path):
+    """The judge, started without KERAS_BACKEND, imports a task's answer key written in Keras on torch (Keras's
+    own default is TensorFlow, which the harness does not install): the answer key builds a model the harness
+    can train."""
+    folder = tmp_path / "tasks" / "reviews"
+    folder.mkdir(parents=True)
+    (folder / "answer_key.py").write_text(
+        "import keras\n\ndef build_model(vocab_size, num_classes):\n"
+        "    return keras.Sequential([keras.layers.Embedding(vocab_size, 8), keras.layers.GRU(4),"
+        " keras.layers.Dense(num_classes)])\n")
+    script = ("import sys; from pathlib import Path; from harness.course import task_python\n"
+              "from harness.runtime.keras_models import as_module\nimport torch\n"
+              "key = task_python(Path(sys.argv[1]), 'answer_key.py')\n"
+              "model = as_module(key.build_model(30, 2), torch.ones(2, 5, dtype=torch.long))\n"
+              "print(key.keras.backend.backend(), tuple(model(torch.ones(3, 5, dtype=torch.long)).shape),"
+              " isinstance(model, torch.nn.Module))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KERAS_")}
+    env["KERAS_HOME"] = str(tmp_path / "keras_home")
+    done = subprocess.run([sys.executable, "-c", script, str(folder)], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[-2] == "torch (3, 2) True"
 
 
 def test_the_worker_never_loads_keras_for_a_torch_submission(tmp_path):

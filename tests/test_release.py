@@ -269,22 +269,20 @@ def test_a_corpus_with_a_public_file_releases_no_hidden_text_and_checks_from_it(
 
 
 def test_a_series_csv_with_a_public_file_ships_no_month_of_the_final_holdout(tmp_path):
-    """The airline task with public = "airline_public.csv": what a release ships in place of the CSV holds every
-    month but the final 24, as written; a student's folder rebuilds the same public view from it."""
+    """The default airline task has public = "airline_passengers_public.csv": what a release ships in place of the
+    CSV holds every month but the final 24, as written; a student's folder rebuilds the same public view from it."""
     from harness.data import DataError
     from harness.release import file_data_warnings, public_data, released_task_files
 
     folder = tmp_path / "tasks" / "forecasting"
     shutil.copytree(ROOT / "tasks" / "forecasting", folder)
     toml = folder / "task.toml"
-    toml.write_text(toml.read_text().replace('path = "airline_passengers.csv"\n',
-                                             'path = "airline_passengers.csv"\npublic = "airline_public.csv"\n'))
     (spec,) = load_tasks(tmp_path / "tasks")
     assert file_data_warnings(spec) == [] and [p.name for p in released_task_files(spec)] == ["task.toml"]
     name, text = public_data(spec)
     full = (folder / "airline_passengers.csv").read_text()
     hidden_rows = full.splitlines()[-24:]
-    assert name == "airline_public.csv" and full.startswith(text) and hidden_rows[0].startswith("1959-01")
+    assert name == "airline_passengers_public.csv" and full.startswith(text) and hidden_rows[0].startswith("1959-01")
     assert [row for row in hidden_rows if row in text] == [] and text.splitlines()[-1].startswith("1958-12")
     student = tmp_path / "student" / "forecasting"
     student.mkdir(parents=True)

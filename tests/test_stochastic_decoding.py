@@ -12,6 +12,7 @@ import torch
 from harness.checks import REGISTRY, Context, load_builtin_checks
 from harness.checks.decoding import parse_tables
 from harness.checks.stochastic import CONVENTIONS, DEFAULT_TABLES, outcome_distribution
+from harness.runtime.tokens import BOS
 from harness.sandbox import program as interpreter
 from harness.spec import DEFAULT_TOLERANCES
 
@@ -319,6 +320,22 @@ def test_greedy_and_temperature_blind_samplers_fail_with_their_reasons():
     blind = sequence_verdict(sample_at_t1)
     assert not blind.passed and "temperature is ignored" in blind.hint
     assert blind.numbers["diagnosis"] == ["sample_sequence.ignores_temperature"]
+
+
+@pytest.mark.parametrize("value,words", [
+    ("AB", "expected the sampled tokens as a list of token ids, got str 'AB'"),
+    ([[4, 5]], "expected the sampled tokens as a list of token ids"),
+    ([1, 4, 5], "the sequence starts with bos: return the 2 tokens after bos"),
+    ([4, 5, 6], "the sequence has 3 tokens after bos"),
+    ([4, 99], "the sequence holds ids outside the vocabulary"),
+])
+def test_a_reply_that_is_not_a_sequence_fails_naming_what_is_wrong(value, words):
+    """One sampled sequence is read as a beam of width 1, its problems said of "the sequence"."""
+    def sample(step, bos, max_len, temperature, generator):
+        return value
+    result = sequence_verdict(sample, runs=100, credit="all-or-nothing")
+    assert not result.passed and words in result.message, result.message
+    assert result.message.startswith(f"sample(step, bos={BOS}, max_len=2, temperature=1, generator) on "), result.message
 
 
 # --------------------------------------------------------------------------- declared in a task folder

@@ -218,9 +218,11 @@ def torch_beam_unseeded(model, bos, beam_width, max_len, temperature, generator)
     ("None", "expected 2 hypotheses (a 2-D array of ids, a list of texts"),
     ('"ab"', "expected 2 hypotheses"),
     ('["ab", "ab", "ab"]', "expected 2 hypotheses"),
-    ('["a\u00e9", "ab"]', "expected 2 hypotheses"),  # a character outside the vocab
-    ("np.array([[1.5, 2.0], [1.0, 2.0]])", "expected 2 hypotheses"),
-    ('np.array([[1, float("nan")], [1, 2]])', "expected 2 hypotheses"),
+    # a hypothesis that does not read is named, as the step interface names it
+    ('["a\u00e9", "ab"]', "hypothesis 0 should be a list of token ids or a text of the vocab's characters, got str"),
+    ("np.array([[1.5, 2.0], [1.0, 2.0]])", "hypothesis 0 should be a list of token ids or a text of the vocab's"),
+    ('np.array([[1, float("nan")], [1, 2]])', "hypothesis 0 should be a list of token ids or a text of the vocab's"),
+    ('["ab", "a\u00e9"]', "hypothesis 1 should be a list of token ids"),
     ("np.array([[1, 99], [1, 2]])", "hypothesis 0 holds ids outside the vocabulary [0, 5)"),
     ("[[1] * 10**5, [1, 2]]", "hypothesis 0 has 99999 characters after the seed text"),
     ('["ab", "bb"]', "hypothesis 1 'bb' does not start with the seed text 'a'"),

@@ -187,6 +187,26 @@ def test_a_failure_in_a_notebook_is_annotated_at_its_line_of_the_ipynb_file(tmp_
     assert error.startswith("::error file=sub/cells.ipynb,title=cells.GRUCell.forward::") and "cell 2, line 3" in error
 
 
+def test_a_wrong_value_in_a_notebook_is_annotated_at_the_definition_it_is_about(tmp_path):
+    """Nothing raised, so no line is named: the annotation points at the cell line where the class is
+    defined, as it does in a .py file, and the place says which cell."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "cells.ipynb").write_text(notebook_text(), encoding="utf-8")
+    check = CheckResult("cells.GRUCell.forward", "cells", "failed", 0, 2, "h: largest error 1.03", "")
+    results = results_with([check], source="cells.ipynb")
+    results.submission = str(sub)
+    where = ci.locate(check, results, workspace=tmp_path)
+    assert where.where == "cells.ipynb, cell 1, line 3"
+    assert json.loads((sub / "cells.ipynb").read_text().splitlines()[where.line - 1].strip().rstrip(",")) \
+        == "class GRUCell:\n"
+    error = next(line for line in ci.annotations(results, workspace=tmp_path) if line.startswith("::error"))
+    assert error.startswith(f"::error file=sub/cells.ipynb,line={where.line},title=cells.GRUCell.forward "
+                            "(cells.ipynb%2C cell 1%2C line 3)::")
+    missing = CheckResult("cells.LSTMCell.forward", "cells", "failed", 0, 2, "h differs", "")
+    assert ci.locate(missing, results, workspace=tmp_path) == ci.Location("sub/cells.ipynb", None, "cells.ipynb")
+
+
 def test_harness_ci_annotates_a_notebook_that_fails_at_a_known_cell_and_line(tmp_path):
     """Graded for real: the sequences task from a notebook whose second code cell raises on its line 4."""
     source = (ROOT / "submissions" / "reference" / "sequences.py").read_text()

@@ -185,6 +185,32 @@ def test_an_untrained_model_scores_low(task, tmp_path):
     assert "train longer in your fit" in checks["reviews.accuracy"].hint
 
 
+def test_a_predictor_that_learned_its_training_rows_by_heart_is_told_it_overfits(task, tmp_path):
+    """Perfect on the rows fit trained on, a coin toss elsewhere: training longer would not help, and the hint says
+    what would (the training split's figure is in the numbers). An untrained model is still told to train longer."""
+    code = textwrap.dedent("""
+    import torch
+
+
+    def fit(train, valid, budget):
+        seen = {tuple(row.tolist()): int(label) for row, label in zip(train["x"], train["y"])}
+
+        def predict(ids):
+            logits = torch.zeros(len(ids), 2)
+            for i, row in enumerate(ids):
+                if tuple(row.tolist()) in seen:
+                    logits[i, seen[tuple(row.tolist())]] = 10.0
+            return logits
+        return predict
+    """)
+    accuracy = graded(task, tmp_path, code)["reviews.accuracy"]
+    assert accuracy.numbers["training_split"] == 1.0 and accuracy.numbers["accuracy"] < 0.7, accuracy.numbers
+    assert accuracy.hint.startswith("on the training split fit was given, your model's accuracy is 1.000 (100% of the "
+                                    "way): it has learned its training data rather than the task (it overfits)"), \
+        accuracy.hint
+    assert "train longer" not in accuracy.hint
+
+
 # --------------------------------------------------------------------------- what fit returns
 
 

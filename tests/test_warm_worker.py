@@ -107,8 +107,10 @@ def test_a_forked_worker_holds_every_protection_a_cold_one_holds(server, tmp_pat
 
 def test_the_fork_server_runs_one_thread_and_holds_nothing_of_the_judge(tmp_path, monkeypatch):
     """Started while the judge has a secret in its environment and an inheritable file open: the fork server
-    and its worker see neither; the worker has only its own pipes and the environment a cold worker gets."""
+    and its worker see neither; the worker has only its own pipes and the environment a cold worker gets, with
+    the one thing of the judge's it must agree with: the instruction set torch's kernels use."""
     monkeypatch.setenv("HARNESS_TEST_SECRET", "judge-only-secret-value")
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")
     canary = os.open(tmp_path / "canary", os.O_WRONLY | os.O_CREAT)
     os.set_inheritable(canary, True)
     z = Zygote().start()
@@ -128,6 +130,7 @@ def test_the_fork_server_runs_one_thread_and_holds_nothing_of_the_judge(tmp_path
                for fd in server_fds), server_fds
     assert "judge-only-secret-value" not in server_environ and "HARNESS_TEST_SECRET" not in server_environ
     assert seen["environ"] == worker_environment(sb.scratch / "home")
+    assert seen["environ"]["ATEN_CPU_CAPABILITY"] == "default"
     assert "judge-only-secret-value" not in seen["raw_environ"]
     assert seen["fds"]["0"] == "/dev/null" and seen["fds"]["1"] == seen["fds"]["2"]
     assert all(fd == "/dev/null" or fd.startswith("pipe:") for fd in seen["fds"].values()), seen["fds"]

@@ -189,6 +189,12 @@ def tensor_mismatch(actual, expected, rtol: float, atol: float, what: str,
     want = as_array(expected)
     if want is None:
         raise TypeError(f"{what}: the expected value is {_not_an_array(expected)}, not an array")
+    return _array_mismatch(actual, want, rtol, atol, what, check_dtype, axes)
+
+
+def _array_mismatch(actual, want: tuple[torch.Tensor, bool], rtol: float, atol: float, what: str,
+                    check_dtype: bool = True, axes: tuple[str, ...] = ()) -> str | None:
+    """tensor_mismatch with the expected value already read (``want``: as_array's pair)."""
     expected, expected_typed = want
     got = as_array(actual)
     if got is None:
@@ -244,8 +250,9 @@ def mismatch(actual, expected, rtol: float, atol: float, what: str = "output",
     ``axes`` names the dimensions of the tensors that have that many (see tensor_mismatch), or, as a dict, of
     each entry of a dict by its key (an attention's weights (B, S) and context (B, H) differ in their last axis)."""
     actual, expected = from_numpy(actual), from_numpy(expected)
-    if _arrays(actual, expected) and as_array(expected) is not None:
-        return tensor_mismatch(actual, expected, rtol, atol, what, axes=axes if isinstance(axes, tuple) else ())
+    want = as_array(expected) if _arrays(actual, expected) else None
+    if want is not None:
+        return _array_mismatch(actual, want, rtol, atol, what, axes=axes if isinstance(axes, tuple) else ())
     if isinstance(expected, torch.Tensor):
         return f"{what}: expected an array of shape {_shape(expected)}, got {_not_an_array(actual)}"
     if isinstance(expected, (tuple, list)):

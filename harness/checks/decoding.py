@@ -60,11 +60,8 @@ def first_difference(got: list[int], want: list[int]) -> str:
 
 
 def model_options() -> dict:
-    """The options that call a search as a course does: on a table model, with text and notebook globals
-    (harness/checks/model_decoding.py)."""
-    return dict(model=Structured({}, model_decoding.validate_model), vocab=Structured("", model_decoding.validate_vocab),
-                args=Structured([], model_decoding.validate_args), kwargs=Structured({}, model_decoding.validate_kwargs),
-                globals=Structured({}, model_decoding.validate_globals), length=("eos", "exact"), returns_seed=False)
+    """The model options (model_decoding.model_options) and how a result's length is read."""
+    return dict(model_decoding.model_options(), length=("eos", "exact"))
 
 
 def greedy_options(target: str = "") -> dict:

@@ -101,15 +101,37 @@ def fitted_run(ctx: Context, budget: float, recipe: dict) -> dict:
         record = once(ctx, "fit", fitted)
         if record.get("graded") == "nothing":
             raise NothingKept(budget_words(record, budget), record)
-        # every view the task's checks score, in one program (the probe and samples are drawn once)
+        # every view the task's checks score, in one program (the probe and samples are drawn once), and the training
+        # split fit was given, scored as a test split would be
         views = {v: spec.data_for(v) for v in ctx.state.get("views", (ctx.view,))}
-        out = {**ctx.student(predict_program(fam, ctx.data, kept_name(spec), views, spec.seed)), "training": record}
+        scored = {**views, TRAINING_SPLIT: dataclasses.replace(ctx.data, test=ctx.data.train)}
+        out = {**ctx.student(predict_program(fam, ctx.data, kept_name(spec), scored, spec.seed)), "training": record}
+        ctx.state.setdefault(TRAINING_SPLIT, out["views"].pop(TRAINING_SPLIT))
         for view in views:
             ctx.state.setdefault(f"run:{view}", ("ok", {"out": view_outputs(out, view), "recipe": recipe,
                                                         "cpu_budget_s": budget}))
         return ctx.state[f"run:{ctx.view}"][1]
 
     return once(ctx, f"run:{ctx.view}", run)
+
+
+#: the training split, scored as the test split is: a figure far better there than on the test split is a predictor
+#: that learned its training data rather than the task (harness/checks/trained.py's graded_figure says so)
+TRAINING_SPLIT = "training split"
+
+
+def training_figures(ctx: Context) -> dict:
+    """The family's figures of the student's predictor on the training split fit was given ({} when its outputs
+    there cannot be scored: the figure's own check says why on its split)."""
+    def figures():
+        student_run(ctx)
+        try:
+            return family_of(ctx.task).evaluate(dataclasses.replace(ctx.data, test=ctx.data.train),
+                                                 ctx.state[TRAINING_SPLIT])
+        except ContractBroken:
+            return {}
+
+    return once(ctx, f"figures:{TRAINING_SPLIT}", figures)
 
 
 #: what the op fit reports (harness/runtime/fitting.py): each field, and what it must be
@@ -181,4 +203,4 @@ register("fitted.fit", ["fit"], "fit returns a predictor within its CPU budget, 
          prepare=baselines)(check_fit)
 
 
-STUDENT_TRAINED.update(run=fitted_run, reference=reference_outputs)
+STUDENT_TRAINED.update(run=fitted_run, reference=reference_outputs, training_figures=training_figures)

@@ -16,7 +16,7 @@ import math
 from ..runtime import table_model
 from ..runtime.tokens import BOS, EOS
 from ..sandbox.program import Program
-from . import Context, OptionError, Verdict
+from . import Context, OptionError, Structured, Verdict
 from .compare import describe
 from .diagnose import wrong_output
 from .tables import Table, hypotheses_of, parse_tables, tokens_of
@@ -111,6 +111,15 @@ def validate_globals(raw, where: str = "", values: tuple = VALUES) -> None:
         if value == "$model":
             raise OptionError(f"{where}.{name}", "a global cannot hold the model", "pass it in args")
         validate_value(value, f"{where}.{name}", values)
+
+
+def model_options(values: tuple = VALUES) -> dict:
+    """The options that call a search as a course does: on a table model, with text and notebook globals;
+    ``values`` are the ``$names`` a call and a global may hold (a stochastic kind adds its own)."""
+    return dict(model=Structured({}, validate_model), vocab=Structured("", validate_vocab),
+                args=Structured([], lambda raw: validate_args(raw, values)),
+                kwargs=Structured({}, lambda raw: validate_kwargs(raw, values)),
+                globals=Structured({}, lambda raw: validate_globals(raw, "", values)), returns_seed=False)
 
 
 TEXT_VALUES = ("$seed", "$vocab", "$char2idx", "$idx2char")  # what only a vocab gives

@@ -182,42 +182,63 @@ RANDOMNESS = {
 }
 
 
-class StepInterface:
-    """``target(step, bos, beam_width, max_len, temperature[, generator])``: ``step(prefix)`` returns the next
-    token's log-probabilities (V,) after a prefix that starts with bos, as for the deterministic beam search;
-    the result is the beam_width hypotheses (tokens after bos), as (tokens, score) pairs or rows of ids."""
+class Interface:
+    """What every way of reaching the search shares: whether it returns a beam (else one sampled sequence), and
+    how one run's value is read as an outcome."""
 
-    def describe(self, name: str, table: Table, width: int, temperature: float, randomness: str,
-                 ctx: Context | None = None) -> str:
-        last = ", generator" if randomness == "generator" else ""
-        return (f"{name}(step, bos={BOS}, beam_width={width}, max_len={table.max_len}, temperature={temperature:g}"
-                f"{last}) on {table.about}")
-
-    def add_call(self, p: Program, dotted: str, step, table: Table, width: int, temperature: float, randomness: str,
-                 seed: int, ctx: Context | None = None):
-        if randomness == "generator":
-            return p.call(dotted, step, BOS, width, table.max_len, temperature, p.op("generator", seed))
-        p.op("seed_globals", seed)
-        return p.call(dotted, step, BOS, width, table.max_len, temperature)
-
-    def model(self, p: Program, table: Table, dotted: str, ctx: Context | None = None, width: int = 1):
-        return table.step(p)
+    def __init__(self, beam: bool):
+        self.beam = beam
 
     def outcome(self, value, table: Table, width: int, ctx: Context | None = None) -> tuple[Outcome | None, str]:
         """The outcome of one run, or None and what is wrong with the value."""
-        rows = hypotheses_of(value)
-        if rows is None or len(rows) != width:
-            return None, (f"expected {width} hypotheses (a list of (tokens, score) pairs or of token lists), "
-                          f"got {describe(value)}")
+        ids = "a list of token ids" + (" or a text of the vocab's characters" if table.vocab else "")
+        if self.beam:
+            rows = hypotheses_of(value, table)
+            if rows is None or len(rows) != width:
+                shape = "texts" if table.vocab else "token lists"
+                return None, (f"expected {width} hypotheses (a 2-D array of ids, a list of {shape} or of (tokens, "
+                              f"score) pairs), got {describe(value)}")
+        else:
+            row = tokens_of(value, table)
+            if row is None:
+                return None, f"expected the sampled tokens as {ids}, got {describe(value)}"
+            rows = [row]
         found = []
         for i, tokens in enumerate(rows):
+            which = f"hypothesis {i}" if self.beam else "the sequence"
             if tokens is None:
-                return None, f"hypothesis {i} should be a list of token ids, got {describe(value[i])}"
-            tokens, problem = drawn(tokens, table, returns_seed=False)
+                return None, f"{which} should be {ids}, got {describe(value[i])}"
+            tokens, problem = drawn(tokens, table, bool(ctx is not None and ctx.options["returns_seed"]))
             if problem:
-                return None, f"hypothesis {i} {problem}"
+                return None, f"{which} {problem}"
             found.append(tuple(tokens))
         return tuple(sorted(found)), ""
+
+
+class StepInterface(Interface):
+    """``target(step, bos, beam_width, max_len, temperature[, generator])``, or for one sampled sequence
+    ``target(step, bos, max_len, temperature[, generator])``: ``step(prefix)`` returns the next token's
+    log-probabilities (V,) after a prefix that starts with bos, as for the deterministic beam search; the result
+    is the beam_width hypotheses (tokens after bos), as (tokens, score) pairs or rows of ids, or the one
+    sequence's max_len tokens after bos (a beam of width 1, whichever convention)."""
+
+    def describe(self, name: str, table: Table, width: int, temperature: float, randomness: str,
+                 ctx: Context | None = None) -> str:
+        beam = f", beam_width={width}" if self.beam else ""
+        last = ", generator" if randomness == "generator" else ""
+        return (f"{name}(step, bos={BOS}{beam}, max_len={table.max_len}, temperature={temperature:g}{last}) on "
+                f"{table.about}")
+
+    def add_call(self, p: Program, dotted: str, step, table: Table, width: int, temperature: float, randomness: str,
+                 seed: int, ctx: Context | None = None):
+        args = [step, BOS, *([width] if self.beam else []), table.max_len, temperature]
+        if randomness == "generator":
+            return p.call(dotted, *args, p.op("generator", seed))
+        p.op("seed_globals", seed)
+        return p.call(dotted, *args)
+
+    def model(self, p: Program, table: Table, dotted: str, ctx: Context | None = None, width: int = 1):
+        return table.step(p)
 
 
 def drawn(tokens: list[int], table: Table, returns_seed: bool) -> tuple[list[int], str]:
@@ -242,40 +263,13 @@ def drawn(tokens: list[int], table: Table, returns_seed: bool) -> tuple[list[int
     return tokens, ""
 
 
-class StepSequenceInterface(StepInterface):
-    """``target(step, bos, max_len, temperature[, generator])``: one sequence sampled token by token, returned as
-    the max_len tokens after bos (a beam of width 1, whichever convention)."""
-
-    def describe(self, name: str, table: Table, width: int, temperature: float, randomness: str,
-                 ctx: Context | None = None) -> str:
-        last = ", generator" if randomness == "generator" else ""
-        return f"{name}(step, bos={BOS}, max_len={table.max_len}, temperature={temperature:g}{last}) on {table.about}"
-
-    def add_call(self, p: Program, dotted: str, step, table: Table, width: int, temperature: float, randomness: str,
-                 seed: int, ctx: Context | None = None):
-        if randomness == "generator":
-            return p.call(dotted, step, BOS, table.max_len, temperature, p.op("generator", seed))
-        p.op("seed_globals", seed)
-        return p.call(dotted, step, BOS, table.max_len, temperature)
-
-    def outcome(self, value, table: Table, width: int, ctx: Context | None = None) -> tuple[Outcome | None, str]:
-        tokens = tokens_of(value)
-        if tokens is None:
-            return None, f"expected the sampled tokens as a list of ints, got {describe(value)}"
-        found, problem = super().outcome([tokens], table, 1, ctx)
-        return found, problem.replace("hypothesis 0", "the sequence")
-
-
-class ModelInterface:
+class ModelInterface(Interface):
     """The search called as a course calls it (harness/checks/model_decoding.py): on a table model built once in
     the program from the case's table, with the spec's ``args``/``kwargs`` and ``globals`` (set once, before the
     first run), ``$temperature`` and, with ``randomness = "generator"``, ``$generator`` filled in for each run.
     Without ``args`` the call is the step interface's with the model in place of ``step``. The result is read as
     text (with a ``vocab``) or ids: the hypotheses as rows, texts or (tokens, score) pairs, or one sequence; with
     ``returns_seed`` each starts with the seed text, which is taken off."""
-
-    def __init__(self, beam: bool):
-        self.beam = beam
 
     def default_args(self, randomness: str) -> list:
         width = ["$beam_width"] if self.beam else []
@@ -302,34 +296,13 @@ class ModelInterface:
         return model_decoding.add_model_call(p, ctx, dotted, value, width if self.beam else None,
                                              self.default_args(randomness))
 
-    def outcome(self, value, table: Table, width: int, ctx: Context) -> tuple[Outcome | None, str]:
-        shape = "texts" if table.vocab else "token lists"
-        if self.beam:
-            rows = hypotheses_of(value, table)
-            if rows is None or any(r is None for r in rows) or len(rows) != width:
-                return None, (f"expected {width} hypotheses (a 2-D array of ids, a list of {shape} or of (tokens, "
-                              f"score) pairs), got {describe(value)}")
-        else:
-            row = tokens_of(value, table)
-            if row is None:
-                return None, f"expected the sampled {'text' if table.vocab else 'tokens'}, got {describe(value)}"
-            rows = [row]
-        found = []
-        for i, tokens in enumerate(rows):
-            which = f"hypothesis {i}" if self.beam else "the sequence"
-            tokens, problem = drawn(tokens, table, ctx.options["returns_seed"])
-            if problem:
-                return None, f"{which} {problem}"
-            found.append(tuple(tokens))
-        return tuple(sorted(found)), ""
-
 
 # How the search is reached: by the ``interface`` option (today ``step`` alone), or, when the spec gives a
 # ``model``, by the course's own call on a table model ("model", which the ``model`` option implies). Each entry
 # has its describe, model (what every run shares), add_call and outcome; the distributions, the test and the
 # messages are the same for all.
-INTERFACES = {"step": StepInterface(), "model": ModelInterface(beam=True)}
-SEQUENCE_INTERFACES = {"step": StepSequenceInterface(), "model": ModelInterface(beam=False)}
+INTERFACES = {"step": StepInterface(beam=True), "model": ModelInterface(beam=True)}
+SEQUENCE_INTERFACES = {"step": StepInterface(beam=False), "model": ModelInterface(beam=False)}
 NAMED = ("step",)  # the interfaces a spec names; "model" is the model option's
 
 
@@ -407,31 +380,21 @@ def validate_alpha(raw) -> None:
                           "the chance that a correct search fails one case; 1e-3 by default")
 
 
+VALUES = (*model_decoding.VALUES, "$temperature", "$generator")  # a stochastic call's $names
+
+
 def stochastic_options(target: str = "") -> dict:
     """The options of a stochastic beam check (a task's own check of this kind passes its target's name)."""
     return dict(target=Structured(target, validate_target), convention=tuple(CONVENTIONS),
-                randomness=tuple(RANDOMNESS), interface=NAMED,
-                tables=Structured(DEFAULT_TABLES, validate_beam_tables), **drawing_options(), **model_options())
+                randomness=tuple(RANDOMNESS), interface=NAMED, tables=Structured(DEFAULT_TABLES, validate_beam_tables),
+                **drawing_options(), **model_decoding.model_options(VALUES))
 
 
 def sampling_options(target: str = "") -> dict:
     """The options of a sequence-sampling check."""
     return dict(target=Structured(target, validate_target), randomness=tuple(RANDOMNESS),
                 interface=NAMED, tables=Structured(SEQUENCE_TABLES, validate_sequence_tables),
-                **drawing_options(), **model_options())
-
-
-VALUES = (*model_decoding.VALUES, "$temperature", "$generator")  # a stochastic call's $names
-
-
-def model_options() -> dict:
-    """The options of a search called on a table model, as the greedy and beam kinds' (decoding.model_options),
-    with a run's ``$temperature`` and ``$generator`` among the values a call may pass."""
-    md = model_decoding
-    return dict(model=Structured({}, md.validate_model), vocab=Structured("", md.validate_vocab),
-                args=Structured([], lambda raw: md.validate_args(raw, VALUES)),
-                kwargs=Structured({}, lambda raw: md.validate_kwargs(raw, VALUES)),
-                globals=Structured({}, lambda raw: md.validate_globals(raw, "", VALUES)), returns_seed=False)
+                **drawing_options(), **model_decoding.model_options(VALUES))
 
 
 def consistent(options: dict, beam: bool) -> None:

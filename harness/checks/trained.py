@@ -581,6 +581,15 @@ def graded_figure(ctx: Context, name: str, label: str, log_scale: bool = False, 
     hint = "" if fraction >= 1 else (
         f"full points from {100 * ctx.options['full_at']:.0f}% of the way to {target_name} ({target:{fmt}}); train "
         f"longer {how}, or change the model's size or cell")
+    seen = STUDENT_TRAINED["training_figures"](ctx).get(name) if fraction < 1 and by_student(ctx.task) else None
+    if isinstance(seen, (int, float)) and math.isfinite(seen):
+        rel_seen = metrics.relative_score(seen, floor, target, higher_is_better, log_scale=log_scale)
+        numbers["training_split"] = seen
+        if rel_seen >= ctx.options["full_at"]:  # full points on what it trained on: training longer will not help
+            hint = (f"on the training split fit was given, your model's {name} is {seen:{fmt}} ({100 * rel_seen:.0f}% "
+                    f"of the way): it has learned its training data rather than the task (it overfits). Stop "
+                    "training when the validation figure stops improving and keep that epoch's model "
+                    "(budget.keep), or make the model smaller")
     return Verdict(passed, message, hint, numbers, fraction=fraction)
 
 

@@ -410,8 +410,7 @@ def _corpus_windows(kind, options, pre, file_path, fp, spec_path, view) -> Langu
     spans = corpus.token_spans(text, pre["tokenizer"], pre["lowercase"])
     b = _blocks(spans, options, pre, source, spec_path, public_only)
     if not public_only:
-        _check_public_file(options, spec_path, text[:spans.starts[b.public_end]],
-                           f"its first {b.public_end} tokens: the text before the hidden block and its gap")
+        _check_public_file(options, spec_path, *_corpus_head(text, spans, b))
     ranges = {"train": b.train, "valid": b.valid, "test": b.test if view.name == "hidden" else b.valid}
     if ranges["valid"][1] - ranges["valid"][0] < 2 and view.name == "public":
         raise SpecError(spec_path, "[dataset].valid_fraction", f"the valid block of {options['path']} has "
@@ -465,20 +464,26 @@ def public_text(table: dict, spec_path: Path) -> tuple[str, str] | None:
         return options["public"], loaders.read_text(source)  # a released folder: its public file is all there is
     text = loaders.read_text(file_path, options["sha256"])
     if kind == "series-csv":
-        n_rows = len(loaders.load_series_csv(file_path, columns["month"], columns["value"])[1]) - pre["holdout"]
-        expected, what = _series_head(file_path, text, columns, n_rows, pre["holdout"])
+        values = loaders.series_from_text(file_path, text, columns["month"], columns["value"])[1]
+        expected, what = _series_head(file_path, text, columns, len(values), pre["holdout"])
     else:
         spans = corpus.token_spans(text, pre["tokenizer"], pre["lowercase"])
-        b = _blocks(spans, options, pre, file_path, spec_path, False)
-        expected = text[:spans.starts[b.public_end]]
-        what = f"its first {b.public_end} tokens: the text before the hidden block and its gap"
+        expected, what = _corpus_head(text, spans, _blocks(spans, options, pre, file_path, spec_path, False))
     _check_public_file(options, spec_path, expected, what)
     return options["public"], expected
 
 
-def _series_head(file_path: Path, text: str, columns: dict, n_rows: int, holdout: int) -> tuple[str, str]:
-    """The public part of a series CSV (its header and first ``n_rows`` rows, as written) and those words."""
+def _corpus_head(text: str, spans, b: "corpus.Blocks") -> tuple[str, str]:
+    """The public part of a corpus of windows (its text up to the gap before the hidden block) and those words."""
+    return (text[:spans.starts[b.public_end]],
+            f"its first {b.public_end} tokens: the text before the hidden block and its gap")
+
+
+def _series_head(file_path: Path, text: str, columns: dict, n_values: int, holdout: int) -> tuple[str, str]:
+    """The public part of a series CSV of ``n_values`` rows (its header and every row before the final ``holdout``,
+    as written) and those words."""
     roles = {"month": columns["month"], "value": columns["value"]}
+    n_rows = n_values - holdout
     return (loaders.csv_head(file_path, text, roles, n_rows),
             f"its header and first {n_rows} rows: every month before the final holdout of {holdout}")
 
@@ -560,13 +565,12 @@ def _series(kind, options, columns, pre, file_path, fp, spec_path, view) -> Seri
         months, values, signal = syn.series.months, syn.series.values, syn.signal
     else:
         source, public_only = _data_source(options, file_path, spec_path, view.name)
-        months, values = loaders.load_series_csv(source, columns["month"], columns["value"],
-                                                 None if public_only else options["sha256"])
+        text = loaders.read_text(source, None if public_only else options["sha256"])
+        months, values = loaders.series_from_text(source, text, columns["month"], columns["value"])
         values = np.asarray(values, dtype=np.float64)
         if not public_only and options["public"] is not None and len(values) > pre["holdout"]:
-            text = loaders.read_text(file_path)
-            _check_public_file(options, spec_path, *_series_head(file_path, text, columns,
-                                                                 len(values) - pre["holdout"], pre["holdout"]))
+            _check_public_file(options, spec_path, *_series_head(file_path, text, columns, len(values),
+                                                                 pre["holdout"]))
     holdout, window = pre["holdout"], pre["window"]
     horizon = pre["horizon"] if pre["horizon"] is not None else holdout
     pre = dict(pre, horizon=horizon)

@@ -147,9 +147,15 @@ def load_tsv_pairs(path: Path, source_column: int = 0, target_column: int = 1,
 def load_series_csv(path: Path, month_column: str = "Month", value_column: str = "Passengers",
                     sha256: str | None = None) -> tuple[list[str], list[float]]:
     """(months as "YYYY-MM", values) from a CSV of consecutive months."""
+    return series_from_text(path, read_text(path, sha256), month_column, value_column)
+
+
+def series_from_text(path: Path, text: str, month_column: str = "Month",
+                     value_column: str = "Passengers") -> tuple[list[str], list[float]]:
+    """load_series_csv on the text of ``path`` already read (read_text), for a caller that needs the text too."""
     path = Path(path)
     months, values, previous = [], [], None
-    for line, row in _csv_rows(path, read_text(path, sha256), {"month": month_column, "value": value_column}):
+    for line, row in _csv_rows(path, text, {"month": month_column, "value": value_column}):
         cell = row["value"].strip()
         try:
             value = float(cell)

@@ -13,14 +13,12 @@ has a graded submission, with the run's total points in one column named after t
 """
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..gradebook import GRADED, Graded, GradebookError, LastRun, last_run, spreadsheet_cell
+from ..gradebook import GRADED, Graded, GradebookError, LastRun, csv_text, last_run, spreadsheet_cell
 from ..report import points
 from ..results import POINTS_LIMIT, count
 from . import canvas, moodle
@@ -137,12 +135,6 @@ def build(folder: Path, roster_path: Path, lms: str, assignment: str | None = No
     return export
 
 
-def _csv(rows: list[list[str]]) -> str:
-    buffer = io.StringIO(newline="")
-    csv.writer(buffer).writerows(rows)
-    return buffer.getvalue()
-
-
 def unmatched_path(out: Path) -> Path:
     out = Path(out)
     return out.with_name(out.stem + UNMATCHED_SUFFIX)
@@ -156,4 +148,4 @@ def write(export: Export, out: Path) -> tuple[Path, Path]:
     out = Path(out)
     if out.name.endswith(UNMATCHED_SUFFIX):
         raise ExportError(f"{out}: that name is kept for the list of unmatched rows; choose another")
-    return write_output(out, _csv(export.rows)), write_output(unmatched_path(out), _csv(export.unmatched_rows()))
+    return write_output(out, csv_text(export.rows)), write_output(unmatched_path(out), csv_text(export.unmatched_rows()))

@@ -58,14 +58,9 @@ class Recorder(LiveAnswers):
             digest = program_digest(program)
             if digest not in self.contents.references:
                 self.contents.references[digest] = value
-                for variant in self._variants_called_by(program):
+                for variant in self._called_by(program):
                     try:
                         self.variant(program, variant)
-                    except VariantFailed:
-                        pass
-                for mutant in self._mutants_called_by(program):
-                    try:
-                        self.variant(program, mutant)
                     except VariantFailed:
                         pass
         return value
@@ -93,14 +88,12 @@ class Recorder(LiveAnswers):
             self.contents.computed[key] = value
         return self.contents.computed[key]
 
-    def _mutants_called_by(self, program) -> list:
+    def _called_by(self, program) -> list:
+        """The catalogue's variants, then the derived mistakes, of the names ``program`` calls."""
         called = _called_names(program.to_json())
-        return [m for module in self.namespace for name in dir(self.namespace[module])
-                if f"{module}.{name}" in called for m in self.mutants(module, name)]
-
-    def _variants_called_by(self, program) -> list:
-        called = _called_names(program.to_json())
-        return [v for module in self.namespace for v in self.catalogue(module) if f"{v.module}.{v.target}" in called]
+        variants = [v for module in self.namespace for v in self.catalogue(module) if f"{v.module}.{v.target}" in called]
+        return variants + [m for module in self.namespace for name in dir(self.namespace[module])
+                           if f"{module}.{name}" in called for m in self.mutants(module, name)]
 
 
 def _same(value, reference) -> bool:
@@ -187,12 +180,15 @@ def record(specs: list[TaskSpec]) -> Contents:
         recorder.contents.tasks[spec.name] = {
             "digest": spec.public_digest,  # never spec.digest: it hashes hidden.toml (its seed could be searched)
             "withheld": withheld(later)}
-    recorder.contents.catalogue = [VariantInfo(**{k: v for k, v in asdict(variant).items() if k != "impl"})
-                                   for module in modules for variant in recorder.catalogue(module)]
+    recorder.contents.catalogue = [_info(variant) for module in modules for variant in recorder.catalogue(module)]
     contract = dict.fromkeys((spec.module, name) for spec in specs for name in spec.names)
-    recorder.contents.mutants = [VariantInfo(**{k: v for k, v in asdict(mutant).items() if k != "impl"})
-                                 for module, name in contract for mutant in recorder.mutants(module, name)]
+    recorder.contents.mutants = [_info(mutant) for module, name in contract for mutant in recorder.mutants(module, name)]
     return recorder.contents
+
+
+def _info(variant) -> VariantInfo:
+    """What the bundle keeps of a variant or a mutant: all but its code."""
+    return VariantInfo(**{k: v for k, v in asdict(variant).items() if k != "impl"})
 
 
 def withheld(later: list) -> dict:

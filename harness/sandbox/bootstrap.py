@@ -49,6 +49,12 @@ def install_runtime(root: Path, source: Path = RUNTIME_DIR) -> Path:
     return root
 
 
+#: What the judge's environment says that the worker must agree with: the instruction set torch's kernels use
+#: (an instructor reproducing an older machine's figures sets ATEN_CPU_CAPABILITY=default; judge and worker then
+#: round alike). Nothing else of the judge's environment reaches the worker.
+CARRIED = ("ATEN_CPU_CAPABILITY",)
+
+
 def worker_environment(home: Path) -> dict:
     """The whole environment a worker (or the fork server that forks workers) gets: nothing of the judge's. Keras,
     should the submission import it, runs on torch, on the CPU, and keeps its keras.json in the scratch home
@@ -57,4 +63,5 @@ def worker_environment(home: Path) -> dict:
             "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
             "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
             "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-            "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "MPLBACKEND": "Agg", "TORCHINDUCTOR_DETERMINISTIC": "1"}
+            "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "MPLBACKEND": "Agg", "TORCHINDUCTOR_DETERMINISTIC": "1",
+            **{name: os.environ[name] for name in CARRIED if name in os.environ}}

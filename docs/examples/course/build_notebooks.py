@@ -7,6 +7,10 @@ the graded functions in numpy over the model, reading char2idx and idx2char as g
 notebook/ draws its stochastic beam the textbook's way (the task's convention); template_sto/ is the same notebook
 with the course template's stochastic mode (with replacement, from summed scores). tests/test_course_assignment.py
 checks that the committed notebooks are what this script writes.
+
+It also writes training/submissions/torch_loop/, the notebook of the trained part (charlm_course_model): the
+student's own training loop in fit, stopped on the validation perplexity, with the corpus read, the model trained and
+its curve plotted at top level; tests/test_course_training.py checks it.
 """
 from __future__ import annotations
 
@@ -184,9 +188,93 @@ for temp in [0.2, 0.5, 1.0, 1.5]:
 ]
 
 
-def notebook(draw: str) -> nbformat.NotebookNode:
+TRAINING_CELLS = [
+    ("markdown", "# Desafío 3, segunda parte: entrenar el modelo\n\nEl corpus es `corpus.txt`, el texto de la cátedra."),
+    ("code", """\
+import math
+import numpy as np
+import matplotlib.pyplot as plt
+import torch
+import torch.nn as nn
+import torch.nn.functional as F"""),
+    ("code", """\
+with open('corpus.txt') as f:
+    text = f.read()
+chars_vocab = sorted(set(text))
+char2idx = {ch: i + 1 for i, ch in enumerate(chars_vocab)}  # 0 is padding
+vocab_size = len(chars_vocab) + 1
+max_context_size = 100
+history_ppl = []                     # the validation perplexity of each epoch, for the plot"""),
+    ("code", """\
+class CharRNN(nn.Module):
+    def __init__(self, vocab_size, embedding_dim=16, hidden_size=64):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.rnn = nn.GRU(embedding_dim, hidden_size, batch_first=True)
+        self.fc = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, x):
+        if x.dim() == 3:            # (batch, seq_len, 1), as in class
+            x = x.squeeze(-1)
+        out, _ = self.rnn(self.embedding(x))
+        return self.fc(out)         # logits (batch, seq_len, vocab_size)"""),
+    ("code", """\
+def val_perplexity(model, x, y, batch_size=256):
+    # every character of the validation text counts once: sum the NLL, divide by the count, exponentiate once
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            logits = model(x[i:i + batch_size])
+            yb = y[i:i + batch_size]
+            total += F.cross_entropy(logits.transpose(1, 2), yb, ignore_index=0, reduction='sum').item()
+            count += (yb != 0).sum().item()
+    model.train()
+    return math.exp(total / count)"""),
+    ("code", """\
+def fit(train, valid, budget, num_epochs=8, patience=2, batch_size=32):
+    model = CharRNN(train['vocab_size'])
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=0.01)
+    X, y = train['x'], train['y']
+    min_score, patience_counter = float('inf'), 0
+    for epoch in range(num_epochs):
+        for i in torch.randperm(len(X)).split(batch_size):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(X[i]).transpose(1, 2), y[i], ignore_index=0)
+            loss.backward()
+            optimizer.step()
+        current_ppl = val_perplexity(model, valid['x'], valid['y'])
+        history_ppl.append(current_ppl)
+        print(f'epoch {epoch + 1}: val ppl {current_ppl:.3f}')
+        if current_ppl < min_score:
+            min_score, patience_counter = current_ppl, 0
+            budget.keep(model)          # the best model so far: what is graded
+        else:
+            patience_counter += 1
+            if patience_counter >= patience:
+                break
+    return budget.kept"""),
+    ("code", """\
+class NoBudget:
+    kept = None
+    def keep(self, model):
+        self.kept = model
+
+ids = torch.tensor([char2idx[ch] for ch in text])
+cut = int(len(ids) * 0.9)
+windows = lambda t: t[:len(t) - 1 - (len(t) - 1) % max_context_size]
+train_ids, valid_ids = windows(ids[:cut + 1]), windows(ids[cut:])
+train = {'x': train_ids[:-1].view(-1, max_context_size), 'y': train_ids[1:].view(-1, max_context_size),
+         'vocab_size': vocab_size}
+valid = {'x': valid_ids[:-1].view(-1, max_context_size), 'y': valid_ids[1:].view(-1, max_context_size)}
+model = fit(train, valid, NoBudget())"""),
+    ("code", "plt.plot(history_ppl)\nplt.xlabel('epoch')\nplt.ylabel('val perplexity')\nplt.show()"),
+]
+
+
+def notebook(draw: str, cells: list = CELLS) -> nbformat.NotebookNode:
     cells = [new_markdown_cell(text) if kind == "markdown" else new_code_cell(text.replace("{draw}", draw))
-             for kind, text in CELLS]
+             for kind, text in cells]
     nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"},
                                              "language_info": {"name": "python"}})
     for i, cell in enumerate(nb.cells):
@@ -204,6 +292,18 @@ def write(root: Path = HERE / "submissions") -> list[Path]:
     return written
 
 
+TRAINED_MODULE = "charlm_course_model.ipynb"
+
+
+def write_trained(root: Path = HERE / "training" / "submissions") -> Path:
+    """The notebook of the trained part, in ``root``/torch_loop/."""
+    path = root / "torch_loop" / TRAINED_MODULE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook("", TRAINING_CELLS), path)
+    return path
+
+
 if __name__ == "__main__":
     for path in write(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "submissions"):
         print(path)
+    print(write_trained(Path(sys.argv[2]) if len(sys.argv) > 2 else HERE / "training" / "submissions"))

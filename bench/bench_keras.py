@@ -11,6 +11,12 @@ beside the torch equivalent.
    submissions/keras/sentiment/sentiment.py's Keras one (Embedding 32, LSTM 64, Dense). Prints wall and CPU
    seconds and the test accuracy of each. (torch's LSTM has two bias vectors per gate where Keras's has one: 256
    parameters more, the same model otherwise.)
+3. The student's own training (the sentiment_fit task, ``[training] by = "student"``): the fit of
+   submissions/reference/sentiment_fit.py (a torch loop: DataLoader, Adam, 6 epochs) and that of
+   submissions/keras/sentiment_fit/sentiment_fit.py (compile and ``model.fit`` with early stopping, at most 8 epochs),
+   the same architecture, each called in this process as the worker calls it (harness/runtime/fitting.py, a budget
+   without a limit) on one thread. Prints wall and CPU seconds, the epochs each trained, the CPU seconds per epoch,
+   and the accuracy of its predictor on the public test split.
 
     python bench/bench_keras.py [--repeats 3]
 """
@@ -33,7 +39,7 @@ os.environ.update({"KERAS_BACKEND": "torch", "KERAS_TORCH_DEVICE": "cpu"})  # as
 import torch  # noqa: E402
 
 from harness.checks.trained import family_of  # noqa: E402
-from harness.runtime import keras_models, ops, training  # noqa: E402
+from harness.runtime import fitting, keras_models, ops, randomness, training  # noqa: E402
 from harness.runtime.config import Limits  # noqa: E402
 from harness.sandbox.launcher import Sandbox  # noqa: E402
 from harness.sandbox.program import Program  # noqa: E402
@@ -77,9 +83,17 @@ def import_cost(really: bool, repeats: int) -> list[dict]:
 
 
 def load_module(path: Path):
-    spec = importlib.util.spec_from_file_location(f"bench_{path.parent.name}_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    """A submission's module, its own folder first on the path as in the worker (sentiment_fit.py imports its
+    sentiment.py, not another submission's)."""
+    for sibling in path.parent.glob("*.py"):
+        sys.modules.pop(sibling.stem, None)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{path.parent.name}_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
     return module
 
 
@@ -94,6 +108,26 @@ def train_one(build_model, spec, data) -> dict:
     accuracy = float((logits.argmax(-1) == data.test.labels).double().mean())
     return {"seconds": report["seconds"], "cpu_seconds": report["cpu_seconds"], "epochs": report["epochs_done"],
             "accuracy": accuracy, "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad)}
+
+
+def fit_one(fit, spec, data) -> dict:
+    """A student's ``fit`` called as the worker calls it (seeded generators, a budget without a limit): wall and CPU
+    seconds, the epochs it trained, the accuracy of its predictor on the test split."""
+    from harness.checks.fitted import fit_splits, output_template
+
+    fam = family_of(spec)
+    train, valid = fit_splits(fam, data)
+    randomness.OPS["seed_globals"](spec.seed)
+    name = f"bench:{spec.name}"
+    record = fitting.fit(fit, train, valid, name)
+    predictor = fitting.KEPT.pop(name)["predictor"]
+    history = getattr(predictor, "history", None)  # a Keras model trained by model.fit keeps its History
+    epochs = len(history.epoch) if history is not None else None
+    with torch.no_grad():  # as the op kept calls it
+        logits = training.predict(fitting.Predictor(predictor, output_template(fam, data), fam.output), [data.test.ids])
+    accuracy = float((logits.argmax(-1) == data.test.labels).double().mean())
+    return {"seconds": record["seconds"], "cpu_seconds": record["cpu_seconds"], "epochs": epochs,
+            "accuracy": accuracy}
 
 
 def main() -> None:
@@ -122,6 +156,18 @@ def main() -> None:
         got = train_one(load_module(path).build_model, spec, data)
         print(f"  {label:32s} {got['seconds']:6.1f} s wall, {got['cpu_seconds']:6.1f} s CPU, {got['epochs']} epochs, "
               f"{got['parameters']:,} parameters, test accuracy {got['accuracy']:.3f}")
+
+    spec = load_tasks(names=["sentiment_fit"])[0]
+    data = spec.data_for("public")
+    print(f"\nthe student's own fit on the sentiment_fit task's data ({data.train.ids.shape[0]} reviews), called as the "
+          "worker calls it, one thread:")
+    fits = {"torch loop (submissions/reference)": ROOT / "submissions" / "reference" / "sentiment_fit.py",
+            "keras model.fit (submissions/keras)": ROOT / "submissions" / "keras" / "sentiment_fit" / "sentiment_fit.py"}
+    for label, path in fits.items():
+        got = fit_one(load_module(path).fit, spec, data)
+        epochs = got["epochs"] if got["epochs"] is not None else 6  # the torch loop's own epochs (its default)
+        print(f"  {label:36s} {got['seconds']:6.1f} s wall, {got['cpu_seconds']:6.1f} s CPU, {epochs} epochs "
+              f"({got['cpu_seconds'] / epochs:.2f} s CPU each), test accuracy {got['accuracy']:.3f}")
 
 
 if __name__ == "__main__":

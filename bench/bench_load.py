@@ -1,8 +1,9 @@
 """Benchmark of grading under load: the same submissions graded on an idle machine and beside CPU hogs.
 
-Grades every trained example (the reference, each buggy sentiment/next-word/translation/forecasting fixture)
-with an empty reference cache each time, and a class of ``--n`` function-task submissions with ``--workers``
-processes; then does it all again while one spinning process per core (``--hogs``) keeps the machine busy.
+Grades every trained example (the reference, each buggy sentiment/next-word/translation/forecasting/sentiment_fit
+fixture) with an empty reference cache each time, and a class of ``--n`` function-task submissions with
+``--workers`` processes; then does it all again while one spinning process per core (``--hogs``) keeps the machine
+busy.
 Prints each part's time idle and busy, the slowdown, and whether every score, status, message and figure's
 data came out the same (timings aside; a model stopped by the CPU budget: statuses and points).
 
@@ -31,7 +32,7 @@ from harness.grading import grade  # noqa: E402
 from harness.spec import load_tasks  # noqa: E402
 from patches import overlay  # noqa: E402
 
-TRAINED = ("sentiment", "next_word", "translation", "forecasting")
+TRAINED = ("sentiment", "next_word", "translation", "forecasting", "sentiment_fit")
 
 
 def trained_examples(folder: Path) -> dict[str, tuple[Path, str]]:

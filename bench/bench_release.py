@@ -81,7 +81,7 @@ def print_release_times(specs, work: Path, cold: bool) -> Path:
     folder, total, recording = release(specs, work)
     print(f"  {label + ':':<42}{total:8.2f} s   recording the bundle {recording:8.2f} s   "
           f"the rest (starters, files) {total - recording:.2f} s")
-    print(f"\n  per task, warm: {'task':12} {'public':>6} {'record s':>9} {'bundle.json':>12} {'values':>12} "
+    print(f"\n  per task, warm: {'task':14} {'public':>6} {'record s':>9} {'bundle.json':>12} {'values':>12} "
           f"{'draws':>6} {'programs':>8} {'variants':>8}")
     for spec in specs:
         contents, seconds = timed(record, [spec])
@@ -89,7 +89,7 @@ def print_release_times(specs, work: Path, cold: bool) -> Path:
         bundle.write(one, contents)
         public = sum(not c.graded_later for c in spec.checks)
         n_variants = sum(len(by) for by in contents.variants.values())
-        print(f"  {'':16}{spec.name:12} {public:6d} {seconds:9.2f} {size(one / bundle.INDEX):12,d} "
+        print(f"  {'':16}{spec.name:14} {public:6d} {seconds:9.2f} {size(one / bundle.INDEX):12,d} "
               f"{size(one / bundle.VALUES):12,d} {sum(map(len, contents.draws.values())):6d} "
               f"{len(contents.references):8d} {n_variants:8d}")
     return folder

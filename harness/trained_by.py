@@ -105,7 +105,8 @@ def refuse_shared_hidden(specs: list) -> None:
     """A student-trained task's hidden split may not be another task's: one worker runs a submission's every task,
     and code graded in the other task is handed those rows' inputs, which it could leave where the student-trained
     task's fit, run later in the same worker, reads them (for a language model, the inputs are the targets)."""
-    trained = [s for s in specs if s.dataset is not None]
+    # only a task whose checks score its hidden split is handed those inputs: a release (no hidden.toml) has none
+    trained = [s for s in specs if s.dataset is not None and any(c.graded_later for c in s.checks)]
     for spec in trained:
         if not by_student(spec):
             continue

@@ -26,7 +26,7 @@ def test_the_default_tasks_have_their_answer_keys_and_catalogues():
     answers = LiveAnswers()
     answers.load()
     assert set(answers.namespace) == {"cells", "attention", "sequences", "generation", "sentiment", "next_word",
-                                      "translation", "forecasting"}
+                                      "translation", "forecasting", "sentiment_fit"}
     assert {v.name for v in answers.catalogue("sequences")} >= {"pad_post", "truncate_post"}
     assert all(v.module == "sequences" for v in answers.catalogue("sequences"))
 

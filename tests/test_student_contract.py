@@ -77,7 +77,7 @@ def signature_text(spec, name: str) -> str:
 
 def test_every_task_has_a_section_with_every_name_its_signature_and_its_conventions(specs, contract):
     assert {s.name for s in specs} == {"cells", "sequences", "attention", "generation", "sentiment", "next_word",
-                                       "translation", "forecasting"}
+                                       "translation", "forecasting", "sentiment_fit"}
     for spec in specs:
         text = section(contract, spec.name)
         assert f"`{spec.module}.py`" in text and f"`{spec.module}.ipynb`" in text

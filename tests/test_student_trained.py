@@ -568,6 +568,12 @@ def test_a_student_trained_task_may_not_share_its_hidden_split_with_another_task
         load_tasks(tmp_path / "tasks")
     (other / "hidden.toml").write_text(HIDDEN.replace("reviews.", "harness_reviews.").replace("61403", "61404"))
     assert [s.name for s in load_tasks(tmp_path / "tasks")] == ["harness_reviews", "reviews"]
+    # a release's folder holds no hidden.toml: neither task scores a hidden split there, so nothing is refused
+    (other / "hidden.toml").write_text(HIDDEN.replace("reviews.", "harness_reviews."))
+    (tmp_path / "tasks" / "reviews" / "hidden.toml").unlink()
+    assert [s.name for s in load_tasks(tmp_path / "tasks")] == ["harness_reviews", "reviews"]
+    (other / "hidden.toml").unlink()
+    assert [s.name for s in load_tasks(tmp_path / "tasks")] == ["harness_reviews", "reviews"]
 
 
 KERAS_FIT = """\

@@ -171,7 +171,7 @@ def main() -> None:
         slower = sorted(o.seconds for o in cold.outcomes if o.seconds > slowest)
         print(f"  the cache's effect on the class: {cold_s - warm_s:+.1f} s of wall time "
               f"({cold_s / warm_s:.2f} x the cached run's); jobs of the first run slower than any of the cached run "
-              f"(where the reference was computed, once per pool process that needed it): "
+              f"(where the reference was computed, once, or waited for by another pool process): "
               f"{', '.join(f'{s:.1f} s' for s in slower) or 'none'}")
         scores = sorted(o.results.score for o in warm.outcomes if o.results is not None)
         print(f"  scores (of {warm.specs[0].max_score:g}): {', '.join(f'{s:.1f}' for s in scores)}")

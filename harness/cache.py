@@ -62,5 +62,6 @@ def clear(task: str | None = None) -> list[Path]:
     for entry in entries():
         if task is None or entry.task == task:
             entry.path.unlink(missing_ok=True)
+            entry.path.with_suffix(".lock").unlink(missing_ok=True)  # held only while its figures are computed
             removed.append(entry.path)
     return removed

@@ -121,3 +121,48 @@ def test_the_cache_key_covers_the_source_the_answer_keys_model_comes_from(tmp_pa
     assert _cache_path(spec, spec.data, recipe) == before  # the same inputs, the same file
     (folder / "model_source.py").write_text("def build_model(window, horizon):\n    return 1\n")
     assert _cache_path(spec, spec.data, recipe) != before
+
+
+RACE = r"""
+import sys
+from pathlib import Path
+from harness.grading import grade
+from harness.spec import load_spec
+
+results = grade(Path(sys.argv[2]), [load_spec(Path(sys.argv[1]))])
+print({c.id: c.status for c in results.checks}["reviews.fit"])
+"""
+
+
+def test_two_processes_missing_the_same_entry_train_the_reference_once(tmp_path):
+    """Two class-run processes (a pool's, or two runs on one machine) that start with an empty cache: one trains the
+    answer key's model while the other waits, then reads the figures it wrote. Both grade; the answer key's fit, which
+    notes each run in a file, ran once (twice without the lock: each process trained its own)."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    from test_student_trained import ANSWER_KEY, write_task
+
+    toml = write_task(tmp_path, budget=120)
+    runs = tmp_path / "reference_runs.txt"
+    (toml.parent / "answer_key.py").write_text(ANSWER_KEY.replace("def fit(train, valid, budget):\n", (
+        "def fit(train, valid, budget):\n"
+        f"    with open({str(runs)!r}, 'a') as runs:\n"
+        "        runs.write('trained\\n')\n"), 1))
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    (submission / "reviews.py").write_text(textwrap.dedent("""
+        import torch
+
+        def fit(train, valid, budget):
+            return lambda ids: torch.zeros(len(ids), 2)
+        """))
+    env = {**os.environ, "HARNESS_CACHE": str(tmp_path / "cache"), "PYTHONPATH": str(Path(__file__).parent)}
+    both = [subprocess.Popen([sys.executable, "-c", RACE, str(toml), str(submission)], env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outputs = [process.communicate(timeout=600) for process in both]
+    assert [process.returncode for process in both] == [0, 0], [err[-2000:] for _, err in outputs]
+    assert [out.strip().splitlines()[-1] for out, _ in outputs] == ["passed", "passed"]
+    assert runs.read_text().splitlines() == ["trained"]  # one run served both splits, in both processes

@@ -20,8 +20,14 @@ import hashlib
 import json
 import math
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 import torch
 
@@ -295,6 +301,33 @@ def _baselines(ctx: Context) -> dict:
     found = _read_cache(path_of(data))
     if found is not None:
         return found
+    with _computing(path_of(data)):
+        found = _read_cache(path_of(data))  # written by another process while this one waited for it
+        return found if found is not None else _computed_baselines(ctx, recipe, path_of)
+
+
+@contextmanager
+def _computing(path: Path):
+    """Held while the figures of ``path`` are computed: the pool processes of a class run (or two runs on one
+    machine) that miss the same cache entry train the reference once, the others waiting to read what it wrote.
+    A lock of the operating system's (flock), released when its process ends however it ends; where there is none
+    (Windows), each computes its own, as before."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield
+        return
+    with open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _computed_baselines(ctx: Context, recipe: dict, path_of) -> dict:
+    """The figures of the views that train as ctx.view does and are not cached yet, computed and cached; those of
+    ctx.view returned."""
+    spec, module, fam, data, found = ctx.task, ctx.task.module, family_of(ctx.task), ctx.data, None
     views = {v: spec.data_for(v) for v in ctx.state.get("views", (ctx.view,))}
     views = {v: d for v, d in views.items() if v == ctx.view or (
         _read_cache(path_of(d)) is None and same_training(fam, data, d))}

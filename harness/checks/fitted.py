@@ -18,7 +18,7 @@ import math
 from ..runtime.fitting import KEPT
 from ..sandbox.launcher import WorkerDied
 from ..sandbox.program import Program
-from . import Context, ContractBroken, Verdict, register
+from . import Context, ContractBroken, StudentError, Verdict, register
 from .compare import describe
 from .trained import STUDENT_TRAINED, baselines, family_of, once, outputs, student_run, view_outputs
 
@@ -101,12 +101,9 @@ def fitted_run(ctx: Context, budget: float, recipe: dict) -> dict:
         record = once(ctx, "fit", fitted)
         if record.get("graded") == "nothing":
             raise NothingKept(budget_words(record, budget), record)
-        # every view the task's checks score, in one program (the probe and samples are drawn once), and the training
-        # split fit was given, scored as a test split would be
+        # every view the task's checks score, in one program (the probe and samples are drawn once)
         views = {v: spec.data_for(v) for v in ctx.state.get("views", (ctx.view,))}
-        scored = {**views, TRAINING_SPLIT: dataclasses.replace(ctx.data, test=ctx.data.train)}
-        out = {**ctx.student(predict_program(fam, ctx.data, kept_name(spec), scored, spec.seed)), "training": record}
-        ctx.state.setdefault(TRAINING_SPLIT, out["views"].pop(TRAINING_SPLIT))
+        out = {**ctx.student(predict_program(fam, ctx.data, kept_name(spec), views, spec.seed)), "training": record}
         for view in views:
             ctx.state.setdefault(f"run:{view}", ("ok", {"out": view_outputs(out, view), "recipe": recipe,
                                                         "cpu_budget_s": budget}))
@@ -121,14 +118,17 @@ TRAINING_SPLIT = "training split"
 
 
 def training_figures(ctx: Context) -> dict:
-    """The family's figures of the student's predictor on the training split fit was given ({} when its outputs
-    there cannot be scored: the figure's own check says why on its split)."""
+    """The family's figures of the student's predictor on the training split fit was given, asked for only to word a
+    hint, in a program of its own after the graded views': {} when the predictor cannot be scored there (rows of
+    another length, say, or too slow on the larger split), which then costs nothing but the hint."""
     def figures():
         student_run(ctx)
+        spec, fam = ctx.task, family_of(ctx.task)
+        seen = dataclasses.replace(ctx.data, test=ctx.data.train)
         try:
-            return family_of(ctx.task).evaluate(dataclasses.replace(ctx.data, test=ctx.data.train),
-                                                 ctx.state[TRAINING_SPLIT])
-        except ContractBroken:
+            out = ctx.student(predict_program(fam, ctx.data, kept_name(spec), {TRAINING_SPLIT: seen}, spec.seed))
+            return fam.evaluate(seen, out["views"][TRAINING_SPLIT])
+        except (StudentError, ContractBroken, WorkerDied, KeyError, TypeError):
             return {}
 
     return once(ctx, f"figures:{TRAINING_SPLIT}", figures)

@@ -295,7 +295,7 @@ def baselines(ctx: Context) -> dict:
 def _baselines(ctx: Context) -> dict:
     """The figures of one view, from the disk cache or computed; when the task's checks score another view
     that trains on the same data, one reference training run serves both (each is cached)."""
-    spec, module, fam = ctx.task, ctx.task.module, family_of(ctx.task)
+    spec = ctx.task
     recipe = recipe_for(spec.training, {})
     data, path_of = ctx.data, _cache_paths(spec, recipe)
     found = _read_cache(path_of(data))
@@ -357,8 +357,8 @@ def _computed_baselines(ctx: Context, recipe: dict, path_of) -> dict:
 def _cache_path(spec, data, recipe: dict) -> Path:
     """One file per everything the figures depend on: the dataset view, seed and recipe, the answer key's source and
     the source of the module its build_model (a student-trained task's: fit) comes from, the code of the family and
-    of the classical baselines, the harness and torch versions (not the points, tolerances or limits of the spec, nor
-    the students' budget)."""
+    of the classical baselines, the harness and torch versions and the instruction set torch's kernels use (not the
+    points, tolerances or limits of the spec, nor the students' budget)."""
     return _cache_paths(spec, recipe)(data)
 
 
@@ -372,6 +372,7 @@ def _cache_paths(spec, recipe: dict):
     code = hashlib.sha256(b"".join(_read(f) for f in (model_file, _source_file(type(family_of(spec))),
                                                        _source_file(_baselines_module())))).hexdigest()
     shared = {"seed": spec.seed, "version": __version__, "torch": torch.__version__,
+              "kernels": torch.backends.cpu.get_cpu_capability(),  # another instruction set rounds otherwise
               "answer_key": hashlib.sha256(answer_key_src).hexdigest() if spec.path else "", "code": code,
               "recipe": recipe}
 
@@ -627,12 +628,19 @@ def graded_figure(ctx: Context, name: str, label: str, log_scale: bool = False, 
     if isinstance(seen, (int, float)) and math.isfinite(seen):
         rel_seen = metrics.relative_score(seen, floor, target, higher_is_better, log_scale=log_scale)
         numbers["training_split"] = seen
-        if rel_seen >= ctx.options["full_at"]:  # full points on what it trained on: training longer will not help
+        # full points on what it trained on and far fewer on the test split: training longer will not help
+        if rel_seen >= ctx.options["full_at"] and rel_seen - rel >= OVERFIT_GAP:
             hint = (f"on the training split fit was given, your model's {name} is {seen:{fmt}} ({100 * rel_seen:.0f}% "
                     f"of the way): it has learned its training data rather than the task (it overfits). Stop "
                     "training when the validation figure stops improving and keep that epoch's model "
                     "(budget.keep), or make the model smaller")
     return Verdict(passed, message, hint, numbers, fraction=fraction)
+
+
+#: how much further along the way from floor to target a student-trained predictor must be on its training split
+#: than on the test split for its figure's hint to say it overfits (a model a little better on the rows it trained
+#: on, as any is, is told to train longer)
+OVERFIT_GAP = 0.25
 
 
 #: what a graded figure's full points are reached at (``target``; the first is the default): the best of the

@@ -127,8 +127,8 @@ def training_figures(ctx: Context) -> dict:
         seen = dataclasses.replace(ctx.data, test=ctx.data.train)
         try:
             out = ctx.student(predict_program(fam, ctx.data, kept_name(spec), {TRAINING_SPLIT: seen}, spec.seed))
-            return fam.evaluate(seen, out["views"][TRAINING_SPLIT])
-        except (StudentError, ContractBroken, WorkerDied, KeyError, TypeError):
+            return fam.evaluate(seen, view_outputs(out, TRAINING_SPLIT))
+        except (StudentError, ContractBroken, WorkerDied):
             return {}
 
     return once(ctx, f"figures:{TRAINING_SPLIT}", figures)

@@ -344,8 +344,7 @@ def _computed_baselines(ctx: Context, recipe: dict, path_of) -> dict:
         figures = {"reference": {**reference, "training": _curve(out["training"]), **fam.reference_extras(out)},
                    "classical": fam.classical_baselines(view_data)}
         sane_reference(spec, fam, figures, view)  # only complete, sane figures are cached (or used)
-        path = path_of(view_data)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = path_of(view_data)  # in the folder _computing made
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(figures, allow_nan=True))
         tmp.replace(path)

@@ -37,6 +37,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .errors import SpecError, suggest
+from .parsing import parse
 
 RUN_MODES = ("definitions", "all")
 DEFAULT_RUN = "definitions"
@@ -265,7 +266,7 @@ class Selector:
         if not lines:
             return lines, []
         try:
-            tree = ast.parse("\n".join(lines))
+            tree = parse("\n".join(lines))
         except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
             if marker == "keep":
                 return lines, []  # it runs, and fails, where the student asked for it

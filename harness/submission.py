@@ -32,6 +32,7 @@ from .definitions import DEFAULT_RUN, RUN_KEY, SKIP_MARKED, Selector, Skipped, c
     missing_module, not_installed, read_run
 from .errors import SpecError, SubmissionError  # noqa: F401 - SubmissionError: raised here, imported from here
 from .files import MIB, FileRefused, TooManyEntries, read_regular, walk
+from .parsing import parse
 from .runtime.config import Limits
 
 try:
@@ -114,7 +115,7 @@ def is_self_check_cell(text: str) -> bool:
     """A cell that only imports the harness and calls it (``harness.check("desafio.ipynb")``): how a student
     checks a notebook from inside it. Graded, such a cell would be an import of the grader's code."""
     try:
-        body = ast.parse(text).body
+        body = parse(text).body
     except (SyntaxError, ValueError, MemoryError, RecursionError):  # not Python, or too deep for the parser
         return False
     names = {"harness"}
@@ -407,7 +408,7 @@ def is_unchanged_starter(source: str, names: set[str]) -> bool:
     """Whether a module's source defines at least one of the contract's ``names`` and only stubs for them (read
     with ``ast``, never run). Source that does not parse counts as written: a student is at work in it."""
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return False
     last: dict[str, ast.AST] = {}  # a name defined twice (a notebook cell run again): the last definition counts

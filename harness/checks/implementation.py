@@ -23,6 +23,7 @@ from functools import lru_cache
 from importlib.machinery import BYTECODE_SUFFIXES, EXTENSION_SUFFIXES
 from pathlib import Path
 
+from ..parsing import parse
 from ..runtime.forbidden import NAMES as FORBIDDEN
 from ..runtime.forbidden import PROBE_ATTR, TAMPERED
 from ..sandbox.launcher import RUNTIME_PACKAGE
@@ -124,7 +125,7 @@ def _read(data: bytes, names: tuple[str, ...] | None, file: str) -> _Read:
         from importlib.util import decode_source
 
         text = decode_source(data)  # what the import system runs: a coding line or a BOM honoured
-        tree = ast.parse(text)
+        tree = parse(text)
     except (SyntaxError, ValueError, LookupError, UnicodeError):
         return nothing  # Python cannot run it either: importing it fails, and its checks say so
     except (MemoryError, RecursionError):
@@ -424,7 +425,7 @@ def raised_while_computing(source: str | None, module_file: str, info: dict) -> 
     if not source or info.get("file") != module_file or not isinstance(line, int):
         return False
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return False
     def around(kinds):

@@ -32,6 +32,7 @@ import types
 from dataclasses import dataclass
 from typing import Callable
 
+from ..parsing import parse
 from ..course import Entry
 
 #: The most mutants derived for one contract name (in the order of :func:`mutants_of`).
@@ -507,7 +508,7 @@ def _function_tree(func) -> ast.FunctionDef | None:
     """The parsed source of a plain function or method, or None when it has none to read."""
     try:
         source = textwrap.dedent(inspect.getsource(func))
-        tree = ast.parse(source)
+        tree = parse(source)
     except (OSError, TypeError, SyntaxError, IndentationError):
         return None
     node = tree.body[0] if tree.body else None
